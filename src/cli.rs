@@ -1,0 +1,214 @@
+//! The command line: every command, flag and environment variable in one file.
+//!
+//! Settings come from flags, then `SCHEMAGATE_*` environment variables, then defaults
+//! (DESIGN §7). Option groups are flattened and global, so `schemagate --rollback-to v1.3.0`
+//! (no subcommand, as `docker compose run` passes it) and `schemagate migrate --rollback-to 5`
+//! read the same settings. `docs/configuration.md` lists every flag; a test keeps it in step.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+/// Guards a PostgreSQL schema across application releases.
+#[derive(Debug, Parser)]
+#[command(name = "schemagate", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Where the database, the release's compat window and its migrations are.
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// How pre-change backups are taken and kept.
+    #[command(flatten)]
+    pub backup: BackupArgs,
+    /// How logs are written.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The commands of DESIGN §7.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gate the database (migrate, or refuse), then serve /health and /metrics until SIGTERM.
+    Serve(ServeArgs),
+    /// Gate the database, then exit: for init containers and Kubernetes Jobs.
+    Migrate,
+    /// Read-only verdict: exit 0 when the schema is inside the window, 3 when it is not.
+    Check,
+    /// Catalogue against history: applied, pending, drifted and unknown versions.
+    Status(OutputArgs),
+    /// Print what `migrate` (or `--rollback-to`) would do, and change nothing.
+    Plan,
+    /// Take a verified backup now, under the migration lock.
+    Backup,
+    /// List the backups in the backup directory.
+    Backups(OutputArgs),
+    /// DESTRUCTIVE: bring the database back exactly to a backup (objects created after it are dropped).
+    Restore(RestoreArgs),
+    /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
+    /// Print the app version, the schema window and the catalogue's versions.
+    Version,
+}
+
+/// Settings every database-facing command shares.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// PostgreSQL URL (`DATABASE_URL` is accepted too). Its password never appears in output.
+    #[arg(long, global = true, env = "SCHEMAGATE_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub database_url: Option<SecretString>,
+    /// Load compat.toml from this file instead of the one embedded at build time.
+    #[arg(long, global = true, env = "SCHEMAGATE_COMPAT", value_name = "FILE")]
+    pub compat: Option<PathBuf>,
+    /// Load migrations from this directory instead of the ones embedded at build time.
+    #[arg(long, global = true, env = "SCHEMAGATE_MIGRATIONS_DIR", value_name = "DIR")]
+    pub migrations_dir: Option<PathBuf>,
+    /// This release's version, overriding `[app].version` in compat.toml.
+    #[arg(long, global = true, env = "APP_VERSION", value_name = "SEMVER")]
+    pub app_version: Option<String>,
+    /// Give up connecting after this long (exit 4).
+    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+    /// Give up waiting for the migration lock after this long (exit 7).
+    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", default_value = "300s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Duration,
+    /// DESTRUCTIVE: roll the schema back to a version (`5`) or a release (`v1.3.0`) with the
+    /// down migrations, after a backup, then exit. Down migrations can drop data.
+    #[arg(long, global = true, value_name = "VERSION|RELEASE")]
+    pub rollback_to: Option<String>,
+    /// Print the plan of the command and change nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
+/// Settings of the pre-change backup (DESIGN §6).
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Directory for backups and their manifests (created 0700).
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_DIR", default_value = "./backups", value_name = "DIR")]
+    pub backup_dir: PathBuf,
+    /// Skip the backup before a schema change (logged as a warning and counted in metrics).
+    #[arg(long, global = true, env = "SCHEMAGATE_NO_BACKUP")]
+    pub no_backup: bool,
+    /// Keep at most this many backups (the newest of each schema version is always kept).
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_KEEP", default_value_t = 10)]
+    pub backup_keep: usize,
+    /// Remove backups older than this (the newest of each schema version is always kept).
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub backup_max_age: Duration,
+    /// The pg_dump binary; by default the one whose major version equals the server's.
+    #[arg(long, global = true, env = "SCHEMAGATE_PG_DUMP", value_name = "PATH")]
+    pub pg_dump: Option<PathBuf>,
+}
+
+/// Log output settings; the level comes from `RUST_LOG` (default `info`).
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// `text` for people, `json` (one object per line) for log shippers.
+    #[arg(long, global = true, env = "SCHEMAGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON lines with timestamp, level, target and fields.
+    Json,
+}
+
+/// Settings of the HTTP service (DESIGN §8).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for /health and /metrics.
+    #[arg(long, env = "SCHEMAGATE_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// How often the background refresh re-reads the schema version.
+    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub refresh_interval: Duration,
+    /// Prefix of every metric name.
+    #[arg(long, env = "SCHEMAGATE_METRICS_PREFIX", default_value = "schemagate")]
+    pub metrics_prefix: String,
+    /// Never change the schema (a Job migrates); stay unready while the schema is below the window.
+    #[arg(long, env = "SCHEMAGATE_NO_MIGRATE")]
+    pub no_migrate: bool,
+}
+
+/// `--json` for commands whose output a machine may read.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file (`.dump`) to restore; its manifest must sit beside it.
+    pub file: PathBuf,
+    /// Really do it; without it, restore prints what it would do and exits 2.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Arguments of `healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The health endpoint to GET.
+    #[arg(long, env = "SCHEMAGATE_HEALTHCHECK_URL", default_value = "http://127.0.0.1:8080/health")]
+    pub url: String,
+}
+
+/// Default-only parser for `serve`, used when no subcommand is given, so that the
+/// `SCHEMAGATE_*` variables of `serve` still apply.
+#[derive(Debug, Parser)]
+struct ServeDefaults {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+impl Cli {
+    /// The command to run: the one given, or `serve` with its defaults and environment.
+    pub fn command(&mut self) -> Command {
+        self.command
+            .take()
+            .unwrap_or_else(|| Command::Serve(ServeDefaults::parse_from(["schemagate"]).serve))
+    }
+}
+
+/// Wraps the URL at once so it cannot be printed by accident.
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rollback_is_accepted_without_a_subcommand() {
+        let cli = Cli::try_parse_from(["schemagate", "--rollback-to", "v1.3.0"]).unwrap();
+        assert_eq!(cli.gate.rollback_to.as_deref(), Some("v1.3.0"));
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn global_settings_are_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["schemagate", "migrate", "--rollback-to", "5", "--dry-run"])
+            .unwrap();
+        assert_eq!(cli.gate.rollback_to.as_deref(), Some("5"));
+        assert!(cli.gate.dry_run);
+    }
+}

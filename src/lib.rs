@@ -1,0 +1,2 @@
+//! schemagate: guards a PostgreSQL schema across application releases.
+pub mod cli;
