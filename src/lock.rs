@@ -52,6 +52,7 @@ impl MigrationLock {
     #[tracing::instrument(skip_all)]
     pub async fn acquire(client: Client, timeout: Duration) -> Result<Self, LockError> {
         let started = Instant::now();
+        watch_the_client(&client).await?;
         let mut next_report = Duration::ZERO;
         loop {
             let row = client
@@ -96,6 +97,19 @@ impl MigrationLock {
             .map_err(|e| LockError::Query(crate::db::describe(&e)))?;
         Ok(self.client)
     }
+}
+
+/// Asks the server to check the client socket during long statements (PostgreSQL 14+), so
+/// that when schemagate is killed mid-migration its statement is cancelled and the lock
+/// freed within a second, instead of when the statement would have finished.
+async fn watch_the_client(client: &Client) -> Result<(), LockError> {
+    client
+        .batch_execute(
+            "SELECT set_config('client_connection_check_interval', '1s', false) \
+             WHERE current_setting('server_version_num')::int >= 140000",
+        )
+        .await
+        .map_err(|e| LockError::Query(crate::db::describe(&e)))
 }
 
 /// Describes the session holding the lock: pid, application_name, since when, what it runs.
