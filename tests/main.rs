@@ -1,5 +1,7 @@
 //! Integration tests: one binary, each test against its own fresh database on the server
 //! named by `TEST_DATABASE_URL`.
 
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
 mod gate;
 mod support;
