@@ -14,6 +14,9 @@ use crate::lock::MigrationLock;
 use crate::plan::{self, Plan, Step};
 use crate::{history, migrate, output};
 
+mod serve;
+pub use serve::Application;
+
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -151,6 +154,12 @@ pub struct GateReport {
 /// Runs a command to completion.
 pub async fn run(mut cli: Cli) -> Result<(), Failure> {
     let command = cli.take_command();
+    if let Command::Healthcheck(args) = &command {
+        // Needs neither compat.toml nor the catalogue: anything but a 200 is exit 1.
+        return crate::server::healthcheck::check(&args.url)
+            .await
+            .exit(Exit::Internal);
+    }
     let release = Release::load(&cli.gate)?;
     match command {
         Command::Migrate => {
@@ -176,14 +185,18 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
             output::version(&release.compat, &release.catalogue);
             Ok(())
         }
-        Command::Serve(_)
-        | Command::Backup
-        | Command::Backups(_)
-        | Command::Restore(_)
-        | Command::Healthcheck(_) => Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!("this command is not available in this build"),
-        )),
+        Command::Serve(args) if !cli.gate.dry_run => serve::serve(&release, &cli.gate, &args).await,
+        Command::Serve(_) => {
+            let report = gate(&release, &cli.gate).await?;
+            output::gate_done(&report, &release.compat, true);
+            Ok(())
+        }
+        Command::Backup | Command::Backups(_) | Command::Restore(_) | Command::Healthcheck(_) => {
+            Err(Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!("this command is not available in this build"),
+            ))
+        }
     }
 }
 
