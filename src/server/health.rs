@@ -36,7 +36,8 @@ pub struct Judge {
     /// The version the gate left (or found, with `--no-migrate`): a change away from it
     /// that leaves the window was made by someone else.
     pub baseline: i32,
-    /// `--no-migrate`: below the window means "waiting for the migration Job".
+    /// `--no-migrate`: below the window means "waiting for the migration Job" (which may
+    /// have applied part of its migrations already).
     pub no_migrate: bool,
 }
 
@@ -98,7 +99,7 @@ impl Judge {
             ))
         } else if compatible {
             None
-        } else if self.no_migrate && current < window.min && current == self.baseline {
+        } else if self.no_migrate && current < window.min {
             Some(format!(
                 "schema {current} is below this release's min {}; waiting for the migration Job (--no-migrate)",
                 window.min

@@ -44,7 +44,7 @@ impl Refresher {
             judge,
             health,
             metrics,
-            timeout: interval.min(MAX_QUERY_TIMEOUT),
+            timeout: Self::query_timeout(interval),
             last,
             failing: None,
         }
