@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod gate;
+mod rollback;
 mod support;
