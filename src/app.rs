@@ -99,7 +99,8 @@ impl Release {
             Some(path) => Compat::from_file(path),
             None => Compat::embedded(),
         }
-        .and_then(|c| c.with_app_version(gate.app_version.as_deref()))
+        // An empty APP_VERSION (an image built without a VERSION) means "not set".
+        .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
         .exit(Exit::Usage)?;
         let catalogue = match &gate.migrations_dir {
             Some(dir) => catalogue::from_dir(dir),
