@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod gate;
+mod properties;
 mod rollback;
 mod support;
