@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod gate;
+mod hostile_input;
 mod properties;
 mod rollback;
 mod support;
