@@ -7,7 +7,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Project, TestDb};
+use crate::support::{Project, TestDb, running_as_root};
 
 /// A bad migrations directory: what to put in it and what the error must say.
 #[derive(Clone, Copy)]
@@ -196,10 +196,4 @@ fn make_fifo(dir: &Path) {
         .status()
         .unwrap();
     assert!(status.success());
-}
-
-/// Whether this process runs as root: /proc/self belongs to the effective user.
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }

@@ -238,3 +238,9 @@ impl Run {
         self
     }
 }
+
+/// Whether the tests run as root: /proc/self belongs to the effective user.
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
