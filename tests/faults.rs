@@ -90,7 +90,7 @@ async fn sigkill_at_random_moments_leaves_a_consistent_history_a_free_lock_and_a
         assert_eq!(db.history().await, [1, 2, 3, 4, 5], "{context}");
         assert_eq!(
             db.tables().await,
-            ["schemagate_audit", "t1", "t2", "t3", "t4", "t5"],
+            ["t1", "t2", "t3", "t4", "t5"],
             "{context}"
         );
         assert!(index_is_valid(&client, "t3_id").await, "{context}");
@@ -132,7 +132,7 @@ async fn a_terminated_connection_mid_migration_exits_6_and_the_next_run_complete
     assert_eq!(db.history().await, [1]);
     assert_eq!(
         db.tables().await,
-        ["schemagate_audit", "sleep_control", "t1"]
+        ["sleep_control", "t1"]
     );
 
     client
