@@ -130,10 +130,7 @@ async fn a_terminated_connection_mid_migration_exits_6_and_the_next_run_complete
     assert!(text.contains("schema version 1"), "{text}");
     wait_for_free_lock(&client, "after pg_terminate_backend").await;
     assert_eq!(db.history().await, [1]);
-    assert_eq!(
-        db.tables().await,
-        ["sleep_control", "t1"]
-    );
+    assert_eq!(db.tables().await, ["sleep_control", "t1"]);
 
     client
         .batch_execute("UPDATE sleep_control SET seconds = 0")
