@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Client;
 
 use crate::catalogue::{self, Catalogue};
@@ -111,6 +111,7 @@ impl Release {
             .database_url
             .clone()
             .or_else(|| std::env::var("DATABASE_URL").ok().map(SecretString::from))
+            .filter(|url| !url.expose_secret().trim().is_empty())
             .map(DatabaseUrl::new);
         let application_name = format!("schemagate/v{}", compat.app_version);
         Ok(Self {

@@ -103,9 +103,7 @@ pub enum Refusal {
         current: i32,
     },
     /// The schema will end or is below the window's min.
-    #[error(
-        "schema {version} is below this release's min {min}: the catalogue {origin} ends at {latest}; ship the missing migrations with this release, or lower [schema].min"
-    )]
+    #[error("schema {version} is below this release's min {min}: {}", behind_advice(*min, origin, *latest))]
     Behind {
         /// The version reached.
         version: i32,
@@ -116,6 +114,17 @@ pub enum Refusal {
         /// The catalogue's newest version.
         latest: i32,
     },
+}
+
+/// What to do about a schema below the window: migrate, or ship what is missing.
+fn behind_advice(min: i32, origin: &str, latest: i32) -> String {
+    if latest >= min {
+        "run `schemagate migrate` (or deploy with migrations enabled) to apply the pending migrations".to_owned()
+    } else {
+        format!(
+            "the catalogue {origin} ends at {latest}; ship the missing migrations with this release, or lower [schema].min"
+        )
+    }
 }
 
 /// Why a rollback cannot go the way asked (exit 3, or 2 for a target above the schema).

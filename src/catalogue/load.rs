@@ -29,7 +29,7 @@ pub struct SourceFile {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     /// The migrations directory could not be listed.
-    #[error("cannot read the migrations directory {dir}: {source}; check --migrations-dir")]
+    #[error("cannot read the migrations directory {dir} (check --migrations-dir)")]
     Directory {
         /// The directory.
         dir: String,
