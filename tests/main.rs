@@ -3,6 +3,11 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod docs;
+mod faults;
 mod gate;
+mod hostile_input;
+mod properties;
+mod rollback;
 mod serve;
 mod support;
