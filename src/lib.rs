@@ -5,6 +5,7 @@
 //! - [`app`]: the only place that wires config, connection, lock, backup, migrate and server.
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
+//! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
 //! - [`db`]: connect-with-retry and URL redaction.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
@@ -22,6 +23,7 @@
 //! - **lock**: the migration lock; **backup**: the verified `pg_dump` taken before a change.
 
 pub mod app;
+pub mod backup;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
