@@ -3,5 +3,6 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod backup;
 mod gate;
 mod support;

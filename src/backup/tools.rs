@@ -71,7 +71,7 @@ impl Tool {
         major: u32,
         given: Option<&Path>,
     ) -> Result<Self, BackupError> {
-        let candidates: Vec<PathBuf> = match given {
+        let mut candidates: Vec<PathBuf> = match given {
             Some(path) => vec![path.to_owned()],
             None => {
                 let mut all = vec![PathBuf::from(format!(
@@ -80,10 +80,10 @@ impl Tool {
                 if let Some(path) = std::env::var_os("PATH") {
                     all.extend(std::env::split_paths(&path).map(|dir| dir.join(program)));
                 }
-                all.retain(|p| p.is_file());
                 all
             }
         };
+        candidates.retain(|p| p.is_file());
         let mut mismatch = None;
         for path in &candidates {
             let version = version_of(path).await?;
