@@ -6,6 +6,7 @@
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
+//! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
 //! - [`db`]: connect-with-retry, the refresh's pool, and URL redaction.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
@@ -25,6 +26,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod catalogue;
 pub mod cli;
 pub mod config;

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod backup;
 mod docs;
 mod faults;
 mod gate;

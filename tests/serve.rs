@@ -65,7 +65,7 @@ async fn try_spawn_app(project: &Project, url: &str, extra: &[&str]) -> Result<T
         unreachable!("serve was given");
     };
     let release = Release::load(&cli.gate)?;
-    let app = Application::build(&release, &cli.gate, &serve).await?;
+    let app = Application::build(&release, &cli.gate, &cli.backup, &serve).await?;
     let address = app.address();
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(app.run_until_stopped(async {

@@ -12,9 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{Exit, ExitWith, Failure, Release, gate};
-use crate::cli::{GateArgs, ServeArgs};
+use crate::cli::{BackupArgs, GateArgs, ServeArgs};
 use crate::server::{self, Health, Judge, Metrics, Observation, Refresher};
-use crate::{db, history, output, plan};
+use crate::{backup, db, history, output, plan};
 
 /// At most this many connections for the refresh: one in use, one being replaced.
 const POOL_SIZE: usize = 2;
@@ -35,6 +35,7 @@ impl Application {
     pub async fn build(
         release: &Release,
         gate_args: &GateArgs,
+        backup_args: &BackupArgs,
         args: &ServeArgs,
     ) -> Result<Self, Failure> {
         if args.refresh_interval.is_zero() {
@@ -58,14 +59,18 @@ impl Application {
         let baseline = if args.no_migrate {
             look(release, gate_args).await?
         } else {
-            let report = gate(release, gate_args).await?;
+            let report = gate(release, gate_args, backup_args).await?;
             metrics.record_lock_wait(report.lock_waited);
             for (step, took) in &report.durations {
                 metrics.record_migration(step.version, *took);
             }
+            if report.backup_skipped {
+                metrics.record_backup_skipped();
+            }
             output::gate_done(&report, compat, false);
             report.plan.target
         };
+        record_newest_backup(&metrics, &backup_args.backup_dir);
 
         let timeout = Refresher::query_timeout(args.refresh_interval);
         let pool = db::pool(
@@ -167,13 +172,36 @@ async fn look(release: &Release, args: &GateArgs) -> Result<i32, Failure> {
     Ok(current)
 }
 
+/// Sets the backup metrics from the newest backup in the directory (the one this start
+/// took, or an earlier one), so `BackupStale` judges every replica, not only the one that
+/// migrated. A directory that cannot be listed leaves them unset.
+fn record_newest_backup(metrics: &Metrics, dir: &std::path::Path) {
+    match backup::list(dir) {
+        Ok(backups) => {
+            if let Some(newest) = backups.first() {
+                let manifest = &newest.manifest;
+                let created = manifest.created_at.unix_timestamp_nanos() as f64 / 1e9;
+                metrics.record_backup(
+                    manifest.size_bytes,
+                    Duration::from_secs_f64(manifest.duration_seconds.max(0.0)),
+                    created,
+                );
+            }
+        }
+        Err(error) => {
+            tracing::debug!(%error, "no backup metrics: the backup directory cannot be listed")
+        }
+    }
+}
+
 /// `serve`: build, then run until SIGTERM or SIGINT.
 pub(super) async fn serve(
     release: &Release,
     gate_args: &GateArgs,
+    backup_args: &BackupArgs,
     args: &ServeArgs,
 ) -> Result<(), Failure> {
-    let application = Application::build(release, gate_args, args).await?;
+    let application = Application::build(release, gate_args, backup_args, args).await?;
     application
         .run_until_stopped(server::shutdown::signal())
         .await
