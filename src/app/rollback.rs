@@ -150,7 +150,7 @@ async fn rollback_locked(
         return Ok(());
     }
     let started = Instant::now();
-    let backup = backup_before_change(release, backup_args, client, plan.current).await?;
+    let backup = backups::backup_before_change(release, backup_args, client, plan.current).await?;
     let backup_file = backup.map(|b| b.path.display().to_string());
     execute_recorded(release, client, &plan, backup_file, &mut |_, _| {}).await?;
     println!(

@@ -134,10 +134,7 @@ async fn stream(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     tools::connect_env(&mut dump_command, request.url, request.application_name)?;
-    let mut dump = dump_command.spawn().map_err(|source| BackupError::Spawn {
-        program: pg_dump.path.clone(),
-        source,
-    })?;
+    let mut dump = dump_command.spawn().map_err(pg_dump.failed())?;
     let dump_stderr = Tail::spawn(dump.stderr.take());
 
     let mut verify = pg_restore
@@ -147,10 +144,7 @@ async fn stream(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| BackupError::Spawn {
-            program: pg_restore.path.clone(),
-            source,
-        })?;
+        .map_err(pg_restore.failed())?;
     let verify_stderr = Tail::spawn(verify.stderr.take());
     let mut verify_stdin = verify.stdin.take();
 
@@ -160,10 +154,10 @@ async fn stream(
             .try_clone()
             .map_err(BackupError::io("write", partial.path.clone()))?,
     );
-    let mut out = dump.stdout.take().ok_or_else(|| BackupError::Spawn {
-        program: pg_dump.path.clone(),
-        source: std::io::Error::other("no stdout pipe"),
-    })?;
+    let mut out = dump
+        .stdout
+        .take()
+        .ok_or_else(|| pg_dump.failed()(std::io::Error::other("no stdout pipe")))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let started = Instant::now();
@@ -202,14 +196,8 @@ async fn stream(
         .await
         .map_err(BackupError::io("fsync", partial.path.clone()))?;
 
-    let dump_status = dump.wait().await.map_err(|source| BackupError::Spawn {
-        program: pg_dump.path.clone(),
-        source,
-    })?;
-    let verify_status = verify.wait().await.map_err(|source| BackupError::Spawn {
-        program: pg_restore.path.clone(),
-        source,
-    })?;
+    let dump_status = dump.wait().await.map_err(pg_dump.failed())?;
+    let verify_status = verify.wait().await.map_err(pg_restore.failed())?;
     if !dump_status.success() {
         return Err(BackupError::DumpFailed {
             program: pg_dump.path.clone(),

@@ -108,15 +108,12 @@ pub async fn restore(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| BackupError::Spawn {
-            program: pg_restore.path.clone(),
-            source,
-        })?;
+        .map_err(pg_restore.failed())?;
     let script_stderr = Tail::spawn(script.stderr.take());
-    let mut script_out = script.stdout.take().ok_or_else(|| BackupError::Spawn {
-        program: pg_restore.path.clone(),
-        source: std::io::Error::other("no stdout pipe"),
-    })?;
+    let mut script_out = script
+        .stdout
+        .take()
+        .ok_or_else(|| pg_restore.failed()(std::io::Error::other("no stdout pipe")))?;
 
     let mut command = psql.command();
     command
@@ -132,10 +129,7 @@ pub async fn restore(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     tools::connect_env(&mut command, url, application_name)?;
-    let mut apply = command.spawn().map_err(|source| BackupError::Spawn {
-        program: psql.path.clone(),
-        source,
-    })?;
+    let mut apply = command.spawn().map_err(psql.failed())?;
     let apply_stderr = Tail::spawn(apply.stderr.take());
     if let Some(mut stdin) = apply.stdin.take() {
         // A write error means psql stopped on an error: its status and stderr say which.
@@ -144,14 +138,8 @@ pub async fn restore(
         }
     }
     drop(script_out);
-    let apply_status = apply.wait().await.map_err(|source| BackupError::Spawn {
-        program: psql.path.clone(),
-        source,
-    })?;
-    let script_status = script.wait().await.map_err(|source| BackupError::Spawn {
-        program: pg_restore.path.clone(),
-        source,
-    })?;
+    let apply_status = apply.wait().await.map_err(psql.failed())?;
+    let script_status = script.wait().await.map_err(pg_restore.failed())?;
     if !apply_status.success() || !script_status.success() {
         let script_text = if script_status.success() {
             "ok".to_owned()

@@ -124,6 +124,14 @@ impl Tool {
         Self::find(program, major, None).await
     }
 
+    /// Turns an I/O error of spawning or waiting for this tool into a [`BackupError`].
+    pub fn failed(&self) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+        |source| BackupError::Spawn {
+            program: self.path.clone(),
+            source,
+        }
+    }
+
     /// A command for this program, killed on drop, its environment cleaned of `PG*`.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
