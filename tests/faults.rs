@@ -258,7 +258,7 @@ async fn reset(client: &Client) {
 /// Waits until no session holds the migration lock. The server cancels a dead client's
 /// statement within `client_connection_check_interval` (1 s, set by the gate), so a few
 /// seconds is generous.
-async fn wait_for_free_lock(client: &Client, context: &str) {
+pub(crate) async fn wait_for_free_lock(client: &Client, context: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let held: i64 = client

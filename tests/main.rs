@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
 mod backup;
+mod backup_faults;
 mod docs;
 mod faults;
 mod gate;

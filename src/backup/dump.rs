@@ -30,6 +30,10 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 /// Read size from pg_dump's stdout.
 const CHUNK: usize = 256 * 1024;
 
+/// How long a partial file must have gone unwritten before it may be a dead run's: a writer
+/// locks its file right after creating it, so an unlocked file this old has no writer.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
 /// What a backup needs.
 pub struct Request<'a> {
     /// A connection to the database (the lock's): server version and database name.
@@ -58,6 +62,7 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
     let pg_dump = Tool::find("pg_dump", server.major, request.pg_dump).await?;
     let pg_restore = Tool::beside("pg_restore", server.major, request.pg_dump).await?;
     create_dir(request.dir)?;
+    remove_stale_partials(request.dir);
 
     let created_at = OffsetDateTime::now_utc();
     let created_at = created_at
@@ -232,8 +237,71 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
         .map_err(BackupError::io("fsync the backup directory", dir))
 }
 
+/// Removes the partial files a run killed mid-backup left (SIGKILL, OOM kill, power loss:
+/// no destructor runs), so a crash-looping job does not fill the backup directory with them.
+/// Only ours (`.<dump or manifest name>.partial`), only regular files, only those no live
+/// process holds locked (a writer locks its file while it writes; the kernel drops the lock
+/// when the process dies) and only those unwritten for [`STALE_AFTER`]. Never fails: a file
+/// that cannot be checked or removed is left, and the backup goes on.
+fn remove_stale_partials(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(inner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('.'))
+            .and_then(|n| n.strip_suffix(".partial"))
+        else {
+            continue;
+        };
+        if manifest::parse_name(inner.strip_suffix(".json").unwrap_or(inner)).is_none() {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let stale = metadata
+            .modified()
+            .ok()
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if !metadata.is_file() || !stale {
+            continue;
+        }
+        // Held until the removal is done, so no writer can take the file meanwhile.
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::warn!(
+                file = %path.display(),
+                bytes = metadata.len(),
+                "removed a partial backup file left by an interrupted run"
+            ),
+            Err(error) => {
+                tracing::warn!(file = %path.display(), %error, "cannot remove a stale partial backup file");
+            }
+        }
+    }
+}
+
+/// Locks a file being written (see [`remove_stale_partials`]). A file system without locks
+/// only means its partial files are never removed as stale.
+pub(crate) fn lock_while_writing(file: &std::fs::File, path: &Path) {
+    if let Err(error) = file.try_lock() {
+        tracing::debug!(file = %path.display(), %error, "cannot lock the partial file");
+    }
+}
+
 /// The dump while it is written: removed on drop unless persisted, so every failure (and a
-/// cancelled future) leaves no partial file behind.
+/// cancelled future) leaves no partial file behind. Locked while open, so a run that dies
+/// without dropping it leaves a file the next backup knows to be abandoned.
 struct Partial {
     path: PathBuf,
     file: std::fs::File,
@@ -249,6 +317,7 @@ impl Partial {
             .mode(0o600)
             .open(&path)
             .map_err(BackupError::io("create", path.clone()))?;
+        lock_while_writing(&file, &path);
         Ok(Self {
             path,
             file,

@@ -103,6 +103,7 @@ impl Backup {
                 .create_new(true)
                 .mode(0o600)
                 .open(&partial)?;
+            super::dump::lock_while_writing(&file, &partial);
             file.write_all(&json)?;
             file.write_all(b"\n")?;
             file.sync_all()?;

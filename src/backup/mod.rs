@@ -14,8 +14,10 @@
 //! # On disk
 //! `{db}-schema{version}-{YYYYMMDDTHHMMSS.mmm}Z.dump` (custom format, 0600) and its manifest
 //! `<dump file>.json` (0600) in the backup directory (created 0700). A dump is in flight as
-//! `.<name>.partial` and removed if anything fails. Only pairs of a well-named dump and a
-//! readable manifest are listed, pruned or restored; other files are never touched.
+//! `.<name>.partial` (locked while written) and removed if anything fails; one left by a run
+//! that died (SIGKILL, power loss) is removed by the next backup once unlocked and a minute
+//! old. Only pairs of a well-named dump and a readable manifest are listed, pruned or
+//! restored; no other file is ever touched.
 
 pub mod dump;
 pub mod error;

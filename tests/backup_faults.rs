@@ -1,0 +1,430 @@
+//! Backup faults (issue 7): the backup directory full or read-only, and the real pg_dump
+//! killed mid-dump. Each refuses the change with exit 5, migrates nothing, leaves no
+//! `.partial`, `.dump` or manifest behind, and the next run, once the fault is gone,
+//! migrates with a complete backup. And schemagate itself killed mid-dump, whose partial
+//! file (no code of it runs) the next backup removes.
+//!
+//! The directory faults need a real file system of their own (root ignores permission bits),
+//! so they mount a small tmpfs over the project's backup directory: they need root and
+//! `mount`; elsewhere they print `SKIPPED` and pass.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::faults::wait_for_free_lock;
+use crate::support::{Project, Run, TestDb, running_as_root};
+
+/// The client programs of the server the tests run against (PostgreSQL 15).
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+#[tokio::test]
+async fn a_full_backup_directory_refuses_the_change_and_leaves_no_partial_file() {
+    let db = TestDb::new().await;
+    // About 1 MiB of dump (md5 text compresses about 2:1), four times the tmpfs.
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE filler AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 50000) i",
+        )
+        .await
+        .unwrap();
+    let project = Project::with_tables(2, 1, 2);
+    let Some(backups) = Tmpfs::mount(&project.backups(), "256k", "a_full_backup_directory").await
+    else {
+        return;
+    };
+
+    let run = project.run(&db.url, &["migrate"]).await;
+    run.expect_code(5);
+    let text = run.text();
+    assert!(
+        text.contains("cannot write") && text.contains("No space left on device"),
+        "{text}"
+    );
+    assert!(
+        text.contains(".partial"),
+        "the message names the file: {text}"
+    );
+    assert!(db.history().await.is_empty(), "{text}");
+    assert_eq!(db.tables().await, ["filler"]);
+    assert_eq!(files(backups.path()), Vec::<String>::new(), "nothing left");
+
+    // With room again, the same run migrates and leaves its backup.
+    backups.remount("size=64m").await;
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
+    assert_complete_backup(backups.path()).await;
+}
+
+#[tokio::test]
+async fn a_backup_directory_that_fills_up_at_the_manifest_keeps_neither_dump_nor_manifest() {
+    let db = TestDb::new().await;
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE filler AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 50000) i",
+        )
+        .await
+        .unwrap();
+    let project = Project::with_tables(2, 1, 2);
+    // schemagate's dump is byte for byte `pg_dump --format=custom`: a tmpfs of exactly its
+    // pages holds the dump, and the manifest finds no room.
+    let pages = plain_dump_size(&db.url).await.div_ceil(4096);
+    let Some(backups) = Tmpfs::mount(
+        &project.backups(),
+        &(pages * 4096).to_string(),
+        "a_backup_directory_that_fills_up_at_the_manifest",
+    )
+    .await
+    else {
+        return;
+    };
+
+    let run = project.run(&db.url, &["migrate"]).await;
+    run.expect_code(5);
+    let text = run.text();
+    assert!(
+        text.contains("cannot write the manifest") && text.contains("No space left on device"),
+        "{text}"
+    );
+    assert!(db.history().await.is_empty(), "{text}");
+    assert_eq!(db.tables().await, ["filler"]);
+    assert_eq!(files(backups.path()), Vec::<String>::new(), "nothing left");
+}
+
+/// The size of a plain `pg_dump --format=custom` of the database.
+async fn plain_dump_size(url: &str) -> u64 {
+    let output = tokio::process::Command::new(PG_BIN.to_owned() + "/pg_dump")
+        .args(["--format=custom", "--dbname", url])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    output.stdout.len() as u64
+}
+
+#[tokio::test]
+async fn a_read_only_backup_directory_refuses_the_change_and_leaves_nothing() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    let Some(backups) =
+        Tmpfs::mount(&project.backups(), "16m", "a_read_only_backup_directory").await
+    else {
+        return;
+    };
+    backups.remount("ro").await;
+
+    // The directory itself read-only, and a missing one that would have to be created there.
+    let inside = backups.path().join("nested");
+    let cases = [
+        (backups.path(), "cannot create"),
+        (inside.as_path(), "cannot create the backup directory"),
+    ];
+    for (dir, expected) in cases {
+        let run = project
+            .run(&db.url, &["migrate", "--backup-dir", dir.to_str().unwrap()])
+            .await;
+        run.expect_code(5);
+        let text = run.text();
+        assert!(
+            text.contains(expected) && text.contains("Read-only file system"),
+            "{}: {text}",
+            dir.display()
+        );
+        assert!(db.history().await.is_empty(), "{text}");
+        assert!(db.tables().await.is_empty(), "{text}");
+        assert_eq!(files(backups.path()), Vec::<String>::new(), "nothing left");
+    }
+
+    // Writable again: the run migrates and leaves its backup.
+    backups.remount("rw").await;
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
+    assert_complete_backup(backups.path()).await;
+}
+
+#[tokio::test]
+async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_run_backs_up_whole()
+{
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // About 9 MB of dump that takes pg_dump most of a second to compress: time to catch it
+    // writing. UNLOGGED loads faster and is dumped all the same.
+    client
+        .batch_execute(
+            "CREATE UNLOGGED TABLE big AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 400000) i",
+        )
+        .await
+        .unwrap();
+    let project = Project::with_tables(2, 1, 2);
+    let backups = project.backups();
+
+    let child = project.command(&db.url, &["migrate"]).spawn().unwrap();
+    let schemagate = child.id().unwrap();
+    let (pg_dump, written) = pg_dump_writing(schemagate, &backups).await;
+    let kill = tokio::process::Command::new("kill")
+        .args(["-KILL", &pg_dump.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("schemagate exits after pg_dump is killed")
+        .unwrap();
+    let run = Run(output);
+    run.expect_code(5);
+    let text = run.text();
+    assert!(
+        text.contains("pg_dump failed") && text.contains("signal: 9") && text.contains("SIGKILL"),
+        "killed after {written} bytes: {text}"
+    );
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert!(db.history().await.is_empty(), "{text}");
+    assert_eq!(db.tables().await, ["big"]);
+    assert_eq!(
+        files(&backups),
+        Vec::<String>::new(),
+        "no partial file left"
+    );
+    wait_for_free_lock(&client, "after pg_dump was killed").await;
+
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
+    assert_eq!(db.tables().await, ["big", "t1", "t2"]);
+    assert_complete_backup(&backups).await;
+}
+
+#[tokio::test]
+async fn a_partial_file_left_by_schemagate_killed_mid_dump_is_removed_by_the_next_backup() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE UNLOGGED TABLE big AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 400000) i",
+        )
+        .await
+        .unwrap();
+    let project = Project::with_tables(2, 1, 2);
+    let backups = project.backups();
+
+    // SIGKILL to schemagate itself: no destructor runs, the partial file stays.
+    let mut child = project.command(&db.url, &["migrate"]).spawn().unwrap();
+    pg_dump_writing(child.id().unwrap(), &backups).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    wait_for_free_lock(&client, "after schemagate was killed mid-dump").await;
+    let left = files(&backups);
+    assert!(
+        left.len() == 1 && left[0].ends_with(".dump.partial"),
+        "{left:?}"
+    );
+    assert!(db.history().await.is_empty());
+
+    // Beside it: an old partial a live writer still holds locked, one just created (its
+    // writer has not locked it yet), and a file that is not ours.
+    let two_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(120);
+    let age = |path: &Path| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(two_minutes_ago)
+            .unwrap();
+    };
+    let crashed = backups.join(&left[0]);
+    age(&crashed);
+    let live = backups.join(format!(
+        ".{}-schema0-20200101T000000.000Z.dump.partial",
+        db.name
+    ));
+    std::fs::write(&live, "PGDMP").unwrap();
+    age(&live);
+    let live_writer = std::fs::File::open(&live).unwrap();
+    live_writer.try_lock().unwrap();
+    let fresh = backups.join(format!(
+        ".{}-schema0-20200101T000001.000Z.dump.json.partial",
+        db.name
+    ));
+    std::fs::write(&fresh, "{").unwrap();
+    let foreign = backups.join(".notes.partial");
+    std::fs::write(&foreign, "mine").unwrap();
+    age(&foreign);
+
+    let run = project.run(&db.url, &["migrate"]).await;
+    run.expect_code(0);
+    assert!(
+        run.text()
+            .contains("removed a partial backup file left by an interrupted run"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2]);
+    assert!(!crashed.exists(), "the dead run's partial file is removed");
+    assert!(live.exists() && fresh.exists() && foreign.exists());
+    drop(live_writer);
+    for path in [&live, &fresh, &foreign] {
+        std::fs::remove_file(path).unwrap();
+    }
+    assert_complete_backup(&backups).await;
+}
+
+/// Waits until the pg_dump child of `parent` has written at least 1 MiB of its archive to
+/// the partial file in `dir`, so the kill lands mid-dump; its pid and the bytes written.
+async fn pg_dump_writing(parent: u32, dir: &Path) -> (u32, u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let written = files(dir)
+            .iter()
+            .filter(|name| name.ends_with(".partial"))
+            .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+            .map(|m| m.len())
+            .sum::<u64>();
+        if written >= 1 << 20
+            && let Some(pid) = child_named(parent, "pg_dump")
+        {
+            return (pid, written);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no pg_dump of schemagate {parent} was seen writing within 20 s");
+}
+
+/// A child process of `parent` whose command name is `name`, from /proc.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses: split at the last ')'.
+        let (head, tail) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1;
+        let ppid: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && comm == name).then_some(pid)
+    })
+}
+
+/// The directory holds exactly one dump and its manifest; the manifest's size and sha256
+/// are the file's, and pg_restore reads the archive whole.
+async fn assert_complete_backup(dir: &Path) {
+    let names = files(dir);
+    assert_eq!(names.len(), 2, "one dump and its manifest: {names:?}");
+    let dump = dir.join(names.iter().find(|n| n.ends_with(".dump")).unwrap());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
+            .unwrap();
+    let bytes = std::fs::read(&dump).unwrap();
+    assert_eq!(manifest["size_bytes"], bytes.len());
+    {
+        use sha2::Digest as _;
+        assert_eq!(
+            manifest["sha256"],
+            hex::encode(sha2::Sha256::digest(&bytes))
+        );
+    }
+    let restore = tokio::process::Command::new(PG_BIN.to_owned() + "/pg_restore")
+        .arg("--file=/dev/null")
+        .arg(&dump)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(restore.status.success(), "{restore:?}");
+}
+
+/// Every file name in a directory, sorted; none when it does not exist.
+fn files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A tmpfs mounted over a directory, unmounted on drop, also when the test panics.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` at `path` (created when missing), or says loudly why this
+    /// machine cannot.
+    async fn mount(path: &Path, size: &str, test: &str) -> Option<Self> {
+        if !running_as_root() {
+            eprintln!("SKIPPED {test}: needs root to mount a tmpfs");
+            return None;
+        }
+        std::fs::create_dir_all(path).unwrap();
+        let output = tokio::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .kill_on_drop(true)
+            .output()
+            .await;
+        match output {
+            Ok(output) if output.status.success() => Some(Self {
+                path: path.to_owned(),
+            }),
+            Ok(output) => {
+                eprintln!(
+                    "SKIPPED {test}: cannot mount a tmpfs: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+                None
+            }
+            Err(error) => {
+                eprintln!("SKIPPED {test}: cannot run mount: {error}");
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `mount -o remount,<options>`.
+    async fn remount(&self, options: &str) {
+        let output = tokio::process::Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.path)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "remount,{options}: {output:?}");
+    }
+}
+
+impl Drop for Tmpfs {
+    #[allow(
+        clippy::disallowed_types,
+        reason = "drop cannot await; umount returns at once"
+    )]
+    fn drop(&mut self) {
+        let umount = |lazy: bool| {
+            let mut command = std::process::Command::new("umount");
+            if lazy {
+                command.arg("--lazy");
+            }
+            command
+                .arg(&self.path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !umount(false) && !umount(true) {
+            eprintln!("cannot unmount the tmpfs at {}", self.path.display());
+        }
+    }
+}
