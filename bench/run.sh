@@ -230,8 +230,8 @@ start_cluster() {
     log "PostgreSQL started at $BASE_URL (data on loop-mounted ext4, fsync on)"
 }
 
-q() { # q DB SQL: one query, unaligned tuples only
-    psql -X -qAt -v ON_ERROR_STOP=1 -d "$(url_for_db "$1")" -c "$2"
+q() { # q DB SQL: one query, unaligned tuples only, no NOTICEs
+    PGOPTIONS="-c client_min_messages=warning" psql -X -qAt -v ON_ERROR_STOP=1 -d "$(url_for_db "$1")" -c "$2"
 }
 fresh_db() {
     q postgres "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
