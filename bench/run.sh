@@ -731,7 +731,7 @@ suite_http() {
         sg_on=0
     elif [[ -n ${NA[migrate]:-} ]]; then
         sg_on=0
-        NA[serve]="n/a (needs migrate: ${NA[migrate]})"
+        NA[serve]=${NA[migrate]}
     fi
     if ((sg_on)); then
         fresh_db "$db"
