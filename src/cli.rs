@@ -65,7 +65,12 @@ pub struct GateArgs {
     #[arg(long, global = true, env = "SCHEMAGATE_COMPAT", value_name = "FILE")]
     pub compat: Option<PathBuf>,
     /// Load migrations from this directory instead of the ones embedded at build time.
-    #[arg(long, global = true, env = "SCHEMAGATE_MIGRATIONS_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_MIGRATIONS_DIR",
+        value_name = "DIR"
+    )]
     pub migrations_dir: Option<PathBuf>,
     /// This release's version, overriding `[app].version` in compat.toml.
     #[arg(long, global = true, env = "APP_VERSION", value_name = "SEMVER")]
@@ -89,13 +94,24 @@ pub struct GateArgs {
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     /// Directory for backups and their manifests (created 0700).
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_DIR", default_value = "./backups", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_BACKUP_DIR",
+        default_value = "./backups",
+        value_name = "DIR"
+    )]
     pub backup_dir: PathBuf,
     /// Skip the backup before a schema change (logged as a warning and counted in metrics).
     #[arg(long, global = true, env = "SCHEMAGATE_NO_BACKUP")]
     pub no_backup: bool,
     /// Keep at most this many backups (the newest of each schema version is always kept).
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_KEEP", default_value_t = 10)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_BACKUP_KEEP",
+        default_value_t = 10
+    )]
     pub backup_keep: usize,
     /// Remove backups older than this (the newest of each schema version is always kept).
     #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
@@ -161,7 +177,11 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
     /// The health endpoint to GET.
-    #[arg(long, env = "SCHEMAGATE_HEALTHCHECK_URL", default_value = "http://127.0.0.1:8080/health")]
+    #[arg(
+        long,
+        env = "SCHEMAGATE_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8080/health"
+    )]
     pub url: String,
 }
 
@@ -175,7 +195,7 @@ struct ServeDefaults {
 
 impl Cli {
     /// The command to run: the one given, or `serve` with its defaults and environment.
-    pub fn command(&mut self) -> Command {
+    pub fn take_command(&mut self) -> Command {
         self.command
             .take()
             .unwrap_or_else(|| Command::Serve(ServeDefaults::parse_from(["schemagate"]).serve))

@@ -1,2 +1,40 @@
-//! schemagate: guards a PostgreSQL schema across application releases.
+//! schemagate guards a PostgreSQL schema across application releases (DESIGN §1).
+//!
+//! # Map
+//! - [`cli`]: every command, flag and environment variable.
+//! - [`app`]: the only place that wires config, connection, lock, backup, migrate and server.
+//! - [`config`]: `compat.toml`, the release's window.
+//! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
+//! - [`db`]: connect-with-retry and URL redaction.
+//! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
+//! - [`history`]: refinery's `refinery_schema_history` table.
+//! - [`plan`]: pure planning and verdicts.
+//! - [`migrate`]: executes plans.
+//! - [`output`]: what commands print on stdout (plans, status), apart from logs.
+//! - [`position`]: line and column of an offset, for messages.
+//! - [`telemetry`]: tracing setup.
+//!
+//! # Glossary
+//! - **catalogue**: the release's migrations (up + down files), embedded or from a directory.
+//! - **history**: the rows of applied migrations in the database.
+//! - **window**: `[min, max]` schema versions a release runs on, and its `target`.
+//! - **plan**: the steps a run will execute; **verdict**: whether a version fits the window.
+//! - **lock**: the migration lock; **backup**: the verified `pg_dump` taken before a change.
+
+pub mod app;
+pub mod catalogue;
 pub mod cli;
+pub mod config;
+pub mod db;
+pub mod history;
+pub mod lock;
+pub mod migrate;
+pub mod output;
+pub mod plan;
+pub mod position;
+pub mod telemetry;
+
+/// Files embedded at build time by `build.rs`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}

@@ -1,1 +1,7 @@
-fn main(){}
+//! Integration tests: one binary, each test against its own fresh database on the server
+//! named by `TEST_DATABASE_URL`.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
+
+mod gate;
+mod support;

@@ -1,0 +1,253 @@
+//! The only place that wires config, connection, lock, backup, migrations and server, and
+//! that decides the exit code of each outcome (DESIGN §7).
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio_postgres::Client;
+
+use crate::catalogue::{self, Catalogue};
+use crate::cli::{Cli, Command, GateArgs};
+use crate::config::Compat;
+use crate::db::{self, DatabaseUrl};
+use crate::lock::MigrationLock;
+use crate::plan::{self, Plan, Step};
+use crate::{history, migrate, output};
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: unexpected internal error.
+    Internal,
+    /// 2: usage or configuration error (flags, compat.toml, migration files).
+    Usage,
+    /// 3: refused: schema outside the window, drift, or database ahead of this release.
+    Refused,
+    /// 4: database unreachable within `--connect-timeout`.
+    Unreachable,
+    /// 5: backup failed; nothing was changed.
+    BackupFailed,
+    /// 6: a migration or rollback step failed.
+    StepFailed,
+    /// 7: migration lock not acquired within `--lock-timeout`.
+    LockTimeout,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Internal => 1,
+            Exit::Usage => 2,
+            Exit::Refused => 3,
+            Exit::Unreachable => 4,
+            Exit::BackupFailed => 5,
+            Exit::StepFailed => 6,
+            Exit::LockTimeout => 7,
+        }
+    }
+}
+
+/// A command that did not succeed: why, and with which exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: Exit,
+    /// What happened, for the log.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// A failure with its exit code.
+    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit,
+            error: error.into(),
+        }
+    }
+}
+
+/// Shorthand to attach an exit code to any error.
+trait ExitWith<T> {
+    fn exit(self, exit: Exit) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<anyhow::Error>> ExitWith<T> for Result<T, E> {
+    fn exit(self, exit: Exit) -> Result<T, Failure> {
+        self.map_err(|e| Failure::new(exit, e))
+    }
+}
+
+/// What the release brings: its window and its migrations, plus where the database is.
+pub struct Release {
+    /// The validated compat.toml.
+    pub compat: Compat,
+    /// The validated catalogue.
+    pub catalogue: Catalogue,
+    /// The database URL, if one was given.
+    url: Option<DatabaseUrl>,
+    /// `schemagate/v<app version>`, set as every connection's application_name.
+    application_name: String,
+}
+
+impl Release {
+    /// Loads compat.toml and the catalogue (embedded or from the given paths).
+    pub fn load(gate: &GateArgs) -> Result<Self, Failure> {
+        let compat = match &gate.compat {
+            Some(path) => Compat::from_file(path),
+            None => Compat::embedded(),
+        }
+        .and_then(|c| c.with_app_version(gate.app_version.as_deref()))
+        .exit(Exit::Usage)?;
+        let catalogue = match &gate.migrations_dir {
+            Some(dir) => catalogue::from_dir(dir),
+            None => catalogue::embedded(),
+        }
+        .exit(Exit::Usage)?;
+        let url = gate
+            .database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().map(SecretString::from))
+            .map(DatabaseUrl::new);
+        let application_name = format!("schemagate/v{}", compat.app_version);
+        Ok(Self {
+            compat,
+            catalogue,
+            url,
+            application_name,
+        })
+    }
+
+    /// The database URL, or a usage error saying how to give one.
+    pub fn url(&self) -> Result<&DatabaseUrl, Failure> {
+        self.url
+            .as_ref()
+            .ok_or_else(|| Failure::new(Exit::Usage, db::DbError::Missing))
+    }
+
+    /// Connects with retry until `--connect-timeout` (exit 4).
+    pub async fn connect(&self, timeout: Duration) -> Result<Client, Failure> {
+        let url = self.url()?;
+        db::connect(url, &self.application_name, timeout)
+            .await
+            .map_err(|e| match e {
+                db::DbError::InvalidUrl { .. } => Failure::new(Exit::Usage, e),
+                _ => Failure::new(Exit::Unreachable, e),
+            })
+    }
+}
+
+/// What a gate run did, for the caller's output and metrics.
+#[derive(Debug, Clone)]
+pub struct GateReport {
+    /// The plan it executed (or would have, on a dry run).
+    pub plan: Plan,
+    /// How long it waited for the migration lock.
+    pub lock_waited: Duration,
+    /// Each executed step and its duration.
+    pub durations: Vec<(Step, Duration)>,
+}
+
+/// Runs a command to completion.
+pub async fn run(mut cli: Cli) -> Result<(), Failure> {
+    let command = cli.take_command();
+    let release = Release::load(&cli.gate)?;
+    match command {
+        Command::Migrate => {
+            let report = gate(&release, &cli.gate).await?;
+            output::gate_done(&report, &release.compat, cli.gate.dry_run);
+            Ok(())
+        }
+        Command::Plan => {
+            let report = gate(
+                &release,
+                &GateArgs {
+                    dry_run: true,
+                    ..cli.gate
+                },
+            )
+            .await?;
+            output::gate_done(&report, &release.compat, true);
+            Ok(())
+        }
+        Command::Check => check(&release, &cli.gate).await,
+        Command::Status(args) => status(&release, &cli.gate, args.json).await,
+        Command::Version => {
+            output::version(&release.compat, &release.catalogue);
+            Ok(())
+        }
+        Command::Serve(_)
+        | Command::Backup
+        | Command::Backups(_)
+        | Command::Restore(_)
+        | Command::Healthcheck(_) => Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("this command is not available in this build"),
+        )),
+    }
+}
+
+/// The gate of DESIGN §1: connect, lock, plan, (backup,) migrate, verdict, unlock.
+pub async fn gate(release: &Release, args: &GateArgs) -> Result<GateReport, Failure> {
+    let client = release.connect(args.connect_timeout).await?;
+    let mut lock = MigrationLock::acquire(client, args.lock_timeout)
+        .await
+        .map_err(|e| match e {
+            crate::lock::LockError::Timeout { .. } => Failure::new(Exit::LockTimeout, e),
+            crate::lock::LockError::Query(_) => Failure::new(Exit::Internal, e),
+        })?;
+    let lock_waited = lock.waited();
+    let result = gate_locked(release, lock.client(), args.dry_run).await;
+    if let Err(error) = lock.release().await {
+        tracing::warn!(%error, "releasing the migration lock failed; it is freed when the connection closes");
+    }
+    result.map(|(plan, durations)| GateReport {
+        plan,
+        lock_waited,
+        durations,
+    })
+}
+
+/// The part of the gate that runs under the lock.
+async fn gate_locked(
+    release: &Release,
+    client: &mut Client,
+    dry_run: bool,
+) -> Result<(Plan, Vec<(Step, Duration)>), Failure> {
+    let applied = history::read(client).await.exit(Exit::Internal)?;
+    let plan =
+        plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
+    if dry_run || plan.is_empty() {
+        return Ok((plan, Vec::new()));
+    }
+    history::ensure_table(client).await.exit(Exit::Internal)?;
+    let mut durations = Vec::with_capacity(plan.steps.len());
+    migrate::execute(client, &release.catalogue, &plan, &mut |step, took| {
+        durations.push((step.clone(), took))
+    })
+    .await
+    .exit(Exit::StepFailed)?;
+    let current = history::current_version(client)
+        .await
+        .exit(Exit::Internal)?;
+    plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
+    Ok((plan, durations))
+}
+
+/// `check`: the read-only verdict, without the lock.
+async fn check(release: &Release, args: &GateArgs) -> Result<(), Failure> {
+    let client = release.connect(args.connect_timeout).await?;
+    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    plan::check_history(&release.catalogue, &applied).exit(Exit::Refused)?;
+    let current = plan::current_version(&applied);
+    plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
+    output::check_ok(current, &release.compat);
+    Ok(())
+}
+
+/// `status`: catalogue against history.
+async fn status(release: &Release, args: &GateArgs, json: bool) -> Result<(), Failure> {
+    let client = release.connect(args.connect_timeout).await?;
+    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    output::status(&release.catalogue, &applied, &release.compat, json).exit(Exit::Internal)
+}

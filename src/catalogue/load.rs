@@ -1,0 +1,368 @@
+//! Reading migration files (embedded at build time or from a directory) into a validated
+//! [`Catalogue`]. Every problem is collected and reported together, naming the files,
+//! before any SQL runs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use refinery_core::Migration as RefineryMigration;
+
+use super::directives::{is_irreversible, wants_no_transaction};
+use super::model::{Catalogue, Down, Migration, Script};
+use super::naming::{Direction, NameError, ParsedName, parse_file_name};
+use super::statements::split_statements;
+
+/// Files larger than this are refused: a migration this size is a data dump by mistake.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A migration file as read: its file name and raw bytes.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The file name, without directory.
+    pub name: String,
+    /// Raw contents; decoded as UTF-8 during validation.
+    pub bytes: Vec<u8>,
+}
+
+/// The catalogue could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    /// The migrations directory could not be listed.
+    #[error("cannot read the migrations directory {dir}: {source}; check --migrations-dir")]
+    Directory {
+        /// The directory.
+        dir: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more files are invalid.
+    #[error("{} invalid migration file(s) in {origin}:\n{}", problems.len(), list(problems))]
+    Invalid {
+        /// `embedded` or the directory.
+        origin: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+/// One reason a file or pair of files is refused (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A `.sql` file that matches no naming style.
+    Unparsable(String),
+    /// Version 0, or too large for `i32`.
+    VersionOutOfRange(String),
+    /// Not UTF-8.
+    NotUtf8(String),
+    /// Could not be read.
+    Unreadable(String, String),
+    /// Larger than [`MAX_FILE_BYTES`].
+    TooLarge(String),
+    /// Empty, or white space only.
+    Empty(String),
+    /// Two files of the same direction share a version.
+    DuplicateVersion(i32, Vec<String>),
+    /// Up files of more than one naming style.
+    MixedStyles(String, String),
+    /// An up file without its down file.
+    MissingDown(String, String),
+    /// A down file without its up file.
+    DownWithoutUp(String),
+    /// A transactional file that ends or starts a transaction itself.
+    TransactionControl(String, String),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Unparsable(file) => write!(
+                f,
+                "{file}: name matches no style; use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _), each with a .down.sql"
+            ),
+            Problem::VersionOutOfRange(file) => {
+                write!(
+                    f,
+                    "{file}: version must be a positive integer that fits i32 (1..=2147483647)"
+                )
+            }
+            Problem::NotUtf8(file) => write!(f, "{file}: not UTF-8; save it as UTF-8"),
+            Problem::Unreadable(file, error) => write!(f, "{file}: cannot be read: {error}"),
+            Problem::TooLarge(file) => {
+                write!(
+                    f,
+                    "{file}: larger than {} MiB; load data outside migrations",
+                    MAX_FILE_BYTES >> 20
+                )
+            }
+            Problem::Empty(file) => write!(f, "{file}: empty; write its SQL or delete it"),
+            Problem::DuplicateVersion(version, files) => {
+                write!(
+                    f,
+                    "version {version} is used by more than one file: {}",
+                    files.join(", ")
+                )
+            }
+            Problem::MixedStyles(a, b) => write!(
+                f,
+                "mixed naming styles: {a} and {b}; rename the files to one style per directory"
+            ),
+            Problem::MissingDown(up, down) => write!(
+                f,
+                "{up}: no down file; add {down} (or put `-- schemagate:irreversible` in it)"
+            ),
+            Problem::DownWithoutUp(file) => write!(f, "{file}: down file without an up file"),
+            Problem::TransactionControl(file, statement) => write!(
+                f,
+                "{file}: `{statement}` inside a transactional migration; remove it or start the file with `-- schemagate:no-transaction`"
+            ),
+        }
+    }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The catalogue embedded at build time from `migrations/`.
+pub fn embedded() -> Result<Catalogue, CatalogueError> {
+    let files = crate::embedded::MIGRATIONS
+        .iter()
+        .map(|(name, bytes)| SourceFile {
+            name: (*name).to_owned(),
+            bytes: bytes.to_vec(),
+        });
+    from_files("embedded migrations/", files.collect())
+}
+
+/// Reads every `*.sql` file of `dir` (not recursing; other files are ignored).
+pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
+    let directory_error = |source| CatalogueError::Directory {
+        dir: dir.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(directory_error)? {
+        let entry = entry.map_err(directory_error)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            problems.push(Problem::NotUtf8(entry.path().display().to_string()));
+            continue;
+        };
+        if !name.ends_with(".sql") || name.starts_with('.') {
+            continue;
+        }
+        match read_limited(&entry.path()) {
+            Ok(bytes) => files.push(SourceFile { name, bytes }),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    let origin = format!("{}/", dir.display());
+    match from_files(&origin, files) {
+        Err(CatalogueError::Invalid {
+            origin,
+            problems: more,
+        }) => {
+            problems.extend(more);
+            Err(CatalogueError::Invalid { origin, problems })
+        }
+        Ok(_) if !problems.is_empty() => Err(CatalogueError::Invalid { origin, problems }),
+        result => result,
+    }
+}
+
+/// Reads a file, refusing one too large to be a migration.
+fn read_limited(path: &Path) -> Result<Vec<u8>, Problem> {
+    let shown = path.display().to_string();
+    let metadata =
+        std::fs::metadata(path).map_err(|e| Problem::Unreadable(shown.clone(), e.to_string()))?;
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(Problem::TooLarge(shown));
+    }
+    std::fs::read(path).map_err(|e| Problem::Unreadable(shown, e.to_string()))
+}
+
+/// A file whose name and text have been checked.
+struct Parsed {
+    name: ParsedName,
+    file: String,
+    version_text: String,
+    sql: String,
+}
+
+/// Validates a set of files into a catalogue; `origin` prefixes file names in messages.
+pub fn from_files(origin: &str, files: Vec<SourceFile>) -> Result<Catalogue, CatalogueError> {
+    let mut problems = Vec::new();
+    let parsed: Vec<Parsed> = files
+        .into_iter()
+        .filter_map(|f| parse_one(origin, f, &mut problems))
+        .collect();
+    let (ups, downs): (Vec<_>, Vec<_>) = parsed
+        .into_iter()
+        .partition(|p| p.name.direction == Direction::Up);
+    check_styles(&ups, &downs, &mut problems);
+    let ups = by_version(ups, &mut problems);
+    let mut downs = by_version(downs, &mut problems);
+    let migrations = ups
+        .into_values()
+        .filter_map(|up| {
+            let down = downs.remove(&up.name.version);
+            pair(up, down, origin, &mut problems)
+        })
+        .collect();
+    problems.extend(downs.into_values().map(|d| Problem::DownWithoutUp(d.file)));
+    if problems.is_empty() {
+        Ok(Catalogue::new(
+            origin.trim_end_matches('/').to_owned(),
+            migrations,
+        ))
+    } else {
+        Err(CatalogueError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+}
+
+fn parse_one(origin: &str, source: SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {
+    let file = format!("{origin}{}", source.name);
+    let name = match parse_file_name(&source.name) {
+        Ok(name) => name,
+        Err(NameError::Unparsable) => return fail(problems, Problem::Unparsable(file)),
+        Err(NameError::VersionOutOfRange) => {
+            return fail(problems, Problem::VersionOutOfRange(file));
+        }
+    };
+    if source.bytes.len() as u64 > MAX_FILE_BYTES {
+        return fail(problems, Problem::TooLarge(file));
+    }
+    let Ok(text) = String::from_utf8(source.bytes) else {
+        return fail(problems, Problem::NotUtf8(file));
+    };
+    if text.trim().is_empty() {
+        return fail(problems, Problem::Empty(file));
+    }
+    let version_text = source
+        .name
+        .trim_start_matches('V')
+        .split('_')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    Some(Parsed {
+        name,
+        file,
+        version_text,
+        sql: text.replace("\r\n", "\n"),
+    })
+}
+
+fn fail<T>(problems: &mut Vec<Problem>, problem: Problem) -> Option<T> {
+    problems.push(problem);
+    None
+}
+
+/// One naming style per directory, and down files of the matching family.
+fn check_styles(ups: &[Parsed], downs: &[Parsed], problems: &mut Vec<Problem>) {
+    let Some(first) = ups.first() else { return };
+    if let Some(other) = ups.iter().find(|p| p.name.style != first.name.style) {
+        problems.push(Problem::MixedStyles(first.file.clone(), other.file.clone()));
+    }
+    if let Some(other) = downs
+        .iter()
+        .find(|d| !first.name.style.accepts_down(d.name.style))
+    {
+        problems.push(Problem::MixedStyles(first.file.clone(), other.file.clone()));
+    }
+}
+
+/// Files keyed by version; duplicates are reported and left out.
+fn by_version(files: Vec<Parsed>, problems: &mut Vec<Problem>) -> BTreeMap<i32, Parsed> {
+    let mut groups: BTreeMap<i32, Vec<Parsed>> = BTreeMap::new();
+    for file in files {
+        groups.entry(file.name.version).or_default().push(file);
+    }
+    groups
+        .into_iter()
+        .filter_map(|(version, mut group)| {
+            if group.len() == 1 {
+                return group.pop().map(|file| (version, file));
+            }
+            let mut names: Vec<String> = group.into_iter().map(|p| p.file).collect();
+            names.sort();
+            fail(problems, Problem::DuplicateVersion(version, names))
+        })
+        .collect()
+}
+
+/// Pairs an up file with its down file and computes refinery's checksum.
+fn pair(
+    up: Parsed,
+    down: Option<Parsed>,
+    origin: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Migration> {
+    let Some(down) = down else {
+        let expected = up
+            .name
+            .style
+            .down_file_name(&up.version_text, &up.name.name);
+        return fail(
+            problems,
+            Problem::MissingDown(up.file, format!("{origin}{expected}")),
+        );
+    };
+    let up_script = script(up.file, up.sql, problems);
+    let down = if is_irreversible(&down.sql) {
+        Down::Irreversible { file: down.file }
+    } else {
+        Down::Script(script(down.file, down.sql, problems))
+    };
+    let checksum = refinery_checksum(up.name.version, &up.name.name, &up_script.sql);
+    Some(Migration {
+        version: up.name.version,
+        name: up.name.name,
+        checksum,
+        up: up_script,
+        down,
+    })
+}
+
+fn script(file: String, sql: String, problems: &mut Vec<Problem>) -> Script {
+    let transactional = !wants_no_transaction(&sql);
+    if transactional && let Some(statement) = transaction_control(&sql) {
+        problems.push(Problem::TransactionControl(file.clone(), statement));
+    }
+    Script {
+        file,
+        sql,
+        transactional,
+    }
+}
+
+/// A statement that would end or start the transaction a migration runs in.
+fn transaction_control(sql: &str) -> Option<String> {
+    const KEYWORDS: [&str; 6] = ["COMMIT", "ROLLBACK", "BEGIN", "START", "END", "ABORT"];
+    split_statements(sql).into_iter().find_map(|statement| {
+        let first = statement.split_whitespace().next()?.to_ascii_uppercase();
+        let is_control = KEYWORDS.contains(&first.as_str())
+            && !statement.to_ascii_uppercase().starts_with("BEGIN ATOMIC");
+        is_control.then(|| statement.chars().take(40).collect())
+    })
+}
+
+/// refinery's checksum for `V{version}__{name}` and this SQL, so a database migrated by
+/// refinery's `embed_migrations!` with the same files is adopted as-is.
+fn refinery_checksum(version: i32, name: &str, sql: &str) -> u64 {
+    RefineryMigration::unapplied(&format!("V{version}__{name}"), sql)
+        .map(|m| m.checksum())
+        .expect("names that pass parse_file_name are valid refinery names")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! The validated catalogue: one [`Migration`] per version, sorted.
+
+/// One SQL file of a migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// Where the file came from, as shown in messages (`migrations/V3__x.sql`).
+    pub file: String,
+    /// Its SQL, line endings normalised to LF.
+    pub sql: String,
+    /// False when a no-transaction directive opts the file out of the transaction.
+    pub transactional: bool,
+}
+
+/// How a migration is undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Down {
+    /// The down file's SQL.
+    Script(Script),
+    /// The down file says `-- schemagate:irreversible`: only a restore goes back.
+    Irreversible {
+        /// The down file that says so.
+        file: String,
+    },
+}
+
+/// An up file paired with its down file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// Schema version.
+    pub version: i32,
+    /// Name, as stored in the history.
+    pub name: String,
+    /// refinery's checksum of version, name and up SQL.
+    pub checksum: u64,
+    /// The up file.
+    pub up: Script,
+    /// The down file.
+    pub down: Down,
+}
+
+/// Every migration of the release, sorted by version, versions unique.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalogue {
+    /// Where it was loaded from (`embedded` or a directory).
+    pub origin: String,
+    migrations: Vec<Migration>,
+}
+
+impl Catalogue {
+    /// A catalogue of already validated, sorted migrations.
+    pub(super) fn new(origin: String, migrations: Vec<Migration>) -> Self {
+        debug_assert!(migrations.windows(2).all(|w| w[0].version < w[1].version));
+        Self { origin, migrations }
+    }
+
+    /// All migrations, by version.
+    pub fn migrations(&self) -> &[Migration] {
+        &self.migrations
+    }
+
+    /// The migration of a version, if the catalogue has it.
+    pub fn get(&self, version: i32) -> Option<&Migration> {
+        self.migrations
+            .binary_search_by_key(&version, |m| m.version)
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+
+    /// The highest version in the catalogue; 0 when it is empty.
+    pub fn latest(&self) -> i32 {
+        self.migrations.last().map_or(0, |m| m.version)
+    }
+}

@@ -1,0 +1,259 @@
+//! The release's compat window: `compat.toml` parsed strictly and validated (DESIGN §4).
+
+use std::ops::Range;
+use std::path::Path;
+
+use semver::Version;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The window of schema versions a release runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Oldest supported schema version.
+    pub min: i32,
+    /// Newest supported schema version.
+    pub max: i32,
+    /// Where `migrate` goes (defaults to `max`).
+    pub target: i32,
+}
+
+impl Window {
+    /// Whether a schema version is inside `[min, max]`.
+    pub fn contains(&self, version: i32) -> bool {
+        (self.min..=self.max).contains(&version)
+    }
+}
+
+/// An earlier release, kept so `--rollback-to vX.Y.Z` knows its window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// Its version.
+    pub version: Version,
+    /// Its window (`target` equals `max`).
+    pub window: Window,
+}
+
+/// A validated `compat.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compat {
+    /// Where it came from, for messages.
+    pub origin: String,
+    /// This release's version (after any `APP_VERSION` override).
+    pub app_version: Version,
+    /// This release's window.
+    pub window: Window,
+    /// Earlier releases.
+    pub releases: Vec<Release>,
+}
+
+/// `compat.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}; check --compat")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not TOML of the expected shape; toml's message carries line and column.
+    #[error("{origin}: {message}see compat.reference.toml for every key")]
+    Parse {
+        /// The file.
+        origin: String,
+        /// toml's report.
+        message: String,
+    },
+    /// A rule between values is broken.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// 1-based line of the offending value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// `APP_VERSION` / `--app-version` is not semver.
+    #[error(
+        "app version override {value:?} is not semver (e.g. 1.4.0 or v1.4.0): {source}; fix APP_VERSION or --app-version"
+    )]
+    AppVersion {
+        /// The value given.
+        value: String,
+        /// semver's error.
+        #[source]
+        source: semver::Error,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompat {
+    app: RawApp,
+    schema: RawSchema,
+    #[serde(default)]
+    releases: Vec<RawRelease>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    version: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    min: Spanned<i32>,
+    max: Spanned<i32>,
+    target: Option<Spanned<i32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelease {
+    version: Spanned<String>,
+    min: Spanned<i32>,
+    max: Spanned<i32>,
+}
+
+/// Parses a semver version, accepting a leading `v`.
+pub fn parse_version(text: &str) -> Result<Version, semver::Error> {
+    Version::parse(text.strip_prefix('v').unwrap_or(text))
+}
+
+impl Compat {
+    /// The `compat.toml` embedded at build time.
+    pub fn embedded() -> Result<Self, ConfigError> {
+        Self::parse("embedded compat.toml", crate::embedded::COMPAT)
+    }
+
+    /// Reads and validates a `compat.toml` file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&shown, &text)
+    }
+
+    /// Parses and validates `compat.toml` text.
+    pub fn parse(origin: &str, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawCompat = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        let invalid = |span: Range<usize>, message: String| {
+            let (line, column) = crate::position::line_column(text, span.start);
+            ConfigError::Invalid {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message,
+            }
+        };
+        let version = |v: &Spanned<String>| {
+            parse_version(v.get_ref()).map_err(|e| {
+                invalid(
+                    v.span(),
+                    format!(
+                        "version {:?} is not semver (e.g. 1.4.0 or v1.4.0): {e}",
+                        v.get_ref()
+                    ),
+                )
+            })
+        };
+        let app_version = version(&raw.app.version)?;
+        let target = raw
+            .schema
+            .target
+            .clone()
+            .unwrap_or_else(|| raw.schema.max.clone());
+        let window = checked_window(&raw.schema.min, &raw.schema.max, &target, &invalid)?;
+        let releases = raw
+            .releases
+            .iter()
+            .map(|r| {
+                let window = checked_window(&r.min, &r.max, &r.max, &invalid)?;
+                Ok(Release {
+                    version: version(&r.version)?,
+                    window,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        if let Some(i) = (1..releases.len()).find(|&i| {
+            releases[..i]
+                .iter()
+                .any(|r| r.version == releases[i].version)
+        }) {
+            let duplicate = &raw.releases[i].version;
+            return Err(invalid(
+                duplicate.span(),
+                format!("release {} is listed twice", duplicate.get_ref()),
+            ));
+        }
+        let compat = Compat {
+            origin: origin.to_owned(),
+            app_version,
+            window,
+            releases,
+        };
+        Ok(compat)
+    }
+
+    /// Applies `APP_VERSION` / `--app-version`.
+    pub fn with_app_version(mut self, value: Option<&str>) -> Result<Self, ConfigError> {
+        if let Some(value) = value {
+            self.app_version = parse_version(value).map_err(|source| ConfigError::AppVersion {
+                value: value.to_owned(),
+                source,
+            })?;
+        }
+        Ok(self)
+    }
+
+    /// The release of a version given as `v1.3.0` or `1.3.0`.
+    pub fn release(&self, version: &Version) -> Option<&Release> {
+        self.releases.iter().find(|r| &r.version == version)
+    }
+}
+
+/// Checks `0 <= min <= target <= max`.
+fn checked_window(
+    min: &Spanned<i32>,
+    max: &Spanned<i32>,
+    target: &Spanned<i32>,
+    invalid: &impl Fn(Range<usize>, String) -> ConfigError,
+) -> Result<Window, ConfigError> {
+    let (lo, hi, t) = (*min.get_ref(), *max.get_ref(), *target.get_ref());
+    if lo < 0 {
+        return Err(invalid(min.span(), format!("min = {lo} must be 0 or more")));
+    }
+    if lo > hi {
+        return Err(invalid(
+            min.span(),
+            format!("min = {lo} is above max = {hi}; min <= max is required"),
+        ));
+    }
+    if !(lo..=hi).contains(&t) {
+        return Err(invalid(
+            target.span(),
+            format!("target = {t} is outside [min, max] = [{lo}, {hi}]"),
+        ));
+    }
+    Ok(Window {
+        min: lo,
+        max: hi,
+        target: t,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+use super::*;
+
+const VALID: &str = "[app]\nversion = \"v1.4.0\"\n[schema]\nmin = 5\nmax = 7\n[[releases]]\nversion = \"1.3.0\"\nmin = 4\nmax = 6\n";
+
+#[test]
+fn a_valid_file_parses_with_target_defaulting_to_max() {
+    let compat = Compat::parse("c.toml", VALID).unwrap();
+    assert_eq!(compat.app_version, Version::new(1, 4, 0));
+    assert_eq!(
+        compat.window,
+        Window {
+            min: 5,
+            max: 7,
+            target: 7
+        }
+    );
+    assert_eq!(
+        compat.release(&Version::new(1, 3, 0)).unwrap().window.max,
+        6
+    );
+}
+
+#[test]
+fn the_reference_file_parses() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/compat.reference.toml"
+    ))
+    .unwrap();
+    let compat = Compat::parse("compat.reference.toml", &text).unwrap();
+    assert_eq!(
+        compat.window,
+        Window {
+            min: 5,
+            max: 7,
+            target: 7
+        }
+    );
+    Compat::embedded().unwrap();
+}
+
+#[test]
+fn bad_files_are_refused_with_line_and_column() {
+    let cases = [
+        (
+            "[app]\nversion = \"1.0.0\"\nbogus = 1\n[schema]\nmin = 1\nmax = 2\n",
+            "line 3, column 1",
+        ),
+        (
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = \"one\"\nmax = 2\n",
+            "line 4, column 7",
+        ),
+        (
+            "[app]\nversion = \"1.0\"\n[schema]\nmin = 1\nmax = 2\n",
+            "c.toml:2:11",
+        ),
+        (
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = 3\nmax = 2\n",
+            "c.toml:4:7",
+        ),
+        (
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = 1\nmax = 3\ntarget = 4\n",
+            "c.toml:6:10",
+        ),
+        (
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = -1\nmax = 3\n",
+            "must be 0 or more",
+        ),
+        (
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = 1\nmax = 9999999999\n",
+            "line 5",
+        ),
+        ("[app]\nversion = \"1.0.0\"\n", "missing field `schema`"),
+        (
+            &format!("{VALID}[[releases]]\nversion = \"v1.3.0\"\nmin = 1\nmax = 2\n"),
+            "listed twice",
+        ),
+    ];
+    for (text, expected) in cases {
+        let message = Compat::parse("c.toml", text).unwrap_err().to_string();
+        assert!(message.contains(expected), "{text:?}: {message}");
+    }
+}
+
+#[test]
+fn the_app_version_override_accepts_a_leading_v_and_refuses_garbage() {
+    let compat = Compat::parse("c.toml", VALID).unwrap();
+    assert_eq!(
+        compat
+            .clone()
+            .with_app_version(Some("v2.0.1"))
+            .unwrap()
+            .app_version,
+        Version::new(2, 0, 1)
+    );
+    assert!(matches!(
+        compat.with_app_version(Some("latest")),
+        Err(ConfigError::AppVersion { .. })
+    ));
+}

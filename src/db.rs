@@ -1,0 +1,186 @@
+//! Connections: URL handling with redaction and connect-with-retry.
+//!
+//! The password lives in a [`SecretString`] and is only exposed to build a
+//! `tokio_postgres::Config` or the `PGPASSWORD` of a child process; everything printed
+//! goes through [`DatabaseUrl::redacted`].
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::{Client, Config, NoTls};
+
+/// Longest pause between two connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// A PostgreSQL URL (or key=value string) whose password cannot be printed by accident.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    secret: SecretString,
+    redacted: String,
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL does not parse.
+    #[error(
+        "the database URL {url} is invalid: {source}; use postgres://user:password@host:port/database"
+    )]
+    InvalidUrl {
+        /// The redacted URL.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// No URL was given.
+    #[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
+    Missing,
+    /// The server could not be reached within the connect timeout.
+    #[error(
+        "database {url} unreachable after {attempts} attempt(s) in {waited:?}: {last_error}; check that it is running and reachable, or raise --connect-timeout"
+    )]
+    Unreachable {
+        /// The redacted URL.
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// How long it tried.
+        waited: Duration,
+        /// The last attempt's error.
+        last_error: String,
+    },
+}
+
+impl DatabaseUrl {
+    /// Wraps a URL, remembering its redacted form for messages.
+    pub fn new(secret: SecretString) -> Self {
+        let redacted = redact(secret.expose_secret());
+        Self { secret, redacted }
+    }
+
+    /// The URL with its password replaced by `***`.
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
+    /// The parsed connection settings, tagged with `application_name`.
+    pub fn config(&self, application_name: &str) -> Result<Config, DbError> {
+        let mut config = Config::from_str(self.secret.expose_secret()).map_err(|source| {
+            DbError::InvalidUrl {
+                url: self.redacted.clone(),
+                source,
+            }
+        })?;
+        config.application_name(application_name);
+        Ok(config)
+    }
+}
+
+/// Replaces the password of a URL or of a key=value connection string.
+pub fn redact(url: &str) -> String {
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        if parsed.password().is_some() {
+            let _ = parsed.set_password(Some("***"));
+        }
+        return parsed.to_string();
+    }
+    url.split_whitespace()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Connects, retrying with exponential backoff until `timeout` has passed.
+#[tracing::instrument(skip_all, fields(url = url.redacted()))]
+pub async fn connect(
+    url: &DatabaseUrl,
+    application_name: &str,
+    timeout: Duration,
+) -> Result<Client, DbError> {
+    let mut config = url.config(application_name)?;
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(50);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let remaining = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(100));
+        config.connect_timeout(remaining);
+        let error = match tokio::time::timeout(remaining, config.connect(NoTls)).await {
+            Ok(Ok((client, connection))) => {
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "database connection closed");
+                    }
+                });
+                return Ok(client);
+            }
+            Ok(Err(error)) => describe(&error),
+            Err(_) => "connect timed out".to_owned(),
+        };
+        if started.elapsed() + backoff >= timeout {
+            return Err(DbError::Unreachable {
+                url: url.redacted.clone(),
+                attempts,
+                waited: started.elapsed(),
+                last_error: error,
+            });
+        }
+        tracing::warn!(attempt = attempts, %error, retry_in = ?backoff, "database not reachable yet");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A PostgreSQL error with its server message, detail and hint when there is one.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    let Some(db) = error.as_db_error() else {
+        return std::error::Error::source(error)
+            .map_or_else(|| error.to_string(), |s| format!("{error}: {s}"));
+    };
+    let mut text = format!(
+        "{}: {} (SQLSTATE {})",
+        db.severity(),
+        db.message(),
+        db.code().code()
+    );
+    if let Some(detail) = db.detail() {
+        text.push_str(&format!("; detail: {detail}"));
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(&format!("; hint: {hint}"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_in_urls_and_key_value_strings() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/app"),
+            "postgres://app:***@db:5432/app"
+        );
+        assert_eq!(redact("postgres://app@db/app"), "postgres://app@db/app");
+        assert_eq!(
+            redact("host=db user=app password=s3cret dbname=app"),
+            "host=db user=app password=*** dbname=app"
+        );
+        let url = DatabaseUrl::new(SecretString::from("postgres://u:hunter2@h/d"));
+        assert!(!format!("{url:?}").contains("hunter2"));
+    }
+}

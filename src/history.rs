@@ -1,0 +1,108 @@
+//! The applied history: refinery's `refinery_schema_history` table, so a database migrated
+//! by refinery is adopted as-is and refinery can read what we write (DESIGN §3).
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient};
+
+/// refinery's table name.
+pub const TABLE: &str = "refinery_schema_history";
+
+/// refinery's DDL for the table, so both tools create the same thing.
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
+             version int4 PRIMARY KEY,
+             name VARCHAR(255),
+             applied_on VARCHAR(255),
+             checksum VARCHAR(255))";
+
+/// One row of the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Schema version.
+    pub version: i32,
+    /// Name as recorded.
+    pub name: String,
+    /// When, as refinery records it (RFC 3339).
+    pub applied_on: String,
+    /// refinery's checksum, or `None` when the stored text is not a number.
+    pub checksum: Option<u64>,
+}
+
+/// Reading or writing the history failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {TABLE}: {message}")]
+pub struct HistoryError {
+    action: &'static str,
+    message: String,
+}
+
+impl HistoryError {
+    fn new(action: &'static str, error: &tokio_postgres::Error) -> Self {
+        Self {
+            action,
+            message: crate::db::describe(error),
+        }
+    }
+}
+
+/// Creates the table unless it exists. Called under the migration lock, so the first boot
+/// of many replicas does not race on it.
+pub async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
+    client
+        .batch_execute(CREATE)
+        .await
+        .map_err(|e| HistoryError::new("create", &e))
+}
+
+/// The applied history by version; empty when the table does not exist yet.
+pub async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryError> {
+    let query =
+        "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
+    let rows = match client.query(query, &[]).await {
+        Ok(rows) => rows,
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+        Err(e) => return Err(HistoryError::new("read", &e)),
+    };
+    Ok(rows
+        .iter()
+        .map(|row| Applied {
+            version: row.get(0),
+            name: row.get::<_, Option<String>>(1).unwrap_or_default(),
+            applied_on: row.get::<_, Option<String>>(2).unwrap_or_default(),
+            checksum: row.get::<_, Option<String>>(3).and_then(|c| c.parse().ok()),
+        })
+        .collect())
+}
+
+/// The highest applied version (0 when nothing is applied), in one cheap query.
+pub async fn current_version(client: &impl GenericClient) -> Result<i32, HistoryError> {
+    match client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM refinery_schema_history",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => Ok(row.get(0)),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
+        Err(e) => Err(HistoryError::new("read", &e)),
+    }
+}
+
+/// The statement recording an applied migration, in refinery's format (RFC 3339 time,
+/// checksum as decimal text). Names are `\w+`, so quoting cannot be broken.
+pub fn insert_statement(version: i32, name: &str, checksum: u64) -> String {
+    let now = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    format!(
+        "INSERT INTO {TABLE} (version, name, applied_on, checksum) VALUES ({version}, '{}', '{now}', '{checksum}')",
+        name.replace('\'', "''")
+    )
+}
+
+/// The statement forgetting a reverted migration.
+pub fn delete_statement(version: i32) -> String {
+    format!("DELETE FROM {TABLE} WHERE version = {version}")
+}

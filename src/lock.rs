@@ -1,0 +1,133 @@
+//! The migration lock: a session-level advisory lock on a dedicated connection, so that of
+//! N replicas starting together exactly one changes the schema (DESIGN §1.3).
+//!
+//! Session-level (not transaction-level) so it can be held across the backup and many
+//! migration transactions; tied to the connection, so a killed process frees it with its
+//! socket. Polling `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock` lets us
+//! enforce `--lock-timeout` and log who holds it while we wait.
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+
+/// The advisory lock key, the same for every schemagate: `hashtext('schemagate')` would do,
+/// but a literal is stable across PostgreSQL versions.
+pub const LOCK_KEY: i64 = 0x7363_6865_6d61_6761; // "schemaga"
+
+/// How often a waiting instance tries again.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How often a waiting instance logs who holds the lock.
+const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The lock could not be taken or released.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another instance held it for longer than `--lock-timeout`.
+    #[error(
+        "migration lock not acquired within {timeout:?}; held by {holder}; wait for it to finish, or stop it if it is stuck, then retry (or raise --lock-timeout)"
+    )]
+    Timeout {
+        /// The timeout.
+        timeout: Duration,
+        /// Who held it when we gave up.
+        holder: String,
+    },
+    /// The lock query failed.
+    #[error("migration lock query failed: {0}")]
+    Query(String),
+}
+
+/// The held migration lock and the connection that holds it.
+///
+/// Dropping it without [`MigrationLock::release`] closes the connection, which frees the
+/// lock too: every path releases it.
+pub struct MigrationLock {
+    client: Client,
+    waited: Duration,
+}
+
+impl MigrationLock {
+    /// Polls for the lock until `timeout`.
+    #[tracing::instrument(skip_all)]
+    pub async fn acquire(client: Client, timeout: Duration) -> Result<Self, LockError> {
+        let started = Instant::now();
+        watch_the_client(&client).await?;
+        let mut next_report = Duration::ZERO;
+        loop {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+                .await
+                .map_err(|e| LockError::Query(crate::db::describe(&e)))?;
+            if row.get::<_, bool>(0) {
+                let waited = started.elapsed();
+                tracing::debug!(?waited, "migration lock acquired");
+                return Ok(Self { client, waited });
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(LockError::Timeout {
+                    timeout,
+                    holder: holder(&client).await,
+                });
+            }
+            if waited >= next_report {
+                tracing::info!(holder = %holder(&client).await, ?waited, "waiting for the migration lock");
+                next_report = waited + REPORT_INTERVAL;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// How long acquiring took.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    /// The connection that holds the lock; the gate runs its work on it.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// Releases the lock and hands the connection back.
+    pub async fn release(self) -> Result<Client, LockError> {
+        self.client
+            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+            .await
+            .map_err(|e| LockError::Query(crate::db::describe(&e)))?;
+        Ok(self.client)
+    }
+}
+
+/// Asks the server to check the client socket during long statements (PostgreSQL 14+), so
+/// that when schemagate is killed mid-migration its statement is cancelled and the lock
+/// freed within a second, instead of when the statement would have finished.
+async fn watch_the_client(client: &Client) -> Result<(), LockError> {
+    client
+        .batch_execute(
+            "SELECT set_config('client_connection_check_interval', '1s', false) \
+             WHERE current_setting('server_version_num')::int >= 140000",
+        )
+        .await
+        .map_err(|e| LockError::Query(crate::db::describe(&e)))
+}
+
+/// Describes the session holding the lock: pid, application_name, since when, what it runs.
+async fn holder(client: &Client) -> String {
+    const QUERY: &str = "SELECT a.pid, a.application_name, a.backend_start::text, a.state, left(a.query, 80) \
+        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+        WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+        AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 AND l.objsubid = 1";
+    match client.query_opt(QUERY, &[&LOCK_KEY]).await {
+        Ok(Some(row)) => format!(
+            "pid {} ({}), connected since {}, {}: {}",
+            row.get::<_, i32>(0),
+            row.get::<_, Option<String>>(1).unwrap_or_default(),
+            row.get::<_, Option<String>>(2).unwrap_or_default(),
+            row.get::<_, Option<String>>(3).unwrap_or_default(),
+            row.get::<_, Option<String>>(4).unwrap_or_default(),
+        ),
+        Ok(None) => "nobody (it was just released)".to_owned(),
+        Err(e) => format!("unknown ({})", crate::db::describe(&e)),
+    }
+}

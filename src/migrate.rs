@@ -1,0 +1,164 @@
+//! Executes a [`Plan`]: each file and its history change in one transaction, through
+//! refinery's tokio-postgres executor; files that opt out of the transaction run a
+//! statement at a time, with the history change right after they succeed.
+//!
+//! The loop is ours (not refinery's `Runner`) so that each step is timed and logged, the
+//! history is read once per run rather than once per migration, and no-transaction files
+//! interleave in version order.
+
+use std::time::{Duration, Instant};
+
+use refinery_core::traits::r#async::AsyncTransaction;
+use tokio_postgres::Client;
+use tokio_postgres::error::ErrorPosition;
+
+use crate::catalogue::{Catalogue, Down, Script, split_statements};
+use crate::history;
+use crate::plan::{Direction, Plan, Step};
+use crate::position::{byte_offset, line_column};
+
+/// A step failed; the steps before it are committed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{verb} {version} ({file}) failed{position}: {error}{partial}; {done}; the database is at schema version {at}. Fix the file and run again",
+    verb = verb(self.direction), version = self.step.version, file = self.step.file,
+    position = self.position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default(),
+    partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
+    done = done(&self.completed)
+)]
+pub struct StepFailed {
+    /// Up or down.
+    pub direction: Direction,
+    /// The step that failed.
+    pub step: Step,
+    /// PostgreSQL's error, with detail and hint.
+    pub error: String,
+    /// Line and column of the error in the file, when PostgreSQL gives one.
+    pub position: Option<(usize, usize)>,
+    /// Versions completed in this run before the failure.
+    pub completed: Vec<i32>,
+    /// The schema version the database is at.
+    pub at: i32,
+}
+
+fn verb(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "migration",
+        Direction::Down => "rollback of",
+    }
+}
+
+fn done(completed: &[i32]) -> String {
+    match completed {
+        [] => "no step of this run was completed before it".to_owned(),
+        versions => format!(
+            "completed before it in this run: {}",
+            versions
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Runs every step of `plan` in order; `on_step` hears each completed step and its duration.
+pub async fn execute(
+    client: &mut Client,
+    catalogue: &Catalogue,
+    plan: &Plan,
+    on_step: &mut dyn FnMut(&Step, Duration),
+) -> Result<(), StepFailed> {
+    let mut completed = Vec::with_capacity(plan.steps.len());
+    let mut at = plan.current;
+    for (index, step) in plan.steps.iter().enumerate() {
+        let (script, history_statement) = step_parts(catalogue, plan.direction, step);
+        let started = Instant::now();
+        if let Err((error, offset)) = run(client, script, &history_statement).await {
+            let position = offset.map(|o| line_column(&script.sql, o));
+            return Err(StepFailed {
+                direction: plan.direction,
+                step: step.clone(),
+                error,
+                position,
+                completed,
+                at,
+            });
+        }
+        let took = started.elapsed();
+        tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
+        on_step(step, took);
+        completed.push(step.version);
+        at = match plan.direction {
+            Direction::Up => step.version,
+            Direction::Down => plan
+                .steps
+                .get(index + 1)
+                .map_or(plan.target, |next| next.version),
+        };
+    }
+    Ok(())
+}
+
+/// The script of a step and the statement that records it in the history.
+fn step_parts<'a>(
+    catalogue: &'a Catalogue,
+    direction: Direction,
+    step: &Step,
+) -> (&'a Script, String) {
+    let migration = catalogue
+        .get(step.version)
+        .expect("plans only hold catalogue versions");
+    match (direction, &migration.down) {
+        (Direction::Up, _) => (
+            &migration.up,
+            history::insert_statement(migration.version, &migration.name, migration.checksum),
+        ),
+        (Direction::Down, Down::Script(down)) => {
+            (down, history::delete_statement(migration.version))
+        }
+        (Direction::Down, Down::Irreversible { .. }) => {
+            unreachable!("rollback plans refuse irreversible steps")
+        }
+    }
+}
+
+/// Runs one file and its history statement; on failure, the error and its byte offset in
+/// the file.
+async fn run(
+    client: &mut Client,
+    script: &Script,
+    history_statement: &str,
+) -> Result<(), (String, Option<usize>)> {
+    if script.transactional {
+        return AsyncTransaction::execute(
+            client,
+            [script.sql.as_str(), history_statement].into_iter(),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| (crate::db::describe(&e), error_offset(&script.sql, &e, 0)));
+    }
+    for statement in split_statements(&script.sql) {
+        let base = statement.as_ptr() as usize - script.sql.as_ptr() as usize;
+        client
+            .batch_execute(statement)
+            .await
+            .map_err(|e| (crate::db::describe(&e), error_offset(&script.sql, &e, base)))?;
+    }
+    client
+        .batch_execute(history_statement)
+        .await
+        .map_err(|e| (crate::db::describe(&e), None))
+}
+
+/// The byte offset in the file of PostgreSQL's error position, which counts characters from
+/// 1 in the statement sent, which starts at byte `base` of the file.
+fn error_offset(sql: &str, error: &tokio_postgres::Error, base: usize) -> Option<usize> {
+    match error.as_db_error()?.position()? {
+        ErrorPosition::Original(position) => {
+            Some(byte_offset(sql, base, usize::try_from(*position).ok()?))
+        }
+        ErrorPosition::Internal { .. } => None,
+    }
+}

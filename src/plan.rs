@@ -1,0 +1,242 @@
+//! Pure planning: from catalogue, history and window to a [`Plan`] or a refusal, and the
+//! verdict on a schema version. No database here, so every rule is unit-tested.
+
+use std::fmt;
+
+use crate::catalogue::{Catalogue, Migration};
+use crate::config::Window;
+use crate::history::Applied;
+
+/// Which way a plan moves the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Applying up files.
+    Up,
+    /// Applying down files.
+    Down,
+}
+
+/// One file to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The migration's version.
+    pub version: i32,
+    /// Its name.
+    pub name: String,
+    /// The file that runs.
+    pub file: String,
+    /// Whether it runs in a transaction with its history change.
+    pub transactional: bool,
+}
+
+/// What a run will do: the schema version now, where it ends, and the steps in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Up or down.
+    pub direction: Direction,
+    /// The highest applied version now (0 for none).
+    pub current: i32,
+    /// The version after the last step.
+    pub target: i32,
+    /// Steps in execution order.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Why the history and the catalogue cannot be reconciled (exit 3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// An applied migration's checksum differs from its file.
+    #[error(
+        "drift: version {version} was applied as {applied_name:?} with checksum {applied}, but {file} now has checksum {expected}; the file was edited after it was applied. Restore the file as applied, or write a new migration for the change"
+    )]
+    Drift {
+        /// The version.
+        version: i32,
+        /// The name in the history.
+        applied_name: String,
+        /// The checksum in the history (`None` if unreadable).
+        applied: Checksum,
+        /// The file.
+        file: String,
+        /// The file's checksum.
+        expected: u64,
+    },
+    /// An applied version below the catalogue's newest is missing from the catalogue.
+    #[error(
+        "version {version} ({name}) is applied but not in the catalogue {origin}, which goes up to {latest}; its file was removed or renamed. Put it back"
+    )]
+    UnknownApplied {
+        /// The version.
+        version: i32,
+        /// Its name in the history.
+        name: String,
+        /// The catalogue's origin.
+        origin: String,
+        /// The catalogue's newest version.
+        latest: i32,
+    },
+    /// The database is ahead of this release's window.
+    #[error(
+        "the database is at schema {current}, above this release's max {max}; deploy a release whose window includes {current}, or roll back first with the newer release's image (`schemagate --rollback-to {max}`)"
+    )]
+    Ahead {
+        /// The applied version.
+        current: i32,
+        /// The window's max.
+        max: i32,
+    },
+    /// A pending migration is older than the applied version.
+    #[error(
+        "out of order: {files} not applied, but the database is already at {current}; give the new migration a version above {current}"
+    )]
+    OutOfOrder {
+        /// The pending files below the current version.
+        files: String,
+        /// The applied version.
+        current: i32,
+    },
+    /// The schema will end or is below the window's min.
+    #[error(
+        "schema {version} is below this release's min {min}: the catalogue {origin} ends at {latest}; ship the missing migrations with this release, or lower [schema].min"
+    )]
+    Behind {
+        /// The version reached.
+        version: i32,
+        /// The window's min.
+        min: i32,
+        /// The catalogue's origin.
+        origin: String,
+        /// The catalogue's newest version.
+        latest: i32,
+    },
+}
+
+/// A checksum as stored in the history, which may not be a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checksum(pub Option<u64>);
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(checksum) => write!(f, "{checksum}"),
+            None => f.write_str("(unreadable)"),
+        }
+    }
+}
+
+/// Checks every applied row against the catalogue: checksums must match, and a version the
+/// catalogue lacks is only accepted above the catalogue (a newer, compatible schema).
+pub fn check_history(catalogue: &Catalogue, history: &[Applied]) -> Result<(), Refusal> {
+    for applied in history {
+        match catalogue.get(applied.version) {
+            Some(migration) if applied.checksum != Some(migration.checksum) => {
+                return Err(Refusal::Drift {
+                    version: applied.version,
+                    applied_name: applied.name.clone(),
+                    applied: Checksum(applied.checksum),
+                    file: migration.up.file.clone(),
+                    expected: migration.checksum,
+                });
+            }
+            None if applied.version <= catalogue.latest() => {
+                return Err(Refusal::UnknownApplied {
+                    version: applied.version,
+                    name: applied.name.clone(),
+                    origin: catalogue.origin.clone(),
+                    latest: catalogue.latest(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The highest applied version, 0 when none.
+pub fn current_version(history: &[Applied]) -> i32 {
+    history.iter().map(|a| a.version).max().unwrap_or(0)
+}
+
+/// The up-migrations to run to reach the window's target, or why not.
+pub fn forward(
+    catalogue: &Catalogue,
+    history: &[Applied],
+    window: &Window,
+) -> Result<Plan, Refusal> {
+    check_history(catalogue, history)?;
+    let current = current_version(history);
+    if current > window.max {
+        return Err(Refusal::Ahead {
+            current,
+            max: window.max,
+        });
+    }
+    let pending: Vec<&Migration> = catalogue
+        .migrations()
+        .iter()
+        .filter(|m| {
+            m.version <= window.target
+                && history
+                    .binary_search_by_key(&m.version, |a| a.version)
+                    .is_err()
+        })
+        .collect();
+    let out_of_order: Vec<&str> = pending
+        .iter()
+        .filter(|m| m.version < current)
+        .map(|m| m.up.file.as_str())
+        .collect();
+    if !out_of_order.is_empty() {
+        return Err(Refusal::OutOfOrder {
+            files: out_of_order.join(", "),
+            current,
+        });
+    }
+    let target = pending.last().map_or(current, |m| m.version);
+    let plan = Plan {
+        direction: Direction::Up,
+        current,
+        target,
+        steps: pending.into_iter().map(up_step).collect(),
+    };
+    verdict(plan.target, window, catalogue)?;
+    Ok(plan)
+}
+
+fn up_step(migration: &Migration) -> Step {
+    Step {
+        version: migration.version,
+        name: migration.name.clone(),
+        file: migration.up.file.clone(),
+        transactional: migration.up.transactional,
+    }
+}
+
+/// Whether a schema version is one this release runs on; `Ahead` or `Behind` if not.
+pub fn verdict(version: i32, window: &Window, catalogue: &Catalogue) -> Result<(), Refusal> {
+    if version > window.max {
+        return Err(Refusal::Ahead {
+            current: version,
+            max: window.max,
+        });
+    }
+    if version < window.min {
+        return Err(Refusal::Behind {
+            version,
+            min: window.min,
+            origin: catalogue.origin.clone(),
+            latest: catalogue.latest(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

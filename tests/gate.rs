@@ -1,0 +1,338 @@
+//! The gate (issue 2): forward migrations, refusals, the lock, and secrets.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Project, TestDb, with_database};
+
+#[tokio::test]
+async fn a_fresh_database_is_migrated_to_the_target_and_a_second_run_changes_nothing() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(3, 2, 3);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, [1, 2, 3]);
+    let before = db
+        .client()
+        .await
+        .query("SELECT applied_on FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .len();
+    let second = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    second.expect_code(0);
+    assert!(
+        second.text().contains("0 migration(s) applied"),
+        "{}",
+        second.text()
+    );
+    assert_eq!(db.history().await, [1, 2, 3]);
+    assert_eq!(before, 3);
+}
+
+#[tokio::test]
+async fn the_embedded_example_catalogue_migrates_a_fresh_database() {
+    let db = TestDb::new().await;
+    let project = Project::new();
+    let mut command = project.command(&db.url, &["migrate", "--no-backup"]);
+    command
+        .env_remove("SCHEMAGATE_MIGRATIONS_DIR")
+        .env_remove("SCHEMAGATE_COMPAT");
+    let output = command.output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(db.history().await, [1, 2, 3, 4, 5]);
+    assert_eq!(db.tables().await, ["accounts", "api_keys", "projects"]);
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_refinery_is_adopted_as_is() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(3, 1, 4);
+    project.migration(
+        4,
+        "create_t4",
+        "CREATE TABLE t4 (id int);\r\n",
+        "DROP TABLE t4;",
+    );
+    let migrations: Vec<refinery::Migration> = (1..=4)
+        .map(|v| {
+            let sql = std::fs::read_to_string(
+                project.migrations().join(format!("V{v}__create_t{v}.sql")),
+            )
+            .unwrap();
+            refinery::Migration::unapplied(
+                &format!("V{v}__create_t{v}"),
+                &sql.replace("\r\n", "\n"),
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut client = db.client().await;
+    refinery::Runner::new(&migrations[..3])
+        .run_async(&mut client)
+        .await
+        .unwrap();
+    let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    run.expect_code(0);
+    assert!(
+        run.text().contains("1 migration(s) applied"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+    // And refinery reads what we wrote.
+    let report = refinery::Runner::new(&migrations)
+        .run_async(&mut client)
+        .await
+        .unwrap();
+    assert!(report.applied_migrations().is_empty());
+}
+
+#[tokio::test]
+async fn an_edited_applied_migration_is_refused_as_drift_and_nothing_changes() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 3);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project.migration(
+        2,
+        "create_t2",
+        "CREATE TABLE t2 (id bigint);",
+        "DROP TABLE t2;",
+    );
+    project.migration(
+        3,
+        "create_t3",
+        "CREATE TABLE t3 (id int);",
+        "DROP TABLE t3;",
+    );
+    let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    run.expect_code(3);
+    assert!(
+        run.text().contains("drift") && run.text().contains("V2__create_t2.sql"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2]);
+    assert_eq!(db.tables().await, ["t1", "t2"]);
+}
+
+#[tokio::test]
+async fn a_database_ahead_of_the_window_is_refused_and_one_within_it_is_accepted() {
+    let db = TestDb::new().await;
+    let newer = Project::with_tables(4, 1, 4);
+    newer
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+
+    let compatible = Project::with_tables(3, 2, 4);
+    compatible
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    compatible.run(&db.url, &["check"]).await.expect_code(0);
+
+    let older = Project::with_tables(3, 2, 3);
+    let run = older.run(&db.url, &["migrate", "--no-backup"]).await;
+    run.expect_code(3);
+    assert!(
+        run.text().contains("schema 4, above this release's max 3"),
+        "{}",
+        run.text()
+    );
+    older.run(&db.url, &["check"]).await.expect_code(3);
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_failing_third_migration_exits_6_with_the_database_at_version_2() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(5, 1, 5);
+    project.migration(
+        3,
+        "create_t3",
+        "CREATE TABLE t3 (id int);\nSELECT * FROM missing_table;",
+        "DROP TABLE t3;",
+    );
+    let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    run.expect_code(6);
+    let text = run.text();
+    assert!(
+        text.contains("V3__create_t3.sql") && text.contains("line 2, column 15"),
+        "{text}"
+    );
+    assert!(
+        text.contains("missing_table") && text.contains("completed before it in this run: 1, 2"),
+        "{text}"
+    );
+    assert_eq!(db.history().await, [1, 2]);
+    assert_eq!(db.tables().await, ["t1", "t2"]);
+}
+
+#[tokio::test]
+async fn create_index_concurrently_runs_in_a_no_transaction_file() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 1, 2);
+    project.migration(
+        2,
+        "index_t1",
+        "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY t1_id ON t1 (id);\nCREATE INDEX CONCURRENTLY t1_id2 ON t1 (id);",
+        "-- no-transaction\nDROP INDEX CONCURRENTLY t1_id;\nDROP INDEX CONCURRENTLY t1_id2;",
+    );
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let client = db.client().await;
+    let indexes = client
+        .query(
+            "SELECT 1 FROM pg_indexes WHERE indexname IN ('t1_id', 't1_id2')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(indexes.len(), 2);
+    assert_eq!(db.history().await, [1, 2]);
+}
+
+#[tokio::test]
+async fn eight_instances_started_together_apply_every_migration_exactly_once() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(20, 1, 20);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            project
+                .command(&db.url, &["migrate", "--no-backup"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().await.unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(db.history().await, (1..=20).collect::<Vec<_>>());
+    assert_eq!(db.tables().await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migration() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 1, 3);
+    // Sleeps as long as the control row says: 30 s for the first instance, 0 after the kill.
+    project.migration(
+        2,
+        "slow",
+        "CREATE TABLE t2 (id int);\nSELECT pg_sleep(seconds) FROM sleep_control;",
+        "DROP TABLE t2;",
+    );
+    project.migration(
+        3,
+        "create_t3",
+        "CREATE TABLE t3 (id int);",
+        "DROP TABLE t3;",
+    );
+    db.client()
+        .await
+        .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
+        .await
+        .unwrap();
+    let mut holder = project
+        .command(&db.url, &["migrate", "--no-backup"])
+        .spawn()
+        .unwrap();
+    wait_for_sleeping_migration(&db).await;
+    let waiter = project
+        .command(&db.url, &["migrate", "--no-backup"])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.start_kill().unwrap();
+    holder.wait().await.unwrap();
+    // The server notices the closed socket within client_connection_check_interval (set by
+    // the gate), cancels the migration and frees the lock; the waiter then runs it fast.
+    db.client()
+        .await
+        .batch_execute("UPDATE sleep_control SET seconds = 0")
+        .await
+        .unwrap();
+    let output = waiter.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(db.history().await, [1, 2, 3]);
+    assert_eq!(db.tables().await, ["sleep_control", "t1", "t2", "t3"]);
+}
+
+/// Waits until a migration is inside `pg_sleep`.
+async fn wait_for_sleeping_migration(db: &TestDb) {
+    let client = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let rows = client
+            .query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(seconds)%' AND pid <> pg_backend_pid()", &[])
+            .await
+            .unwrap();
+        if !rows.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the slow migration never started");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_exits_4_within_the_timeout_without_showing_the_password() {
+    let project = Project::with_tables(1, 1, 1);
+    let started = Instant::now();
+    let run = project
+        .run(
+            "postgres://app:hunter2@127.0.0.1:1/app",
+            &["migrate", "--no-backup", "--connect-timeout", "2s"],
+        )
+        .await;
+    run.expect_code(4);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    let text = run.text();
+    assert!(
+        text.contains("postgres://app:***@127.0.0.1:1/app") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_never_appears_in_any_output() {
+    let db = TestDb::new().await;
+    let admin = db.client().await;
+    admin.batch_execute("DO $$ BEGIN CREATE ROLE sg_secret_user LOGIN PASSWORD 'hunter2'; EXCEPTION WHEN duplicate_object THEN NULL; END $$").await.unwrap();
+    let url = with_database(&db.url, &db.name).replace("postgres@", "sg_secret_user:hunter2@");
+    let project = Project::with_tables(1, 1, 1);
+    project.migration(1, "create_t1", "SELECT * FROM nope;", "SELECT 1;");
+    for args in [
+        &["migrate", "--no-backup"][..],
+        &["status"],
+        &["check"],
+        &["plan"],
+    ] {
+        let run = project.run(&url, args).await;
+        assert!(!run.text().contains("hunter2"), "{args:?}: {}", run.text());
+    }
+}

@@ -1,0 +1,240 @@
+//! Test support: a fresh database per test, migration fixtures, and running the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_postgres::{Client, NoTls};
+
+/// The server tests create their databases on.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Connects to a URL, spawning the connection task.
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    client
+}
+
+/// A database created for one test, dropped (with its connections) when the test ends.
+pub struct TestDb {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates a database with a random name on the test server.
+    pub async fn new() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "sg_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let admin = connect(&server_url()).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let url = with_database(&server_url(), &name);
+        Self { name, url }
+    }
+
+    /// A new connection to the test database.
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    /// The applied versions in the history, in order.
+    pub async fn history(&self) -> Vec<i32> {
+        let client = self.client().await;
+        match client
+            .query(
+                "SELECT version FROM refinery_schema_history ORDER BY version",
+                &[],
+            )
+            .await
+        {
+            Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The tables of the public schema, sorted, without the history table.
+    pub async fn tables(&self) -> Vec<String> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'refinery_schema_history' ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block: use a thread of our own.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let admin = connect(&server_url()).await;
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// The same server URL with another database.
+pub fn with_database(url: &str, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+    parsed.set_path(&format!("/{database}"));
+    parsed.to_string()
+}
+
+/// A migrations directory, a compat.toml and a backup directory in a temporary folder.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// An empty project.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("migrations")).unwrap();
+        Self { dir }
+    }
+
+    /// A project with `n` simple migrations (table `t{v}` each) and a window `[min, max]`.
+    pub fn with_tables(n: i32, min: i32, max: i32) -> Self {
+        let project = Self::new();
+        for v in 1..=n {
+            project.migration(
+                v,
+                &format!("create_t{v}"),
+                &format!("CREATE TABLE t{v} (id int);"),
+                &format!("DROP TABLE t{v};"),
+            );
+        }
+        project.compat(min, max);
+        project
+    }
+
+    /// The project's root.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The migrations directory.
+    pub fn migrations(&self) -> PathBuf {
+        self.path().join("migrations")
+    }
+
+    /// The backup directory.
+    pub fn backups(&self) -> PathBuf {
+        self.path().join("backups")
+    }
+
+    /// Writes `V{v}__{name}.sql` and its down file.
+    pub fn migration(&self, version: i32, name: &str, up: &str, down: &str) {
+        std::fs::write(
+            self.migrations().join(format!("V{version}__{name}.sql")),
+            up,
+        )
+        .unwrap();
+        std::fs::write(
+            self.migrations()
+                .join(format!("V{version}__{name}.down.sql")),
+            down,
+        )
+        .unwrap();
+    }
+
+    /// Writes compat.toml for release 1.0.0 with `[min, max]`.
+    pub fn compat(&self, min: i32, max: i32) {
+        self.compat_text(&format!(
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = {min}\nmax = {max}\n"
+        ));
+    }
+
+    /// Writes compat.toml verbatim.
+    pub fn compat_text(&self, text: &str) {
+        std::fs::write(self.path().join("compat.toml"), text).unwrap();
+    }
+
+    /// A command running the binary against `url` with this project's files.
+    pub fn command(&self, url: &str, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_schemagate"));
+        command
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("APP_VERSION")
+            .env("SCHEMAGATE_DATABASE_URL", url)
+            .env("SCHEMAGATE_MIGRATIONS_DIR", self.migrations())
+            .env("SCHEMAGATE_COMPAT", self.path().join("compat.toml"))
+            .env("SCHEMAGATE_BACKUP_DIR", self.backups())
+            .env("SCHEMAGATE_CONNECT_TIMEOUT", "10s")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs the binary to completion.
+    pub async fn run(&self, url: &str, args: &[&str]) -> Run {
+        Run(self.command(url, args).output().await.unwrap())
+    }
+}
+
+/// A finished run of the binary.
+pub struct Run(pub Output);
+
+impl Run {
+    /// The exit code.
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+
+    /// stdout and stderr together, for assertions and failure messages.
+    pub fn text(&self) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.0.stdout),
+            String::from_utf8_lossy(&self.0.stderr)
+        )
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code; output:\n{}",
+            self.text()
+        );
+        self
+    }
+}
