@@ -99,6 +99,8 @@ LOG_DIR=$BENCH_DIR/.last-run
 TARGET_DIR=${CARGO_TARGET_DIR:-$BENCH_DIR/.target}
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
+# plain logs from schemagate (tracing) in bench/.last-run/, which the herd row parses
+export NO_COLOR=1
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -287,7 +289,7 @@ build_warp_hello() {
 # na_reason LOGFILE RC: why a schemagate command "did not work"
 na_reason() {
     local logf=$1 rc=$2
-    if [[ $rc -eq 0 ]] || grep -qiE 'not (yet )?implemented|unimplemented|todo|unrecognized subcommand|unexpected argument' "$logf"; then
+    if [[ $rc -eq 0 ]] || grep -qiE 'not (yet )?implemented|not available in this build|unimplemented|todo|unrecognized subcommand|unexpected argument' "$logf"; then
         echo "n/a (not yet implemented)"
     else
         echo "n/a (failed: exit $rc, see bench/.last-run/$(basename "$logf"))"
@@ -460,6 +462,9 @@ probe_schemagate_migrations() {
     timeit "$logf" sg_rollback "$db" 0 || rc=$?
     if [[ $rc -eq 0 && $(n_tables "$db") == 0 ]]; then
         RB_TARGET=0
+    elif [[ $(na_reason "$logf" "$rc") == *"not yet"* ]]; then
+        NA[rollback]=$(na_reason "$logf" "$rc")
+        log "schemagate rollback does not work yet: ${NA[rollback]}"
     else
         log "schemagate --rollback-to 0 did not bring everything down (exit $rc); trying --rollback-to 1"
         NOTE[rb0]="--rollback-to 0 failed (exit $rc), so 1"
@@ -638,6 +643,12 @@ suite_herd() {
         done
         t1=${EPOCHREALTIME/./}
         add_sample herd_many $((t1 - t0))
+        # how long the instance that got the lock took to apply, from its own summary line
+        local winner
+        winner=$(cat "$LOG_DIR"/herd-r"$r"-i*.log | grep -oE "[1-9][0-9]* migration\(s\) applied in [0-9.]+(ms|s)" \
+            | awk '{ v = $NF; if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 } else { sub(/s$/, "", v); print v * 1e6 } }' \
+            | head -1 || true)
+        [[ -z $winner ]] || add_sample herd_winner "${winner%.*}"
         hist=$(history_counts "$db")
         tables=$(n_tables "$db")
         if [[ $ok -eq $INSTANCES && $hist == "$N_MIG $N_MIG" && $tables == "$N_MIG" ]]; then
@@ -874,6 +885,7 @@ print_table() {
         if ((SG_OK)) && [[ -z ${NA[migrate]:-} ]]; then
             if ((HERD_OK_RUNS == RUNS)); then
                 herd+="; all exit 0 and $N_MIG/$N_MIG distinct history rows in $RUNS/$RUNS runs"
+                [[ -z $(median herd_winner) ]] || herd+="; the lock holder's own apply took $(fmt_us "$(median herd_winner)")"
             else
                 herd+="; **FAILED in $((RUNS - HERD_OK_RUNS))/$RUNS runs: ${HERD_FAILS[0]}**"
             fi
