@@ -171,7 +171,7 @@ median() {
     [[ -n ${vals// /} ]] || return 0
     # shellcheck disable=SC2086 # word splitting of the sample list is intended
     printf '%s\n' $vals | sort -g | awk '{v[NR]=$1} END {
-        if (NR % 2) print v[(NR+1)/2]; else printf "%.6g\n", (v[NR/2] + v[NR/2+1]) / 2 }'
+        if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2] + v[NR/2+1]) / 2 }'
 }
 
 fmt_us() { # microseconds -> "12.3 ms" / "2.41 s"
@@ -646,9 +646,9 @@ suite_herd() {
         # how long the instance that got the lock took to apply, from its own summary line
         local winner
         winner=$(cat "$LOG_DIR"/herd-r"$r"-i*.log | grep -oE "[1-9][0-9]* migration\(s\) applied in [0-9.]+(ms|s)" \
-            | awk '{ v = $NF; if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 } else { sub(/s$/, "", v); print v * 1e6 } }' \
+            | awk '{ v = $NF; if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%d\n", v * 1000 } else { sub(/s$/, "", v); printf "%d\n", v * 1e6 } }' \
             | head -1 || true)
-        [[ -z $winner ]] || add_sample herd_winner "${winner%.*}"
+        [[ -z $winner ]] || add_sample herd_winner "$winner"
         hist=$(history_counts "$db")
         tables=$(n_tables "$db")
         if [[ $ok -eq $INSTANCES && $hist == "$N_MIG $N_MIG" && $tables == "$N_MIG" ]]; then
