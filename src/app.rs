@@ -1,18 +1,20 @@
 //! The only place that wires config, connection, lock, backup, migrations and server, and
 //! that decides the exit code of each outcome (DESIGN §7).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Client;
 
 use crate::catalogue::{self, Catalogue};
 use crate::cli::{Cli, Command, GateArgs};
 use crate::config::Compat;
 use crate::db::{self, DatabaseUrl};
-use crate::lock::MigrationLock;
+use crate::lock::{LockError, MigrationLock};
 use crate::plan::{self, Plan, Step};
-use crate::{history, migrate, output};
+use crate::{audit, history, migrate, output};
+
+mod rollback;
 
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +99,8 @@ impl Release {
             Some(path) => Compat::from_file(path),
             None => Compat::embedded(),
         }
-        .and_then(|c| c.with_app_version(gate.app_version.as_deref()))
+        // An empty APP_VERSION (an image built without a VERSION) means "not set".
+        .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
         .exit(Exit::Usage)?;
         let catalogue = match &gate.migrations_dir {
             Some(dir) => catalogue::from_dir(dir),
@@ -108,6 +111,7 @@ impl Release {
             .database_url
             .clone()
             .or_else(|| std::env::var("DATABASE_URL").ok().map(SecretString::from))
+            .filter(|url| !url.expose_secret().trim().is_empty())
             .map(DatabaseUrl::new);
         let application_name = format!("schemagate/v{}", compat.app_version);
         Ok(Self {
@@ -152,6 +156,28 @@ pub struct GateReport {
 pub async fn run(mut cli: Cli) -> Result<(), Failure> {
     let command = cli.take_command();
     let release = Release::load(&cli.gate)?;
+    if let Some(target) = cli.gate.rollback_to.as_deref() {
+        return match command {
+            Command::Serve(_) | Command::Migrate => {
+                rollback::rollback(&release, &cli.gate, target).await
+            }
+            Command::Plan => {
+                rollback::rollback(
+                    &release,
+                    &GateArgs {
+                        dry_run: true,
+                        ..cli.gate.clone()
+                    },
+                    target,
+                )
+                .await
+            }
+            _ => Err(Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!("--rollback-to goes with migrate, plan or no command"),
+            )),
+        };
+    }
     match command {
         Command::Migrate => {
             let report = gate(&release, &cli.gate).await?;
@@ -190,22 +216,32 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
 /// The gate of DESIGN §1: connect, lock, plan, (backup,) migrate, verdict, unlock.
 pub async fn gate(release: &Release, args: &GateArgs) -> Result<GateReport, Failure> {
     let client = release.connect(args.connect_timeout).await?;
-    let mut lock = MigrationLock::acquire(client, args.lock_timeout)
-        .await
-        .map_err(|e| match e {
-            crate::lock::LockError::Timeout { .. } => Failure::new(Exit::LockTimeout, e),
-            crate::lock::LockError::Query(_) => Failure::new(Exit::Internal, e),
-        })?;
+    let mut lock = take_lock(client, args.lock_timeout).await?;
     let lock_waited = lock.waited();
     let result = gate_locked(release, lock.client(), args.dry_run).await;
-    if let Err(error) = lock.release().await {
-        tracing::warn!(%error, "releasing the migration lock failed; it is freed when the connection closes");
-    }
+    release_lock(lock).await;
     result.map(|(plan, durations)| GateReport {
         plan,
         lock_waited,
         durations,
     })
+}
+
+/// Takes the migration lock (exit 7 when `--lock-timeout` runs out).
+async fn take_lock(client: Client, timeout: Duration) -> Result<MigrationLock, Failure> {
+    MigrationLock::acquire(client, timeout)
+        .await
+        .map_err(|e| match e {
+            LockError::Timeout { .. } => Failure::new(Exit::LockTimeout, e),
+            LockError::Query(_) => Failure::new(Exit::Internal, e),
+        })
+}
+
+/// Releases the lock; if that fails, closing the connection frees it anyway.
+async fn release_lock(lock: MigrationLock) {
+    if let Err(error) = lock.release().await {
+        tracing::warn!(%error, "releasing the migration lock failed; it is freed when the connection closes");
+    }
 }
 
 /// The part of the gate that runs under the lock.
@@ -220,18 +256,61 @@ async fn gate_locked(
     if dry_run || plan.is_empty() {
         return Ok((plan, Vec::new()));
     }
-    history::ensure_table(client).await.exit(Exit::Internal)?;
     let mut durations = Vec::with_capacity(plan.steps.len());
-    migrate::execute(client, &release.catalogue, &plan, &mut |step, took| {
-        durations.push((step.clone(), took))
+    let started = Instant::now();
+    let result = execute_recorded(release, client, &plan, None, &mut |step, took| {
+        durations.push((step.clone(), took));
     })
-    .await
-    .exit(Exit::StepFailed)?;
+    .await;
+    tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
+    result?;
     let current = history::current_version(client)
         .await
         .exit(Exit::Internal)?;
     plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
     Ok((plan, durations))
+}
+
+/// Runs a plan (exit 6 on a failed step) and records it, success or failure, in the audit
+/// trail. Creates the history and audit tables first: this runs under the lock.
+async fn execute_recorded(
+    release: &Release,
+    client: &mut Client,
+    plan: &Plan,
+    backup_file: Option<String>,
+    on_step: &mut dyn FnMut(&Step, Duration),
+) -> Result<(), Failure> {
+    history::ensure_table(client).await.exit(Exit::Internal)?;
+    audit::ensure_table(client).await.exit(Exit::Internal)?;
+    let started = Instant::now();
+    let result = migrate::execute(client, &release.catalogue, plan, on_step).await;
+    let (to, outcome) = match &result {
+        Ok(()) => (plan.target, "ok".to_owned()),
+        Err(failed) => (
+            failed.at,
+            format!(
+                "failed at version {}: {}",
+                failed.step.version, failed.error
+            ),
+        ),
+    };
+    let action = match plan.direction {
+        plan::Direction::Up => "migrate",
+        plan::Direction::Down => "rollback",
+    };
+    let entry = audit::Entry {
+        action,
+        app_version: format!("v{}", release.compat.app_version),
+        from: plan.current,
+        to,
+        duration: started.elapsed(),
+        backup_file,
+        outcome,
+    };
+    if let Err(error) = audit::record(client, &entry).await {
+        tracing::warn!(%error, "the change was made but could not be recorded in the audit trail");
+    }
+    result.exit(Exit::StepFailed)
 }
 
 /// `check`: the read-only verdict, without the lock.
@@ -249,5 +328,7 @@ async fn check(release: &Release, args: &GateArgs) -> Result<(), Failure> {
 async fn status(release: &Release, args: &GateArgs, json: bool) -> Result<(), Failure> {
     let client = release.connect(args.connect_timeout).await?;
     let applied = history::read(&client).await.exit(Exit::Internal)?;
-    output::status(&release.catalogue, &applied, &release.compat, json).exit(Exit::Internal)
+    let recent = audit::recent(&client, 5).await.exit(Exit::Internal)?;
+    output::status(&release.catalogue, &applied, &recent, &release.compat, json)
+        .exit(Exit::Internal)
 }

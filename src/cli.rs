@@ -56,7 +56,7 @@ pub enum Command {
 }
 
 /// Settings every database-facing command shares.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GateArgs {
     /// PostgreSQL URL (`DATABASE_URL` is accepted too). Its password never appears in output.
     #[arg(long, global = true, env = "SCHEMAGATE_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]

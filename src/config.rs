@@ -51,7 +51,7 @@ pub struct Compat {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}; check --compat")]
+    #[error("cannot read {path} (check --compat)")]
     Read {
         /// The file.
         path: String,
@@ -81,7 +81,7 @@ pub enum ConfigError {
     },
     /// `APP_VERSION` / `--app-version` is not semver.
     #[error(
-        "app version override {value:?} is not semver (e.g. 1.4.0 or v1.4.0): {source}; fix APP_VERSION or --app-version"
+        "app version override {value:?} is not semver (e.g. 1.4.0 or v1.4.0); fix APP_VERSION or --app-version"
     )]
     AppVersion {
         /// The value given.

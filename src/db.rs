@@ -30,9 +30,7 @@ impl std::fmt::Debug for DatabaseUrl {
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL does not parse.
-    #[error(
-        "the database URL {url} is invalid: {source}; use postgres://user:password@host:port/database"
-    )]
+    #[error("the database URL {url} is invalid (use postgres://user:password@host:port/database)")]
     InvalidUrl {
         /// The redacted URL.
         url: String,
@@ -43,6 +41,17 @@ pub enum DbError {
     /// No URL was given.
     #[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
     Missing,
+    /// The server answered, but refused these credentials or this database: retrying
+    /// cannot help, so this fails at once.
+    #[error(
+        "database {url} refused the connection: {error}; check the user, password and database name"
+    )]
+    Rejected {
+        /// The redacted URL.
+        url: String,
+        /// The server's error.
+        error: String,
+    },
     /// The server could not be reached within the connect timeout.
     #[error(
         "database {url} unreachable after {attempts} attempt(s) in {waited:?}: {last_error}; check that it is running and reachable, or raise --connect-timeout"
@@ -84,21 +93,43 @@ impl DatabaseUrl {
     }
 }
 
-/// Replaces the password of a URL or of a key=value connection string.
+/// Replaces the password of a URL (in its user info or a `password=` query parameter) or of
+/// a key=value connection string, even when the rest does not parse.
 pub fn redact(url: &str) -> String {
-    if let Ok(mut parsed) = url::Url::parse(url) {
-        if parsed.password().is_some() {
-            let _ = parsed.set_password(Some("***"));
-        }
-        return parsed.to_string();
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", redact_url_rest(rest)),
+        None => redact_pairs(url, ' '),
     }
-    url.split_whitespace()
+}
+
+/// Redacts `user:password@host/db?password=…`; the user info ends at the last `@` before
+/// the query, so a password holding `/` or `@` is still covered.
+fn redact_url_rest(rest: &str) -> String {
+    let (head, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(h, q)| (h, Some(q)));
+    let head = match head.rfind('@') {
+        Some(at) => match head[..at].split_once(':') {
+            Some((user, _)) => format!("{user}:***{}", &head[at..]),
+            None => head.to_owned(),
+        },
+        None => head.to_owned(),
+    };
+    match query {
+        Some(query) => format!("{head}?{}", redact_pairs(query, '&')),
+        None => head,
+    }
+}
+
+/// Redacts the value of every `password=` pair of a separated list.
+fn redact_pairs(text: &str, separator: char) -> String {
+    text.split(separator)
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            Some((key, _)) if key.trim().eq_ignore_ascii_case("password") => format!("{key}=***"),
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(&separator.to_string())
 }
 
 /// Connects, retrying with exponential backoff until `timeout` has passed.
@@ -127,6 +158,12 @@ pub async fn connect(
                 });
                 return Ok(client);
             }
+            Ok(Err(error)) if is_permanent(&error) => {
+                return Err(DbError::Rejected {
+                    url: url.redacted.clone(),
+                    error: describe(&error),
+                });
+            }
             Ok(Err(error)) => describe(&error),
             Err(_) => "connect timed out".to_owned(),
         };
@@ -142,6 +179,18 @@ pub async fn connect(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Authentication failures and a missing database do not go away by retrying.
+fn is_permanent(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    [
+        SqlState::INVALID_PASSWORD,
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+        SqlState::INVALID_CATALOG_NAME,
+    ]
+    .iter()
+    .any(|code| error.code() == Some(code))
 }
 
 /// A PostgreSQL error with its server message, detail and hint when there is one.
@@ -176,6 +225,14 @@ mod tests {
             "postgres://app:***@db:5432/app"
         );
         assert_eq!(redact("postgres://app@db/app"), "postgres://app@db/app");
+        assert_eq!(
+            redact("postgres://u:pw@h:notaport/x"),
+            "postgres://u:***@h:notaport/x"
+        );
+        assert_eq!(
+            redact("postgresql://u:p/a@ss@h/db?sslmode=disable&password=x"),
+            "postgresql://u:***@h/db?sslmode=disable&password=***"
+        );
         assert_eq!(
             redact("host=db user=app password=s3cret dbname=app"),
             "host=db user=app password=*** dbname=app"

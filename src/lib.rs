@@ -3,6 +3,7 @@
 //! # Map
 //! - [`cli`]: every command, flag and environment variable.
 //! - [`app`]: the only place that wires config, connection, lock, backup, migrate and server.
+//! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
 //! - [`db`]: connect-with-retry and URL redaction.
@@ -22,6 +23,7 @@
 //! - **lock**: the migration lock; **backup**: the verified `pg_dump` taken before a change.
 
 pub mod app;
+pub mod audit;
 pub mod catalogue;
 pub mod cli;
 pub mod config;

@@ -4,15 +4,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use schemagate::{app, cli::Cli, telemetry};
+use schemagate::cli::{Cli, Command};
+use schemagate::{app, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(&cli).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -25,5 +23,17 @@ fn main() -> ExitCode {
             tracing::error!(exit_code = failure.exit.code(), "{:#}", failure.error);
             ExitCode::from(failure.exit.code())
         }
+    }
+}
+
+/// One thread for the one-shot commands: the gate talks to one connection, and keeping the
+/// connection task on the same thread saves a cross-thread wake-up per round trip. `serve`
+/// (the default) answers HTTP in parallel, so it gets a worker per core.
+fn runtime_for(cli: &Cli) -> tokio::runtime::Builder {
+    match cli.command {
+        None | Some(Command::Serve(_)) if cli.gate.rollback_to.is_none() => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
     }
 }

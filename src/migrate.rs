@@ -20,11 +20,12 @@ use crate::position::{byte_offset, line_column};
 /// A step failed; the steps before it are committed.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{verb} {version} ({file}) failed{position}: {error}{partial}; {done}; the database is at schema version {at}. Fix the file and run again",
+    "{verb} {version} ({file}) failed{position}: {error}{partial}; {done}; {outcome}",
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
     position = self.position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default(),
     partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
-    done = done(&self.completed)
+    done = done(&self.completed),
+    outcome = self.outcome(),
 )]
 pub struct StepFailed {
     /// Up or down.
@@ -39,6 +40,27 @@ pub struct StepFailed {
     pub completed: Vec<i32>,
     /// The schema version the database is at.
     pub at: i32,
+    /// The connection was lost (server restart, `pg_terminate_backend`, network): the SQL
+    /// may be fine, and the step's commit may or may not have reached the server.
+    pub connection_lost: bool,
+}
+
+impl StepFailed {
+    /// Where the database is and what to do next.
+    fn outcome(&self) -> String {
+        if self.connection_lost {
+            format!(
+                "the connection to the database was lost (server restart, terminated session or network failure), so PostgreSQL rolled this step back unless its commit had already completed: the database is at schema version {at}, or {version} if it had. Run again once the database is reachable; applied steps are skipped (`schemagate status` shows where it is)",
+                at = self.at,
+                version = self.step.version,
+            )
+        } else {
+            format!(
+                "the database is at schema version {}. Fix the file and run again",
+                self.at
+            )
+        }
+    }
 }
 
 fn verb(direction: Direction) -> &'static str {
@@ -74,15 +96,16 @@ pub async fn execute(
     for (index, step) in plan.steps.iter().enumerate() {
         let (script, history_statement) = step_parts(catalogue, plan.direction, step);
         let started = Instant::now();
-        if let Err((error, offset)) = run(client, script, &history_statement).await {
-            let position = offset.map(|o| line_column(&script.sql, o));
+        if let Err(failed) = run(client, script, &history_statement).await {
+            let position = failed.offset.map(|o| line_column(&script.sql, o));
             return Err(StepFailed {
                 direction: plan.direction,
                 step: step.clone(),
-                error,
+                error: failed.error,
                 position,
                 completed,
                 at,
+                connection_lost: failed.connection_lost,
             });
         }
         let took = started.elapsed();
@@ -123,13 +146,33 @@ fn step_parts<'a>(
     }
 }
 
-/// Runs one file and its history statement; on failure, the error and its byte offset in
-/// the file.
+/// Why one file failed to run.
+struct RunFailed {
+    /// PostgreSQL's error, described.
+    error: String,
+    /// Its byte offset in the file, when PostgreSQL gives a position.
+    offset: Option<usize>,
+    /// Whether the connection is gone rather than the SQL at fault.
+    connection_lost: bool,
+}
+
+impl RunFailed {
+    /// `base` is the byte offset in the file of the statement that was sent, if any.
+    fn new(error: &tokio_postgres::Error, sql: &str, base: Option<usize>) -> Self {
+        Self {
+            error: crate::db::describe(error),
+            offset: base.and_then(|base| error_offset(sql, error, base)),
+            connection_lost: connection_lost(error),
+        }
+    }
+}
+
+/// Runs one file and its history statement.
 async fn run(
     client: &mut Client,
     script: &Script,
     history_statement: &str,
-) -> Result<(), (String, Option<usize>)> {
+) -> Result<(), RunFailed> {
     if script.transactional {
         return AsyncTransaction::execute(
             client,
@@ -137,19 +180,34 @@ async fn run(
         )
         .await
         .map(drop)
-        .map_err(|e| (crate::db::describe(&e), error_offset(&script.sql, &e, 0)));
+        .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)));
     }
     for statement in split_statements(&script.sql) {
         let base = statement.as_ptr() as usize - script.sql.as_ptr() as usize;
         client
             .batch_execute(statement)
             .await
-            .map_err(|e| (crate::db::describe(&e), error_offset(&script.sql, &e, base)))?;
+            .map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?;
     }
     client
         .batch_execute(history_statement)
         .await
-        .map_err(|e| (crate::db::describe(&e), None))
+        .map_err(|e| RunFailed::new(&e, &script.sql, None))
+}
+
+/// Whether an error means the session is gone: the socket closed or failed, a connection
+/// exception (SQLSTATE class 08), or the server ending the session (57P01 terminated by an
+/// administrator or a fast shutdown, 57P02 crash shutdown, 57P03 not accepting connections).
+fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed()
+        || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
+    {
+        return true;
+    }
+    error.code().is_some_and(|code| {
+        let code = code.code();
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+    })
 }
 
 /// The byte offset in the file of PostgreSQL's error position, which counts characters from

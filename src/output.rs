@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::app::GateReport;
+use crate::audit::Recorded;
 use crate::catalogue::Catalogue;
 use crate::config::Compat;
 use crate::history::Applied;
@@ -107,12 +108,14 @@ struct Status<'a> {
     target: i32,
     compatible: bool,
     migrations: Vec<Row<'a>>,
+    recent_changes: &'a [Recorded],
 }
 
 /// Prints catalogue against history: applied, pending, drifted, unknown.
 pub fn status(
     catalogue: &Catalogue,
     applied: &[Applied],
+    recent: &[Recorded],
     compat: &Compat,
     json: bool,
 ) -> serde_json::Result<()> {
@@ -156,6 +159,7 @@ pub fn status(
         target: window.target,
         compatible: window.contains(current),
         migrations: rows.into_values().collect(),
+        recent_changes: recent,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -180,6 +184,23 @@ pub fn status(
             row.state,
             row.name,
             row.applied_on.unwrap_or("-")
+        );
+    }
+    if !recent.is_empty() {
+        println!("recent changes:");
+    }
+    for change in recent {
+        println!(
+            "  {}  {:<8} {} -> {}  {} on {}  {} ms  backup {}  {}",
+            change.at,
+            change.action,
+            change.from,
+            change.to,
+            change.app_version,
+            change.host,
+            change.duration_ms,
+            change.backup_file.as_deref().unwrap_or("-"),
+            change.outcome
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::catalogue::{Catalogue, Migration};
+use crate::catalogue::{Catalogue, Down, Migration};
 use crate::config::Window;
 use crate::history::Applied;
 
@@ -103,9 +103,7 @@ pub enum Refusal {
         current: i32,
     },
     /// The schema will end or is below the window's min.
-    #[error(
-        "schema {version} is below this release's min {min}: the catalogue {origin} ends at {latest}; ship the missing migrations with this release, or lower [schema].min"
-    )]
+    #[error("schema {version} is below this release's min {min}: {}", behind_advice(*min, origin, *latest))]
     Behind {
         /// The version reached.
         version: i32,
@@ -116,6 +114,110 @@ pub enum Refusal {
         /// The catalogue's newest version.
         latest: i32,
     },
+}
+
+/// What to do about a schema below the window: migrate, or ship what is missing.
+fn behind_advice(min: i32, origin: &str, latest: i32) -> String {
+    if latest >= min {
+        "run `schemagate migrate` (or deploy with migrations enabled) to apply the pending migrations".to_owned()
+    } else {
+        format!(
+            "the catalogue {origin} ends at {latest}; ship the missing migrations with this release, or lower [schema].min"
+        )
+    }
+}
+
+/// Why a rollback cannot go the way asked (exit 3, or 2 for a target above the schema).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackRefusal {
+    /// The history does not match the catalogue.
+    #[error(transparent)]
+    History(#[from] Refusal),
+    /// The target is above the current version.
+    #[error(
+        "rollback target {target} is above the current schema {current}; use `schemagate migrate` to go up"
+    )]
+    AboveCurrent {
+        /// The target.
+        target: i32,
+        /// The current version.
+        current: i32,
+    },
+    /// An applied version above the target has no migration in this release's catalogue.
+    #[error(
+        "version {version} is applied but the catalogue {origin} has no down file for it; run the rollback with the image of the release that applied it"
+    )]
+    NoDown {
+        /// The version.
+        version: i32,
+        /// The catalogue's origin.
+        origin: String,
+    },
+    /// A step on the path is marked irreversible.
+    #[error(
+        "version {version} ({name}) is irreversible ({file} says `-- schemagate:irreversible`); only a restore of a backup taken before it was applied goes back past it"
+    )]
+    Irreversible {
+        /// The version.
+        version: i32,
+        /// Its name.
+        name: String,
+        /// The down file.
+        file: String,
+    },
+}
+
+/// The down-migrations that take the schema to `target`, newest first, or why not.
+/// Nothing is refused for what lies below the target.
+pub fn rollback(
+    catalogue: &Catalogue,
+    history: &[Applied],
+    target: i32,
+) -> Result<Plan, RollbackRefusal> {
+    check_history(catalogue, history)?;
+    let current = current_version(history);
+    if target > current {
+        return Err(RollbackRefusal::AboveCurrent { target, current });
+    }
+    let steps = history
+        .iter()
+        .rev()
+        .take_while(|a| a.version > target)
+        .map(|applied| down_step(catalogue, applied.version))
+        .collect::<Result<Vec<_>, _>>()?;
+    let reached = history
+        .iter()
+        .rev()
+        .find(|a| a.version <= target)
+        .map_or(0, |a| a.version);
+    Ok(Plan {
+        direction: Direction::Down,
+        current,
+        target: reached,
+        steps,
+    })
+}
+
+fn down_step(catalogue: &Catalogue, version: i32) -> Result<Step, RollbackRefusal> {
+    let migration = catalogue
+        .get(version)
+        .ok_or_else(|| RollbackRefusal::NoDown {
+            version,
+            origin: catalogue.origin.clone(),
+        })?;
+    match &migration.down {
+        Down::Script(script) => Ok(Step {
+            version,
+            name: migration.name.clone(),
+            file: script.file.clone(),
+            transactional: script.transactional,
+        }),
+        Down::Irreversible { file } => Err(RollbackRefusal::Irreversible {
+            version,
+            name: migration.name.clone(),
+            file: file.clone(),
+        }),
+    }
 }
 
 /// A checksum as stored in the history, which may not be a number.

@@ -3,5 +3,10 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod docs;
+mod faults;
 mod gate;
+mod hostile_input;
+mod properties;
+mod rollback;
 mod support;

@@ -29,7 +29,7 @@ pub struct SourceFile {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     /// The migrations directory could not be listed.
-    #[error("cannot read the migrations directory {dir}: {source}; check --migrations-dir")]
+    #[error("cannot read the migrations directory {dir} (check --migrations-dir)")]
     Directory {
         /// The directory.
         dir: String,
@@ -56,6 +56,10 @@ pub enum Problem {
     VersionOutOfRange(String),
     /// Not UTF-8.
     NotUtf8(String),
+    /// Holds a NUL byte (file, line, column), which PostgreSQL cannot receive in SQL text.
+    NulByte(String, usize, usize),
+    /// A directory, FIFO, socket or device with a migration's name.
+    NotAFile(String),
     /// Could not be read.
     Unreadable(String, String),
     /// Larger than [`MAX_FILE_BYTES`].
@@ -88,6 +92,14 @@ impl fmt::Display for Problem {
                 )
             }
             Problem::NotUtf8(file) => write!(f, "{file}: not UTF-8; save it as UTF-8"),
+            Problem::NulByte(file, line, column) => write!(
+                f,
+                "{file}:{line}:{column}: NUL byte, which PostgreSQL cannot receive in SQL; is this a binary or UTF-16 file?"
+            ),
+            Problem::NotAFile(file) => write!(
+                f,
+                "{file}: not a regular file (a directory, FIFO, socket or device); move it out of the migrations directory"
+            ),
             Problem::Unreadable(file, error) => write!(f, "{file}: cannot be read: {error}"),
             Problem::TooLarge(file) => {
                 write!(
@@ -151,7 +163,10 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
     for entry in std::fs::read_dir(dir).map_err(directory_error)? {
         let entry = entry.map_err(directory_error)?;
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            problems.push(Problem::NotUtf8(entry.path().display().to_string()));
+            // Other files are ignored, whatever their name; a `.sql` one is refused.
+            if entry.file_name().to_string_lossy().ends_with(".sql") {
+                problems.push(Problem::NotUtf8(entry.path().display().to_string()));
+            }
             continue;
         };
         if !name.ends_with(".sql") || name.starts_with('.') {
@@ -181,6 +196,10 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, Problem> {
     let shown = path.display().to_string();
     let metadata =
         std::fs::metadata(path).map_err(|e| Problem::Unreadable(shown.clone(), e.to_string()))?;
+    // Reading a FIFO would block forever, and a directory cannot be read.
+    if !metadata.is_file() {
+        return Err(Problem::NotAFile(shown));
+    }
     if metadata.len() > MAX_FILE_BYTES {
         return Err(Problem::TooLarge(shown));
     }
@@ -244,6 +263,10 @@ fn parse_one(origin: &str, source: SourceFile, problems: &mut Vec<Problem>) -> O
     let Ok(text) = String::from_utf8(source.bytes) else {
         return fail(problems, Problem::NotUtf8(file));
     };
+    if let Some(offset) = text.find('\0') {
+        let (line, column) = crate::position::line_column(&text, offset);
+        return fail(problems, Problem::NulByte(file, line, column));
+    }
     if text.trim().is_empty() {
         return fail(problems, Problem::Empty(file));
     }

@@ -31,8 +31,14 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
 /// Keeps a statement unless it holds nothing but white space and comments.
 fn push_statement<'a>(statements: &mut Vec<&'a str>, candidate: &'a str) {
     if !split_is_blank(candidate) {
-        statements.push(candidate.trim());
+        statements.push(candidate.trim_matches(|c: char| u8::try_from(c).is_ok_and(is_sql_space)));
     }
+}
+
+/// PostgreSQL's white space (`space` in its lexer, scan.l): not Unicode's, which also
+/// counts characters such as U+00A0 that PostgreSQL reads as part of an identifier.
+fn is_sql_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 /// Whether the text holds no SQL at all.
@@ -43,7 +49,7 @@ fn split_is_blank(text: &str) -> bool {
         i = match bytes[i] {
             b'-' if bytes.get(i + 1) == Some(&b'-') => skip_line_comment(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
-            c if c.is_ascii_whitespace() => i + 1,
+            c if is_sql_space(c) => i + 1,
             _ => return false,
         };
     }
@@ -134,6 +140,12 @@ mod tests {
     fn comment_only_and_empty_text_has_no_statements() {
         assert!(split_statements("-- nothing to undo\n\n/* really */ ;;").is_empty());
         assert!(split_statements("").is_empty());
+    }
+
+    #[test]
+    fn only_postgresqls_white_space_is_blank() {
+        assert!(split_statements("\u{b}\u{c} ;").is_empty());
+        assert_eq!(split_statements("SELECT 1 \u{a0}"), ["SELECT 1 \u{a0}"]);
     }
 
     #[test]

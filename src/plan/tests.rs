@@ -138,3 +138,101 @@ fn the_target_stops_the_plan_below_max() {
     .unwrap();
     assert_eq!(plan.target, 4);
 }
+
+#[test]
+fn a_rollback_runs_the_downs_above_the_target_newest_first() {
+    let c = catalogue(&[1, 2, 3, 4, 5]);
+    let plan = rollback(&c, &applied(&c, &[1, 2, 3, 4, 5]), 2).unwrap();
+    assert_eq!(
+        plan.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [5, 4, 3]
+    );
+    assert_eq!(
+        (plan.direction, plan.current, plan.target),
+        (Direction::Down, 5, 2)
+    );
+    assert_eq!(plan.steps[0].file, "m/V5__m5.down.sql");
+}
+
+#[test]
+fn a_rollback_to_a_gap_stops_at_the_highest_version_below_it() {
+    let c = catalogue(&[1, 2, 5]);
+    let plan = rollback(&c, &applied(&c, &[1, 2, 5]), 4).unwrap();
+    assert_eq!((plan.steps.len(), plan.target), (1, 2));
+    assert!(
+        rollback(&c, &applied(&c, &[1, 2, 5]), 5)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_rollback_above_the_current_version_is_refused() {
+    let c = catalogue(&[1, 2]);
+    let refusal = rollback(&c, &applied(&c, &[1]), 2).unwrap_err();
+    assert_eq!(
+        refusal,
+        RollbackRefusal::AboveCurrent {
+            target: 2,
+            current: 1
+        }
+    );
+}
+
+#[test]
+fn a_rollback_past_an_irreversible_step_is_refused() {
+    let files = vec![
+        SourceFile {
+            name: "V1__a.sql".into(),
+            bytes: b"SELECT 1;".to_vec(),
+        },
+        SourceFile {
+            name: "V1__a.down.sql".into(),
+            bytes: b"SELECT 1;".to_vec(),
+        },
+        SourceFile {
+            name: "V2__b.sql".into(),
+            bytes: b"SELECT 2;".to_vec(),
+        },
+        SourceFile {
+            name: "V2__b.down.sql".into(),
+            bytes: b"-- schemagate:irreversible\n".to_vec(),
+        },
+        SourceFile {
+            name: "V3__c.sql".into(),
+            bytes: b"SELECT 3;".to_vec(),
+        },
+        SourceFile {
+            name: "V3__c.down.sql".into(),
+            bytes: b"SELECT 3;".to_vec(),
+        },
+    ];
+    let c = from_files("m/", files).unwrap();
+    let history = applied(&c, &[1, 2, 3]);
+    assert!(matches!(
+        rollback(&c, &history, 1),
+        Err(RollbackRefusal::Irreversible { version: 2, .. })
+    ));
+    assert_eq!(rollback(&c, &history, 2).unwrap().steps.len(), 1);
+}
+
+#[test]
+fn a_rollback_of_a_version_the_catalogue_lacks_is_refused() {
+    let c = catalogue(&[1, 2]);
+    let refusal = rollback(&c, &applied(&c, &[1, 2, 3]), 1).unwrap_err();
+    assert!(
+        matches!(refusal, RollbackRefusal::NoDown { version: 3, .. }),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn a_rollback_with_drift_is_refused() {
+    let c = catalogue(&[1, 2]);
+    let mut history = applied(&c, &[1, 2]);
+    history[0].checksum = None;
+    assert!(matches!(
+        rollback(&c, &history, 0),
+        Err(RollbackRefusal::History(Refusal::Drift { version: 1, .. }))
+    ));
+}

@@ -71,12 +71,12 @@ impl TestDb {
         }
     }
 
-    /// The tables of the public schema, sorted, without the history table.
+    /// The tables of the public schema, sorted, without schemagate's history and audit tables.
     pub async fn tables(&self) -> Vec<String> {
         let client = self.client().await;
         let rows = client
             .query(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'refinery_schema_history' ORDER BY 1",
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('refinery_schema_history', 'schemagate_audit') ORDER BY 1",
                 &[],
             )
             .await
@@ -237,4 +237,10 @@ impl Run {
         );
         self
     }
+}
+
+/// Whether the tests run as root: /proc/self belongs to the effective user.
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }

@@ -116,6 +116,13 @@ fn every_rejection_names_its_files() {
             ],
             Problem::TransactionControl("m/1_a.sql".into(), "COMMIT".into()),
         ),
+        (
+            vec![
+                file("1_a.sql", "SELECT 1;\nSELECT '\0';"),
+                file("1_a.down.sql", "x"),
+            ],
+            Problem::NulByte("m/1_a.sql".into(), 2, 9),
+        ),
     ];
     for (files, expected) in cases {
         let found = problems(files);

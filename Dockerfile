@@ -1,0 +1,94 @@
+# syntax=docker/dockerfile:1.7
+#
+# schemagate image: one static-ish binary plus pg_dump/pg_restore for PostgreSQL 14 to 18.
+#
+#   docker buildx build --platform linux/amd64,linux/arm64 \
+#     --build-arg VERSION=1.4.0 --build-arg REVISION="$(git rev-parse HEAD)" -t schemagate:1.4.0 .
+#
+# Both platforms build natively with the same steps (QEMU emulates arm64 on an amd64
+# builder): no cross-compilation toolchain, nothing that depends on TARGETARCH except
+# the name of the cache mount. The migrations and compat.toml are embedded in the binary
+# by build.rs, so the runtime stage needs no copy of them.
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN_RELEASE=bookworm
+
+# ---------------------------------------------------------------------------- build
+FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
+ARG TARGETARCH
+WORKDIR /src
+
+# Everything build.rs and cargo read; see .dockerignore for what stays out.
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY src ./src
+COPY migrations ./migrations
+COPY compat.toml ./
+
+# The registry and target directories are BuildKit cache mounts: a rebuild after a
+# source change recompiles only schemagate, not its dependencies. target/ is a cache
+# mount, so the binary is copied out of it within the same step.
+RUN --mount=type=cache,id=schemagate-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,id=schemagate-cargo-git,target=/usr/local/cargo/git,sharing=locked \
+    --mount=type=cache,id=schemagate-target-${TARGETARCH},target=/src/target,sharing=locked \
+    cargo build --release --locked --bin schemagate \
+ && install -D -m 0755 target/release/schemagate /out/schemagate
+
+# -------------------------------------------------------------------------- runtime
+FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+ARG DEBIAN_RELEASE
+
+# PostgreSQL's own apt repository (PGDG) ships every supported client major side by
+# side under /usr/lib/postgresql/<major>/bin/, where schemagate picks the pg_dump whose
+# major equals the server's (DESIGN §6). Its signing key comes from Debian's
+# postgresql-common package, so nothing is fetched outside an apt repository.
+# Client versions are not pinned on purpose: each major gets its security fixes with
+# every rebuild (see .hadolint.yaml).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates postgresql-common \
+ && . /etc/os-release \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends \
+      postgresql-client-14 postgresql-client-15 postgresql-client-16 \
+      postgresql-client-17 postgresql-client-18 \
+ && rm -rf /var/lib/apt/lists/*
+
+# A numeric, non-root user, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
+RUN groupadd --system --gid 10001 schemagate \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin schemagate \
+ && install -d -o 10001 -g 10001 -m 0700 /app /app/backups
+
+COPY --from=build /out/schemagate /usr/local/bin/schemagate
+
+# VERSION is the release (e.g. 1.4.0, from the git tag); it becomes APP_VERSION, which
+# overrides [app].version of the embedded compat.toml (the window still comes from
+# [schema]). Release builds always pass it; a local build says plainly that it is one.
+ARG VERSION=0.0.0-dev
+ARG REVISION=""
+ARG SOURCE="https://github.com/schemagate/schemagate"
+ENV APP_VERSION=${VERSION} \
+    SCHEMAGATE_BACKUP_DIR=/app/backups
+RUN printf '%s\n' "${VERSION}" > /app/VERSION
+
+LABEL org.opencontainers.image.title="schemagate" \
+      org.opencontainers.image.description="Gates a PostgreSQL schema across application releases: compat window, verified backups, migrations, rollback, health and metrics." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/debian:${DEBIAN_RELEASE}-slim"
+
+USER 10001:10001
+WORKDIR /app
+VOLUME ["/app/backups"]
+EXPOSE 8080
+
+# start-period covers a startup that waits for the migration lock (--lock-timeout, 300 s)
+# and then migrates; failures during it do not count.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=360s --retries=3 \
+  CMD ["schemagate", "healthcheck"]
+
+ENTRYPOINT ["schemagate"]
+CMD ["serve"]

@@ -1,0 +1,163 @@
+//! `--rollback-to`: validate the whole path before taking the lock, print the plan, then
+//! under the lock back up and run the downs newest first (DESIGN §5, STYLE 7).
+
+use crate::config::{Compat, parse_version};
+use crate::plan::{RollbackRefusal, current_version};
+
+use super::*;
+
+/// Where a rollback goes: a schema version, or the window of an earlier release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A schema version.
+    Version(i32),
+    /// An earlier release from `[[releases]]`.
+    Release(crate::config::Release),
+}
+
+/// Reads `5`, `v1.3.0` or `1.3.0`; an unknown release is a usage error listing the known ones.
+fn parse_target(text: &str, compat: &Compat) -> Result<Target, Failure> {
+    if let Ok(version) = text.parse::<i32>() {
+        return if version >= 0 {
+            Ok(Target::Version(version))
+        } else {
+            Err(Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!("--rollback-to {version}: a schema version is 0 or more"),
+            ))
+        };
+    }
+    let known = || {
+        compat
+            .releases
+            .iter()
+            .map(|r| format!("v{}", r.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let version = parse_version(text).map_err(|e| {
+        Failure::new(Exit::Usage, anyhow::anyhow!("--rollback-to {text:?} is neither a schema version nor a release ({e}); known releases: {}", known()))
+    })?;
+    compat
+        .release(&version)
+        .cloned()
+        .map(Target::Release)
+        .ok_or_else(|| {
+            Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!(
+                    "release v{version} is not in [[releases]] of {}; known releases: {}",
+                    compat.origin,
+                    known()
+                ),
+            )
+        })
+}
+
+/// The schema version to go to, or `None` when the current one already fits the release.
+fn resolve(target: &Target, current: i32) -> Option<i32> {
+    match target {
+        Target::Version(version) => Some(*version),
+        Target::Release(release) if release.window.contains(current) => None,
+        Target::Release(release) => Some(release.window.max),
+    }
+}
+
+/// Maps a refusal to its exit code.
+fn refused(refusal: RollbackRefusal) -> Failure {
+    match refusal {
+        RollbackRefusal::AboveCurrent { .. } => Failure::new(Exit::Usage, refusal),
+        _ => Failure::new(Exit::Refused, refusal),
+    }
+}
+
+/// Runs `--rollback-to`; with `dry_run`, prints the plan and changes nothing.
+pub(super) async fn rollback(
+    release: &Release,
+    args: &GateArgs,
+    target_text: &str,
+) -> Result<(), Failure> {
+    let target = parse_target(target_text, &release.compat)?;
+    let client = release.connect(args.connect_timeout).await?;
+    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    let current = current_version(&applied);
+    let Some(version) = resolve(&target, current) else {
+        println!("nothing to do: schema {current} is inside the window of {target_text}");
+        return Ok(());
+    };
+    let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
+    output::plan(&plan, &release.compat);
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+        return Ok(());
+    }
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let mut lock = take_lock(client, args.lock_timeout).await?;
+    let result = rollback_locked(release, lock.client(), version).await;
+    release_lock(lock).await;
+    result
+}
+
+/// Under the lock: plan again (another instance may have moved the schema while we
+/// waited), then run the downs.
+async fn rollback_locked(
+    release: &Release,
+    client: &mut Client,
+    version: i32,
+) -> Result<(), Failure> {
+    let applied = history::read(client).await.exit(Exit::Internal)?;
+    let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
+    if plan.is_empty() {
+        println!("nothing to do: schema already at {}", plan.current);
+        return Ok(());
+    }
+    let started = Instant::now();
+    execute_recorded(release, client, &plan, None, &mut |_, _| {}).await?;
+    println!(
+        "rolled back: schema {} -> {} in {:?}",
+        plan.current,
+        plan.target,
+        started.elapsed()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compat() -> Compat {
+        Compat::parse("c.toml", "[app]\nversion = \"1.4.0\"\n[schema]\nmin = 5\nmax = 7\n[[releases]]\nversion = \"1.3.0\"\nmin = 4\nmax = 6\n")
+            .unwrap()
+    }
+
+    #[test]
+    fn targets_are_versions_or_known_releases() {
+        assert_eq!(parse_target("5", &compat()).unwrap(), Target::Version(5));
+        let Target::Release(release) = parse_target("v1.3.0", &compat()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(release.window.max, 6);
+        assert!(matches!(
+            parse_target("1.3.0", &compat()),
+            Ok(Target::Release(_))
+        ));
+        let unknown = parse_target("v1.1.0", &compat()).unwrap_err();
+        assert_eq!(unknown.exit, Exit::Usage);
+        assert!(unknown.error.to_string().contains("known releases: v1.3.0"));
+        assert_eq!(parse_target("-1", &compat()).unwrap_err().exit, Exit::Usage);
+    }
+
+    #[test]
+    fn a_release_whose_window_holds_the_schema_needs_no_rollback() {
+        let Target::Release(release) = parse_target("v1.3.0", &compat()).unwrap() else {
+            panic!()
+        };
+        let target = Target::Release(release);
+        assert_eq!(resolve(&target, 6), None);
+        assert_eq!(resolve(&target, 7), Some(6));
+        assert_eq!(resolve(&Target::Version(3), 7), Some(3));
+    }
+}

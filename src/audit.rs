@@ -1,0 +1,127 @@
+//! The audit trail: every schema change schemagate makes (forward migrations, rollbacks,
+//! restores) as a row of `schemagate_audit`, so "who rolled back production, from where
+//! to where, and with which backup" has an answer in the database itself.
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+
+/// Created under the migration lock, like the history.
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS schemagate_audit (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at           timestamptz NOT NULL DEFAULT now(),
+    action       text        NOT NULL,
+    app_version  text        NOT NULL,
+    host         text        NOT NULL,
+    from_version int4        NOT NULL,
+    to_version   int4        NOT NULL,
+    duration_ms  bigint      NOT NULL,
+    backup_file  text,
+    outcome      text        NOT NULL
+)";
+
+/// A schema change to record.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// `migrate`, `rollback` or `restore`.
+    pub action: &'static str,
+    /// The release that made it, e.g. `v1.4.0`.
+    pub app_version: String,
+    /// Schema version before.
+    pub from: i32,
+    /// Schema version after (the last committed one, on failure).
+    pub to: i32,
+    /// How long it took.
+    pub duration: Duration,
+    /// The backup taken before it.
+    pub backup_file: Option<String>,
+    /// `ok`, or what failed.
+    pub outcome: String,
+}
+
+/// A recorded change, as `status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recorded {
+    /// When (RFC 3339).
+    pub at: String,
+    /// What.
+    pub action: String,
+    /// Which release, from which host.
+    pub app_version: String,
+    /// The host it ran on.
+    pub host: String,
+    /// Schema version before.
+    pub from: i32,
+    /// Schema version after.
+    pub to: i32,
+    /// Milliseconds.
+    pub duration_ms: i64,
+    /// The backup taken before it.
+    pub backup_file: Option<String>,
+    /// `ok`, or what failed.
+    pub outcome: String,
+}
+
+/// Recording or reading the audit trail failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} schemagate_audit: {message}")]
+pub struct AuditError {
+    action: &'static str,
+    message: String,
+}
+
+/// Creates the table unless it exists (under the migration lock).
+pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
+    client.batch_execute(CREATE).await.map_err(|e| AuditError {
+        action: "create",
+        message: crate::db::describe(&e),
+    })
+}
+
+/// Records a change.
+pub async fn record(client: &Client, entry: &Entry) -> Result<(), AuditError> {
+    let host = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let duration_ms = i64::try_from(entry.duration.as_millis()).unwrap_or(i64::MAX);
+    client
+        .execute(
+            "INSERT INTO schemagate_audit (action, app_version, host, from_version, to_version, duration_ms, backup_file, outcome) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&entry.action, &entry.app_version, &host, &entry.from, &entry.to, &duration_ms, &entry.backup_file, &entry.outcome],
+        )
+        .await
+        .map(drop)
+        .map_err(|e| AuditError { action: "write", message: crate::db::describe(&e) })
+}
+
+/// The latest `limit` entries, newest first; empty when nothing was recorded yet.
+pub async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditError> {
+    let query = "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, app_version, host, \
+                 from_version, to_version, duration_ms, backup_file, outcome FROM schemagate_audit ORDER BY id DESC LIMIT $1";
+    let rows = match client.query(query, &[&limit]).await {
+        Ok(rows) => rows,
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(AuditError {
+                action: "read",
+                message: crate::db::describe(&e),
+            });
+        }
+    };
+    Ok(rows
+        .iter()
+        .map(|r| Recorded {
+            at: r.get(0),
+            action: r.get(1),
+            app_version: r.get(2),
+            host: r.get(3),
+            from: r.get(4),
+            to: r.get(5),
+            duration_ms: r.get(6),
+            backup_file: r.get(7),
+            outcome: r.get(8),
+        })
+        .collect())
+}

@@ -1,0 +1,199 @@
+//! Hostile input (issue 7): each kind of bad migrations directory is refused with exit 2 and a
+//! message naming the file and the problem, before schemagate connects: the database and
+//! the backup directory are untouched.
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::{Project, TestDb, running_as_root};
+
+/// A bad migrations directory: what to put in it and what the error must say.
+#[derive(Clone, Copy)]
+struct Case {
+    what: &'static str,
+    setup: fn(&Path),
+    expected: &'static [&'static str],
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+/// The up file of version 2 with a valid down file beside it.
+fn up_2(dir: &Path, name: &str, bytes: &[u8]) {
+    write(dir, &format!("V2__{name}.sql"), bytes);
+    write(dir, &format!("V2__{name}.down.sql"), b"DROP TABLE t2;");
+}
+
+const CASES: &[Case] = &[
+    Case {
+        what: "a file over the 64 MiB limit",
+        setup: |dir| {
+            // Sparse: the size is checked before anything is read.
+            let file = std::fs::File::create(dir.join("V2__huge.sql")).unwrap();
+            file.set_len(65 << 20).unwrap();
+            write(dir, "V2__huge.down.sql", b"SELECT 1;");
+        },
+        expected: &["V2__huge.sql: larger than 64 MiB"],
+    },
+    Case {
+        what: "a NUL byte",
+        setup: |dir| up_2(dir, "nul", b"CREATE TABLE t2 (id int);\nSELECT '\0';"),
+        expected: &["V2__nul.sql:2:9: NUL byte"],
+    },
+    Case {
+        what: "content that is not UTF-8",
+        setup: |dir| up_2(dir, "latin1", b"COMMENT ON TABLE t1 IS 'caf\xe9';"),
+        expected: &["V2__latin1.sql: not UTF-8"],
+    },
+    Case {
+        what: "UTF-16 content",
+        setup: |dir| up_2(dir, "utf16", b"\xff\xfeS\0E\0L\0"),
+        expected: &["V2__utf16.sql: not UTF-8"],
+    },
+    Case {
+        what: "a file name that is not UTF-8",
+        setup: |dir| {
+            let name = std::ffi::OsStr::from_bytes(b"V2__caf\xe9.sql");
+            std::fs::write(dir.join(name), b"SELECT 1;").unwrap();
+        },
+        expected: &["V2__caf\u{fffd}.sql: not UTF-8"],
+    },
+    Case {
+        what: "a symlink to itself",
+        setup: |dir| {
+            symlink(dir.join("V2__loop.sql"), dir.join("V2__loop.sql")).unwrap();
+            write(dir, "V2__loop.down.sql", b"SELECT 1;");
+        },
+        expected: &["V2__loop.sql: cannot be read", "symbolic links"],
+    },
+    Case {
+        what: "two symlinks pointing at each other",
+        setup: |dir| {
+            symlink(dir.join("V2__a.sql"), dir.join("V3__b.sql")).unwrap();
+            symlink(dir.join("V3__b.sql"), dir.join("V2__a.sql")).unwrap();
+        },
+        expected: &[
+            "V2__a.sql: cannot be read",
+            "V3__b.sql: cannot be read",
+            "symbolic links",
+        ],
+    },
+    Case {
+        what: "a symlink to the migrations directory itself",
+        setup: |dir| symlink(dir, dir.join("V2__self.sql")).unwrap(),
+        expected: &["V2__self.sql: not a regular file"],
+    },
+    Case {
+        what: "a directory named like a migration",
+        setup: |dir| std::fs::create_dir(dir.join("V2__dir.sql")).unwrap(),
+        expected: &["V2__dir.sql: not a regular file"],
+    },
+    Case {
+        what: "version 0",
+        setup: |dir| {
+            write(dir, "V0__zero.sql", b"SELECT 1;");
+            write(dir, "V0__zero.down.sql", b"SELECT 1;");
+        },
+        expected: &["V0__zero.sql: version must be a positive integer that fits i32"],
+    },
+    Case {
+        what: "a version past i32::MAX",
+        setup: |dir| {
+            write(dir, "V2147483648__big.sql", b"SELECT 1;");
+            write(dir, "V2147483648__big.down.sql", b"SELECT 1;");
+        },
+        expected: &["V2147483648__big.sql: version must be a positive integer that fits i32"],
+    },
+    Case {
+        what: "an empty up file",
+        setup: |dir| up_2(dir, "empty", b""),
+        expected: &["V2__empty.sql: empty"],
+    },
+    Case {
+        what: "an empty down file",
+        setup: |dir| {
+            write(dir, "V2__t2.sql", b"CREATE TABLE t2 (id int);");
+            write(dir, "V2__t2.down.sql", b"\n  \n");
+        },
+        expected: &["V2__t2.down.sql: empty"],
+    },
+    Case {
+        what: "COMMIT inside a transactional migration",
+        setup: |dir| {
+            up_2(
+                dir,
+                "commit",
+                b"CREATE TABLE t2 (id int);\ncommit;\nCREATE TABLE t3 (id int);",
+            );
+        },
+        expected: &["V2__commit.sql: `commit` inside a transactional migration"],
+    },
+];
+
+#[tokio::test]
+async fn each_hostile_migrations_directory_is_refused_with_exit_2_and_nothing_is_touched() {
+    let db = TestDb::new().await;
+    let mut cases = CASES.to_vec();
+    // A FIFO would block a plain read forever; mkfifo(1) spares us an unsafe libc call.
+    cases.push(Case {
+        what: "a FIFO named like a migration",
+        setup: make_fifo,
+        expected: &["V2__fifo.sql: not a regular file"],
+    });
+    // Root reads a mode-000 file anyway, so this case only means something as another user.
+    if !running_as_root() {
+        cases.push(Case {
+            what: "a file nobody may read",
+            setup: |dir| {
+                up_2(dir, "secret", b"SELECT 1;");
+                let path = dir.join("V2__secret.sql");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+            },
+            expected: &["V2__secret.sql: cannot be read", "ermission denied"],
+        });
+    }
+    for Case {
+        what,
+        setup,
+        expected,
+    } in cases
+    {
+        let project = Project::with_tables(1, 0, 3);
+        setup(&project.migrations());
+        let run = tokio::time::timeout(Duration::from_secs(30), project.run(&db.url, &["migrate"]))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: schemagate hung"));
+        assert_eq!(run.code(), 2, "{what}: {}", run.text());
+        for needle in expected {
+            assert!(
+                run.text().contains(needle),
+                "{what}: expected {needle:?} in:\n{}",
+                run.text()
+            );
+        }
+        assert!(!project.backups().exists(), "{what}: a backup was made");
+        let tables = db
+            .client()
+            .await
+            .query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'", &[])
+            .await
+            .unwrap();
+        assert!(tables.is_empty(), "{what}: the database was changed");
+    }
+}
+
+/// Creates the FIFO `V2__fifo.sql`.
+#[allow(
+    clippy::disallowed_types,
+    reason = "mkfifo returns at once; the case table holds plain functions"
+)]
+fn make_fifo(dir: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.join("V2__fifo.sql"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -1,0 +1,261 @@
+//! Rollback (issue 4): down migrations to a version or a release, refusals, dry runs.
+
+use std::time::Duration;
+
+use crate::support::{Project, TestDb};
+
+/// The schema without schemagate's own tables, as `pg_dump --schema-only` prints it.
+async fn schema_of(db: &TestDb) -> String {
+    let output = tokio::process::Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--exclude-table=refinery_schema_history",
+            "--exclude-table=schemagate_audit",
+        ])
+        .arg(&db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.contains("restrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The example catalogue of the repository, with its compat window widened to 1..=5.
+fn examples() -> Project {
+    let project = Project::new();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), project.migrations().join(entry.file_name())).unwrap();
+    }
+    project.compat_text("[app]\nversion = \"1.4.0\"\n[schema]\nmin = 1\nmax = 5\n[[releases]]\nversion = \"1.2.0\"\nmin = 2\nmax = 3\n");
+    project
+}
+
+#[tokio::test]
+async fn rolling_back_from_5_to_3_leaves_the_schema_a_fresh_migration_to_3_makes() {
+    let (rolled, fresh) = (TestDb::new().await, TestDb::new().await);
+    let project = examples();
+    project
+        .run(&rolled.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let run = project
+        .run(
+            &rolled.url,
+            &["migrate", "--no-backup", "--rollback-to", "3"],
+        )
+        .await;
+    run.expect_code(0);
+    assert!(
+        run.text().contains("rolled back: schema 5 -> 3"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(rolled.history().await, [1, 2, 3]);
+
+    let up_to_3 = examples();
+    up_to_3.compat_text("[app]\nversion = \"1.2.0\"\n[schema]\nmin = 1\nmax = 3\n");
+    up_to_3
+        .run(&fresh.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(schema_of(&rolled).await, schema_of(&fresh).await);
+}
+
+#[tokio::test]
+async fn the_example_migrations_go_up_down_and_up_again() {
+    let db = TestDb::new().await;
+    let project = examples();
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let up = schema_of(&db).await;
+    project
+        .run(&db.url, &["--rollback-to", "0", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, Vec::<i32>::new());
+    assert_eq!(db.tables().await, Vec::<String>::new());
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(schema_of(&db).await, up);
+}
+
+#[tokio::test]
+async fn a_rollback_to_a_release_goes_to_its_max_and_is_recorded_in_the_audit_trail() {
+    let db = TestDb::new().await;
+    let project = examples();
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project
+        .run(&db.url, &["--rollback-to", "v1.2.0", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, [1, 2, 3]);
+    let again = project
+        .run(&db.url, &["--rollback-to", "1.2.0", "--no-backup"])
+        .await;
+    again.expect_code(0);
+    assert!(again.text().contains("nothing to do"), "{}", again.text());
+    let unknown = project.run(&db.url, &["--rollback-to", "v0.9.0"]).await;
+    unknown.expect_code(2);
+    assert!(
+        unknown.text().contains("known releases: v1.2.0"),
+        "{}",
+        unknown.text()
+    );
+
+    let status = project.run(&db.url, &["status"]).await;
+    status.expect_code(0);
+    assert!(
+        status.text().contains("rollback 5 -> 3") && status.text().contains("v1.4.0 on"),
+        "{}",
+        status.text()
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_past_an_irreversible_step_is_refused_and_nothing_changes() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(3, 1, 3);
+    project.migration(
+        2,
+        "create_t2",
+        "CREATE TABLE t2 (id int);",
+        "-- schemagate:irreversible\n",
+    );
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let before = schema_of(&db).await;
+    let run = project
+        .run(&db.url, &["--rollback-to", "1", "--no-backup"])
+        .await;
+    run.expect_code(3);
+    assert!(
+        run.text().contains("version 2 (create_t2) is irreversible"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2, 3]);
+    assert_eq!(schema_of(&db).await, before);
+    project
+        .run(&db.url, &["--rollback-to", "2", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
+}
+
+#[tokio::test]
+async fn a_failing_down_exits_6_with_the_history_at_the_last_committed_version() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(4, 1, 4);
+    project.migration(
+        3,
+        "create_t3",
+        "CREATE TABLE t3 (id int);",
+        "DROP TABLE t3;\nDROP TABLE no_such_table;",
+    );
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let run = project
+        .run(&db.url, &["--rollback-to", "1", "--no-backup"])
+        .await;
+    run.expect_code(6);
+    let text = run.text();
+    assert!(
+        text.contains("V3__create_t3.down.sql") && text.contains("no_such_table"),
+        "{text}"
+    );
+    assert!(text.contains("database is at schema version 3"), "{text}");
+    assert_eq!(db.history().await, [1, 2, 3]);
+    assert_eq!(db.tables().await, ["t1", "t2", "t3"]);
+}
+
+#[tokio::test]
+async fn a_dry_run_prints_the_plan_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(3, 1, 3);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let before = (schema_of(&db).await, db.history().await);
+    for args in [
+        &["--rollback-to", "1", "--dry-run"][..],
+        &["plan", "--rollback-to", "1"],
+    ] {
+        let run = project.run(&db.url, args).await;
+        run.expect_code(0);
+        let text = run.text();
+        assert!(
+            text.contains("down      3")
+                && text.contains("V2__create_t2.down.sql")
+                && text.contains("nothing was changed"),
+            "{text}"
+        );
+        assert_eq!((schema_of(&db).await, db.history().await), before);
+        assert!(!project.backups().exists());
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_waits_for_the_lock_held_by_another_instance_then_proceeds() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(3, 1, 3);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let holder = db.client().await;
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&schemagate::lock::LOCK_KEY],
+        )
+        .await
+        .unwrap();
+    let rollback = project
+        .command(&db.url, &["--rollback-to", "1", "--no-backup"])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        db.history().await,
+        [1, 2, 3],
+        "the rollback must wait for the lock"
+    );
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&schemagate::lock::LOCK_KEY],
+        )
+        .await
+        .unwrap();
+    let output = rollback.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("waiting for the migration lock"));
+    assert_eq!(db.history().await, [1]);
+}
