@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::Client;
 
+use crate::backup::{self, RestorePlan};
 use crate::catalogue::{self, Catalogue};
-use crate::cli::{Cli, Command, GateArgs};
+use crate::cli::{BackupArgs, Cli, Command, GateArgs, RestoreArgs};
 use crate::config::Compat;
 use crate::db::{self, DatabaseUrl};
 use crate::lock::{LockError, MigrationLock};
@@ -15,6 +16,9 @@ use crate::plan::{self, Plan, Step};
 use crate::{audit, history, migrate, output};
 
 mod rollback;
+
+mod serve;
+pub use serve::Application;
 
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,16 +154,26 @@ pub struct GateReport {
     pub lock_waited: Duration,
     /// Each executed step and its duration.
     pub durations: Vec<(Step, Duration)>,
+    /// The backup taken before the first step, if one was.
+    pub backup: Option<backup::Backup>,
+    /// Whether a backup was due but skipped with `--no-backup`.
+    pub backup_skipped: bool,
 }
 
 /// Runs a command to completion.
 pub async fn run(mut cli: Cli) -> Result<(), Failure> {
     let command = cli.take_command();
+    if let Command::Healthcheck(args) = &command {
+        // Needs neither compat.toml nor the catalogue: anything but a 200 is exit 1.
+        return crate::server::healthcheck::check(&args.url)
+            .await
+            .exit(Exit::Internal);
+    }
     let release = Release::load(&cli.gate)?;
     if let Some(target) = cli.gate.rollback_to.as_deref() {
         return match command {
             Command::Serve(_) | Command::Migrate => {
-                rollback::rollback(&release, &cli.gate, target).await
+                rollback::rollback(&release, &cli.gate, &cli.backup, target).await
             }
             Command::Plan => {
                 rollback::rollback(
@@ -168,6 +182,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
                         dry_run: true,
                         ..cli.gate.clone()
                     },
+                    &cli.backup,
                     target,
                 )
                 .await
@@ -180,7 +195,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
     }
     match command {
         Command::Migrate => {
-            let report = gate(&release, &cli.gate).await?;
+            let report = gate(&release, &cli.gate, &cli.backup).await?;
             output::gate_done(&report, &release.compat, cli.gate.dry_run);
             Ok(())
         }
@@ -191,6 +206,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
                     dry_run: true,
                     ..cli.gate
                 },
+                &cli.backup,
             )
             .await?;
             output::gate_done(&report, &release.compat, true);
@@ -202,29 +218,49 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
             output::version(&release.compat, &release.catalogue);
             Ok(())
         }
-        Command::Serve(_)
-        | Command::Backup
-        | Command::Backups(_)
-        | Command::Restore(_)
-        | Command::Healthcheck(_) => Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!("this command is not available in this build"),
-        )),
+        Command::Serve(args) if !cli.gate.dry_run => {
+            serve::serve(&release, &cli.gate, &cli.backup, &args).await
+        }
+        Command::Serve(_) => {
+            let report = gate(&release, &cli.gate, &cli.backup).await?;
+            output::gate_done(&report, &release.compat, true);
+            Ok(())
+        }
+        Command::Backup => backup_now(&release, &cli.gate, &cli.backup).await,
+        Command::Backups(args) => {
+            let backups = backup::list(&cli.backup.backup_dir).exit(Exit::BackupFailed)?;
+            output::backups(&backups, args.json).exit(Exit::Internal)
+        }
+        Command::Restore(args) => restore(&release, &cli.gate, &cli.backup, &args).await,
+        Command::Healthcheck(_) => {
+            unreachable!("healthcheck is answered before the release is loaded")
+        }
     }
 }
 
 /// The gate of DESIGN §1: connect, lock, plan, (backup,) migrate, verdict, unlock.
-pub async fn gate(release: &Release, args: &GateArgs) -> Result<GateReport, Failure> {
-    let client = release.connect(args.connect_timeout).await?;
-    let mut lock = take_lock(client, args.lock_timeout).await?;
+pub async fn gate(
+    release: &Release,
+    gate_args: &GateArgs,
+    backup_args: &BackupArgs,
+) -> Result<GateReport, Failure> {
+    let mut lock = acquire_lock(release, gate_args).await?;
     let lock_waited = lock.waited();
-    let result = gate_locked(release, lock.client(), args.dry_run).await;
+    let result = gate_locked(release, lock.client(), gate_args.dry_run, backup_args).await;
     release_lock(lock).await;
-    result.map(|(plan, durations)| GateReport {
+    result.map(|(plan, durations, backup)| GateReport {
+        backup_skipped: backup_args.no_backup && !gate_args.dry_run && !plan.is_empty(),
         plan,
         lock_waited,
         durations,
+        backup,
     })
+}
+
+/// Connects and takes the migration lock (exit 4 or 7).
+async fn acquire_lock(release: &Release, args: &GateArgs) -> Result<MigrationLock, Failure> {
+    let client = release.connect(args.connect_timeout).await?;
+    take_lock(client, args.lock_timeout).await
 }
 
 /// Takes the migration lock (exit 7 when `--lock-timeout` runs out).
@@ -244,21 +280,28 @@ async fn release_lock(lock: MigrationLock) {
     }
 }
 
+/// What [`gate_locked`] did: the plan, each step's duration, the backup taken.
+type Locked = (Plan, Vec<(Step, Duration)>, Option<backup::Backup>);
+
 /// The part of the gate that runs under the lock.
 async fn gate_locked(
     release: &Release,
     client: &mut Client,
     dry_run: bool,
-) -> Result<(Plan, Vec<(Step, Duration)>), Failure> {
+    backup_args: &BackupArgs,
+) -> Result<Locked, Failure> {
     let applied = history::read(client).await.exit(Exit::Internal)?;
     let plan =
         plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
     if dry_run || plan.is_empty() {
-        return Ok((plan, Vec::new()));
+        return Ok((plan, Vec::new(), None));
     }
+    // Under the lock and before anything changes, the history table included (DESIGN §1.5).
+    let backup = backup_before_change(release, backup_args, client, plan.current).await?;
     let mut durations = Vec::with_capacity(plan.steps.len());
     let started = Instant::now();
-    let result = execute_recorded(release, client, &plan, None, &mut |step, took| {
+    let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
+    let result = execute_recorded(release, client, &plan, backup_file, &mut |step, took| {
         durations.push((step.clone(), took));
     })
     .await;
@@ -268,7 +311,136 @@ async fn gate_locked(
         .await
         .exit(Exit::Internal)?;
     plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
-    Ok((plan, durations))
+    Ok((plan, durations, backup))
+}
+
+/// The backup before a schema change (forward or rollback), unless `--no-backup`: exit 5
+/// when it fails, so nothing is changed. Then prunes old backups; a failed prune is logged,
+/// not fatal (the new backup is safe).
+pub async fn backup_before_change(
+    release: &Release,
+    args: &BackupArgs,
+    client: &Client,
+    schema_version: i32,
+) -> Result<Option<backup::Backup>, Failure> {
+    if args.no_backup {
+        tracing::warn!(
+            schema_version,
+            "--no-backup: changing the schema WITHOUT a backup; only a restore from your own backups can undo it"
+        );
+        return Ok(None);
+    }
+    take_backup(release, args, client, schema_version)
+        .await
+        .map(Some)
+}
+
+/// Takes a backup and prunes old ones (exit 5 on failure).
+async fn take_backup(
+    release: &Release,
+    args: &BackupArgs,
+    client: &Client,
+    schema_version: i32,
+) -> Result<backup::Backup, Failure> {
+    let request = backup::Request {
+        client,
+        url: release.url()?,
+        application_name: &release.application_name,
+        dir: &args.backup_dir,
+        app_version: release.compat.app_version.to_string(),
+        schema_version,
+        pg_dump: args.pg_dump.as_deref(),
+        timeout: args.backup_timeout,
+    };
+    let taken = backup::take(&request).await.exit(Exit::BackupFailed)?;
+    let policy = backup::Retention {
+        keep: args.backup_keep,
+        max_age: args.backup_max_age,
+    };
+    if let Err(error) = backup::prune(&args.backup_dir, policy, &taken.path) {
+        tracing::warn!(error = %format!("{:#}", anyhow::Error::from(error)), "pruning old backups failed");
+    }
+    Ok(taken)
+}
+
+/// `backup`: a backup now, under the lock, whatever `--no-backup` says.
+async fn backup_now(
+    release: &Release,
+    gate_args: &GateArgs,
+    backup_args: &BackupArgs,
+) -> Result<(), Failure> {
+    let mut lock = acquire_lock(release, gate_args).await?;
+    let result = async {
+        let version = history::current_version(lock.client())
+            .await
+            .exit(Exit::Internal)?;
+        take_backup(release, backup_args, lock.client(), version).await
+    }
+    .await;
+    if let Err(error) = lock.release().await {
+        tracing::warn!(%error, "releasing the migration lock failed; it is freed when the connection closes");
+    }
+    output::backup_taken(&result?);
+    Ok(())
+}
+
+/// `restore FILE --yes`: checksum, then (under the lock) the database back to the dump.
+/// Without `--yes` it prints the plan and exits 2.
+async fn restore(
+    release: &Release,
+    gate_args: &GateArgs,
+    backup_args: &BackupArgs,
+    args: &RestoreArgs,
+) -> Result<(), Failure> {
+    if !args.yes {
+        let client = release.connect(gate_args.connect_timeout).await?;
+        let plan = RestorePlan::new(&client, &args.file)
+            .await
+            .exit(Exit::BackupFailed)?;
+        output::restore_plan(&plan);
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("restore is destructive: nothing was changed; add --yes to do it"),
+        ));
+    }
+    let mut lock = acquire_lock(release, gate_args).await?;
+    let started = Instant::now();
+    let result = async {
+        let plan = RestorePlan::new(lock.client(), &args.file)
+            .await
+            .exit(Exit::BackupFailed)?;
+        output::restore_plan(&plan);
+        let from = history::current_version(lock.client())
+            .await
+            .exit(Exit::Internal)?;
+        backup::restore(
+            &plan,
+            release.url()?,
+            &release.application_name,
+            backup_args.pg_dump.as_deref(),
+        )
+        .await
+        .exit(Exit::BackupFailed)?;
+        let version = history::current_version(lock.client())
+            .await
+            .exit(Exit::Internal)?;
+        let entry = audit_entry(
+            release,
+            "restore",
+            from,
+            version,
+            started,
+            Some(args.file.display().to_string()),
+            "ok".to_owned(),
+        );
+        record(lock.client(), &entry).await;
+        Ok((plan, version))
+    }
+    .await;
+    release_lock(lock).await;
+    let (plan, version) = result?;
+    output::restored(&plan, version);
+    Ok(())
 }
 
 /// Runs a plan (exit 6 on a failed step) and records it, success or failure, in the audit
@@ -281,7 +453,6 @@ async fn execute_recorded(
     on_step: &mut dyn FnMut(&Step, Duration),
 ) -> Result<(), Failure> {
     history::ensure_table(client).await.exit(Exit::Internal)?;
-    audit::ensure_table(client).await.exit(Exit::Internal)?;
     let started = Instant::now();
     let result = migrate::execute(client, &release.catalogue, plan, on_step).await;
     let (to, outcome) = match &result {
@@ -298,19 +469,50 @@ async fn execute_recorded(
         plan::Direction::Up => "migrate",
         plan::Direction::Down => "rollback",
     };
-    let entry = audit::Entry {
+    let entry = audit_entry(
+        release,
+        action,
+        plan.current,
+        to,
+        started,
+        backup_file,
+        outcome,
+    );
+    record(client, &entry).await;
+    result.exit(Exit::StepFailed)
+}
+
+/// An audit entry of this release for a change that started at `started`.
+fn audit_entry(
+    release: &Release,
+    action: &'static str,
+    from: i32,
+    to: i32,
+    started: Instant,
+    backup_file: Option<String>,
+    outcome: String,
+) -> audit::Entry {
+    audit::Entry {
         action,
         app_version: format!("v{}", release.compat.app_version),
-        from: plan.current,
+        from,
         to,
         duration: started.elapsed(),
         backup_file,
         outcome,
+    }
+}
+
+/// Records a change that was made: a failure to record is logged, not fatal, since the
+/// change itself is committed.
+async fn record(client: &Client, entry: &audit::Entry) {
+    let recorded = match audit::ensure_table(client).await {
+        Ok(()) => audit::record(client, entry).await,
+        Err(error) => Err(error),
     };
-    if let Err(error) = audit::record(client, &entry).await {
+    if let Err(error) = recorded {
         tracing::warn!(%error, "the change was made but could not be recorded in the audit trail");
     }
-    result.exit(Exit::StepFailed)
 }
 
 /// `check`: the read-only verdict, without the lock.

@@ -116,6 +116,9 @@ pub struct BackupArgs {
     /// Remove backups older than this (the newest of each schema version is always kept).
     #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
     pub backup_max_age: Duration,
+    /// Kill pg_dump and refuse the change (exit 5) if the backup takes longer than this.
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub backup_timeout: Duration,
     /// The pg_dump binary; by default the one whose major version equals the server's.
     #[arg(long, global = true, env = "SCHEMAGATE_PG_DUMP", value_name = "PATH")]
     pub pg_dump: Option<PathBuf>,

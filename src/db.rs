@@ -3,10 +3,14 @@
 //! The password lives in a [`SecretString`] and is only exposed to build a
 //! `tokio_postgres::Config` or the `PGPASSWORD` of a child process; everything printed
 //! goes through [`DatabaseUrl::redacted`].
+//!
+//! The gate uses one dedicated connection ([`connect`]); `serve`'s background refresh uses a
+//! small [`pool`], so a connection that broke while the database was away is replaced.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::{Client, Config, NoTls};
 
@@ -65,6 +69,13 @@ pub enum DbError {
         waited: Duration,
         /// The last attempt's error.
         last_error: String,
+    },
+    /// The connection pool could not be built.
+    #[error("cannot build the connection pool: {source}")]
+    Pool {
+        /// deadpool's error.
+        #[source]
+        source: deadpool_postgres::BuildError,
     },
 }
 
@@ -179,6 +190,37 @@ pub async fn connect(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// A pool of at most `max_size` connections, tagged with `application_name` like the gate's.
+///
+/// Connecting, waiting for a free connection and checking a returned one each give up after
+/// `timeout`, so a database that went away makes a refresh fail fast instead of hanging.
+/// Connections are recycled with deadpool's `Fast` method (is the socket still open?): the
+/// refresh's own query is the liveness check.
+pub fn pool(
+    url: &DatabaseUrl,
+    application_name: &str,
+    timeout: Duration,
+    max_size: usize,
+) -> Result<Pool, DbError> {
+    let mut config = url.config(application_name)?;
+    config.connect_timeout(timeout);
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|source| DbError::Pool { source })
 }
 
 /// Authentication failures and a missing database do not go away by retrying.

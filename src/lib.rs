@@ -6,13 +6,15 @@
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
-//! - [`db`]: connect-with-retry and URL redaction.
+//! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
+//! - [`db`]: connect-with-retry, the refresh's pool, and URL redaction.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
 //! - [`migrate`]: executes plans.
 //! - [`output`]: what commands print on stdout (plans, status), apart from logs.
 //! - [`position`]: line and column of an offset, for messages.
+//! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`telemetry`]: tracing setup.
 //!
 //! # Glossary
@@ -24,6 +26,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
@@ -34,6 +37,7 @@ pub mod migrate;
 pub mod output;
 pub mod plan;
 pub mod position;
+pub mod server;
 pub mod telemetry;
 
 /// Files embedded at build time by `build.rs`.

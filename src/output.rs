@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::app::GateReport;
 use crate::audit::Recorded;
+use crate::backup::{Backup, RestorePlan};
 use crate::catalogue::Catalogue;
+use crate::cli::BackupArgs;
 use crate::config::Compat;
 use crate::history::Applied;
 use crate::plan::{Direction, Plan};
@@ -57,6 +59,25 @@ pub fn gate_done(report: &GateReport, compat: &Compat, dry_run: bool) {
         compat.window.max,
         report.durations.len()
     );
+    if let Some(backup) = &report.backup {
+        println!(
+            "backup before the change: {} ({} bytes)",
+            backup.path.display(),
+            backup.manifest.size_bytes
+        );
+    }
+}
+
+/// Prints the backup a change will take first (or that `--no-backup` skips it).
+pub fn backup_intent(args: &BackupArgs, schema_version: i32) {
+    if args.no_backup {
+        println!("backup: NONE (--no-backup): nothing but your own backups can undo this");
+    } else {
+        println!(
+            "backup: a verified pg_dump of schema {schema_version} into {} before the first step",
+            args.backup_dir.display()
+        );
+    }
 }
 
 /// Prints the verdict of `check`.
@@ -204,4 +225,96 @@ pub fn status(
         );
     }
     Ok(())
+}
+
+/// Prints a backup just taken.
+pub fn backup_taken(backup: &Backup) {
+    let m = &backup.manifest;
+    println!(
+        "backup {} (schema {}, {} bytes, sha256 {}, {:.1}s)",
+        backup.path.display(),
+        m.schema_version,
+        m.size_bytes,
+        m.sha256,
+        m.duration_seconds
+    );
+}
+
+/// One backup in `backups --json`: the manifest plus where it is and how old.
+#[derive(Debug, Serialize)]
+struct Listed<'a> {
+    path: String,
+    age_seconds: u64,
+    #[serde(flatten)]
+    manifest: &'a crate::backup::Manifest,
+}
+
+/// Prints the backups, newest first: file, schema version, app version, age, size.
+pub fn backups(backups: &[Backup], json: bool) -> serde_json::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    if json {
+        let listed: Vec<Listed> = backups
+            .iter()
+            .map(|b| Listed {
+                path: b.path.display().to_string(),
+                age_seconds: b.age(now).as_secs(),
+                manifest: &b.manifest,
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(());
+    }
+    if backups.is_empty() {
+        println!("no backups");
+        return Ok(());
+    }
+    println!(
+        "{:<48} {:>6} {:>10} {:>10} {:>12}",
+        "file", "schema", "app", "age", "size"
+    );
+    for b in backups {
+        let age = std::time::Duration::from_secs(b.age(now).as_secs());
+        println!(
+            "{:<48} {:>6} {:>10} {:>10} {:>12}",
+            b.manifest.file,
+            b.manifest.schema_version,
+            b.manifest.app_version,
+            humantime::format_duration(age).to_string(),
+            b.manifest.size_bytes
+        );
+    }
+    Ok(())
+}
+
+/// Prints what a restore does.
+pub fn restore_plan(plan: &RestorePlan) {
+    let m = &plan.backup.manifest;
+    println!(
+        "restore {} (database {}, schema {}, taken {} by v{}; sha256 verified)",
+        plan.backup.path.display(),
+        m.database,
+        m.schema_version,
+        m.created_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        m.app_version
+    );
+    println!(
+        "into database {}, in one transaction: drop schema(s) {} with everything in them, recreate public, replay the dump",
+        plan.database,
+        if plan.schemas.is_empty() {
+            "(none)".to_owned()
+        } else {
+            plan.schemas.join(", ")
+        }
+    );
+}
+
+/// Prints the outcome of a restore.
+pub fn restored(plan: &RestorePlan, version: i32) {
+    println!(
+        "restored {} into {}: the history now says schema {version}",
+        plan.backup.path.display(),
+        plan.database
+    );
 }

@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod backup;
 mod docs;
 mod faults;
 mod gate;
 mod hostile_input;
 mod properties;
 mod rollback;
+mod serve;
 mod support;

@@ -130,36 +130,79 @@ async fn a_rollback_to_a_release_goes_to_its_max_and_is_recorded_in_the_audit_tr
 }
 
 #[tokio::test]
-async fn a_rollback_past_an_irreversible_step_is_refused_and_nothing_changes() {
+async fn a_rollback_past_an_irreversible_step_is_refused_naming_the_backup_to_restore() {
     let db = TestDb::new().await;
-    let project = Project::with_tables(3, 1, 3);
+    let project = Project::with_tables(1, 1, 3);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
     project.migration(
         2,
         "create_t2",
         "CREATE TABLE t2 (id int);",
         "-- schemagate:irreversible\n",
     );
+    project.migration(
+        3,
+        "create_t3",
+        "CREATE TABLE t3 (id int);",
+        "DROP TABLE t3;",
+    );
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    let before_2 = backup_files(&project).into_iter().max().unwrap();
+    let before = (schema_of(&db).await, backup_files(&project));
+    let run = project.run(&db.url, &["--rollback-to", "1"]).await;
+    run.expect_code(3);
+    let text = run.text();
+    assert!(
+        text.contains("version 2 (create_t2) is irreversible"),
+        "{text}"
+    );
+    let restore = format!(
+        "schemagate restore {} --yes",
+        project.backups().join(&before_2).display()
+    );
+    assert!(text.contains(&restore), "expected `{restore}` in:\n{text}");
+    assert_eq!(db.history().await, [1, 2, 3]);
+    assert_eq!((schema_of(&db).await, backup_files(&project)), before);
+    project
+        .run(&db.url, &["--rollback-to", "2"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
+}
+
+/// The dump files in the project's backup directory, sorted (names sort by time).
+fn backup_files(project: &Project) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(project.backups())
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".dump"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_rollback_takes_a_backup_first_and_records_it_in_the_audit_trail() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(3, 1, 3);
     project
         .run(&db.url, &["migrate", "--no-backup"])
         .await
         .expect_code(0);
-    let before = schema_of(&db).await;
-    let run = project
-        .run(&db.url, &["--rollback-to", "1", "--no-backup"])
-        .await;
-    run.expect_code(3);
-    assert!(
-        run.text().contains("version 2 (create_t2) is irreversible"),
-        "{}",
-        run.text()
-    );
-    assert_eq!(db.history().await, [1, 2, 3]);
-    assert_eq!(schema_of(&db).await, before);
     project
-        .run(&db.url, &["--rollback-to", "2", "--no-backup"])
+        .run(&db.url, &["--rollback-to", "1"])
         .await
         .expect_code(0);
-    assert_eq!(db.history().await, [1, 2]);
+    let files = backup_files(&project);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].contains("-schema3-"), "{files:?}");
+    let client = db.client().await;
+    let row = client.query_one("SELECT backup_file, from_version, to_version FROM schemagate_audit WHERE action = 'rollback'", &[]).await.unwrap();
+    assert!(row.get::<_, String>(0).ends_with(&files[0]));
+    assert_eq!((row.get::<_, i32>(1), row.get::<_, i32>(2)), (3, 1));
 }
 
 #[tokio::test]
@@ -213,6 +256,10 @@ async fn a_dry_run_prints_the_plan_and_changes_nothing() {
             "{text}"
         );
         assert_eq!((schema_of(&db).await, db.history().await), before);
+        assert!(
+            text.contains("backup: a verified pg_dump of schema 3"),
+            "{text}"
+        );
         assert!(!project.backups().exists());
     }
 }

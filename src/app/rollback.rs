@@ -1,6 +1,8 @@
 //! `--rollback-to`: validate the whole path before taking the lock, print the plan, then
 //! under the lock back up and run the downs newest first (DESIGN §5, STYLE 7).
 
+use std::path::Path;
+
 use crate::config::{Compat, parse_version};
 use crate::plan::{RollbackRefusal, current_version};
 
@@ -63,11 +65,38 @@ fn resolve(target: &Target, current: i32) -> Option<i32> {
     }
 }
 
-/// Maps a refusal to its exit code.
-fn refused(refusal: RollbackRefusal) -> Failure {
+/// Maps a refusal to its exit code; an irreversible step also names the backup to restore.
+fn refused(refusal: RollbackRefusal, backup_dir: &Path) -> Failure {
     match refusal {
         RollbackRefusal::AboveCurrent { .. } => Failure::new(Exit::Usage, refusal),
+        RollbackRefusal::Irreversible { version, .. } => {
+            let advice = restore_advice(backup_dir, version);
+            Failure::new(Exit::Refused, anyhow::Error::new(refusal).context(advice))
+        }
         _ => Failure::new(Exit::Refused, refusal),
+    }
+}
+
+/// The backup taken before `version` was applied (the newest whose schema is below it),
+/// as the exact command that restores it.
+fn restore_advice(backup_dir: &Path, version: i32) -> String {
+    let before = backup::list(backup_dir).ok().and_then(|backups| {
+        backups
+            .into_iter()
+            .find(|b| b.manifest.schema_version < version)
+    });
+    match before {
+        Some(backup) => format!(
+            "rollback refused; the backup taken before version {version} was applied is {} (schema {}, {}): restore it with `schemagate restore {} --yes` (DESTRUCTIVE: data written since is lost)",
+            backup.path.display(),
+            backup.manifest.schema_version,
+            backup.manifest.created_at,
+            backup.path.display()
+        ),
+        None => format!(
+            "rollback refused; {} holds no backup from before version {version}: restore one of your own backups",
+            backup_dir.display()
+        ),
     }
 }
 
@@ -75,6 +104,7 @@ fn refused(refusal: RollbackRefusal) -> Failure {
 pub(super) async fn rollback(
     release: &Release,
     args: &GateArgs,
+    backup_args: &BackupArgs,
     target_text: &str,
 ) -> Result<(), Failure> {
     let target = parse_target(target_text, &release.compat)?;
@@ -85,8 +115,12 @@ pub(super) async fn rollback(
         println!("nothing to do: schema {current} is inside the window of {target_text}");
         return Ok(());
     };
+    let refused = |refusal| refused(refusal, &backup_args.backup_dir);
     let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
     output::plan(&plan, &release.compat);
+    if !plan.is_empty() {
+        output::backup_intent(backup_args, current);
+    }
     if args.dry_run {
         println!("dry run: nothing was changed");
         return Ok(());
@@ -95,7 +129,7 @@ pub(super) async fn rollback(
         return Ok(());
     }
     let mut lock = take_lock(client, args.lock_timeout).await?;
-    let result = rollback_locked(release, lock.client(), version).await;
+    let result = rollback_locked(release, lock.client(), version, backup_args).await;
     release_lock(lock).await;
     result
 }
@@ -106,15 +140,19 @@ async fn rollback_locked(
     release: &Release,
     client: &mut Client,
     version: i32,
+    backup_args: &BackupArgs,
 ) -> Result<(), Failure> {
     let applied = history::read(client).await.exit(Exit::Internal)?;
-    let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
+    let plan = plan::rollback(&release.catalogue, &applied, version)
+        .map_err(|refusal| refused(refusal, &backup_args.backup_dir))?;
     if plan.is_empty() {
         println!("nothing to do: schema already at {}", plan.current);
         return Ok(());
     }
     let started = Instant::now();
-    execute_recorded(release, client, &plan, None, &mut |_, _| {}).await?;
+    let backup = backup_before_change(release, backup_args, client, plan.current).await?;
+    let backup_file = backup.map(|b| b.path.display().to_string());
+    execute_recorded(release, client, &plan, backup_file, &mut |_, _| {}).await?;
     println!(
         "rolled back: schema {} -> {} in {:?}",
         plan.current,

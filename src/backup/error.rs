@@ -1,0 +1,166 @@
+//! Every way a backup, a listing or a restore can fail. Each message carries what is needed
+//! to act on it: the program, its stderr (password-free), the file, how far it got.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A backup, listing or restore failed; for a backup, nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// No client program of the server's major version was found.
+    #[error(
+        "no {program} of PostgreSQL {major} found (looked at {looked}); install the PostgreSQL {major} client (Debian/Ubuntu: postgresql-client-{major}), or give its path with --pg-dump: the client's major version must equal the server's"
+    )]
+    ClientMissing {
+        /// `pg_dump`, `pg_restore` or `psql`.
+        program: &'static str,
+        /// The server's major version.
+        major: u32,
+        /// Where we looked.
+        looked: String,
+    },
+    /// The client found (or given) is not of the server's major version.
+    #[error(
+        "{program} is {found} but the server is PostgreSQL {major}; install the PostgreSQL {major} client (Debian/Ubuntu: postgresql-client-{major}) or point --pg-dump at its pg_dump: an older pg_dump cannot dump a newer server, and a newer one writes settings an older server rejects on restore"
+    )]
+    ClientMismatch {
+        /// The program's path.
+        program: PathBuf,
+        /// What `--version` said.
+        found: String,
+        /// The server's major version.
+        major: u32,
+    },
+    /// A program could not be started.
+    #[error("cannot run {program}")]
+    Spawn {
+        /// The program's path.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// pg_dump exited non-zero or was killed.
+    #[error(
+        "{program} failed ({status}) after writing {bytes} bytes; the partial file was removed and nothing was changed; its stderr: {stderr}"
+    )]
+    DumpFailed {
+        /// The program's path.
+        program: PathBuf,
+        /// Its exit status.
+        status: String,
+        /// How much it wrote.
+        bytes: u64,
+        /// Its stderr (tail, password-free).
+        stderr: String,
+    },
+    /// The dump did not finish in time.
+    #[error(
+        "{program} did not finish within {timeout:?} (wrote {bytes} bytes); it was killed, the partial file removed, nothing was changed; raise --backup-timeout if the database is that large"
+    )]
+    Timeout {
+        /// The program's path.
+        program: PathBuf,
+        /// The limit.
+        timeout: Duration,
+        /// How much it wrote.
+        bytes: u64,
+    },
+    /// Reading the archive whole with `pg_restore --file=/dev/null` failed.
+    #[error(
+        "verification failed: pg_restore could not read the archive {file} whole ({status}); it was removed and nothing was changed; its stderr: {stderr}"
+    )]
+    Verify {
+        /// The archive.
+        file: PathBuf,
+        /// pg_restore's exit status.
+        status: String,
+        /// pg_restore's stderr.
+        stderr: String,
+    },
+    /// A file system operation failed.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What we tried.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A manifest does not parse.
+    #[error("the manifest {path} is not valid")]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A file given to restore has no manifest beside it.
+    #[error(
+        "{file} has no manifest at {manifest}; only backups taken by schemagate (a .dump with its .dump.json) can be restored"
+    )]
+    NoManifest {
+        /// The dump.
+        file: PathBuf,
+        /// Where its manifest should be.
+        manifest: PathBuf,
+    },
+    /// The dump's checksum differs from its manifest.
+    #[error(
+        "{file} has sha256 {actual} but its manifest says {expected}: the file is damaged or was changed; refusing to restore it, nothing was changed"
+    )]
+    ChecksumMismatch {
+        /// The dump.
+        file: PathBuf,
+        /// From the manifest.
+        expected: String,
+        /// Computed now.
+        actual: String,
+    },
+    /// A query the backup needs failed.
+    #[error("cannot {action}: {message}")]
+    Query {
+        /// What we asked.
+        action: &'static str,
+        /// The server's message.
+        message: String,
+    },
+    /// Replaying the dump failed; its single transaction was rolled back.
+    #[error(
+        "restore of {file} failed and was rolled back (one transaction): the database is as it was before; psql: {stderr}; pg_restore: {restore_stderr}"
+    )]
+    RestoreFailed {
+        /// The dump.
+        file: PathBuf,
+        /// psql's stderr.
+        stderr: String,
+        /// pg_restore's stderr.
+        restore_stderr: String,
+    },
+}
+
+impl BackupError {
+    /// An [`BackupError::Io`] builder for `map_err`.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// A [`BackupError::Query`] from a PostgreSQL error.
+    pub(crate) fn query(action: &'static str, error: &tokio_postgres::Error) -> Self {
+        Self::Query {
+            action,
+            message: crate::db::describe(error),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The PostgreSQL client programs a backup runs, and how they connect.
+//!
+//! The client's major version must **equal** the server's (DESIGN §6): an older `pg_dump`
+//! refuses a newer server, and a newer one writes settings (`transaction_timeout` in 17) that
+//! an older server rejects on restore. Debian installs each major side by side in
+//! `/usr/lib/postgresql/<major>/bin`, so we look there first, then on `PATH`.
+//!
+//! Connection settings go to the child only through `PG*` environment variables built from
+//! the parsed URL; inherited `PG*` variables are removed so they cannot redirect the dump.
+//! The password travels as `PGPASSWORD`, which Linux shows only to the same user
+//! (`/proc/<pid>/environ` is 0400), never in argv (world-readable `/proc/<pid>/cmdline`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio_postgres::Client;
+use tokio_postgres::config::{Host, SslMode};
+
+use super::BackupError;
+use crate::db::DatabaseUrl;
+
+/// How long `--version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server says about itself.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// `current_database()`.
+    pub database: String,
+    /// `server_version_num / 10000`.
+    pub major: u32,
+    /// `server_version`, e.g. `15.20 (Debian 15.20-0+deb12u1)`.
+    pub version: String,
+}
+
+impl Server {
+    /// Asks the server in one round trip.
+    pub async fn query(client: &Client) -> Result<Self, BackupError> {
+        let row = client
+            .query_one(
+                "SELECT current_database()::text, current_setting('server_version_num')::int4, current_setting('server_version')",
+                &[],
+            )
+            .await
+            .map_err(|e| BackupError::query("read the server version", &e))?;
+        let num: i32 = row.get(1);
+        Ok(Self {
+            database: row.get(0),
+            major: u32::try_from(num / 10000).unwrap_or(0),
+            version: row.get(2),
+        })
+    }
+}
+
+/// A client program of the right major version.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    /// Its path.
+    pub path: PathBuf,
+    /// What `--version` said, e.g. `pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)`.
+    pub version: String,
+}
+
+impl Tool {
+    /// Finds `program` of PostgreSQL `major`: `given` if any (checked), else
+    /// `/usr/lib/postgresql/<major>/bin`, else `PATH` (first one of the right version).
+    pub async fn find(
+        program: &'static str,
+        major: u32,
+        given: Option<&Path>,
+    ) -> Result<Self, BackupError> {
+        let mut candidates: Vec<PathBuf> = match given {
+            Some(path) => vec![path.to_owned()],
+            None => {
+                let mut all = vec![PathBuf::from(format!(
+                    "/usr/lib/postgresql/{major}/bin/{program}"
+                ))];
+                if let Some(path) = std::env::var_os("PATH") {
+                    all.extend(std::env::split_paths(&path).map(|dir| dir.join(program)));
+                }
+                all
+            }
+        };
+        candidates.retain(|p| p.is_file());
+        let mut mismatch = None;
+        for path in &candidates {
+            let version = version_of(path).await?;
+            if major_of(&version) == Some(major) {
+                return Ok(Self {
+                    path: path.clone(),
+                    version,
+                });
+            }
+            mismatch.get_or_insert(BackupError::ClientMismatch {
+                program: path.clone(),
+                found: version,
+                major,
+            });
+        }
+        Err(mismatch.unwrap_or_else(|| BackupError::ClientMissing {
+            program,
+            major,
+            looked: match given {
+                Some(path) => path.display().to_string(),
+                None => format!("/usr/lib/postgresql/{major}/bin and PATH"),
+            },
+        }))
+    }
+
+    /// Finds `program` beside the `--pg-dump` given (so `/opt/pg16/bin/pg_dump` brings its
+    /// `pg_restore`), else as [`Tool::find`] does.
+    pub async fn beside(
+        program: &'static str,
+        major: u32,
+        pg_dump: Option<&Path>,
+    ) -> Result<Self, BackupError> {
+        if let Some(beside) = pg_dump.map(|p| p.with_file_name(program))
+            && beside.is_file()
+        {
+            return Self::find(program, major, Some(&beside)).await;
+        }
+        Self::find(program, major, None).await
+    }
+
+    /// A command for this program, killed on drop, its environment cleaned of `PG*`.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.path);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PG") {
+                command.env_remove(key);
+            }
+        }
+        command.stdin(Stdio::null()).kill_on_drop(true);
+        command
+    }
+}
+
+/// `program --version`, trimmed.
+async fn version_of(path: &Path) -> Result<String, BackupError> {
+    let run = Command::new(path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(VERSION_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer to --version",
+            ))
+        })
+        .map_err(|source| BackupError::Spawn {
+            program: path.to_owned(),
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The major version in `pg_dump (PostgreSQL) 15.20 (Debian …)` (`9.6.24` → 9).
+pub fn major_of(version: &str) -> Option<u32> {
+    let rest = version.split("(PostgreSQL)").nth(1)?.trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Sets the child's `PG*` variables from the URL; the password only as `PGPASSWORD`.
+pub fn connect_env(
+    command: &mut Command,
+    url: &DatabaseUrl,
+    application_name: &str,
+) -> Result<(), BackupError> {
+    let config = url
+        .config(application_name)
+        .map_err(|e| BackupError::Query {
+            action: "parse the database URL",
+            message: e.to_string(),
+        })?;
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(dir) => dir.display().to_string(),
+        })
+        .collect();
+    if !hosts.is_empty() {
+        command.env("PGHOST", hosts.join(","));
+    }
+    let addrs: Vec<String> = config
+        .get_hostaddrs()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !addrs.is_empty() {
+        command.env("PGHOSTADDR", addrs.join(","));
+    }
+    let ports: Vec<String> = config.get_ports().iter().map(ToString::to_string).collect();
+    if !ports.is_empty() {
+        command.env("PGPORT", ports.join(","));
+    }
+    if let Some(user) = config.get_user() {
+        command.env("PGUSER", user);
+    }
+    if let Some(dbname) = config.get_dbname() {
+        command.env("PGDATABASE", dbname);
+    }
+    if let Some(options) = config.get_options() {
+        command.env("PGOPTIONS", options);
+    }
+    if let Some(password) = config.get_password() {
+        command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref());
+    }
+    let sslmode = match config.get_ssl_mode() {
+        SslMode::Disable => "disable",
+        SslMode::Require => "require",
+        _ => "prefer",
+    };
+    command
+        .env("PGSSLMODE", sslmode)
+        .env("PGAPPNAME", application_name)
+        .env("PGCONNECT_TIMEOUT", "30");
+    Ok(())
+}
+
+/// Replaces the URL's password in text we did not write (a child's stderr), in case it
+/// echoes it.
+pub fn scrub(text: &str, url: &DatabaseUrl) -> String {
+    let password = url.config("").ok().and_then(|c| {
+        c.get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    });
+    match password {
+        Some(p) if !p.is_empty() => text.replace(&p, "***"),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_major_version_is_read_from_version_output() {
+        assert_eq!(
+            major_of("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"),
+            Some(15)
+        );
+        assert_eq!(major_of("pg_restore (PostgreSQL) 9.6.24"), Some(9));
+        assert_eq!(major_of("psql (PostgreSQL) 17beta1"), Some(17));
+        assert_eq!(major_of("something else 15.2"), None);
+    }
+}

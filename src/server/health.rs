@@ -1,0 +1,235 @@
+//! `/health`: what the last refresh saw, judged against the release's window and rendered
+//! once per refresh, so a request only clones a ready body (DESIGN §8).
+
+use std::sync::RwLock;
+
+use hyper::StatusCode;
+use hyper::body::Bytes;
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Window;
+
+/// What one refresh observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The schema version read, or the last one known when the database was unreachable.
+    pub current: i32,
+    /// Whether the database answered.
+    pub reachable: bool,
+    /// Why it did not, when it did not.
+    pub error: Option<String>,
+    /// When the refresh ran.
+    pub checked_at: OffsetDateTime,
+}
+
+/// The fixed facts `/health` judges an observation against.
+#[derive(Debug, Clone)]
+pub struct Judge {
+    /// `v1.4.0`.
+    pub app_version: String,
+    /// The release's window.
+    pub window: Window,
+    /// The versions of the release's catalogue, sorted, to count pending migrations.
+    pub catalogue: Vec<i32>,
+    /// The version the gate left (or found, with `--no-migrate`): a change away from it
+    /// that leaves the window was made by someone else.
+    pub baseline: i32,
+    /// `--no-migrate`: below the window means "waiting for the migration Job" (which may
+    /// have applied part of its migrations already).
+    pub no_migrate: bool,
+}
+
+/// A judged observation: the verdict and the rendered response.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// 200 or 503.
+    pub status: StatusCode,
+    /// The JSON body.
+    pub body: Bytes,
+    /// The schema is inside the window.
+    pub compatible: bool,
+    /// Migrations of the catalogue above the current version, up to the target.
+    pub pending: usize,
+    /// Why it fails, if it does.
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    status: &'static str,
+    version: &'a str,
+    schema: Schema,
+    database: Database,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Schema {
+    current: i32,
+    min: i32,
+    max: i32,
+    pending: usize,
+    compatible: bool,
+}
+
+#[derive(Serialize)]
+struct Database {
+    reachable: bool,
+    checked_at: String,
+}
+
+impl Judge {
+    /// Judges an observation and renders the `/health` response.
+    pub fn judge(&self, seen: &Observation) -> Verdict {
+        let window = &self.window;
+        let current = seen.current;
+        let compatible = window.contains(current);
+        let pending = self
+            .catalogue
+            .iter()
+            .filter(|&&v| v > current && v <= window.target)
+            .count();
+        let reason = if !seen.reachable {
+            Some(format!(
+                "database unreachable: {}",
+                seen.error.as_deref().unwrap_or("no answer")
+            ))
+        } else if compatible {
+            None
+        } else if self.no_migrate && current < window.min {
+            Some(format!(
+                "schema {current} is below this release's min {}; waiting for the migration Job (--no-migrate)",
+                window.min
+            ))
+        } else if current != self.baseline {
+            Some(format!(
+                "schema changed out of band from {} to {current}, outside this release's window [{}, {}]",
+                self.baseline, window.min, window.max
+            ))
+        } else {
+            Some(format!(
+                "schema {current} is outside this release's window [{}, {}]",
+                window.min, window.max
+            ))
+        };
+        let body = Body {
+            status: if reason.is_none() { "ok" } else { "fail" },
+            version: &self.app_version,
+            schema: Schema {
+                current,
+                min: window.min,
+                max: window.max,
+                pending,
+                compatible,
+            },
+            database: Database {
+                reachable: seen.reachable,
+                checked_at: seen.checked_at.format(&Rfc3339).unwrap_or_default(),
+            },
+            reason: reason.as_deref(),
+        };
+        let body = serde_json::to_vec(&body).map_or_else(|_| Bytes::new(), Bytes::from);
+        Verdict {
+            status: if reason.is_none() {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            },
+            body,
+            compatible,
+            pending,
+            reason,
+        }
+    }
+}
+
+/// The cached `/health` response: written by the refresh, read by every request.
+#[derive(Debug)]
+pub struct Health {
+    current: RwLock<(StatusCode, Bytes)>,
+}
+
+impl Health {
+    /// The cache, holding a first verdict.
+    pub fn new(verdict: &Verdict) -> Self {
+        Self {
+            current: RwLock::new((verdict.status, verdict.body.clone())),
+        }
+    }
+
+    /// Replaces the cached response.
+    pub fn set(&self, verdict: &Verdict) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = (verdict.status, verdict.body.clone());
+    }
+
+    /// The cached response (cloning `Bytes` only bumps a reference count).
+    pub fn get(&self) -> (StatusCode, Bytes) {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(baseline: i32, no_migrate: bool) -> Judge {
+        Judge {
+            app_version: "v1.4.0".to_owned(),
+            window: Window {
+                min: 5,
+                max: 7,
+                target: 7,
+            },
+            catalogue: (1..=7).collect(),
+            baseline,
+            no_migrate,
+        }
+    }
+
+    fn seen(current: i32, reachable: bool) -> Observation {
+        Observation {
+            current,
+            reachable,
+            error: (!reachable).then(|| "connection refused".to_owned()),
+            checked_at: time::macros::datetime!(2026-11-22 10:00 UTC),
+        }
+    }
+
+    fn json(verdict: &Verdict) -> serde_json::Value {
+        serde_json::from_slice(&verdict.body).unwrap()
+    }
+
+    #[test]
+    fn a_schema_inside_the_window_is_ok_with_the_design_fields() {
+        let verdict = judge(7, false).judge(&seen(7, true));
+        assert_eq!(verdict.status, StatusCode::OK);
+        assert_eq!(
+            json(&verdict),
+            serde_json::json!({"status":"ok","version":"v1.4.0",
+                "schema":{"current":7,"min":5,"max":7,"pending":0,"compatible":true},
+                "database":{"reachable":true,"checked_at":"2026-11-22T10:00:00Z"}})
+        );
+    }
+
+    #[test]
+    fn failures_say_why() {
+        let reason = |j: Judge, s| j.judge(&s).reason.unwrap();
+        assert!(reason(judge(7, false), seen(7, false)).starts_with("database unreachable"));
+        assert!(reason(judge(7, false), seen(9, true)).contains("changed out of band from 7 to 9"));
+        assert!(reason(judge(3, true), seen(3, true)).contains("waiting for the migration Job"));
+        let below = judge(3, true).judge(&seen(3, true));
+        assert_eq!(below.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(below.pending, 4);
+        assert_eq!(json(&below)["status"], "fail");
+    }
+}

@@ -1,0 +1,275 @@
+//! The Prometheus metrics of DESIGN §8, in a registry owned by one application instance.
+//!
+//! No global registry: every `Application` (and so every test app) has its own, so tests
+//! running in one process do not see each other's series.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::config::Window;
+
+/// Buckets for one migration's duration: from a trivial DDL statement to a long backfill.
+const MIGRATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+
+/// The metrics and the registry that exposes them.
+pub struct Metrics {
+    registry: Registry,
+    schema_version: IntGaugeVec,
+    /// The label of the one `_schema_version` series, so a change removes the old one.
+    schema_version_label: Mutex<Option<String>>,
+    schema_current: IntGauge,
+    schema_compatible: IntGauge,
+    migrations_pending: IntGauge,
+    migration_duration: HistogramVec,
+    migration_failures: IntCounter,
+    rollbacks: IntCounter,
+    lock_wait: Gauge,
+    backup_last_success: Gauge,
+    backup_size: Gauge,
+    backup_duration: Gauge,
+    backups_skipped: IntCounter,
+    database_up: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric under `prefix` (`schemagate` by default), with the release's
+    /// version and window already set.
+    pub fn new(prefix: &str, app_version: &str, window: &Window) -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let opts = |name: &str, help: &str| Opts::new(name, help).namespace(prefix);
+        let int_gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let gauge = IntGauge::with_opts(opts(name, help))?;
+            registry.register(Box::new(gauge.clone()))?;
+            Ok(gauge)
+        };
+        let gauge = |name: &str, help: &str| -> prometheus::Result<Gauge> {
+            let gauge = Gauge::with_opts(opts(name, help))?;
+            registry.register(Box::new(gauge.clone()))?;
+            Ok(gauge)
+        };
+        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let counter = IntCounter::with_opts(opts(name, help))?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        let labelled = |name: &str, help: &str| -> prometheus::Result<IntGaugeVec> {
+            let gauge = IntGaugeVec::new(opts(name, help), &["version"])?;
+            registry.register(Box::new(gauge.clone()))?;
+            Ok(gauge)
+        };
+
+        let app_version_info = labelled("app_version", "This release's version; always 1.")?;
+        app_version_info
+            .with_label_values(&[&format!("v{app_version}")])
+            .set(1);
+        int_gauge(
+            "schema_min_supported",
+            "Oldest schema version this release runs on.",
+        )?
+        .set(window.min.into());
+        int_gauge(
+            "schema_max_supported",
+            "Newest schema version this release runs on.",
+        )?
+        .set(window.max.into());
+        let migration_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "migration_duration_seconds",
+                "Time to apply each migration this instance applied, by schema version.",
+            )
+            .namespace(prefix)
+            .buckets(MIGRATION_BUCKETS.to_vec()),
+            &["version"],
+        )?;
+        registry.register(Box::new(migration_duration.clone()))?;
+
+        Ok(Self {
+            schema_version: labelled(
+                "schema_version",
+                "The database's schema version as a label; always 1, one series.",
+            )?,
+            schema_version_label: Mutex::new(None),
+            schema_current: int_gauge(
+                "schema_current",
+                "The database's schema version at the last refresh.",
+            )?,
+            schema_compatible: int_gauge(
+                "schema_compatible",
+                "1 if the schema version is inside this release's window, else 0.",
+            )?,
+            migrations_pending: int_gauge(
+                "migrations_pending",
+                "Migrations of this release above the schema version, up to the target.",
+            )?,
+            migration_duration,
+            migration_failures: counter(
+                "migration_failures_total",
+                "Migrations this instance tried and that failed.",
+            )?,
+            rollbacks: counter("rollbacks_total", "Rollbacks this instance ran.")?,
+            lock_wait: gauge(
+                "lock_wait_seconds",
+                "How long the gate waited for the migration lock.",
+            )?,
+            backup_last_success: gauge(
+                "backup_last_success_timestamp_seconds",
+                "Unix time at which the last successful backup was taken; 0 if none.",
+            )?,
+            backup_size: gauge("backup_size_bytes", "Size of the last successful backup.")?,
+            backup_duration: gauge(
+                "backup_duration_seconds",
+                "Time taken by the last successful backup, verification included.",
+            )?,
+            backups_skipped: counter(
+                "backups_skipped_total",
+                "Schema changes made without a backup (--no-backup).",
+            )?,
+            database_up: int_gauge(
+                "database_up",
+                "1 if the last refresh reached the database, else 0.",
+            )?,
+            registry,
+        })
+    }
+
+    /// Records the schema version seen by a refresh, keeping one `_schema_version` series.
+    pub fn record_schema(&self, current: i32, pending: usize, compatible: bool) {
+        self.schema_current.set(current.into());
+        self.schema_compatible.set(compatible.into());
+        self.migrations_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        let label = current.to_string();
+        let mut last = self
+            .schema_version_label
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.as_deref() != Some(label.as_str()) {
+            if let Some(old) = last.take() {
+                let _ = self.schema_version.remove_label_values(&[&old]);
+            }
+            self.schema_version.with_label_values(&[&label]).set(1);
+            *last = Some(label);
+        }
+    }
+
+    /// Records whether the last refresh reached the database.
+    pub fn record_database_up(&self, up: bool) {
+        self.database_up.set(up.into());
+    }
+
+    /// Records one migration applied by this instance.
+    pub fn record_migration(&self, version: i32, took: Duration) {
+        self.migration_duration
+            .with_label_values(&[&version.to_string()])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records a failed migration.
+    pub fn record_migration_failure(&self) {
+        self.migration_failures.inc();
+    }
+
+    /// Records a rollback.
+    pub fn record_rollback(&self) {
+        self.rollbacks.inc();
+    }
+
+    /// Records how long the gate waited for the migration lock.
+    pub fn record_lock_wait(&self, waited: Duration) {
+        self.lock_wait.set(waited.as_secs_f64());
+    }
+
+    /// Records a successful backup: its size, how long it took, and when it was made.
+    pub fn record_backup(&self, size_bytes: u64, duration: Duration, created_at_unix: f64) {
+        // f64 holds every size below 2^53 bytes (8 PiB) exactly.
+        #[allow(clippy::cast_precision_loss, reason = "exact below 8 PiB")]
+        self.backup_size.set(size_bytes as f64);
+        self.backup_duration.set(duration.as_secs_f64());
+        self.backup_last_success.set(created_at_unix);
+    }
+
+    /// Records a schema change made without a backup.
+    pub fn record_backup_skipped(&self) {
+        self.backups_skipped.inc();
+    }
+
+    /// The registry's content in the Prometheus text format.
+    pub fn encode(&self) -> prometheus::Result<Vec<u8>> {
+        let mut buffer = Vec::with_capacity(4096);
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(buffer)
+    }
+}
+
+/// The content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(metrics: &Metrics) -> String {
+        String::from_utf8(metrics.encode().unwrap()).unwrap()
+    }
+
+    fn metrics() -> Metrics {
+        let window = Window {
+            min: 5,
+            max: 7,
+            target: 7,
+        };
+        Metrics::new("sg", "1.4.0", &window).unwrap()
+    }
+
+    #[test]
+    fn the_schema_version_keeps_exactly_one_series() {
+        let metrics = metrics();
+        metrics.record_schema(6, 1, true);
+        metrics.record_schema(7, 0, true);
+        metrics.record_schema(7, 0, true);
+        let text = text(&metrics);
+        assert!(
+            text.contains("sg_schema_version{version=\"7\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("sg_schema_version{version=\"6\"}"), "{text}");
+        assert!(
+            text.contains("sg_app_version{version=\"v1.4.0\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("sg_schema_min_supported 5"), "{text}");
+    }
+
+    #[test]
+    fn a_backup_sets_the_backup_gauges_and_a_skipped_one_counts() {
+        let metrics = metrics();
+        metrics.record_backup(2048, Duration::from_millis(1500), 1_700_000_000.5);
+        metrics.record_backup_skipped();
+        metrics.record_backup_skipped();
+        let text = text(&metrics);
+        assert!(text.contains("sg_backup_size_bytes 2048"), "{text}");
+        assert!(text.contains("sg_backup_duration_seconds 1.5"), "{text}");
+        assert!(
+            text.contains("sg_backup_last_success_timestamp_seconds 1700000000.5"),
+            "{text}"
+        );
+        assert!(text.contains("sg_backups_skipped_total 2"), "{text}");
+    }
+
+    #[test]
+    fn an_invalid_prefix_is_rejected() {
+        let window = Window {
+            min: 1,
+            max: 1,
+            target: 1,
+        };
+        assert!(Metrics::new("bad-prefix", "1.0.0", &window).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! The HTTP service of DESIGN §8: `/health` (readiness from cached state), `/health/live`,
+//! `/metrics` (Prometheus), kept current by a background refresh, stopped gracefully.
+//!
+//! - [`health`]: judging what a refresh saw against the window; the cached response.
+//! - [`metrics`]: the registry of one application instance and every metric.
+//! - [`refresh`]: the background task reading the schema version through the pool.
+//! - [`routes`]: paths, methods, 404 and 405.
+//! - [`http`]: serving a bound listener until a shutdown future completes.
+//! - [`shutdown`]: SIGTERM/SIGINT, in one place.
+//! - [`healthcheck`]: the client behind `schemagate healthcheck`.
+//!
+//! The wiring (gate, pool, first refresh, binding) is `app::Application`.
+
+pub mod health;
+pub mod healthcheck;
+pub mod http;
+pub mod metrics;
+pub mod refresh;
+pub mod routes;
+pub mod shutdown;
+
+pub use health::{Health, Judge, Observation, Verdict};
+pub use metrics::Metrics;
+pub use refresh::Refresher;
+pub use routes::State;

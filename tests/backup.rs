@@ -1,0 +1,512 @@
+//! Pre-migration backups (issue 3), against the real server and the real pg_dump/pg_restore.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::support::{Project, TestDb, with_database};
+
+/// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
+fn dumps(dir: &Path) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|name| name.ends_with(".dump"))
+        .collect()
+}
+
+/// Every file name in a directory, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// An executable shell script in the project directory.
+fn script(project: &Project, name: &str, body: &str) -> PathBuf {
+    let path = project.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A fake pg_dump that answers `--version` like the real one, then runs `body`.
+fn fake_pg_dump(project: &Project, name: &str, body: &str) -> String {
+    script(
+        project,
+        name,
+        &format!(
+            "if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 15.99'; exit 0; fi\n{body}"
+        ),
+    )
+    .display()
+    .to_string()
+}
+
+/// The server's own pg_dump, of the major version the tests run against.
+const REAL_PG_DUMP: &str = "/usr/lib/postgresql/15/bin/pg_dump";
+
+/// `pg_dump --schema-only` as text, without the per-run `\restrict` key lines.
+async fn schema_dump(url: &str) -> String {
+    let output = tokio::process::Command::new(REAL_PG_DUMP)
+        .args(["--schema-only", "--dbname", url])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The manifest of the only backup in the directory.
+fn only_manifest(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let dumps = dumps(dir);
+    assert_eq!(dumps.len(), 1, "{:?}", files(dir));
+    let dump = dir.join(&dumps[0]);
+    let json = std::fs::read_to_string(format!("{}.json", dump.display())).unwrap();
+    (dump, serde_json::from_str(&json).unwrap())
+}
+
+/// A project at schema 2 with rows in t1, and migrations 3 and 4 pending under window [1, 4].
+async fn at_schema_2(db: &TestDb) -> Project {
+    let project = Project::with_tables(4, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    db.client()
+        .await
+        .batch_execute("INSERT INTO t1 VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    project.compat(1, 4);
+    project
+}
+
+#[tokio::test]
+async fn a_migration_leaves_one_verified_backup_whose_restore_reproduces_the_schema_before_it() {
+    let db = TestDb::new().await;
+    let project = at_schema_2(&db).await;
+    let before = schema_dump(&db.url).await;
+    let run = project.run(&db.url, &["migrate"]).await;
+    run.expect_code(0);
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+
+    let dir = project.backups();
+    let (dump, manifest) = only_manifest(&dir);
+    let name = dump.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with(&format!("{}-schema2-", db.name)), "{name}");
+    assert!(run.text().contains(name), "{}", run.text());
+    assert_eq!(manifest["schema_version"], 2);
+    assert_eq!(manifest["app_version"], "1.0.0");
+    assert_eq!(manifest["database"], db.name.as_str());
+    assert_eq!(manifest["file"], name);
+    let bytes = std::fs::read(&dump).unwrap();
+    assert_eq!(manifest["size_bytes"], bytes.len());
+    assert_eq!(manifest["sha256"], hex::encode(sha2_digest(&bytes)));
+    assert!(manifest["duration_seconds"].as_f64().unwrap() > 0.0);
+    assert!(
+        manifest["pg_dump_version"]
+            .as_str()
+            .unwrap()
+            .contains("(PostgreSQL) 15")
+    );
+    assert!(
+        manifest["server_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("15")
+    );
+    let created_at = manifest["created_at"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339)
+            .is_ok()
+            && created_at.ends_with('Z'),
+        "{created_at}"
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dump), 0o600);
+    assert_eq!(
+        mode(&PathBuf::from(format!("{}.json", dump.display()))),
+        0o600
+    );
+    assert_eq!(
+        files(&dir).len(),
+        2,
+        "no partial file left: {:?}",
+        files(&dir)
+    );
+
+    // Restored into a fresh database, it is the database before the migration.
+    let fresh = TestDb::new().await;
+    project
+        .run(&fresh.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await
+        .expect_code(0);
+    assert_eq!(schema_dump(&fresh.url).await, before);
+    assert_eq!(fresh.history().await, [1, 2]);
+    let rows = fresh
+        .client()
+        .await
+        .query("SELECT id FROM t1 ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
+
+/// SHA-256 of bytes.
+fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).to_vec()
+}
+
+#[tokio::test]
+async fn nothing_pending_takes_no_backup() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    project.run(&db.url, &["plan"]).await.expect_code(0);
+    assert!(files(&project.backups()).is_empty());
+}
+
+#[tokio::test]
+async fn no_backup_skips_it_with_a_warning() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    run.expect_code(0);
+    assert!(
+        run.text().contains("WARN") && run.text().contains("WITHOUT a backup"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2]);
+    assert!(files(&project.backups()).is_empty());
+}
+
+#[tokio::test]
+async fn every_kind_of_pg_dump_failure_exits_5_leaves_no_file_and_migrates_nothing() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    let cases = [
+        (
+            fake_pg_dump(
+                &project,
+                "fails.sh",
+                "printf 'PGDMP half an archive'; echo 'pg_dump: error: simulated disk trouble' >&2; exit 1",
+            ),
+            "simulated disk trouble",
+            &[][..],
+        ),
+        (
+            fake_pg_dump(&project, "killed.sh", "printf 'PGDMP half'; kill -9 $$"),
+            "signal: 9",
+            &[],
+        ),
+        (
+            fake_pg_dump(&project, "hangs.sh", "printf 'PGDMP'; exec sleep 600"),
+            "did not finish within 2s",
+            &["--backup-timeout", "2s"],
+        ),
+        (
+            fake_pg_dump(
+                &project,
+                "truncated.sh",
+                &format!("{REAL_PG_DUMP} \"$@\" | head -c 300; exit 0"),
+            ),
+            "verification failed",
+            &[],
+        ),
+        (
+            script(
+                &project,
+                "old.sh",
+                "echo 'pg_dump (PostgreSQL) 14.11'; exit 0",
+            )
+            .display()
+            .to_string(),
+            "install the PostgreSQL 15 client",
+            &[],
+        ),
+        (
+            project.path().join("missing").display().to_string(),
+            "no pg_dump of PostgreSQL 15 found",
+            &[],
+        ),
+    ];
+    for (pg_dump, expected, extra) in cases {
+        let started = Instant::now();
+        let mut args = vec!["migrate", "--pg-dump", &pg_dump];
+        args.extend_from_slice(extra);
+        let run = project.run(&db.url, &args).await;
+        run.expect_code(5);
+        assert!(run.text().contains(expected), "{pg_dump}: {}", run.text());
+        assert!(started.elapsed() < Duration::from_secs(30), "{pg_dump}");
+        assert!(dumps(&project.backups()).is_empty(), "{pg_dump}");
+        assert!(
+            files(&project.backups()).is_empty(),
+            "{pg_dump}: {:?}",
+            files(&project.backups())
+        );
+        assert!(db.history().await.is_empty(), "{pg_dump}");
+        assert!(db.tables().await.is_empty(), "{pg_dump}");
+    }
+}
+
+#[tokio::test]
+async fn an_unwritable_backup_directory_exits_5_and_migrates_nothing() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    // Tests may run as root, which ignores permission bits: a directory under a regular
+    // file cannot be created by anyone.
+    let blocker = project.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let dir = blocker.join("backups");
+    let run = project
+        .run(&db.url, &["migrate", "--backup-dir", dir.to_str().unwrap()])
+        .await;
+    run.expect_code(5);
+    assert!(
+        run.text().contains("cannot create the backup directory"),
+        "{}",
+        run.text()
+    );
+    assert!(db.history().await.is_empty());
+    assert!(db.tables().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_password_reaches_pg_dump_only_through_its_environment() {
+    let db = TestDb::new().await;
+    let admin = db.client().await;
+    admin
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE sg_secret_user LOGIN PASSWORD 'hunter2'; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             GRANT ALL ON SCHEMA public TO sg_secret_user",
+        )
+        .await
+        .unwrap();
+    let url = with_database(&db.url, &db.name).replace("postgres@", "sg_secret_user:hunter2@");
+    let project = Project::with_tables(1, 1, 1);
+    let seen = project.path().join("seen");
+    let spy = fake_pg_dump(
+        &project,
+        "spy.sh",
+        &format!(
+            "tr '\\0' ' ' < /proc/$$/cmdline > {seen}.argv; env > {seen}.env; exec {REAL_PG_DUMP} \"$@\"",
+            seen = seen.display()
+        ),
+    );
+    let run = project.run(&url, &["migrate", "--pg-dump", &spy]).await;
+    run.expect_code(0);
+    let argv = std::fs::read_to_string(seen.with_extension("argv")).unwrap();
+    let env = std::fs::read_to_string(seen.with_extension("env")).unwrap();
+    assert!(
+        argv.contains("--format=custom") && !argv.contains("hunter2"),
+        "{argv}"
+    );
+    assert!(
+        env.contains("PGPASSWORD=hunter2"),
+        "the password goes by PGPASSWORD"
+    );
+    assert!(
+        env.contains("PGUSER=sg_secret_user") && env.contains(&format!("PGDATABASE={}", db.name))
+    );
+    assert!(!run.text().contains("hunter2"), "{}", run.text());
+    let (_, manifest) = only_manifest(&project.backups());
+    assert!(!manifest.to_string().contains("hunter2"));
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_of_each_schema_version_and_never_foreign_files() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 1);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let dir = project.backups();
+    std::fs::create_dir_all(&dir).unwrap();
+    let foreign = ["notes.txt", "other-schema1-20200101T000000.000Z.dump"];
+    for name in foreign {
+        std::fs::write(dir.join(name), "not ours").unwrap();
+    }
+    let keep_one = ["--backup-keep", "1"];
+    for _ in 0..3 {
+        project
+            .run(&db.url, &[&["backup"][..], &keep_one].concat())
+            .await
+            .expect_code(0);
+    }
+    let schema1 = dumps(&dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&db.name))
+        .collect::<Vec<_>>();
+    assert_eq!(schema1.len(), 1, "{:?}", files(&dir));
+    // Migrating to 2 backs up schema 1; a backup at 2 then exceeds keep=1, but each is
+    // the newest of its schema version.
+    project.compat(1, 2);
+    project
+        .run(&db.url, &[&["migrate"][..], &keep_one].concat())
+        .await
+        .expect_code(0);
+    let run = project
+        .run(&db.url, &[&["backup"][..], &keep_one].concat())
+        .await;
+    run.expect_code(0);
+    let ours: Vec<String> = dumps(&dir)
+        .into_iter()
+        .filter(|n| n.starts_with(&db.name))
+        .collect();
+    assert_eq!(ours.len(), 2, "{:?}", files(&dir));
+    assert!(
+        ours[0].contains("-schema1-") && ours[1].contains("-schema2-"),
+        "{ours:?}"
+    );
+    assert!(
+        !ours.contains(&schema1[0]),
+        "the older schema-1 backup was pruned"
+    );
+    for name in foreign {
+        assert!(dir.join(name).exists(), "{name} was touched");
+    }
+    assert_eq!(
+        files(&dir).len(),
+        2 * 2 + foreign.len(),
+        "{:?}",
+        files(&dir)
+    );
+}
+
+#[tokio::test]
+async fn backups_json_lists_them_newest_first() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 1);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    project.compat(1, 2);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    let run = project.run(&db.url, &["backups", "--json"]).await;
+    run.expect_code(0);
+    let listed: serde_json::Value = serde_json::from_slice(&run.0.stdout).unwrap();
+    let versions: Vec<i64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["schema_version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [1, 0]);
+    let first = &listed[0];
+    assert!(first["path"].as_str().unwrap().ends_with(".dump"));
+    assert!(first["sha256"].as_str().unwrap().len() == 64);
+    assert!(first["age_seconds"].as_u64().is_some());
+    let table = project.run(&db.url, &["backups"]).await;
+    table.expect_code(0);
+    assert!(String::from_utf8_lossy(&table.0.stdout).contains("-schema1-"));
+}
+
+/// Takes a backup at schema 2 (rows in t1), then migrates to 4 and changes data.
+async fn backed_up_at_2_then_moved_on(db: &TestDb) -> (Project, PathBuf, String) {
+    let project = at_schema_2(db).await;
+    project.run(&db.url, &["backup"]).await.expect_code(0);
+    let at_2 = schema_dump(&db.url).await;
+    let dump = project.backups().join(&dumps(&project.backups())[0]);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    db.client()
+        .await
+        .batch_execute("INSERT INTO t1 VALUES (99); INSERT INTO t3 VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.x (id int)")
+        .await
+        .unwrap();
+    (project, dump, at_2)
+}
+
+#[tokio::test]
+async fn restore_brings_the_database_back_exactly_to_the_dump() {
+    let db = TestDb::new().await;
+    let (project, dump, at_2) = backed_up_at_2_then_moved_on(&db).await;
+    assert_eq!(db.tables().await, ["t1", "t2", "t3", "t4"]);
+    let run = project
+        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await;
+    run.expect_code(0);
+    assert!(
+        run.text().contains("history now says schema 2"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.tables().await, ["t1", "t2"]);
+    assert_eq!(db.history().await, [1, 2]);
+    assert_eq!(
+        schema_dump(&db.url).await,
+        at_2,
+        "the schema is the dump's, exactly"
+    );
+    let client = db.client().await;
+    let ids: Vec<i32> = client
+        .query("SELECT id FROM t1 ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let extra = client
+        .query("SELECT 1 FROM pg_namespace WHERE nspname = 'extra'", &[])
+        .await
+        .unwrap();
+    assert!(extra.is_empty(), "a schema created after the dump survived");
+    // The gate is happy again and would migrate to 4 once more.
+    project.run(&db.url, &["check"]).await.expect_code(0);
+}
+
+#[tokio::test]
+async fn restore_without_yes_prints_the_plan_exits_2_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
+    let run = project
+        .run(&db.url, &["restore", dump.to_str().unwrap()])
+        .await;
+    run.expect_code(2);
+    let text = run.text();
+    assert!(
+        text.contains("drop schema(s) extra, public") && text.contains("--yes"),
+        "{text}"
+    );
+    assert_eq!(db.tables().await, ["t1", "t2", "t3", "t4"]);
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_backup_whose_checksum_differs_from_its_manifest_is_refused() {
+    let db = TestDb::new().await;
+    let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&dump, bytes).unwrap();
+    let run = project
+        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await;
+    run.expect_code(5);
+    assert!(run.text().contains("sha256"), "{}", run.text());
+    assert_eq!(db.tables().await, ["t1", "t2", "t3", "t4"]);
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
