@@ -370,7 +370,7 @@ sg_migrate() { # DB [extra flags]
 sg_rollback() { # DB TARGET
     local args
     mapfile -t args < <(sg_common "$1")
-    timeout "$CMD_TIMEOUT" "$SG_BIN" --rollback-to "$2" "${args[@]}"
+    timeout "$CMD_TIMEOUT" "$SG_BIN" --rollback-to "$2" --no-backup "${args[@]}"
 }
 psql_file() { # DB FILE [psql flags]
     local db=$1 file=$2
@@ -860,8 +860,8 @@ print_table() {
         done
         echo "$line"
     }
-    local rb_label="rollback all $N_MIG (\`--rollback-to $RB_TARGET\`)"
-    [[ $RB_TARGET -eq 0 ]] || rb_label="rollback $((N_MIG - 1)) of $N_MIG (\`--rollback-to 1\`: 0 failed)"
+    local rb_label="rollback all $N_MIG (\`--rollback-to $RB_TARGET --no-backup\`)"
+    [[ $RB_TARGET -eq 0 ]] || rb_label="rollback $((N_MIG - 1)) of $N_MIG (\`--rollback-to 1 --no-backup\`: 0 failed)"
     if row_on 1; then
         local nb=""
         [[ -z ${NOTE[noop_backup]:-} ]] || nb=" **(took a backup!)**"
