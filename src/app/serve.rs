@@ -61,8 +61,8 @@ impl Application {
         } else {
             let report = gate(release, gate_args, backup_args).await?;
             metrics.record_lock_wait(report.lock_waited);
-            for (step, took) in &report.durations {
-                metrics.record_migration(step.version, *took);
+            for (_, took) in &report.durations {
+                metrics.record_migration(*took);
             }
             if report.backup_skipped {
                 metrics.record_backup_skipped();

@@ -3,11 +3,12 @@
 //! No global registry: every `Application` (and so every test app) has its own, so tests
 //! running in one process do not see each other's series.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
@@ -27,15 +28,17 @@ pub struct Metrics {
     schema_current: IntGauge,
     schema_compatible: IntGauge,
     migrations_pending: IntGauge,
-    migration_duration: HistogramVec,
-    migration_failures: IntCounter,
-    rollbacks: IntCounter,
+    migration_duration: Histogram,
     lock_wait: Gauge,
     backup_last_success: Gauge,
     backup_size: Gauge,
     backup_duration: Gauge,
     backups_skipped: IntCounter,
     database_up: IntGauge,
+    /// The last rendering of the registry. Values only change through the `record_*`
+    /// methods (on start and once per refresh), so scrapes between two changes reuse it
+    /// instead of gathering and formatting every family again.
+    rendered: RwLock<Option<Bytes>>,
 }
 
 impl Metrics {
@@ -79,17 +82,23 @@ impl Metrics {
             "Newest schema version this release runs on.",
         )?
         .set(window.max.into());
-        let migration_duration = HistogramVec::new(
+        let migration_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "migration_duration_seconds",
-                "Time to apply each migration this instance applied, by schema version.",
+                "Time to apply each migration this instance applied (one observation per migration).",
             )
             .namespace(prefix)
             .buckets(MIGRATION_BUCKETS.to_vec()),
-            &["version"],
         )?;
         registry.register(Box::new(migration_duration.clone()))?;
 
+        // Registered for the contract (DESIGN §8) and the alert rules; a failed migration or
+        // a rollback ends the process before it serves, so a serving instance reports 0.
+        counter(
+            "migration_failures_total",
+            "Migrations this instance tried and that failed.",
+        )?;
+        counter("rollbacks_total", "Rollbacks this instance ran.")?;
         Ok(Self {
             schema_version: labelled(
                 "schema_version",
@@ -109,11 +118,6 @@ impl Metrics {
                 "Migrations of this release above the schema version, up to the target.",
             )?,
             migration_duration,
-            migration_failures: counter(
-                "migration_failures_total",
-                "Migrations this instance tried and that failed.",
-            )?,
-            rollbacks: counter("rollbacks_total", "Rollbacks this instance ran.")?,
             lock_wait: gauge(
                 "lock_wait_seconds",
                 "How long the gate waited for the migration lock.",
@@ -136,7 +140,16 @@ impl Metrics {
                 "1 if the last refresh reached the database, else 0.",
             )?,
             registry,
+            rendered: RwLock::new(None),
         })
+    }
+
+    /// Forgets the cached rendering after a value changed.
+    fn changed(&self) {
+        *self
+            .rendered
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// Records the schema version seen by a refresh, keeping one `_schema_version` series.
@@ -157,33 +170,25 @@ impl Metrics {
             self.schema_version.with_label_values(&[&label]).set(1);
             *last = Some(label);
         }
+        self.changed();
     }
 
     /// Records whether the last refresh reached the database.
     pub fn record_database_up(&self, up: bool) {
         self.database_up.set(up.into());
+        self.changed();
     }
 
     /// Records one migration applied by this instance.
-    pub fn record_migration(&self, version: i32, took: Duration) {
-        self.migration_duration
-            .with_label_values(&[&version.to_string()])
-            .observe(took.as_secs_f64());
-    }
-
-    /// Records a failed migration.
-    pub fn record_migration_failure(&self) {
-        self.migration_failures.inc();
-    }
-
-    /// Records a rollback.
-    pub fn record_rollback(&self) {
-        self.rollbacks.inc();
+    pub fn record_migration(&self, took: Duration) {
+        self.migration_duration.observe(took.as_secs_f64());
+        self.changed();
     }
 
     /// Records how long the gate waited for the migration lock.
     pub fn record_lock_wait(&self, waited: Duration) {
         self.lock_wait.set(waited.as_secs_f64());
+        self.changed();
     }
 
     /// Records a successful backup: its size, how long it took, and when it was made.
@@ -193,18 +198,33 @@ impl Metrics {
         self.backup_size.set(size_bytes as f64);
         self.backup_duration.set(duration.as_secs_f64());
         self.backup_last_success.set(created_at_unix);
+        self.changed();
     }
 
     /// Records a schema change made without a backup.
     pub fn record_backup_skipped(&self) {
         self.backups_skipped.inc();
+        self.changed();
     }
 
-    /// The registry's content in the Prometheus text format.
-    pub fn encode(&self) -> prometheus::Result<Vec<u8>> {
+    /// The registry's content in the Prometheus text format, rendered once per change.
+    pub fn encode(&self) -> prometheus::Result<Bytes> {
+        if let Some(cached) = self
+            .rendered
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            return Ok(cached.clone());
+        }
         let mut buffer = Vec::with_capacity(4096);
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
-        Ok(buffer)
+        let rendered = Bytes::from(buffer);
+        *self
+            .rendered
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(rendered.clone());
+        Ok(rendered)
     }
 }
 
@@ -216,7 +236,7 @@ mod tests {
     use super::*;
 
     fn text(metrics: &Metrics) -> String {
-        String::from_utf8(metrics.encode().unwrap()).unwrap()
+        String::from_utf8(metrics.encode().unwrap().to_vec()).unwrap()
     }
 
     fn metrics() -> Metrics {
@@ -250,7 +270,13 @@ mod tests {
     #[test]
     fn a_backup_sets_the_backup_gauges_and_a_skipped_one_counts() {
         let metrics = metrics();
+        let before = text(&metrics);
         metrics.record_backup(2048, Duration::from_millis(1500), 1_700_000_000.5);
+        assert_ne!(
+            text(&metrics),
+            before,
+            "a change must not be hidden by the cached rendering"
+        );
         metrics.record_backup_skipped();
         metrics.record_backup_skipped();
         let text = text(&metrics);

@@ -57,7 +57,7 @@ fn respond(state: &State, path: &str, method: &Method) -> Response<Body> {
             Bytes::from_static(b"{\"status\":\"ok\"}"),
         ),
         ("/metrics", true) => match state.metrics.encode() {
-            Ok(text) => reply(StatusCode::OK, metrics::CONTENT_TYPE, Bytes::from(text)),
+            Ok(text) => reply(StatusCode::OK, metrics::CONTENT_TYPE, text),
             Err(failure) => {
                 tracing::error!(error = %failure, "encoding metrics failed");
                 error(
