@@ -102,7 +102,7 @@ async fn sigkill_at_random_moments_leaves_a_consistent_history_a_free_lock_and_a
 async fn a_terminated_connection_mid_migration_exits_6_and_the_next_run_completes() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    let project = project_with_a_slow_second_migration();
+    let project = Project::with_a_slow_second_migration();
     client
         .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
         .await
@@ -150,7 +150,7 @@ async fn postgresql_restarted_mid_migration_fails_cleanly_and_a_later_run_succee
     };
     let url = cluster.url();
     let client = connect(&url).await;
-    let project = project_with_a_slow_second_migration();
+    let project = Project::with_a_slow_second_migration();
     client
         .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
         .await
@@ -206,25 +206,6 @@ async fn postgresql_restarted_mid_migration_fails_cleanly_and_a_later_run_succee
         .unwrap();
     crate::support::Run(output).expect_code(0);
     assert_eq!(versions(&connect(&url).await).await, [1, 2, 3]);
-}
-
-/// Migrations 1 to 3; 2 sleeps as long as `sleep_control` says, so a test can catch it
-/// mid-statement and then let it through.
-fn project_with_a_slow_second_migration() -> Project {
-    let project = Project::with_tables(1, 1, 3);
-    project.migration(
-        2,
-        "slow",
-        "CREATE TABLE t2 (id int);\nSELECT pg_sleep(seconds) FROM sleep_control;",
-        "DROP TABLE t2;",
-    );
-    project.migration(
-        3,
-        "create_t3",
-        "CREATE TABLE t3 (id int);",
-        "DROP TABLE t3;",
-    );
-    project
 }
 
 /// The pid of schemagate's session once it is inside `pg_sleep`.

@@ -230,20 +230,7 @@ async fn eight_instances_started_together_apply_every_migration_exactly_once() {
 #[tokio::test]
 async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migration() {
     let db = TestDb::new().await;
-    let project = Project::with_tables(1, 1, 3);
-    // Sleeps as long as the control row says: 30 s for the first instance, 0 after the kill.
-    project.migration(
-        2,
-        "slow",
-        "CREATE TABLE t2 (id int);\nSELECT pg_sleep(seconds) FROM sleep_control;",
-        "DROP TABLE t2;",
-    );
-    project.migration(
-        3,
-        "create_t3",
-        "CREATE TABLE t3 (id int);",
-        "DROP TABLE t3;",
-    );
+    let project = Project::with_a_slow_second_migration();
     db.client()
         .await
         .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
