@@ -144,12 +144,18 @@ impl Project {
     /// Migrations 1 to 3; 2 sleeps as long as the `sleep_control` table (which the test
     /// creates) says, so a test can catch it mid-statement and then let it through.
     pub fn with_a_slow_second_migration() -> Self {
-        let project = Self::with_tables(3, 1, 3);
+        let project = Self::with_tables(1, 1, 3);
         project.migration(
             2,
             "slow",
             "CREATE TABLE t2 (id int);\nSELECT pg_sleep(seconds) FROM sleep_control;",
             "DROP TABLE t2;",
+        );
+        project.migration(
+            3,
+            "create_t3",
+            "CREATE TABLE t3 (id int);",
+            "DROP TABLE t3;",
         );
         project
     }
