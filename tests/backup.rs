@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, with_database};
+use crate::support::{Project, TestDb, files, with_database};
 
 /// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
 fn dumps(dir: &Path) -> Vec<String> {
@@ -12,18 +12,6 @@ fn dumps(dir: &Path) -> Vec<String> {
         .into_iter()
         .filter(|name| name.ends_with(".dump"))
         .collect()
-}
-
-/// Every file name in a directory, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// An executable shell script in the project directory.

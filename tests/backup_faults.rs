@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::faults::wait_for_free_lock;
-use crate::support::{Project, Run, TestDb, running_as_root};
+use crate::support::{Project, Run, TestDb, files, running_as_root};
 
 /// The client programs of the server the tests run against (PostgreSQL 15).
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -330,18 +330,6 @@ async fn assert_complete_backup(dir: &Path) {
         .await
         .unwrap();
     assert!(restore.status.success(), "{restore:?}");
-}
-
-/// Every file name in a directory, sorted; none when it does not exist.
-fn files(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// A tmpfs mounted over a directory, unmounted on drop, also when the test panics.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Project, TestDb};
+use crate::support::{Project, TestDb, files};
 
 /// The schema without schemagate's own tables, as `pg_dump --schema-only` prints it.
 async fn schema_of(db: &TestDb) -> String {
@@ -172,16 +172,9 @@ async fn a_rollback_past_an_irreversible_step_is_refused_naming_the_backup_to_re
 
 /// The dump files in the project's backup directory, sorted (names sort by time).
 fn backup_files(project: &Project) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(project.backups())
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".dump"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    let mut dumps = files(&project.backups());
+    dumps.retain(|name| name.ends_with(".dump"));
+    dumps
 }
 
 #[tokio::test]
