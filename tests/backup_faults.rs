@@ -17,17 +17,20 @@ use crate::support::{Project, Run, TestDb, files, running_as_root};
 /// The client programs of the server the tests run against (PostgreSQL 15).
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// Gives the dump some weight: a table `filler` of `rows` rows of md5 text (about 22 bytes
+/// of dump each, as md5 text compresses about 2:1).
+async fn fill(db: &TestDb, rows: u32) {
+    let sql = format!(
+        "CREATE TABLE filler AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, {rows}) i"
+    );
+    db.client().await.batch_execute(&sql).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_full_backup_directory_refuses_the_change_and_leaves_no_partial_file() {
     let db = TestDb::new().await;
     // About 1 MiB of dump (md5 text compresses about 2:1), four times the tmpfs.
-    db.client()
-        .await
-        .batch_execute(
-            "CREATE TABLE filler AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 50000) i",
-        )
-        .await
-        .unwrap();
+    fill(&db, 50_000).await;
     let project = Project::with_tables(2, 1, 2);
     let Some(backups) = Tmpfs::mount(&project.backups(), "256k", "a_full_backup_directory").await
     else {
@@ -59,13 +62,7 @@ async fn a_full_backup_directory_refuses_the_change_and_leaves_no_partial_file()
 #[tokio::test]
 async fn a_backup_directory_that_fills_up_at_the_manifest_keeps_neither_dump_nor_manifest() {
     let db = TestDb::new().await;
-    db.client()
-        .await
-        .batch_execute(
-            "CREATE TABLE filler AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 50000) i",
-        )
-        .await
-        .unwrap();
+    fill(&db, 50_000).await;
     let project = Project::with_tables(2, 1, 2);
     // schemagate's dump is byte for byte `pg_dump --format=custom`: a tmpfs of exactly its
     // pages holds the dump, and the manifest finds no room.
@@ -150,13 +147,8 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
     let db = TestDb::new().await;
     let client = db.client().await;
     // About 9 MB of dump that takes pg_dump most of a second to compress: time to catch it
-    // writing. UNLOGGED loads faster and is dumped all the same.
-    client
-        .batch_execute(
-            "CREATE UNLOGGED TABLE big AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 400000) i",
-        )
-        .await
-        .unwrap();
+    // writing.
+    fill(&db, 400_000).await;
     let project = Project::with_tables(2, 1, 2);
     let backups = project.backups();
 
@@ -182,7 +174,7 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
     );
     assert!(text.contains("nothing was changed"), "{text}");
     assert!(db.history().await.is_empty(), "{text}");
-    assert_eq!(db.tables().await, ["big"]);
+    assert_eq!(db.tables().await, ["filler"]);
     assert_eq!(
         files(&backups),
         Vec::<String>::new(),
@@ -192,7 +184,7 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
 
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     assert_eq!(db.history().await, [1, 2]);
-    assert_eq!(db.tables().await, ["big", "t1", "t2"]);
+    assert_eq!(db.tables().await, ["filler", "t1", "t2"]);
     assert_complete_backup(&backups).await;
 }
 
@@ -200,12 +192,7 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
 async fn a_partial_file_left_by_schemagate_killed_mid_dump_is_removed_by_the_next_backup() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    client
-        .batch_execute(
-            "CREATE UNLOGGED TABLE big AS SELECT i AS id, md5(i::text) AS payload FROM generate_series(1, 400000) i",
-        )
-        .await
-        .unwrap();
+    fill(&db, 400_000).await;
     let project = Project::with_tables(2, 1, 2);
     let backups = project.backups();
 
