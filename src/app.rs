@@ -1,6 +1,7 @@
 //! The only place that wires config, connection, lock, backup, migrations and server, and
 //! that decides the exit code of each outcome (DESIGN §7).
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -11,8 +12,11 @@ use crate::catalogue::{self, Catalogue};
 use crate::cli::{BackupArgs, Cli, Command, GateArgs, RestoreArgs};
 use crate::config::Compat;
 use crate::db::{self, DatabaseUrl};
+use crate::history::HistoryError;
 use crate::lock::{LockError, MigrationLock};
+use crate::migrate::Executed;
 use crate::plan::{self, Plan, Step};
+use crate::stop::Stop;
 use crate::{audit, history, migrate, output};
 
 mod backups;
@@ -38,6 +42,9 @@ pub enum Exit {
     StepFailed,
     /// 7: migration lock not acquired within `--lock-timeout`.
     LockTimeout,
+    /// 8: stopped by SIGTERM/SIGINT before finishing; the database is at the last committed
+    /// version.
+    Stopped,
 }
 
 impl Exit {
@@ -51,6 +58,7 @@ impl Exit {
             Exit::BackupFailed => 5,
             Exit::StepFailed => 6,
             Exit::LockTimeout => 7,
+            Exit::Stopped => 8,
         }
     }
 }
@@ -74,6 +82,37 @@ impl Failure {
     }
 }
 
+/// Exit 8: a signal arrived `when` (e.g. "while waiting for the migration lock"); `at` is the
+/// schema version the database is at, when known.
+fn stopped(signal: &str, when: &str, at: Option<i32>) -> Failure {
+    let state = match at {
+        Some(version) => format!("the database is at schema version {version}"),
+        None => "nothing was changed".to_owned(),
+    };
+    Failure::new(
+        Exit::Stopped,
+        anyhow::anyhow!("stopped by {signal} {when}; {state}; run again"),
+    )
+}
+
+/// Exit 6: the lock's session died while a child worked; nothing after `at` was applied.
+fn lock_lost(error: LockError, at: i32) -> Failure {
+    Failure::new(
+        Exit::StepFailed,
+        anyhow::anyhow!("{error}; nothing after version {at} was applied; run again"),
+    )
+}
+
+/// Reading the history failed: exit 4 when the database went away, else 1.
+fn read_failed(error: HistoryError) -> Failure {
+    let exit = if error.connection_lost() {
+        Exit::Unreachable
+    } else {
+        Exit::Internal
+    };
+    Failure::new(exit, error)
+}
+
 /// Shorthand to attach an exit code to any error.
 trait ExitWith<T> {
     fn exit(self, exit: Exit) -> Result<T, Failure>;
@@ -95,11 +134,14 @@ pub struct Release {
     url: Option<DatabaseUrl>,
     /// `schemagate/v<app version>`, set as every connection's application_name.
     application_name: String,
+    /// SIGTERM/SIGINT, watched from the start of the run.
+    stop: Stop,
 }
 
 impl Release {
-    /// Loads compat.toml and the catalogue (embedded or from the given paths).
-    pub fn load(gate: &GateArgs) -> Result<Self, Failure> {
+    /// Loads compat.toml and the catalogue (embedded or from the given paths); `stop` is
+    /// the run's signal watch.
+    pub fn load(gate: &GateArgs, stop: Stop) -> Result<Self, Failure> {
         let compat = match &gate.compat {
             Some(path) => Compat::from_file(path),
             None => Compat::embedded(),
@@ -118,12 +160,13 @@ impl Release {
             .or_else(|| std::env::var("DATABASE_URL").ok().map(SecretString::from))
             .filter(|url| !url.expose_secret().trim().is_empty())
             .map(DatabaseUrl::new);
-        let application_name = format!("schemagate/v{}", compat.app_version);
+        let application_name = format!("schemagate/{}", compat.tag());
         Ok(Self {
             compat,
             catalogue,
             url,
             application_name,
+            stop,
         })
     }
 
@@ -134,15 +177,19 @@ impl Release {
             .ok_or_else(|| Failure::new(Exit::Usage, db::DbError::Missing))
     }
 
-    /// Connects with retry until `--connect-timeout` (exit 4).
+    /// Connects with retry until `--connect-timeout` (exit 4); a signal stops it at once
+    /// (exit 8).
     pub async fn connect(&self, timeout: Duration) -> Result<Client, Failure> {
         let url = self.url()?;
-        db::connect(url, &self.application_name, timeout)
-            .await
-            .map_err(|e| match e {
-                db::DbError::InvalidUrl { .. } => Failure::new(Exit::Usage, e),
-                _ => Failure::new(Exit::Unreachable, e),
-            })
+        tokio::select! {
+            connected = db::connect(url, &self.application_name, timeout) => {
+                connected.map_err(|e| match e {
+                    db::DbError::InvalidUrl { .. } => Failure::new(Exit::Usage, e),
+                    _ => Failure::new(Exit::Unreachable, e),
+                })
+            }
+            signal = self.stop.wait() => Err(stopped(signal, "while connecting to the database", None)),
+        }
     }
 }
 
@@ -170,7 +217,8 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
             .await
             .exit(Exit::Internal);
     }
-    let release = Release::load(&cli.gate)?;
+    let stop = Stop::on_signals();
+    let release = Release::load(&cli.gate, stop)?;
     if let Some(target) = cli.gate.rollback_to.as_deref() {
         return match command {
             Command::Serve(_) | Command::Migrate => {
@@ -228,10 +276,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Backup => backups::backup_now(&release, &cli.gate, &cli.backup).await,
-        Command::Backups(args) => {
-            let backups = backup::list(&cli.backup.backup_dir).exit(Exit::BackupFailed)?;
-            output::backups(&backups, args.json).exit(Exit::Internal)
-        }
+        Command::Backups(args) => backups::list(&release, &cli.gate, &cli.backup, &args).await,
         Command::Restore(args) => backups::restore(&release, &cli.gate, &cli.backup, &args).await,
         Command::Healthcheck(_) => {
             unreachable!("healthcheck is answered before the release is loaded")
@@ -247,7 +292,7 @@ pub async fn gate(
 ) -> Result<GateReport, Failure> {
     let mut lock = acquire_lock(release, gate_args).await?;
     let lock_waited = lock.waited();
-    let result = gate_locked(release, lock.client(), gate_args.dry_run, backup_args).await;
+    let result = gate_locked(release, &mut lock, gate_args.dry_run, backup_args).await;
     release_lock(lock).await;
     result.map(|(plan, durations, backup)| GateReport {
         backup_skipped: backup_args.no_backup && !gate_args.dry_run && !plan.is_empty(),
@@ -258,20 +303,26 @@ pub async fn gate(
     })
 }
 
-/// Connects and takes the migration lock (exit 4 or 7).
+/// Connects and takes the migration lock (exit 4, 7 or 8).
 async fn acquire_lock(release: &Release, args: &GateArgs) -> Result<MigrationLock, Failure> {
     let client = release.connect(args.connect_timeout).await?;
-    take_lock(client, args.lock_timeout).await
+    take_lock(release, client, args.lock_timeout).await
 }
 
-/// Takes the migration lock (exit 7 when `--lock-timeout` runs out).
-async fn take_lock(client: Client, timeout: Duration) -> Result<MigrationLock, Failure> {
-    MigrationLock::acquire(client, timeout)
-        .await
-        .map_err(|e| match e {
+/// Takes the migration lock (exit 7 when `--lock-timeout` runs out, 8 on a signal).
+async fn take_lock(
+    release: &Release,
+    client: Client,
+    timeout: Duration,
+) -> Result<MigrationLock, Failure> {
+    tokio::select! {
+        acquired = MigrationLock::acquire(client, timeout) => acquired.map_err(|e| match e {
             LockError::Timeout { .. } => Failure::new(Exit::LockTimeout, e),
-            LockError::Query(_) => Failure::new(Exit::Internal, e),
-        })
+            LockError::Query(ref source) if db::connection_lost(source) => Failure::new(Exit::Unreachable, e),
+            _ => Failure::new(Exit::Internal, e),
+        }),
+        signal = release.stop.wait() => Err(stopped(signal, "while waiting for the migration lock", None)),
+    }
 }
 
 /// Releases the lock; if that fails, closing the connection frees it anyway.
@@ -281,54 +332,89 @@ async fn release_lock(lock: MigrationLock) {
     }
 }
 
+/// Runs `work` under the held lock: exit 6 when the lock's session dies meanwhile, exit 8
+/// on a signal (`work` is dropped either way, which kills its child process and removes its
+/// partial files). `what` names the work for the message; `at` is the schema version.
+async fn guarded<T>(
+    release: &Release,
+    lock: &MigrationLock,
+    what: &str,
+    at: i32,
+    work: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        done = lock.hold_while(work) => done.map_err(|lost| lock_lost(lost, at))?,
+        signal = release.stop.wait() => Err(stopped(signal, what, Some(at))),
+    }
+}
+
 /// What [`gate_locked`] did: the plan, each step's duration, the backup taken.
 type Locked = (Plan, Vec<(Step, Duration)>, Option<backup::Backup>);
 
 /// The part of the gate that runs under the lock.
 async fn gate_locked(
     release: &Release,
-    client: &mut Client,
+    lock: &mut MigrationLock,
     dry_run: bool,
     backup_args: &BackupArgs,
 ) -> Result<Locked, Failure> {
-    let applied = history::read(client).await.exit(Exit::Internal)?;
+    let applied = history::read(lock.client()).await.map_err(read_failed)?;
     let plan =
         plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
     if dry_run || plan.is_empty() {
         return Ok((plan, Vec::new(), None));
     }
     // Under the lock and before anything changes, the history table included (DESIGN §1.5).
-    let backup = backups::backup_before_change(release, backup_args, client, plan.current).await?;
+    let backup = backups::backup_before_change(release, backup_args, lock, plan.current).await?;
     let mut durations = Vec::with_capacity(plan.steps.len());
     let started = Instant::now();
     let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
-    let result = execute_recorded(release, client, &plan, backup_file, &mut |step, took| {
+    execute_recorded(release, lock, &plan, backup_file, &mut |step, took| {
         durations.push((step.clone(), took));
     })
-    .await;
+    .await?;
     tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
-    result?;
-    let current = history::current_version(client)
+    let current = history::current_version(lock.client())
         .await
-        .exit(Exit::Internal)?;
+        .map_err(read_failed)?;
     plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
     Ok((plan, durations, backup))
 }
 
-/// Runs a plan (exit 6 on a failed step) and records it, success or failure, in the audit
-/// trail. Creates the history and audit tables first: this runs under the lock.
+/// Runs a plan (exit 6 on a failed step, 8 when a signal stops it between steps) and
+/// records it, success or not, in the audit trail. Creates the history and audit tables
+/// first: this runs under the lock.
 async fn execute_recorded(
     release: &Release,
-    client: &mut Client,
+    lock: &mut MigrationLock,
     plan: &Plan,
     backup_file: Option<String>,
     on_step: &mut dyn FnMut(&Step, Duration),
 ) -> Result<(), Failure> {
-    history::ensure_table(client).await.exit(Exit::Internal)?;
+    if let Some(signal) = release.stop.requested() {
+        return Err(stopped(signal, "before the first step", Some(plan.current)));
+    }
+    let client = lock.client();
+    history::ensure_table(client).await.map_err(read_failed)?;
     let started = Instant::now();
-    let result = migrate::execute(client, &release.catalogue, plan, on_step).await;
+    let stop = &release.stop;
+    let result = migrate::execute(client, &release.catalogue, plan, &mut |step, took| {
+        on_step(step, took);
+        match stop.requested() {
+            Some(_) => ControlFlow::Break(()),
+            None => ControlFlow::Continue(()),
+        }
+    })
+    .await;
     let (to, outcome) = match &result {
-        Ok(()) => (plan.target, "ok".to_owned()),
+        Ok(Executed::Completed) => (plan.target, "ok".to_owned()),
+        Ok(Executed::Stopped { at }) => (
+            *at,
+            format!(
+                "stopped by {} at version {at}",
+                stop.requested().unwrap_or("a signal")
+            ),
+        ),
         Err(failed) => (
             failed.at,
             format!(
@@ -351,7 +437,14 @@ async fn execute_recorded(
         outcome,
     );
     record(client, &entry).await;
-    result.exit(Exit::StepFailed)
+    match result.exit(Exit::StepFailed)? {
+        Executed::Completed => Ok(()),
+        Executed::Stopped { at } => Err(stopped(
+            stop.requested().unwrap_or("a signal"),
+            &format!("after version {at}; no later step was started"),
+            Some(at),
+        )),
+    }
 }
 
 /// An audit entry of this release for a change that started at `started`.
@@ -366,7 +459,7 @@ fn audit_entry(
 ) -> audit::Entry {
     audit::Entry {
         action,
-        app_version: format!("v{}", release.compat.app_version),
+        app_version: release.compat.tag(),
         from,
         to,
         duration: started.elapsed(),
@@ -390,7 +483,7 @@ async fn record(client: &Client, entry: &audit::Entry) {
 /// `check`: the read-only verdict, without the lock.
 async fn check(release: &Release, args: &GateArgs) -> Result<(), Failure> {
     let client = release.connect(args.connect_timeout).await?;
-    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    let applied = history::read(&client).await.map_err(read_failed)?;
     plan::check_history(&release.catalogue, &applied).exit(Exit::Refused)?;
     let current = plan::current_version(&applied);
     plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
@@ -401,7 +494,7 @@ async fn check(release: &Release, args: &GateArgs) -> Result<(), Failure> {
 /// `status`: catalogue against history.
 async fn status(release: &Release, args: &GateArgs, json: bool) -> Result<(), Failure> {
     let client = release.connect(args.connect_timeout).await?;
-    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    let applied = history::read(&client).await.map_err(read_failed)?;
     let recent = audit::recent(&client, 5).await.exit(Exit::Internal)?;
     output::status(&release.catalogue, &applied, &recent, &release.compat, json)
         .exit(Exit::Internal)

@@ -73,10 +73,13 @@ pub struct AuditError {
 
 /// Creates the table unless it exists (under the migration lock).
 pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
-    client.batch_execute(CREATE).await.map_err(|e| AuditError {
-        action: "create",
-        message: crate::db::describe(&e),
-    })
+    let table = "schemagate_audit";
+    crate::db::create_table_unless_exists(client, table, CREATE)
+        .await
+        .map_err(|e| AuditError {
+            action: "create",
+            message: crate::db::describe(&e),
+        })
 }
 
 /// Records a change.

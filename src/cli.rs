@@ -45,8 +45,8 @@ pub enum Command {
     Plan,
     /// Take a verified backup now, under the migration lock.
     Backup,
-    /// List the backups in the backup directory.
-    Backups(OutputArgs),
+    /// List the backups of the database in the backup directory (`--all`: of every database).
+    Backups(BackupsArgs),
     /// DESTRUCTIVE: bring the database back exactly to a backup (objects created after it are dropped).
     Restore(RestoreArgs),
     /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
@@ -62,28 +62,46 @@ pub struct GateArgs {
     #[arg(long, global = true, env = "SCHEMAGATE_DATABASE_URL", hide_env_values = true, value_parser = parse_secret)]
     pub database_url: Option<SecretString>,
     /// Load compat.toml from this file instead of the one embedded at build time.
-    #[arg(long, global = true, env = "SCHEMAGATE_COMPAT", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_COMPAT",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub compat: Option<PathBuf>,
     /// Load migrations from this directory instead of the ones embedded at build time.
     #[arg(
         long,
         global = true,
         env = "SCHEMAGATE_MIGRATIONS_DIR",
+        hide_env_values = true,
         value_name = "DIR"
     )]
     pub migrations_dir: Option<PathBuf>,
     /// This release's version, overriding `[app].version` in compat.toml.
-    #[arg(long, global = true, env = "APP_VERSION", value_name = "SEMVER")]
+    #[arg(
+        long,
+        global = true,
+        env = "APP_VERSION",
+        hide_env_values = true,
+        value_name = "SEMVER"
+    )]
     pub app_version: Option<String>,
     /// Give up connecting after this long (exit 4).
-    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", hide_env_values = true, default_value = "60s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
     /// Give up waiting for the migration lock after this long (exit 7).
-    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", default_value = "300s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", hide_env_values = true, default_value = "300s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
     /// DESTRUCTIVE: roll the schema back to a version (`5`) or a release (`v1.3.0`) with the
     /// down migrations, after a backup, then exit. Down migrations can drop data.
-    #[arg(long, global = true, value_name = "VERSION|RELEASE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "VERSION|RELEASE",
+        allow_hyphen_values = true
+    )]
     pub rollback_to: Option<String>,
     /// Print the plan of the command and change nothing.
     #[arg(long, global = true)]
@@ -98,29 +116,42 @@ pub struct BackupArgs {
         long,
         global = true,
         env = "SCHEMAGATE_BACKUP_DIR",
+        hide_env_values = true,
         default_value = "./backups",
         value_name = "DIR"
     )]
     pub backup_dir: PathBuf,
     /// Skip the backup before a schema change (logged as a warning and counted in metrics).
-    #[arg(long, global = true, env = "SCHEMAGATE_NO_BACKUP")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_NO_BACKUP",
+        hide_env_values = true
+    )]
     pub no_backup: bool,
     /// Keep at most this many backups (the newest of each schema version is always kept).
     #[arg(
         long,
         global = true,
         env = "SCHEMAGATE_BACKUP_KEEP",
+        hide_env_values = true,
         default_value_t = 10
     )]
     pub backup_keep: usize,
     /// Remove backups older than this (the newest of each schema version is always kept).
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", hide_env_values = true, default_value = "7d", value_parser = parse_duration)]
     pub backup_max_age: Duration,
     /// Kill pg_dump and refuse the change (exit 5) if the backup takes longer than this.
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", hide_env_values = true, default_value = "1h", value_parser = parse_duration)]
     pub backup_timeout: Duration,
     /// The pg_dump binary; by default the one whose major version equals the server's.
-    #[arg(long, global = true, env = "SCHEMAGATE_PG_DUMP", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_PG_DUMP",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
     pub pg_dump: Option<PathBuf>,
 }
 
@@ -128,7 +159,7 @@ pub struct BackupArgs {
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// `text` for people, `json` (one object per line) for log shippers.
-    #[arg(long, global = true, env = "SCHEMAGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = "SCHEMAGATE_LOG_FORMAT", hide_env_values = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
@@ -145,16 +176,26 @@ pub enum LogFormat {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on for /health and /metrics.
-    #[arg(long, env = "SCHEMAGATE_LISTEN", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "SCHEMAGATE_LISTEN",
+        hide_env_values = true,
+        default_value = "0.0.0.0:8080"
+    )]
     pub listen: SocketAddr,
     /// How often the background refresh re-reads the schema version.
-    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", hide_env_values = true, default_value = "15s", value_parser = parse_duration)]
     pub refresh_interval: Duration,
     /// Prefix of every metric name.
-    #[arg(long, env = "SCHEMAGATE_METRICS_PREFIX", default_value = "schemagate")]
+    #[arg(
+        long,
+        env = "SCHEMAGATE_METRICS_PREFIX",
+        hide_env_values = true,
+        default_value = "schemagate"
+    )]
     pub metrics_prefix: String,
     /// Never change the schema (a Job migrates); stay unready while the schema is below the window.
-    #[arg(long, env = "SCHEMAGATE_NO_MIGRATE")]
+    #[arg(long, env = "SCHEMAGATE_NO_MIGRATE", hide_env_values = true)]
     pub no_migrate: bool,
 }
 
@@ -166,6 +207,18 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
+/// Arguments of `backups`.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// List the backups of every database in the directory (no database connection needed),
+    /// not only those of the `--database-url` database.
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Arguments of `restore`.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
@@ -174,6 +227,13 @@ pub struct RestoreArgs {
     /// Really do it; without it, restore prints what it would do and exits 2.
     #[arg(long)]
     pub yes: bool,
+    /// DESTRUCTIVE: restore a backup whose manifest names another database into this one.
+    #[arg(long)]
+    pub into_other_database: bool,
+    /// Leave objects outside schemas (event triggers, publications, subscriptions, foreign
+    /// servers, casts) as they are and replay none of the dump's, instead of refusing.
+    #[arg(long)]
+    pub keep_global_objects: bool,
 }
 
 /// Arguments of `healthcheck`.
@@ -183,6 +243,7 @@ pub struct HealthcheckArgs {
     #[arg(
         long,
         env = "SCHEMAGATE_HEALTHCHECK_URL",
+        hide_env_values = true,
         default_value = "http://127.0.0.1:8080/health"
     )]
     pub url: String,
@@ -205,6 +266,18 @@ impl Cli {
     }
 }
 
+/// A duration as every PostgreSQL tool reads one: a bare number is seconds (`5`, like
+/// libpq's `connect_timeout`), else humantime's units (`5s`, `2m`, `1h30m`).
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(value).map_err(|e| {
+        format!("{e}: give seconds (`5`) or a number with a unit (`5s`, `2m`, `1h30m`)")
+    })
+}
+
 /// Wraps the URL at once so it cannot be printed by accident.
 fn parse_secret(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value.to_owned()))
@@ -225,6 +298,26 @@ mod tests {
         let cli = Cli::try_parse_from(["schemagate", "--rollback-to", "v1.3.0"]).unwrap();
         assert_eq!(cli.gate.rollback_to.as_deref(), Some("v1.3.0"));
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn durations_are_seconds_when_bare_and_humantime_otherwise() {
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("`5s`"));
+    }
+
+    #[test]
+    fn a_negative_rollback_target_is_a_value_not_a_flag() {
+        let cli = Cli::try_parse_from(["schemagate", "--rollback-to", "-1"]).unwrap();
+        assert_eq!(cli.gate.rollback_to.as_deref(), Some("-1"));
+    }
+
+    #[test]
+    fn help_never_shows_environment_values() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("=]"), "{help}");
     }
 
     #[test]

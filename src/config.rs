@@ -208,6 +208,12 @@ impl Compat {
         Ok(compat)
     }
 
+    /// This release as `v1.4.0`: the one spelling of health, status, audit rows, manifests
+    /// and `application_name`.
+    pub fn tag(&self) -> String {
+        format!("v{}", self.app_version)
+    }
+
     /// Applies `APP_VERSION` / `--app-version`.
     pub fn with_app_version(mut self, value: Option<&str>) -> Result<Self, ConfigError> {
         if let Some(value) = value {

@@ -17,6 +17,11 @@ use tokio_postgres::{Client, Config, NoTls};
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// TCP keepalive idle time, unless the URL sets `keepalives_idle`: the lock's connection
+/// idles through a long backup, and a NAT or load balancer between us and the server drops
+/// idle flows after minutes, far sooner than the kernel's 2 h default would notice.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
 /// A PostgreSQL URL (or key=value string) whose password cannot be printed by accident.
 #[derive(Clone)]
 pub struct DatabaseUrl {
@@ -45,11 +50,21 @@ pub enum DbError {
     /// No URL was given.
     #[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
     Missing,
-    /// The server answered, but refused these credentials or this database: retrying
-    /// cannot help, so this fails at once.
+    /// The server rejected the credentials: retrying cannot help, so this fails at once.
     #[error(
-        "database {url} refused the connection: {error}; check the user, password and database name"
+        "authentication failed for user {user:?} at {url}: {error}; check the user name and the password (URL, PGPASSWORD or passfile) and the server's pg_hba.conf"
     )]
+    AuthenticationFailed {
+        /// The redacted URL.
+        url: String,
+        /// The user it tried.
+        user: String,
+        /// The server's error.
+        error: String,
+    },
+    /// The server answered, but refused this database: retrying cannot help, so this fails
+    /// at once.
+    #[error("database {url} refused the connection: {error}; check the database name")]
     Rejected {
         /// The redacted URL.
         url: String,
@@ -100,6 +115,16 @@ impl DatabaseUrl {
             }
         })?;
         config.application_name(application_name);
+        config.keepalives(true);
+        if config.get_keepalives_idle() > KEEPALIVE_IDLE {
+            config.keepalives_idle(KEEPALIVE_IDLE);
+        }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(Duration::from_secs(10));
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(3);
+        }
         Ok(config)
     }
 }
@@ -143,7 +168,9 @@ fn redact_pairs(text: &str, separator: char) -> String {
         .join(&separator.to_string())
 }
 
-/// Connects, retrying with exponential backoff until `timeout` has passed.
+/// Connects, retrying with exponential backoff until `timeout` has passed; the last
+/// attempt is made at the deadline itself, so a database that comes up just before it is
+/// not missed.
 #[tracing::instrument(skip_all, fields(url = url.redacted()))]
 pub async fn connect(
     url: &DatabaseUrl,
@@ -169,16 +196,16 @@ pub async fn connect(
                 });
                 return Ok(client);
             }
-            Ok(Err(error)) if is_permanent(&error) => {
-                return Err(DbError::Rejected {
-                    url: url.redacted.clone(),
-                    error: describe(&error),
-                });
+            Ok(Err(error)) => {
+                if let Some(permanent) = permanent(&error, url, &config) {
+                    return Err(permanent);
+                }
+                describe(&error)
             }
-            Ok(Err(error)) => describe(&error),
             Err(_) => "connect timed out".to_owned(),
         };
-        if started.elapsed() + backoff >= timeout {
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
             return Err(DbError::Unreachable {
                 url: url.redacted.clone(),
                 attempts,
@@ -186,8 +213,9 @@ pub async fn connect(
                 last_error: error,
             });
         }
-        tracing::warn!(attempt = attempts, %error, retry_in = ?backoff, "database not reachable yet");
-        tokio::time::sleep(backoff).await;
+        let pause = backoff.min(left);
+        tracing::warn!(attempt = attempts, %error, retry_in = ?pause, "database not reachable yet");
+        tokio::time::sleep(pause).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
@@ -224,15 +252,54 @@ pub fn pool(
 }
 
 /// Authentication failures and a missing database do not go away by retrying.
-fn is_permanent(error: &tokio_postgres::Error) -> bool {
+fn permanent(error: &tokio_postgres::Error, url: &DatabaseUrl, config: &Config) -> Option<DbError> {
     use tokio_postgres::error::SqlState;
-    [
-        SqlState::INVALID_PASSWORD,
-        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-        SqlState::INVALID_CATALOG_NAME,
-    ]
-    .iter()
-    .any(|code| error.code() == Some(code))
+    let code = error.code()?;
+    if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    {
+        return Some(DbError::AuthenticationFailed {
+            url: url.redacted.clone(),
+            user: config.get_user().unwrap_or_default().to_owned(),
+            error: describe(error),
+        });
+    }
+    (*code == SqlState::INVALID_CATALOG_NAME).then(|| DbError::Rejected {
+        url: url.redacted.clone(),
+        error: describe(error),
+    })
+}
+
+/// Whether an error means the session is gone: the socket closed or failed, a connection
+/// exception (SQLSTATE class 08), or the server ending the session (57P01 terminated by an
+/// administrator or a fast shutdown, 57P02 crash shutdown, 57P03 not accepting connections).
+pub fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed()
+        || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
+    {
+        return true;
+    }
+    error.code().is_some_and(|code| {
+        let code = code.code();
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+    })
+}
+
+/// Creates `table` with `ddl` (a `CREATE TABLE IF NOT EXISTS`) unless it exists. Asking
+/// first keeps PostgreSQL's "relation … already exists, skipping" NOTICE out of every run's
+/// log; the DDL's own `IF NOT EXISTS` still covers a race. Called under the migration lock.
+pub async fn create_table_unless_exists(
+    client: &Client,
+    table: &str,
+    ddl: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await?
+        .get(0);
+    if exists {
+        return Ok(());
+    }
+    client.batch_execute(ddl).await
 }
 
 /// A PostgreSQL error with its server message, detail and hint when there is one.

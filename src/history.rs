@@ -31,28 +31,31 @@ pub struct Applied {
 
 /// Reading or writing the history failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {TABLE}: {message}")]
+#[error("cannot {action} {TABLE}: {}", crate::db::describe(.source))]
 pub struct HistoryError {
     action: &'static str,
-    message: String,
+    #[source]
+    source: tokio_postgres::Error,
 }
 
 impl HistoryError {
-    fn new(action: &'static str, error: &tokio_postgres::Error) -> Self {
-        Self {
-            action,
-            message: crate::db::describe(error),
-        }
+    fn new(action: &'static str, source: tokio_postgres::Error) -> Self {
+        Self { action, source }
+    }
+
+    /// Whether the connection was lost (the database went away), rather than the query
+    /// failing on a live session.
+    pub fn connection_lost(&self) -> bool {
+        crate::db::connection_lost(&self.source)
     }
 }
 
 /// Creates the table unless it exists. Called under the migration lock, so the first boot
 /// of many replicas does not race on it.
 pub async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
-    client
-        .batch_execute(CREATE)
+    crate::db::create_table_unless_exists(client, TABLE, CREATE)
         .await
-        .map_err(|e| HistoryError::new("create", &e))
+        .map_err(|e| HistoryError::new("create", e))
 }
 
 /// The applied history by version; empty when the table does not exist yet.
@@ -62,7 +65,7 @@ pub async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryEr
     let rows = match client.query(query, &[]).await {
         Ok(rows) => rows,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
-        Err(e) => return Err(HistoryError::new("read", &e)),
+        Err(e) => return Err(HistoryError::new("read", e)),
     };
     Ok(rows
         .iter()
@@ -86,7 +89,7 @@ pub async fn current_version(client: &impl GenericClient) -> Result<i32, History
     {
         Ok(row) => Ok(row.get(0)),
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(0),
-        Err(e) => Err(HistoryError::new("read", &e)),
+        Err(e) => Err(HistoryError::new("read", e)),
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`output`]: what commands print on stdout (plans, status), apart from logs.
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
+//! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`telemetry`]: tracing setup.
 //!
 //! # Glossary
@@ -38,6 +39,7 @@ pub mod output;
 pub mod plan;
 pub mod position;
 pub mod server;
+pub mod stop;
 pub mod telemetry;
 
 /// Files embedded at build time by `build.rs`.

@@ -5,7 +5,14 @@
 //! migration transactions; tied to the connection, so a killed process frees it with its
 //! socket. Polling `pg_try_advisory_lock` instead of blocking in `pg_advisory_lock` lets us
 //! enforce `--lock-timeout` and log who holds it while we wait.
+//!
+//! The lock lives as long as its session, and that session sits idle while a child process
+//! (`pg_dump`, the restore's `psql`) works on its own connection. So the session is told
+//! never to time out idle, TCP keepalives are on (`db`), and [`MigrationLock::hold_while`]
+//! checks it every few seconds while the child runs: a lock that died is noticed, the child
+//! stopped, and no further step starts.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
@@ -19,6 +26,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How often a waiting instance logs who holds the lock.
 const REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How often the lock's session is checked while a child process works.
+const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The lock could not be taken or released.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +44,11 @@ pub enum LockError {
         holder: String,
     },
     /// The lock query failed.
-    #[error("migration lock query failed: {0}")]
-    Query(String),
+    #[error("migration lock query failed: {}", crate::db::describe(.0))]
+    Query(#[source] tokio_postgres::Error),
+    /// The lock's session ended (terminated, server restart, network) while it was held.
+    #[error("the migration lock was lost ({0})")]
+    Lost(String),
 }
 
 /// The held migration lock and the connection that holds it.
@@ -58,7 +71,7 @@ impl MigrationLock {
             let row = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
                 .await
-                .map_err(|e| LockError::Query(crate::db::describe(&e)))?;
+                .map_err(LockError::Query)?;
             if row.get::<_, bool>(0) {
                 let waited = started.elapsed();
                 tracing::debug!(?waited, "migration lock acquired");
@@ -89,27 +102,67 @@ impl MigrationLock {
         &mut self.client
     }
 
-    /// Releases the lock and hands the connection back.
-    pub async fn release(self) -> Result<Client, LockError> {
+    /// The same connection, shared: for queries while a child process works.
+    pub fn connection(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs `work` (a child process, typically) while checking every
+    /// [`LIVENESS_INTERVAL`] that the lock's session is alive; when it is not, `work` is
+    /// dropped (a child spawned with `kill_on_drop` is killed) and [`LockError::Lost`]
+    /// returned.
+    pub async fn hold_while<F: Future>(&self, work: F) -> Result<F::Output, LockError> {
+        let watch = async {
+            let mut ticks = tokio::time::interval(LIVENESS_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(error) = self.check().await {
+                    return error;
+                }
+            }
+        };
+        tokio::select! {
+            output = work => Ok(output),
+            lost = watch => Err(lost),
+        }
+    }
+
+    /// Whether the lock's session is still there (one cheap round trip).
+    pub async fn check(&self) -> Result<(), LockError> {
+        self.client
+            .simple_query("SELECT 1")
+            .await
+            .map(drop)
+            .map_err(|e| LockError::Lost(crate::db::describe(&e)))
+    }
+
+    /// Releases the lock; the connection closes with it.
+    pub async fn release(self) -> Result<(), LockError> {
         self.client
             .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
             .await
-            .map_err(|e| LockError::Query(crate::db::describe(&e)))?;
-        Ok(self.client)
+            .map(drop)
+            .map_err(LockError::Query)
     }
 }
 
 /// Asks the server to check the client socket during long statements (PostgreSQL 14+), so
 /// that when schemagate is killed mid-migration its statement is cancelled and the lock
-/// freed within a second, instead of when the statement would have finished.
+/// freed within a second, instead of when the statement would have finished; and never to
+/// end the session for idling (a server-wide `idle_session_timeout` or
+/// `idle_in_transaction_session_timeout` would drop the lock during a long backup).
 async fn watch_the_client(client: &Client) -> Result<(), LockError> {
     client
         .batch_execute(
-            "SELECT set_config('client_connection_check_interval', '1s', false) \
+            "SET idle_in_transaction_session_timeout = 0; \
+             SELECT set_config('client_connection_check_interval', '1s', false), \
+                    set_config('idle_session_timeout', '0', false) \
              WHERE current_setting('server_version_num')::int >= 140000",
         )
         .await
-        .map_err(|e| LockError::Query(crate::db::describe(&e)))
+        .map_err(LockError::Query)
 }
 
 /// Describes the session holding the lock: pid, application_name, since when, what it runs.

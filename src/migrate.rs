@@ -6,6 +6,7 @@
 //! history is read once per run rather than once per migration, and no-transaction files
 //! interleave in version order.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use refinery_core::traits::r#async::AsyncTransaction;
@@ -50,7 +51,7 @@ impl StepFailed {
     fn outcome(&self) -> String {
         if self.connection_lost {
             format!(
-                "the connection to the database was lost (server restart, terminated session or network failure), so PostgreSQL rolled this step back unless its commit had already completed: the database is at schema version {at}, or {version} if it had. Run again once the database is reachable; applied steps are skipped (`schemagate status` shows where it is)",
+                "the connection to the database was lost (server restart, terminated session or network failure), and the migration lock with it, so PostgreSQL rolled this step back unless its commit had already completed and no later step was started: the database is at schema version {at}, or {version} if it had. Run again once the database is reachable; applied steps are skipped (`schemagate status` shows where it is)",
                 at = self.at,
                 version = self.step.version,
             )
@@ -84,13 +85,27 @@ fn done(completed: &[i32]) -> String {
     }
 }
 
-/// Runs every step of `plan` in order; `on_step` hears each completed step and its duration.
+/// How a run of [`execute`] ended, when no step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executed {
+    /// Every step ran.
+    Completed,
+    /// `on_step` asked to stop after a step; the database is at `at`.
+    Stopped {
+        /// The schema version after the last completed step.
+        at: i32,
+    },
+}
+
+/// Runs every step of `plan` in order. `on_step` hears each completed step and its
+/// duration, and answers whether to go on: a stop is honoured between steps, never inside
+/// one, so each step is either committed whole or not started.
 pub async fn execute(
     client: &mut Client,
     catalogue: &Catalogue,
     plan: &Plan,
-    on_step: &mut dyn FnMut(&Step, Duration),
-) -> Result<(), StepFailed> {
+    on_step: &mut dyn FnMut(&Step, Duration) -> ControlFlow<()>,
+) -> Result<Executed, StepFailed> {
     let mut completed = Vec::with_capacity(plan.steps.len());
     let mut at = plan.current;
     for (index, step) in plan.steps.iter().enumerate() {
@@ -110,7 +125,6 @@ pub async fn execute(
         }
         let took = started.elapsed();
         tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
-        on_step(step, took);
         completed.push(step.version);
         at = match plan.direction {
             Direction::Up => step.version,
@@ -119,8 +133,12 @@ pub async fn execute(
                 .get(index + 1)
                 .map_or(plan.target, |next| next.version),
         };
+        let last = index + 1 == plan.steps.len();
+        if on_step(step, took).is_break() && !last {
+            return Ok(Executed::Stopped { at });
+        }
     }
-    Ok(())
+    Ok(Executed::Completed)
 }
 
 /// The script of a step and the statement that records it in the history.
@@ -162,7 +180,7 @@ impl RunFailed {
         Self {
             error: crate::db::describe(error),
             offset: base.and_then(|base| error_offset(sql, error, base)),
-            connection_lost: connection_lost(error),
+            connection_lost: crate::db::connection_lost(error),
         }
     }
 }
@@ -193,21 +211,6 @@ async fn run(
         .batch_execute(history_statement)
         .await
         .map_err(|e| RunFailed::new(&e, &script.sql, None))
-}
-
-/// Whether an error means the session is gone: the socket closed or failed, a connection
-/// exception (SQLSTATE class 08), or the server ending the session (57P01 terminated by an
-/// administrator or a fast shutdown, 57P02 crash shutdown, 57P03 not accepting connections).
-fn connection_lost(error: &tokio_postgres::Error) -> bool {
-    if error.is_closed()
-        || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
-    {
-        return true;
-    }
-    error.code().is_some_and(|code| {
-        let code = code.code();
-        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-    })
 }
 
 /// The byte offset in the file of PostgreSQL's error position, which counts characters from

@@ -17,20 +17,19 @@ use crate::plan::{Direction, Plan};
 /// Prints a plan: where the schema is, where it goes, and every step.
 pub fn plan(plan: &Plan, compat: &Compat) {
     let window = &compat.window;
+    let (verb, goal) = match plan.direction {
+        Direction::Up => ("up", format!("migrate to target {}", window.target)),
+        Direction::Down => ("down", format!("roll back to {}", plan.target)),
+    };
     println!(
-        "schema {} -> {} (release v{}, window [{}, {}], target {}): {} step(s)",
+        "schema {} -> {} ({goal}; release {}, window [{}, {}]): {} step(s)",
         plan.current,
         plan.target,
-        compat.app_version,
+        compat.tag(),
         window.min,
         window.max,
-        window.target,
         plan.steps.len()
     );
-    let verb = match plan.direction {
-        Direction::Up => "up",
-        Direction::Down => "down",
-    };
     for step in &plan.steps {
         let mode = if step.transactional {
             "in a transaction"
@@ -270,7 +269,7 @@ pub fn backups(backups: &[Backup], json: bool) -> serde_json::Result<()> {
     }
     println!(
         "{:<48} {:>6} {:>10} {:>10} {:>12}",
-        "file", "schema", "app", "age", "size"
+        "file", "schema", "release", "age", "size"
     );
     for b in backups {
         let age = std::time::Duration::from_secs(b.age(now).as_secs());
@@ -278,7 +277,7 @@ pub fn backups(backups: &[Backup], json: bool) -> serde_json::Result<()> {
             "{:<48} {:>6} {:>10} {:>10} {:>12}",
             b.manifest.file,
             b.manifest.schema_version,
-            b.manifest.app_version,
+            b.manifest.release(),
             humantime::format_duration(age).to_string(),
             b.manifest.size_bytes
         );
@@ -290,24 +289,57 @@ pub fn backups(backups: &[Backup], json: bool) -> serde_json::Result<()> {
 pub fn restore_plan(plan: &RestorePlan) {
     let m = &plan.backup.manifest;
     println!(
-        "restore {} (database {}, schema {}, taken {} by v{}; sha256 verified)",
+        "restore {} (database {}, schema {}, taken {} by {}; sha256 verified)",
         plan.backup.path.display(),
         m.database,
         m.schema_version,
         m.created_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        m.app_version
+        m.release()
     );
     println!(
-        "into database {}, in one transaction: drop schema(s) {} with everything in them, recreate public, replay the dump",
+        "into database {}, in one transaction: drop schema(s) {} with everything in them, recreate public, replay the dump ({} entries, about {} locks)",
         plan.database,
-        if plan.schemas.is_empty() {
-            "(none)".to_owned()
-        } else {
-            plan.schemas.join(", ")
-        }
+        listed(&plan.schemas),
+        plan.list.lines().filter(|l| !l.starts_with(';')).count(),
+        plan.locks_needed,
     );
+    for (schema, reason) in &plan.kept {
+        println!("  keep schema {schema} as it is ({reason}); its entries are not replayed");
+    }
+    if !plan.globals.is_empty() {
+        println!(
+            "  outside schemas, a restore cannot make exact: {}",
+            plan.globals.join(", ")
+        );
+    }
+}
+
+/// Names joined with commas, `(none)` when there are none.
+fn listed(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Prints what `backup --dry-run` would do.
+pub fn backup_preview(preview: &crate::backup::Preview) {
+    println!(
+        "would write {} with {} ({})",
+        preview.path.display(),
+        preview.pg_dump.path.display(),
+        preview.pg_dump.version
+    );
+    let pruned: Vec<String> = preview
+        .prune
+        .iter()
+        .map(|b| b.path.display().to_string())
+        .collect();
+    println!("would then remove (retention): {}", listed(&pruned));
+    println!("dry run: nothing was changed");
 }
 
 /// Prints the outcome of a restore.

@@ -94,7 +94,7 @@ async fn a_migration_leaves_one_verified_backup_whose_restore_reproduces_the_sch
     assert!(name.starts_with(&format!("{}-schema2-", db.name)), "{name}");
     assert!(run.text().contains(name), "{}", run.text());
     assert_eq!(manifest["schema_version"], 2);
-    assert_eq!(manifest["app_version"], "1.0.0");
+    assert_eq!(manifest["app_version"], "v1.0.0");
     assert_eq!(manifest["database"], db.name.as_str());
     assert_eq!(manifest["file"], name);
     let bytes = std::fs::read(&dump).unwrap();
@@ -134,10 +134,19 @@ async fn a_migration_leaves_one_verified_backup_whose_restore_reproduces_the_sch
         files(&dir)
     );
 
-    // Restored into a fresh database, it is the database before the migration.
+    // Restored into a fresh database (another database: said so), it is the database
+    // before the migration.
     let fresh = TestDb::new().await;
     project
-        .run(&fresh.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .run(
+            &fresh.url,
+            &[
+                "restore",
+                dump.to_str().unwrap(),
+                "--into-other-database",
+                "--yes",
+            ],
+        )
         .await
         .expect_code(0);
     assert_eq!(schema_dump(&fresh.url).await, before);

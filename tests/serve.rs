@@ -64,7 +64,7 @@ async fn try_spawn_app(project: &Project, url: &str, extra: &[&str]) -> Result<T
     let Command::Serve(serve) = cli.take_command() else {
         unreachable!("serve was given");
     };
-    let release = Release::load(&cli.gate)?;
+    let release = Release::load(&cli.gate, schemagate::stop::Stop::never())?;
     let app = Application::build(&release, &cli.gate, &cli.backup, &serve).await?;
     let address = app.address();
     let (stop, stopped) = oneshot::channel();

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::backup::{Origin, Server};
 use crate::config::{Compat, parse_version};
 use crate::plan::{RollbackRefusal, current_version};
 
@@ -65,12 +66,13 @@ fn resolve(target: &Target, current: i32) -> Option<i32> {
     }
 }
 
-/// Maps a refusal to its exit code; an irreversible step also names the backup to restore.
-fn refused(refusal: RollbackRefusal, backup_dir: &Path) -> Failure {
+/// Maps a refusal to its exit code; an irreversible step also names the backup of this
+/// database (`origin`) to restore.
+fn refused(refusal: RollbackRefusal, backup_dir: &Path, origin: Option<&Origin>) -> Failure {
     match refusal {
         RollbackRefusal::AboveCurrent { .. } => Failure::new(Exit::Usage, refusal),
         RollbackRefusal::Irreversible { version, .. } => {
-            let advice = restore_advice(backup_dir, version);
+            let advice = restore_advice(backup_dir, origin, version);
             Failure::new(Exit::Refused, anyhow::Error::new(refusal).context(advice))
         }
         _ => Failure::new(Exit::Refused, refusal),
@@ -79,8 +81,12 @@ fn refused(refusal: RollbackRefusal, backup_dir: &Path) -> Failure {
 
 /// The backup taken before `version` was applied (the newest whose schema is below it),
 /// as the exact command that restores it.
-fn restore_advice(backup_dir: &Path, version: i32) -> String {
-    let before = backup::list(backup_dir).ok().and_then(|backups| {
+fn restore_advice(backup_dir: &Path, origin: Option<&Origin>, version: i32) -> String {
+    let backups = match origin {
+        Some(origin) => backup::list_of(backup_dir, origin),
+        None => Ok(Vec::new()),
+    };
+    let before = backups.ok().and_then(|backups| {
         backups
             .into_iter()
             .find(|b| b.manifest.schema_version < version)
@@ -94,7 +100,7 @@ fn restore_advice(backup_dir: &Path, version: i32) -> String {
             backup.path.display()
         ),
         None => format!(
-            "rollback refused; {} holds no backup from before version {version}: restore one of your own backups",
+            "rollback refused; {} holds no backup of this database from before version {version}: restore one of your own backups",
             backup_dir.display()
         ),
     }
@@ -109,13 +115,14 @@ pub(super) async fn rollback(
 ) -> Result<(), Failure> {
     let target = parse_target(target_text, &release.compat)?;
     let client = release.connect(args.connect_timeout).await?;
-    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    let applied = history::read(&client).await.map_err(read_failed)?;
     let current = current_version(&applied);
     let Some(version) = resolve(&target, current) else {
         println!("nothing to do: schema {current} is inside the window of {target_text}");
         return Ok(());
     };
-    let refused = |refusal| refused(refusal, &backup_args.backup_dir);
+    let origin = Server::query(&client).await.ok().map(|s| s.origin());
+    let refused = |refusal| refused(refusal, &backup_args.backup_dir, origin.as_ref());
     let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
     output::plan(&plan, &release.compat);
     if !plan.is_empty() {
@@ -128,8 +135,8 @@ pub(super) async fn rollback(
     if plan.is_empty() {
         return Ok(());
     }
-    let mut lock = take_lock(client, args.lock_timeout).await?;
-    let result = rollback_locked(release, lock.client(), version, backup_args).await;
+    let mut lock = take_lock(release, client, args.lock_timeout).await?;
+    let result = rollback_locked(release, &mut lock, version, backup_args, origin.as_ref()).await;
     release_lock(lock).await;
     result
 }
@@ -138,21 +145,22 @@ pub(super) async fn rollback(
 /// waited), then run the downs.
 async fn rollback_locked(
     release: &Release,
-    client: &mut Client,
+    lock: &mut MigrationLock,
     version: i32,
     backup_args: &BackupArgs,
+    origin: Option<&Origin>,
 ) -> Result<(), Failure> {
-    let applied = history::read(client).await.exit(Exit::Internal)?;
+    let applied = history::read(lock.client()).await.map_err(read_failed)?;
     let plan = plan::rollback(&release.catalogue, &applied, version)
-        .map_err(|refusal| refused(refusal, &backup_args.backup_dir))?;
+        .map_err(|refusal| refused(refusal, &backup_args.backup_dir, origin))?;
     if plan.is_empty() {
         println!("nothing to do: schema already at {}", plan.current);
         return Ok(());
     }
     let started = Instant::now();
-    let backup = backups::backup_before_change(release, backup_args, client, plan.current).await?;
+    let backup = backups::backup_before_change(release, backup_args, lock, plan.current).await?;
     let backup_file = backup.map(|b| b.path.display().to_string());
-    execute_recorded(release, client, &plan, backup_file, &mut |_, _| {}).await?;
+    execute_recorded(release, lock, &plan, backup_file, &mut |_, _| {}).await?;
     println!(
         "rolled back: schema {} -> {} in {:?}",
         plan.current,

@@ -15,6 +15,7 @@ use super::{Exit, ExitWith, Failure, Release, gate};
 use crate::cli::{BackupArgs, GateArgs, ServeArgs};
 use crate::server::{self, Health, Judge, Metrics, Observation, Refresher};
 use crate::{backup, db, history, output, plan};
+use deadpool_postgres::Pool;
 
 /// At most this many connections for the refresh: one in use, one being replaced.
 const POOL_SIZE: usize = 2;
@@ -70,8 +71,6 @@ impl Application {
             output::gate_done(&report, compat, false);
             report.plan.target
         };
-        record_newest_backup(&metrics, &backup_args.backup_dir);
-
         let timeout = Refresher::query_timeout(args.refresh_interval);
         let pool = db::pool(
             release.url()?,
@@ -80,8 +79,9 @@ impl Application {
             POOL_SIZE,
         )
         .exit(Exit::Internal)?;
+        record_newest_backup(&metrics, &backup_args.backup_dir, &pool).await;
         let judge = Judge {
-            app_version: format!("v{}", compat.app_version),
+            app_version: compat.tag(),
             window: compat.window,
             catalogue: release
                 .catalogue
@@ -155,7 +155,7 @@ impl Application {
 /// (exit 3); below the window is fine: the migration Job has not run yet.
 async fn look(release: &Release, args: &GateArgs) -> Result<i32, Failure> {
     let client = release.connect(args.connect_timeout).await?;
-    let applied = history::read(&client).await.exit(Exit::Internal)?;
+    let applied = history::read(&client).await.map_err(super::read_failed)?;
     plan::check_history(&release.catalogue, &applied).exit(Exit::Refused)?;
     let current = plan::current_version(&applied);
     let window = &release.compat.window;
@@ -172,11 +172,20 @@ async fn look(release: &Release, args: &GateArgs) -> Result<i32, Failure> {
     Ok(current)
 }
 
-/// Sets the backup metrics from the newest backup in the directory (the one this start
-/// took, or an earlier one), so `BackupStale` judges every replica, not only the one that
-/// migrated. A directory that cannot be listed leaves them unset.
-fn record_newest_backup(metrics: &Metrics, dir: &std::path::Path) {
-    match backup::list(dir) {
+/// Sets the backup metrics from the newest backup of this database in the directory (the
+/// one this start took, or an earlier one), so `BackupStale` judges every replica, not only
+/// the one that migrated, and never by another database's backups in a shared directory.
+/// A directory that cannot be listed, or a database that cannot say who it is, leaves them
+/// unset.
+async fn record_newest_backup(metrics: &Metrics, dir: &std::path::Path, pool: &Pool) {
+    let origin = match pool.get().await {
+        Ok(client) => backup::Server::query(&client).await.map(|s| s.origin()),
+        Err(error) => {
+            tracing::debug!(%error, "no backup metrics: no connection to tell the database");
+            return;
+        }
+    };
+    match origin.and_then(|origin| backup::list_of(dir, &origin)) {
         Ok(backups) => {
             if let Some(newest) = backups.first() {
                 let manifest = &newest.manifest;
@@ -202,7 +211,11 @@ pub(super) async fn serve(
     args: &ServeArgs,
 ) -> Result<(), Failure> {
     let application = Application::build(release, gate_args, backup_args, args).await?;
+    let stop = release.stop.clone();
     application
-        .run_until_stopped(server::shutdown::signal())
+        .run_until_stopped(async move {
+            let signal = stop.wait().await;
+            tracing::info!(signal, "shutting down: finishing in-flight requests");
+        })
         .await
 }

@@ -44,7 +44,7 @@ pub struct Request<'a> {
     pub application_name: &'a str,
     /// The backup directory (created 0700 when missing).
     pub dir: &'a Path,
-    /// The release taking it, for the manifest.
+    /// The release taking it, for the manifest (`v1.4.0`).
     pub app_version: String,
     /// The schema version now, for the name and manifest.
     pub schema_version: i32,
@@ -64,10 +64,7 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
     create_dir(request.dir)?;
     remove_stale_partials(request.dir);
 
-    let created_at = OffsetDateTime::now_utc();
-    let created_at = created_at
-        .replace_millisecond(created_at.millisecond())
-        .unwrap_or(created_at);
+    let created_at = now_to_the_millisecond();
     let name = manifest::file_name(&server.database, request.schema_version, created_at);
     let path = request.dir.join(&name);
     let partial = Partial::create(manifest::partial_path(&path))?;
@@ -103,6 +100,7 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
             duration_seconds: duration.as_secs_f64(),
             pg_dump_version: pg_dump.version,
             server_version: server.version,
+            system_identifier: server.system_identifier,
         },
     };
     if let Err(error) = backup.write_manifest() {
@@ -117,6 +115,63 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
         "backup taken and verified"
     );
     Ok(backup)
+}
+
+/// What a backup would do, for `--dry-run`.
+#[derive(Debug)]
+pub struct Preview {
+    /// The file it would write.
+    pub path: PathBuf,
+    /// The `pg_dump` it would run.
+    pub pg_dump: Tool,
+    /// The backups of this database retention would then remove.
+    pub prune: Vec<Backup>,
+}
+
+/// What [`take`] followed by [`super::prune`] would do now, without creating, writing or
+/// removing anything.
+pub async fn preview(
+    request: &Request<'_>,
+    policy: super::Retention,
+) -> Result<Preview, BackupError> {
+    let server = Server::query(request.client).await?;
+    let pg_dump = Tool::find("pg_dump", server.major, request.pg_dump).await?;
+    let created_at = now_to_the_millisecond();
+    let name = manifest::file_name(&server.database, request.schema_version, created_at);
+    let path = request.dir.join(&name);
+    let mut backups = manifest::list_of(request.dir, &server.origin())?;
+    let new = Backup {
+        path: path.clone(),
+        manifest: Manifest {
+            file: name,
+            app_version: request.app_version.clone(),
+            schema_version: request.schema_version,
+            database: server.database.clone(),
+            created_at,
+            size_bytes: 0,
+            sha256: String::new(),
+            duration_seconds: 0.0,
+            pg_dump_version: pg_dump.version.clone(),
+            server_version: server.version.clone(),
+            system_identifier: server.system_identifier.clone(),
+        },
+    };
+    backups.insert(0, new);
+    let prune = super::retention::select(&backups, policy, created_at, &path)
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok(Preview {
+        path,
+        pg_dump,
+        prune,
+    })
+}
+
+/// Now, UTC, truncated to the millisecond the file name shows.
+fn now_to_the_millisecond() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_millisecond(now.millisecond()).unwrap_or(now)
 }
 
 /// Bytes written so far, kept outside the timed future so a timeout can report them.

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::BackupError;
+use super::tools::Origin;
 
 /// Suffix of a manifest: `<dump file>.json`.
 pub const MANIFEST_SUFFIX: &str = ".json";
@@ -26,7 +27,7 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
 pub struct Manifest {
     /// The dump's file name (not its path: the directory may be moved).
     pub file: String,
-    /// The release that took it (`1.4.0`).
+    /// The release that took it (`v1.4.0`).
     pub app_version: String,
     /// The highest applied schema version when it was taken.
     pub schema_version: i32,
@@ -45,6 +46,39 @@ pub struct Manifest {
     pub pg_dump_version: String,
     /// The server's `server_version`.
     pub server_version: String,
+    /// The server's system identifier (absent in manifests of older schemagate, or where
+    /// the provider hides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_identifier: Option<String>,
+}
+
+impl Manifest {
+    /// Whether this is a backup of `origin`: the same database name, and the same server
+    /// when both sides know the server's identity.
+    pub fn is_of(&self, origin: &Origin) -> bool {
+        self.database == origin.database
+            && match (&self.system_identifier, &origin.system_identifier) {
+                (Some(ours), Some(theirs)) => ours == theirs,
+                _ => true,
+            }
+    }
+
+    /// The database (and server) it is a backup of.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            database: self.database.clone(),
+            system_identifier: self.system_identifier.clone(),
+        }
+    }
+
+    /// The release that took it, as `v1.4.0` (older manifests say `1.4.0`).
+    pub fn release(&self) -> String {
+        if self.app_version.starts_with('v') {
+            self.app_version.clone()
+        } else {
+            format!("v{}", self.app_version)
+        }
+    }
 }
 
 /// A finished backup: the dump's path and its manifest.
@@ -159,7 +193,14 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
-/// The backups in `dir`, newest first: well-named dumps with a readable manifest. A missing
+/// The backups of `origin` in `dir`, newest first (see [`list`]).
+pub fn list_of(dir: &Path, origin: &Origin) -> Result<Vec<Backup>, BackupError> {
+    let mut backups = list(dir)?;
+    backups.retain(|b| b.manifest.is_of(origin));
+    Ok(backups)
+}
+
+/// The backups in `dir`, of every database, newest first: well-named dumps with a readable manifest. A missing
 /// directory has none; a dump whose manifest is missing or broken is skipped with a warning
 /// (and so never pruned).
 pub fn list(dir: &Path) -> Result<Vec<Backup>, BackupError> {

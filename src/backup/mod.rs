@@ -8,8 +8,9 @@
 //! - [`dump`]: [`take`]: dump, verify while streaming, hash, fsync, rename, manifest.
 //! - [`manifest`]: [`Manifest`], [`Backup`], file naming and [`list`].
 //! - [`retention`]: [`prune`] by count and age, keeping the newest of each schema version.
-//! - [`restore`]: [`restore()`]: checksum, then drop the schemas and replay the dump in one
-//!   transaction.
+//! - [`restore`]: [`restore()`]: checksum, refusals, then drop the schemas and replay the
+//!   dump in one transaction.
+//! - [`toc`]: the dump's table of contents, filtered to what the restore dropped.
 //!
 //! # On disk
 //! `{db}-schema{version}-{YYYYMMDDTHHMMSS.mmm}Z.dump` (custom format, 0600) and its manifest
@@ -25,10 +26,12 @@ pub mod manifest;
 mod process;
 pub mod restore;
 pub mod retention;
+mod toc;
 pub mod tools;
 
-pub use dump::{Request, take};
+pub use dump::{Preview, Request, preview, take};
 pub use error::BackupError;
-pub use manifest::{Backup, Manifest, list};
-pub use restore::{RestorePlan, restore};
-pub use retention::{Retention, prune};
+pub use manifest::{Backup, Manifest, list, list_of};
+pub use restore::{RestoreOptions, RestorePlan, RestoreRefusal, restore};
+pub use retention::{Retention, due, prune};
+pub use tools::{Origin, Server};

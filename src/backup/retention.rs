@@ -1,7 +1,9 @@
 //! Retention: after a successful backup, remove old ones by count (`--backup-keep`) and age
 //! (`--backup-max-age`), but never the one just taken, never the newest backup of a schema
 //! version (it is what a restore to that version needs), and never a file that is not a
-//! well-named dump with a manifest (see [`super::list`]).
+//! well-named dump with a manifest (see [`super::list`]). Only the backups of the database
+//! just backed up are considered: in a directory several databases share, another
+//! database's backups are never counted, aged out or removed.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Backup, BackupError, list};
+use super::tools::Origin;
+use super::{Backup, BackupError, list_of};
 
 /// How many backups to keep and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -40,16 +43,32 @@ pub fn select<'a>(
         .collect()
 }
 
-/// Removes what [`select`] picks in `dir`, logging each removal; returns the removed dumps.
+/// The backups of `origin` in `dir` that [`prune`] would remove at `now`.
+pub fn due(
+    dir: &Path,
+    origin: &Origin,
+    policy: Retention,
+    just_taken: &Path,
+    now: OffsetDateTime,
+) -> Result<Vec<Backup>, BackupError> {
+    let backups = list_of(dir, origin)?;
+    Ok(select(&backups, policy, now, just_taken)
+        .into_iter()
+        .cloned()
+        .collect())
+}
+
+/// Removes the backups of `origin` that [`select`] picks in `dir`, logging each removal;
+/// returns the removed dumps.
 pub fn prune(
     dir: &Path,
+    origin: &Origin,
     policy: Retention,
     just_taken: &Path,
 ) -> Result<Vec<PathBuf>, BackupError> {
-    let backups = list(dir)?;
     let now = OffsetDateTime::now_utc();
     let mut removed = Vec::new();
-    for backup in select(&backups, policy, now, just_taken) {
+    for backup in due(dir, origin, policy, just_taken, now)? {
         std::fs::remove_file(&backup.path)
             .map_err(BackupError::io("remove", backup.path.clone()))?;
         let manifest = Backup::manifest_path(&backup.path);
@@ -84,6 +103,7 @@ mod tests {
                 duration_seconds: 0.0,
                 pg_dump_version: String::new(),
                 server_version: String::new(),
+                system_identifier: None,
             },
         }
     }

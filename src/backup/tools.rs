@@ -33,25 +33,60 @@ pub struct Server {
     pub major: u32,
     /// `server_version`, e.g. `15.20 (Debian 15.20-0+deb12u1)`.
     pub version: String,
+    /// `pg_control_system().system_identifier`: the cluster's identity, which survives
+    /// restarts and renames; `None` where the provider hides it.
+    pub system_identifier: Option<String>,
 }
 
 impl Server {
-    /// Asks the server in one round trip.
+    /// Asks the server in one round trip (two where the system identifier is hidden).
     pub async fn query(client: &Client) -> Result<Self, BackupError> {
-        let row = client
+        const QUERY: &str = "SELECT current_database()::text, current_setting('server_version_num')::int4, current_setting('server_version')";
+        let identified = client
             .query_one(
-                "SELECT current_database()::text, current_setting('server_version_num')::int4, current_setting('server_version')",
+                &format!("{QUERY}, (SELECT system_identifier::text FROM pg_control_system())"),
                 &[],
             )
-            .await
-            .map_err(|e| BackupError::query("read the server version", &e))?;
+            .await;
+        let row = match identified {
+            Ok(row) => row,
+            Err(e)
+                if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
+                client
+                    .query_one(&format!("{QUERY}, NULL::text"), &[])
+                    .await
+                    .map_err(|e| BackupError::query("read the server version", &e))?
+            }
+            Err(e) => return Err(BackupError::query("read the server version", &e)),
+        };
         let num: i32 = row.get(1);
         Ok(Self {
             database: row.get(0),
             major: u32::try_from(num / 10000).unwrap_or(0),
             version: row.get(2),
+            system_identifier: row.get(3),
         })
     }
+
+    /// Which database of which server this is, to tell its backups from others'.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            database: self.database.clone(),
+            system_identifier: self.system_identifier.clone(),
+        }
+    }
+}
+
+/// A database of a server: what a backup belongs to. One backup directory may hold the
+/// backups of several databases (one volume for many services); retention, listing,
+/// metrics and restore advice only ever look at the backups of their own database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The database's name.
+    pub database: String,
+    /// The server's system identifier, when it could be read.
+    pub system_identifier: Option<String>,
 }
 
 /// A client program of the right major version.

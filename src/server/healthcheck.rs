@@ -20,13 +20,13 @@ pub enum HealthcheckError {
         reason: String,
     },
     /// No answer.
-    #[error("GET {url} failed: {source}")]
+    #[error("GET {url} failed: {cause}")]
     Request {
         /// The URL.
         url: String,
-        /// hyper's error.
-        #[source]
-        source: hyper::Error,
+        /// The innermost cause (`Connection refused (os error 111)`): hyper's errors repeat
+        /// their causes in their own text, so the whole chain would say it four times.
+        cause: String,
     },
     /// No answer in time.
     #[error("GET {url}: no answer within {TIMEOUT:?}")]
@@ -44,6 +44,15 @@ pub enum HealthcheckError {
         /// The start of the body (the `reason` of a 503).
         body: String,
     },
+}
+
+/// The text of the last error in `error`'s source chain.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    last.to_string()
 }
 
 /// GETs `url`; `Ok` only on 200.
@@ -71,9 +80,9 @@ pub async fn check(url: &str) -> Result<(), HealthcheckError> {
         .map_err(|_| HealthcheckError::Timeout {
             url: url.to_owned(),
         })?
-        .map_err(|source| HealthcheckError::Request {
+        .map_err(|error| HealthcheckError::Request {
             url: url.to_owned(),
-            source,
+            cause: root_cause(&error),
         })?;
     if status == StatusCode::OK {
         return Ok(());

@@ -6,10 +6,10 @@
 //! - [`refresh`]: the background task reading the schema version through the pool.
 //! - [`routes`]: paths, methods, 404 and 405.
 //! - [`http`]: serving a bound listener until a shutdown future completes.
-//! - [`shutdown`]: SIGTERM/SIGINT, in one place.
 //! - [`healthcheck`]: the client behind `schemagate healthcheck`.
 //!
-//! The wiring (gate, pool, first refresh, binding) is `app::Application`.
+//! The wiring (gate, pool, first refresh, binding) is `app::Application`; its shutdown
+//! future is `crate::stop::Stop::wait` in the binary.
 
 pub mod health;
 pub mod healthcheck;
@@ -17,7 +17,6 @@ pub mod http;
 pub mod metrics;
 pub mod refresh;
 pub mod routes;
-pub mod shutdown;
 
 pub use health::{Health, Judge, Observation, Verdict};
 pub use metrics::Metrics;
