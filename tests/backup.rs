@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, files, with_database};
+use crate::support::{Project, TestDb, files, with_user_password};
 
 /// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
 fn dumps(dir: &Path) -> Vec<String> {
@@ -290,7 +290,11 @@ async fn the_password_reaches_pg_dump_only_through_its_environment() {
         )
         .await
         .unwrap();
-    let url = with_database(&db.url, &db.name).replace("postgres@", "sg_secret_user:hunter2@");
+    let url = with_user_password(&db.url, "sg_secret_user", "hunter2");
+    assert!(
+        url.contains(":hunter2@"),
+        "the fixture URL carries the password: {url}"
+    );
     let project = Project::with_tables(1, 1, 1);
     let seen = project.path().join("seen");
     let spy = fake_pg_dump(

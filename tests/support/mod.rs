@@ -150,6 +150,19 @@ pub fn with_database(url: &str, database: &str) -> String {
     parsed.to_string()
 }
 
+/// The same server URL as another user with a password, built from the URL's parts so
+/// that whatever user and password `TEST_DATABASE_URL` has are replaced, not edited.
+pub fn with_user_password(url: &str, user: &str, password: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+    parsed
+        .set_username(user)
+        .expect("TEST_DATABASE_URL can have a user name");
+    parsed
+        .set_password(Some(password))
+        .expect("TEST_DATABASE_URL can have a password");
+    parsed.to_string()
+}
+
 /// A migrations directory, a compat.toml and a backup directory in a temporary folder.
 pub struct Project {
     dir: tempfile::TempDir,
