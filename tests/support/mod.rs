@@ -6,6 +6,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::{Client, NoTls};
 
+mod postgres;
+mod skip;
+
+pub use postgres::{pg_bin_dir, pg_program, server_major};
+pub use skip::skip_or_fail;
+
 /// The server tests create their databases on.
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
