@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, files, with_database};
+use crate::support::{Project, TestDb, files, pg_program, server_major, with_user_password};
 
 /// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
 fn dumps(dir: &Path) -> Vec<String> {
@@ -22,25 +22,29 @@ fn script(project: &Project, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A fake pg_dump that answers `--version` like the real one, then runs `body`.
-fn fake_pg_dump(project: &Project, name: &str, body: &str) -> String {
+/// A fake pg_dump that answers `--version` like the real one of the server's major, then
+/// runs `body`.
+async fn fake_pg_dump(project: &Project, name: &str, body: &str) -> String {
+    let major = server_major().await;
     script(
         project,
         name,
         &format!(
-            "if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 15.99'; exit 0; fi\n{body}"
+            "if [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) {major}.99'; exit 0; fi\n{body}"
         ),
     )
     .display()
     .to_string()
 }
 
-/// The server's own pg_dump, of the major version the tests run against.
-const REAL_PG_DUMP: &str = "/usr/lib/postgresql/15/bin/pg_dump";
+/// The real pg_dump of the server's major version.
+async fn real_pg_dump() -> String {
+    pg_program("pg_dump").await.display().to_string()
+}
 
 /// `pg_dump --schema-only` as text, without the per-run `\restrict` key lines.
 async fn schema_dump(url: &str) -> String {
-    let output = tokio::process::Command::new(REAL_PG_DUMP)
+    let output = tokio::process::Command::new(real_pg_dump().await)
         .args(["--schema-only", "--dbname", url])
         .output()
         .await
@@ -101,17 +105,16 @@ async fn a_migration_leaves_one_verified_backup_whose_restore_reproduces_the_sch
     assert_eq!(manifest["size_bytes"], bytes.len());
     assert_eq!(manifest["sha256"], hex::encode(sha2_digest(&bytes)));
     assert!(manifest["duration_seconds"].as_f64().unwrap() > 0.0);
+    let major = server_major().await;
+    let pg_dump_version = manifest["pg_dump_version"].as_str().unwrap();
     assert!(
-        manifest["pg_dump_version"]
-            .as_str()
-            .unwrap()
-            .contains("(PostgreSQL) 15")
+        pg_dump_version.contains(&format!("(PostgreSQL) {major}.")),
+        "{pg_dump_version}"
     );
+    let server_version = manifest["server_version"].as_str().unwrap();
     assert!(
-        manifest["server_version"]
-            .as_str()
-            .unwrap()
-            .starts_with("15")
+        server_version.starts_with(&format!("{major}.")),
+        "{server_version}"
     );
     let created_at = manifest["created_at"].as_str().unwrap();
     assert!(
@@ -201,49 +204,52 @@ async fn no_backup_skips_it_with_a_warning() {
 async fn every_kind_of_pg_dump_failure_exits_5_leaves_no_file_and_migrates_nothing() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 2);
+    let major = server_major().await;
     let cases = [
         (
             fake_pg_dump(
                 &project,
                 "fails.sh",
                 "printf 'PGDMP half an archive'; echo 'pg_dump: error: simulated disk trouble' >&2; exit 1",
-            ),
-            "simulated disk trouble",
+            )
+            .await,
+            "simulated disk trouble".to_owned(),
             &[][..],
         ),
         (
-            fake_pg_dump(&project, "killed.sh", "printf 'PGDMP half'; kill -9 $$"),
-            "signal: 9",
+            fake_pg_dump(&project, "killed.sh", "printf 'PGDMP half'; kill -9 $$").await,
+            "signal: 9".to_owned(),
             &[],
         ),
         (
-            fake_pg_dump(&project, "hangs.sh", "printf 'PGDMP'; exec sleep 600"),
-            "did not finish within 2s",
+            fake_pg_dump(&project, "hangs.sh", "printf 'PGDMP'; exec sleep 600").await,
+            "did not finish within 2s".to_owned(),
             &["--backup-timeout", "2s"],
         ),
         (
             fake_pg_dump(
                 &project,
                 "truncated.sh",
-                &format!("{REAL_PG_DUMP} \"$@\" | head -c 300; exit 0"),
-            ),
-            "verification failed",
+                &format!("{} \"$@\" | head -c 300; exit 0", real_pg_dump().await),
+            )
+            .await,
+            "verification failed".to_owned(),
             &[],
         ),
         (
             script(
                 &project,
                 "old.sh",
-                "echo 'pg_dump (PostgreSQL) 14.11'; exit 0",
+                &format!("echo 'pg_dump (PostgreSQL) {}.11'; exit 0", major - 1),
             )
             .display()
             .to_string(),
-            "install the PostgreSQL 15 client",
+            format!("install the PostgreSQL {major} client"),
             &[],
         ),
         (
             project.path().join("missing").display().to_string(),
-            "no pg_dump of PostgreSQL 15 found",
+            format!("no pg_dump of PostgreSQL {major} found"),
             &[],
         ),
     ];
@@ -253,7 +259,7 @@ async fn every_kind_of_pg_dump_failure_exits_5_leaves_no_file_and_migrates_nothi
         args.extend_from_slice(extra);
         let run = project.run(&db.url, &args).await;
         run.expect_code(5);
-        assert!(run.text().contains(expected), "{pg_dump}: {}", run.text());
+        assert!(run.text().contains(&expected), "{pg_dump}: {}", run.text());
         assert!(started.elapsed() < Duration::from_secs(30), "{pg_dump}");
         assert!(dumps(&project.backups()).is_empty(), "{pg_dump}");
         assert!(
@@ -299,17 +305,23 @@ async fn the_password_reaches_pg_dump_only_through_its_environment() {
         )
         .await
         .unwrap();
-    let url = with_database(&db.url, &db.name).replace("postgres@", "sg_secret_user:hunter2@");
+    let url = with_user_password(&db.url, "sg_secret_user", "hunter2");
+    assert!(
+        url.contains(":hunter2@"),
+        "the fixture URL carries the password: {url}"
+    );
     let project = Project::with_tables(1, 1, 1);
     let seen = project.path().join("seen");
     let spy = fake_pg_dump(
         &project,
         "spy.sh",
         &format!(
-            "tr '\\0' ' ' < /proc/$$/cmdline > {seen}.argv; env > {seen}.env; exec {REAL_PG_DUMP} \"$@\"",
-            seen = seen.display()
+            "tr '\\0' ' ' < /proc/$$/cmdline > {seen}.argv; env > {seen}.env; exec {real} \"$@\"",
+            seen = seen.display(),
+            real = real_pg_dump().await,
         ),
-    );
+    )
+    .await;
     let run = project.run(&url, &["migrate", "--pg-dump", &spy]).await;
     run.expect_code(0);
     let argv = std::fs::read_to_string(seen.with_extension("argv")).unwrap();

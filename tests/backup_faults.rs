@@ -6,16 +6,14 @@
 //!
 //! The directory faults need a real file system of their own (root ignores permission bits),
 //! so they mount a small tmpfs over the project's backup directory: they need root and
-//! `mount`; elsewhere they print `SKIPPED` and pass.
+//! `mount`. Without them they fail under `CI=true` and print `SKIPPED` elsewhere
+//! (`support::skip_or_fail`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::faults::wait_for_free_lock;
-use crate::support::{Project, Run, TestDb, files, running_as_root};
-
-/// The client programs of the server the tests run against (PostgreSQL 15).
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+use crate::support::{Project, Run, TestDb, files, pg_program, running_as_root, skip_or_fail};
 
 /// Gives the dump some weight: a table `filler` of `rows` rows of md5 text (about 22 bytes
 /// of dump each, as md5 text compresses about 2:1).
@@ -91,7 +89,7 @@ async fn a_backup_directory_that_fills_up_at_the_manifest_keeps_neither_dump_nor
 
 /// The size of a plain `pg_dump --format=custom` of the database.
 async fn plain_dump_size(url: &str) -> u64 {
-    let output = tokio::process::Command::new(PG_BIN.to_owned() + "/pg_dump")
+    let output = tokio::process::Command::new(pg_program("pg_dump").await)
         .args(["--format=custom", "--dbname", url])
         .kill_on_drop(true)
         .output()
@@ -309,7 +307,7 @@ async fn assert_complete_backup(dir: &Path) {
             hex::encode(sha2::Sha256::digest(&bytes))
         );
     }
-    let restore = tokio::process::Command::new(PG_BIN.to_owned() + "/pg_restore")
+    let restore = tokio::process::Command::new(pg_program("pg_restore").await)
         .arg("--file=/dev/null")
         .arg(&dump)
         .kill_on_drop(true)
@@ -326,10 +324,10 @@ struct Tmpfs {
 
 impl Tmpfs {
     /// Mounts a tmpfs of `size` at `path` (created when missing), or says loudly why this
-    /// machine cannot.
+    /// machine cannot: a failure under CI, `None` (the test skips) elsewhere.
     async fn mount(path: &Path, size: &str, test: &str) -> Option<Self> {
         if !running_as_root() {
-            eprintln!("SKIPPED {test}: needs root to mount a tmpfs");
+            skip_or_fail(test, "needs root to mount a tmpfs");
             return None;
         }
         std::fs::create_dir_all(path).unwrap();
@@ -350,14 +348,17 @@ impl Tmpfs {
                 path: path.to_owned(),
             }),
             Ok(output) => {
-                eprintln!(
-                    "SKIPPED {test}: cannot mount a tmpfs: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
+                skip_or_fail(
+                    test,
+                    &format!(
+                        "cannot mount a tmpfs: {}",
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ),
                 );
                 None
             }
             Err(error) => {
-                eprintln!("SKIPPED {test}: cannot run mount: {error}");
+                skip_or_fail(test, &format!("cannot run mount: {error}"));
                 None
             }
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use schemagate::lock::LOCK_KEY;
 use tokio_postgres::Client;
 
-use crate::support::{Project, TestDb, connect, running_as_root};
+use crate::support::{Project, TestDb, connect, pg_bin_dir, running_as_root, skip_or_fail};
 
 /// Migrations of the kill test: 1, 2, 4 and 5 transactional; 3 runs outside a transaction
 /// and is written to be re-run after a partial application. Each sleeps, so kills land
@@ -353,17 +353,33 @@ struct ThrowawayCluster {
 }
 
 impl ThrowawayCluster {
-    /// Creates and starts the cluster, or says loudly why this machine cannot.
+    /// Creates and starts the cluster, of the test server's major, or says loudly why this
+    /// machine cannot: a failure under CI, `None` (the test skips) elsewhere.
     async fn start() -> Option<Self> {
-        let Some(bin) = postgres_bin() else {
-            eprintln!(
-                "SKIPPED postgresql_restarted_mid_migration: no initdb in /usr/lib/postgresql/*/bin"
+        const TEST: &str = "postgresql_restarted_mid_migration";
+        let bin = pg_bin_dir().await;
+        if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
+            let major = crate::support::server_major().await;
+            skip_or_fail(
+                TEST,
+                &format!(
+                    "no initdb and pg_ctl in {} (Debian/Ubuntu: postgresql-{major})",
+                    bin.display()
+                ),
             );
             return None;
-        };
-        let Some((uid, gid)) = postgres_user().filter(|_| running_as_root()) else {
-            eprintln!(
-                "SKIPPED postgresql_restarted_mid_migration: needs root and a postgres OS user to run initdb/pg_ctl"
+        }
+        if !running_as_root() {
+            skip_or_fail(
+                TEST,
+                "needs root to run initdb and pg_ctl as the postgres OS user",
+            );
+            return None;
+        }
+        let Some((uid, gid)) = postgres_user() else {
+            skip_or_fail(
+                TEST,
+                "no postgres OS user in /etc/passwd to run initdb and pg_ctl",
             );
             return None;
         };
@@ -436,14 +452,26 @@ impl Drop for ThrowawayCluster {
         reason = "drop cannot await; pg_ctl stop -m immediate returns within seconds"
     )]
     fn drop(&mut self) {
-        let _ = std::process::Command::new("runuser")
+        let stopped = std::process::Command::new("runuser")
             .args(["-u", "postgres", "--"])
             .arg(self.bin.join("pg_ctl"))
-            .args(["-D", self.data().to_str().unwrap_or_default()])
+            .arg("-D")
+            .arg(self.data())
             .args(["-m", "immediate", "-w", "stop"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+        // Drop may run while the test is failing, where a panic would abort the binary:
+        // a cluster left running is reported, not hidden.
+        if !stopped
+            .as_ref()
+            .is_ok_and(std::process::ExitStatus::success)
+        {
+            eprintln!(
+                "cannot stop the throwaway cluster on port {}: {stopped:?}",
+                self.port
+            );
+        }
     }
 }
 
@@ -464,21 +492,6 @@ async fn as_postgres(program: &Path, args: &[&str]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// The newest `/usr/lib/postgresql/<major>/bin` that has initdb.
-fn postgres_bin() -> Option<PathBuf> {
-    let mut majors: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let major = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((major, bin))
-        })
-        .collect();
-    majors.sort();
-    majors.pop().map(|(_, bin)| bin)
 }
 
 /// uid and gid of the `postgres` OS user, from /etc/passwd.

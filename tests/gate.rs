@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, with_database};
+use crate::support::{Project, TestDb, with_user_password};
 
 #[tokio::test]
 async fn a_fresh_database_is_migrated_to_the_target_and_a_second_run_changes_nothing() {
@@ -310,7 +310,11 @@ async fn a_password_never_appears_in_any_output() {
     let db = TestDb::new().await;
     let admin = db.client().await;
     admin.batch_execute("DO $$ BEGIN CREATE ROLE sg_secret_user LOGIN PASSWORD 'hunter2'; EXCEPTION WHEN duplicate_object THEN NULL; END $$").await.unwrap();
-    let url = with_database(&db.url, &db.name).replace("postgres@", "sg_secret_user:hunter2@");
+    let url = with_user_password(&db.url, "sg_secret_user", "hunter2");
+    assert!(
+        url.contains(":hunter2@"),
+        "the fixture URL carries the password: {url}"
+    );
     let project = Project::with_tables(1, 1, 1);
     project.migration(1, "create_t1", "SELECT * FROM nope;", "SELECT 1;");
     for args in [

@@ -361,7 +361,6 @@ async fn metrics_have_help_and_type_for_every_name_and_one_schema_version_series
 
 #[tokio::test]
 async fn metrics_pass_promtool_check_metrics() {
-    let required = std::env::var("SCHEMAGATE_REQUIRE_PROMTOOL").is_ok_and(|v| v == "1");
     let found = tokio::process::Command::new("promtool")
         .arg("--version")
         .stdout(Stdio::null())
@@ -370,11 +369,10 @@ async fn metrics_pass_promtool_check_metrics() {
         .await
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(
-            !required,
-            "SCHEMAGATE_REQUIRE_PROMTOOL=1 but promtool is not on PATH (Debian package `prometheus`)"
+        crate::support::skip_or_fail(
+            "metrics_pass_promtool_check_metrics",
+            "promtool is not on PATH (Debian/Ubuntu package `prometheus`)",
         );
-        eprintln!("skipped: promtool is not on PATH");
         return;
     }
     let db = TestDb::new().await;

@@ -6,6 +6,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::{Client, NoTls};
 
+mod postgres;
+mod skip;
+
+pub use postgres::{pg_bin_dir, pg_program, server_major};
+pub use skip::skip_or_fail;
+
 /// The server tests create their databases on.
 pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -56,19 +62,32 @@ impl TestDb {
         connect(&self.url).await
     }
 
-    /// The applied versions in the history, in order.
+    /// The applied versions in the history, in order; none while the history table does not
+    /// exist yet. Any other failure to read it fails the test: an unreadable history must
+    /// not look like an empty one.
     pub async fn history(&self) -> Vec<i32> {
         let client = self.client().await;
-        match client
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("look for the history table in {}: {e}", self.name))
+            .get(0);
+        if !exists {
+            return Vec::new();
+        }
+        client
             .query(
                 "SELECT version FROM refinery_schema_history ORDER BY version",
                 &[],
             )
             .await
-        {
-            Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
-            Err(_) => Vec::new(),
-        }
+            .unwrap_or_else(|e| panic!("read the history of {}: {e}", self.name))
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     }
 
     /// The tables of the public schema, sorted, without schemagate's history and audit tables.
@@ -89,27 +108,39 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
         // Drop runs inside the test's runtime, which cannot block: use a thread of our own.
-        std::thread::spawn(move || {
+        let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
             runtime.block_on(async {
                 let admin = connect(&server_url()).await;
-                let _ = admin
+                admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            });
+                    .await
+            })
         })
         .join()
         .unwrap();
+        if let Err(error) = dropped {
+            // A second panic while the test is already failing would abort the whole binary
+            // and hide the first failure; then the leak is only reported.
+            if std::thread::panicking() {
+                eprintln!("cannot drop test database {}: {error}", self.name);
+            } else {
+                panic!("cannot drop test database {}: {error}", self.name);
+            }
+        }
     }
 }
 
-/// Every file name in a directory, sorted; none when it does not exist.
+/// Every file name in a directory, sorted; none when it does not exist. Any other failure
+/// to read it fails the test: an unreadable directory must not look like an empty one.
 pub fn files(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(error) => panic!("cannot list {}: {error}", dir.display()),
     };
     let mut names: Vec<String> = entries
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -122,6 +153,19 @@ pub fn files(dir: &Path) -> Vec<String> {
 pub fn with_database(url: &str, database: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
     parsed.set_path(&format!("/{database}"));
+    parsed.to_string()
+}
+
+/// The same server URL as another user with a password, built from the URL's parts so
+/// that whatever user and password `TEST_DATABASE_URL` has are replaced, not edited.
+pub fn with_user_password(url: &str, user: &str, password: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+    parsed
+        .set_username(user)
+        .expect("TEST_DATABASE_URL can have a user name");
+    parsed
+        .set_password(Some(password))
+        .expect("TEST_DATABASE_URL can have a password");
     parsed.to_string()
 }
 
