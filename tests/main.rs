@@ -12,4 +12,5 @@ mod hostile_input;
 mod properties;
 mod rollback;
 mod serve;
+mod stop;
 mod support;

@@ -8,9 +8,11 @@ use tokio_postgres::{Client, NoTls};
 
 mod postgres;
 mod skip;
+mod snapshot;
 
 pub use postgres::{pg_bin_dir, pg_program, server_major};
 pub use skip::skip_or_fail;
+pub use snapshot::Snapshot;
 
 /// The server tests create their databases on.
 pub fn server_url() -> String {
@@ -318,4 +320,14 @@ impl Run {
 pub fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Sends `signal` (`TERM`, `INT`) to a process.
+pub async fn send_signal(pid: u32, signal: &str) {
+    let status = tokio::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
 }

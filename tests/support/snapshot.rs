@@ -1,0 +1,42 @@
+//! What a command must leave untouched, captured whole: the database (every schema, row and
+//! audit entry, as `pg_dump` prints it) and the backup directory (every file's bytes).
+
+use std::path::Path;
+
+/// A database and a backup directory at one moment.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `pg_dump` (schema and data) of the database, without its per-run `\restrict` keys.
+    pub database: String,
+    /// Every file of the backup directory with its bytes, sorted by name.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Snapshot {
+    /// Captures the database at `url` and the directory `dir` (absent counts as empty).
+    pub async fn take(url: &str, dir: &Path) -> Self {
+        let output = tokio::process::Command::new(super::postgres::pg_program("pg_dump").await)
+            .args(["--dbname", url])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pg_dump for a snapshot: {output:?}"
+        );
+        let database = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let files = super::files(dir)
+            .into_iter()
+            .map(|name| {
+                let bytes = std::fs::read(dir.join(&name)).unwrap();
+                (name, bytes)
+            })
+            .collect();
+        Self { database, files }
+    }
+}
