@@ -14,3 +14,4 @@ mod rollback;
 mod serve;
 mod stop;
 mod support;
+mod trust_backups;

@@ -108,30 +108,30 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block: use a thread of our own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let admin = connect(&server_url()).await;
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-            })
-        })
-        .join()
-        .unwrap();
-        if let Err(error) = dropped {
-            // A second panic while the test is already failing would abort the whole binary
-            // and hide the first failure; then the leak is only reported.
-            if std::thread::panicking() {
-                eprintln!("cannot drop test database {}: {error}", self.name);
-            } else {
-                panic!("cannot drop test database {}: {error}", self.name);
-            }
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        cleanup(&format!("drop test database {}", self.name), sql);
+    }
+}
+
+/// Runs `sql` on the test server from a `Drop` (inside the test's runtime, which cannot
+/// block: on a thread of its own). A failure fails the test, unless it is already failing:
+/// a second panic would abort the whole binary and hide the first failure, so then the
+/// leak is only reported.
+pub fn cleanup(what: &str, sql: String) {
+    let done = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async { connect(&server_url()).await.batch_execute(&sql).await })
+    })
+    .join()
+    .unwrap();
+    if let Err(error) = done {
+        if std::thread::panicking() {
+            eprintln!("cannot {what}: {error}");
+        } else {
+            panic!("cannot {what}: {error}");
         }
     }
 }

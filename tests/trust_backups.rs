@@ -1,0 +1,256 @@
+//! Backups that can be trusted (issue "Trust" items 1, 2 and 5): `--dry-run` changes nothing,
+//! backups belong to their database in a shared directory, and a restore is exact or refuses
+//! before it starts.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{
+    Project, Snapshot, TestDb, files, server_url, with_database, with_user_password,
+};
+
+/// The dumps in a directory, sorted.
+fn dumps(dir: &Path) -> Vec<PathBuf> {
+    files(dir)
+        .into_iter()
+        .filter(|name| name.ends_with(".dump"))
+        .map(|name| dir.join(name))
+        .collect()
+}
+
+/// A project whose database is at schema 2 with a backup taken at 2, then migrated to 3.
+async fn backed_up_at_2_then_at_3(db: &TestDb) -> (Project, PathBuf) {
+    let project = Project::with_tables(3, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project.run(&db.url, &["backup"]).await.expect_code(0);
+    let dump = dumps(&project.backups()).pop().unwrap();
+    project.compat(1, 3);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    (project, dump)
+}
+
+#[tokio::test]
+async fn backup_dry_run_says_what_it_would_write_and_prune_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let (project, _) = backed_up_at_2_then_at_3(&db).await;
+    let before = Snapshot::take(&db.url, &project.backups()).await;
+    let run = project
+        .run(&db.url, &["backup", "--dry-run", "--backup-keep", "1"])
+        .await;
+    run.expect_code(0);
+    let text = run.text();
+    assert!(
+        text.contains(&format!(
+            "would write {}",
+            project.backups().join(&db.name).display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("would then remove (retention): ") && !text.contains("(retention): (none)"),
+        "{text}"
+    );
+    assert!(text.contains("dry run: nothing was changed"), "{text}");
+    assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
+}
+
+#[tokio::test]
+async fn restore_dry_run_prints_what_it_would_drop_and_replay_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let (project, dump) = backed_up_at_2_then_at_3(&db).await;
+    let before = Snapshot::take(&db.url, &project.backups()).await;
+    let run = project
+        .run(
+            &db.url,
+            &["restore", dump.to_str().unwrap(), "--yes", "--dry-run"],
+        )
+        .await;
+    run.expect_code(0);
+    let text = run.text();
+    assert!(
+        text.contains("drop schema(s) public") && text.contains("replay the dump"),
+        "{text}"
+    );
+    assert!(text.contains("dry run: nothing was changed"), "{text}");
+    assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
+    assert_eq!(db.tables().await, ["t1", "t2", "t3"]);
+}
+
+#[tokio::test]
+async fn two_databases_sharing_a_backup_directory_never_touch_each_others_backups() {
+    let a = TestDb::new().await;
+    let b = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 1);
+    for db in [&a, &b] {
+        project
+            .run(&db.url, &["migrate", "--no-backup"])
+            .await
+            .expect_code(0);
+    }
+    // A's only backup, at schema 1.
+    project.run(&a.url, &["backup"]).await.expect_code(0);
+    let a_dump = dumps(&project.backups()).pop().unwrap();
+    // B backs up three times keeping one: its own older backups go, A's stays.
+    for _ in 0..3 {
+        project
+            .run(
+                &b.url,
+                &["backup", "--backup-keep", "1", "--backup-max-age", "0s"],
+            )
+            .await
+            .expect_code(0);
+    }
+    let all = dumps(&project.backups());
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.contains(&a_dump), "{all:?}");
+
+    let listed = project.run(&a.url, &["backups", "--json"]).await;
+    listed.expect_code(0);
+    let json: serde_json::Value = serde_json::from_slice(&listed.0.stdout).unwrap();
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["database"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [a.name.as_str()]);
+    let every = project.run(&a.url, &["backups", "--all", "--json"]).await;
+    every.expect_code(0);
+    let json: serde_json::Value = serde_json::from_slice(&every.0.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    // A's dump is not B's: refused, naming both, and nothing changes.
+    let before = Snapshot::take(&b.url, &project.backups()).await;
+    let run = project
+        .run(&b.url, &["restore", a_dump.to_str().unwrap(), "--yes"])
+        .await;
+    run.expect_code(2);
+    assert!(
+        run.text().contains(&format!(
+            "a backup of database \"{}\", not of \"{}\"",
+            a.name, b.name
+        )) && run.text().contains("--into-other-database"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(Snapshot::take(&b.url, &project.backups()).await, before);
+}
+
+#[tokio::test]
+async fn a_publication_created_after_the_backup_refuses_the_restore_with_the_list() {
+    let db = TestDb::new().await;
+    let (project, dump) = backed_up_at_2_then_at_3(&db).await;
+    let publication = format!("{}_pub", db.name);
+    db.client()
+        .await
+        .batch_execute(&format!("CREATE PUBLICATION {publication}"))
+        .await
+        .unwrap();
+    let before = Snapshot::take(&db.url, &project.backups()).await;
+    let run = project
+        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await;
+    run.expect_code(3);
+    assert!(
+        run.text().contains(&format!("publication {publication}"))
+            && run.text().contains("--keep-global-objects"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
+    // Keeping them, the schemas are made exact and the publication stays.
+    project
+        .run(
+            &db.url,
+            &[
+                "restore",
+                dump.to_str().unwrap(),
+                "--keep-global-objects",
+                "--yes",
+            ],
+        )
+        .await
+        .expect_code(0);
+    assert_eq!(db.tables().await, ["t1", "t2"]);
+    let kept: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_publication WHERE pubname = $1",
+            &[&publication],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1);
+}
+
+/// Roles made for one test, dropped after its database (declare it before the `TestDb`).
+struct Roles(Vec<String>);
+
+impl Drop for Roles {
+    fn drop(&mut self) {
+        let roles = self.0.join(", ");
+        crate::support::cleanup(
+            &format!("drop roles {roles}"),
+            format!("DROP ROLE IF EXISTS {roles}"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_providers_schema_with_an_extension_survives_a_restore_by_the_database_owner() {
+    let suffix = std::process::id();
+    let (owner, provider) = (
+        format!("sg_owner_{suffix}"),
+        format!("sg_provider_{suffix}"),
+    );
+    let _roles = Roles(vec![owner.clone(), provider.clone()]);
+    let db = TestDb::new().await;
+    let admin = crate::support::connect(&with_database(&server_url(), &db.name)).await;
+    // As on a managed server: the application's role owns the database but is no
+    // superuser; the provider's role owns a schema holding an extension.
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {owner} LOGIN; CREATE ROLE {provider}; \
+             ALTER DATABASE {db} OWNER TO {owner}; \
+             CREATE SCHEMA ext AUTHORIZATION {provider}; \
+             CREATE EXTENSION pg_trgm SCHEMA ext; \
+             GRANT USAGE ON SCHEMA ext TO {owner};",
+            db = db.name
+        ))
+        .await
+        .unwrap();
+    let url = with_user_password(&db.url, &owner, "");
+    let project = Project::with_tables(2, 1, 1);
+    project
+        .run(&url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project.compat(1, 2);
+    project.run(&url, &["migrate"]).await.expect_code(0);
+    let dump = dumps(&project.backups()).pop().unwrap();
+
+    let run = project
+        .run(&url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await;
+    run.expect_code(0);
+    assert!(
+        run.text()
+            .contains(&format!("keep schema ext as it is (owned by {provider})")),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.tables().await, ["t1"]);
+    let extension: String = admin
+        .query_one(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(extension, "ext");
+}
