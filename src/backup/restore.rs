@@ -480,6 +480,83 @@ pub async fn sha256_of(file: &Path) -> Result<String, BackupError> {
 mod tests {
     use super::*;
 
+    fn plan(database: &str, locks_needed: u64, globals: &[&str]) -> RestorePlan {
+        let server = Server {
+            database: "app".to_owned(),
+            major: 15,
+            version: "15.0".to_owned(),
+            system_identifier: Some("7".to_owned()),
+        };
+        let manifest = crate::backup::Manifest {
+            file: "app-schema1-20260102T020405.678Z.dump".to_owned(),
+            app_version: "v1.0.0".to_owned(),
+            schema_version: 1,
+            database: database.to_owned(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            size_bytes: 1,
+            sha256: String::new(),
+            duration_seconds: 0.0,
+            pg_dump_version: String::new(),
+            server_version: String::new(),
+            system_identifier: Some("7".to_owned()),
+        };
+        RestorePlan {
+            backup: Backup {
+                path: PathBuf::from(&manifest.file),
+                manifest,
+            },
+            database: "app".to_owned(),
+            schemas: vec!["public".to_owned()],
+            kept: Vec::new(),
+            kept_extensions: Vec::new(),
+            globals: globals.iter().map(|g| (*g).to_owned()).collect(),
+            list: String::new(),
+            locks_needed,
+            lock_table: (64, 100),
+            server,
+        }
+    }
+
+    #[test]
+    fn a_restore_needing_more_locks_than_the_lock_table_holds_is_refused_naming_the_setting() {
+        let options = RestoreOptions::default();
+        assert!(plan("app", 6_400, &[]).refusal(options).is_none());
+        let refusal = plan("app", 6_401, &[])
+            .refusal(options)
+            .unwrap()
+            .to_string();
+        assert!(
+            refusal.contains("about 6401 locks")
+                && refusal.contains("holds 6400")
+                && refusal.contains("Raise max_locks_per_transaction to at least 130"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn another_database_and_global_objects_are_refused_unless_allowed() {
+        let other = plan("billing", 1, &[]);
+        assert!(matches!(
+            other.refusal(RestoreOptions::default()),
+            Some(RestoreRefusal::OtherDatabase { .. })
+        ));
+        let allowed = RestoreOptions {
+            into_other_database: true,
+            ..RestoreOptions::default()
+        };
+        assert!(other.refusal(allowed).is_none());
+        let globals = plan("app", 1, &["publication p"]);
+        assert!(matches!(
+            globals.refusal(RestoreOptions::default()),
+            Some(RestoreRefusal::GlobalObjects { .. })
+        ));
+        let keep = RestoreOptions {
+            keep_global_objects: true,
+            ..RestoreOptions::default()
+        };
+        assert!(globals.refusal(keep).is_none());
+    }
+
     #[test]
     fn identifiers_are_quoted() {
         assert_eq!(quote_ident("public"), "\"public\"");
