@@ -394,18 +394,31 @@ async fn execute_recorded(
     if let Some(signal) = release.stop.requested() {
         return Err(stopped(signal, "before the first step", Some(plan.current)));
     }
+    let pid = lock.pid();
     let client = lock.client();
     history::ensure_table(client).await.map_err(read_failed)?;
     let started = Instant::now();
     let stop = &release.stop;
-    let result = migrate::execute(client, &release.catalogue, plan, &mut |step, took| {
+    let cancel = client.cancel_token();
+    let mut between_steps = |step: &Step, took| {
         on_step(step, took);
         match stop.requested() {
             Some(_) => ControlFlow::Break(()),
             None => ControlFlow::Continue(()),
         }
-    })
-    .await;
+    };
+    let steps = migrate::execute(client, &release.catalogue, plan, &mut between_steps);
+    let result = tokio::select! {
+        result = steps => result,
+        never = cancel_lock_waits_once_stopped(release, pid, cancel) => match never {},
+    };
+    // A step cancelled by a stop while it waited for a lock was rolled back: a stop.
+    let result = match result {
+        Err(failed) if failed.cancelled && stop.requested().is_some() => {
+            Ok(Executed::Stopped { at: failed.at })
+        }
+        other => other,
+    };
     let (to, outcome) = match &result {
         Ok(Executed::Completed) => (plan.target, "ok".to_owned()),
         Ok(Executed::Stopped { at }) => (
@@ -444,6 +457,44 @@ async fn execute_recorded(
             &format!("after version {at}; no later step was started"),
             Some(at),
         )),
+    }
+}
+
+/// How often, once stopped, the running step is checked for waiting on a lock.
+const LOCK_WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// Once a stop is requested, cancels the running step whenever it waits for a lock (a
+/// step that works is left to finish): waiting behind another session's lock can last
+/// until the orchestrator's SIGKILL, and a cancelled step rolls back whole. Watches the
+/// lock's session (`pid`) from a connection of its own, as the lock's is busy with the step.
+/// Never completes.
+async fn cancel_lock_waits_once_stopped(
+    release: &Release,
+    pid: i32,
+    cancel: tokio_postgres::CancelToken,
+) -> std::convert::Infallible {
+    release.stop.wait().await;
+    let watcher = match release.url() {
+        Ok(url) => db::connect(url, &release.application_name, LOCK_WAIT_POLL * 50).await,
+        Err(_) => return std::future::pending().await,
+    };
+    let Ok(watcher) = watcher else {
+        return std::future::pending().await;
+    };
+    loop {
+        let waiting = watcher
+            .query_opt(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+                &[&pid],
+            )
+            .await;
+        if matches!(waiting, Ok(Some(_))) {
+            tracing::info!(pid, "stopping: cancelling the step waiting for a lock");
+            if let Err(error) = cancel.cancel_query(tokio_postgres::NoTls).await {
+                tracing::warn!(%error, "cannot cancel the step waiting for a lock");
+            }
+        }
+        tokio::time::sleep(LOCK_WAIT_POLL).await;
     }
 }
 

@@ -58,6 +58,7 @@ pub enum LockError {
 pub struct MigrationLock {
     client: Client,
     waited: Duration,
+    pid: i32,
 }
 
 impl MigrationLock {
@@ -69,13 +70,20 @@ impl MigrationLock {
         let mut next_report = Duration::ZERO;
         loop {
             let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+                .query_one(
+                    "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+                    &[&LOCK_KEY],
+                )
                 .await
                 .map_err(LockError::Query)?;
             if row.get::<_, bool>(0) {
                 let waited = started.elapsed();
                 tracing::debug!(?waited, "migration lock acquired");
-                return Ok(Self { client, waited });
+                return Ok(Self {
+                    client,
+                    waited,
+                    pid: row.get(1),
+                });
             }
             let waited = started.elapsed();
             if waited >= timeout {
@@ -90,6 +98,11 @@ impl MigrationLock {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// The server process of the lock's session (where the gate's steps run).
+    pub fn pid(&self) -> i32 {
+        self.pid
     }
 
     /// How long acquiring took.

@@ -44,6 +44,9 @@ pub struct StepFailed {
     /// The connection was lost (server restart, `pg_terminate_backend`, network): the SQL
     /// may be fine, and the step's commit may or may not have reached the server.
     pub connection_lost: bool,
+    /// The statement was cancelled (SQLSTATE 57014): by a stop while it waited for a lock,
+    /// or by an operator's `pg_cancel_backend`.
+    pub cancelled: bool,
 }
 
 impl StepFailed {
@@ -121,6 +124,7 @@ pub async fn execute(
                 completed,
                 at,
                 connection_lost: failed.connection_lost,
+                cancelled: failed.cancelled,
             });
         }
         let took = started.elapsed();
@@ -172,6 +176,8 @@ struct RunFailed {
     offset: Option<usize>,
     /// Whether the connection is gone rather than the SQL at fault.
     connection_lost: bool,
+    /// Whether the statement was cancelled.
+    cancelled: bool,
 }
 
 impl RunFailed {
@@ -181,6 +187,7 @@ impl RunFailed {
             error: crate::db::describe(error),
             offset: base.and_then(|base| error_offset(sql, error, base)),
             connection_lost: crate::db::connection_lost(error),
+            cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
         }
     }
 }

@@ -281,3 +281,67 @@ async fn sigterm_during_the_backup_stops_pg_dump_removes_its_partial_file_and_ex
     );
     assert_eq!(db.history().await, [1]);
 }
+
+#[tokio::test]
+async fn sigterm_while_a_step_waits_for_a_table_lock_rolls_the_step_back_and_exits_8() {
+    let db = TestDb::new().await;
+    let project = at_schema_1(&db).await;
+    project.migration(
+        3,
+        "alter_t1",
+        "ALTER TABLE t1 ADD COLUMN x int;",
+        "ALTER TABLE t1 DROP COLUMN x;",
+    );
+    project.compat(1, 3);
+    let blocker = db.client().await;
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE t1 IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    let child = project
+        .command(&db.url, &["migrate", "--no-backup"])
+        .spawn()
+        .unwrap();
+    let client = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client
+        .query_opt(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name LIKE 'schemagate/%' AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the step never waited for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let signalled = Instant::now();
+    send_signal(child.id().unwrap(), "TERM").await;
+    let run = crate::support::Run(child.wait_with_output().await.unwrap());
+    run.expect_code(8);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert!(
+        run.text().contains("the database is at schema version 2"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2]);
+    let columns: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 't1' AND column_name = 'x'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(columns, 0, "the step was rolled back");
+}
