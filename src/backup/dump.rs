@@ -30,6 +30,11 @@ const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 /// Read size from pg_dump's stdout.
 const CHUNK: usize = 256 * 1024;
 
+/// How many chunks (16 MiB) the verifier may fall behind before the dump waits for it.
+/// Without this slack, pg_dump, we and pg_restore move in lock step through 64 KiB pipes,
+/// and every pause of pg_restore (inflating a block) stalls pg_dump too.
+const VERIFY_BACKLOG: usize = 64;
+
 /// How long a partial file must have gone unwritten before it may be a dead run's: a writer
 /// locks its file right after creating it, so an unlocked file this old has no writer.
 const STALE_AFTER: Duration = Duration::from_secs(60);
@@ -206,7 +211,8 @@ async fn stream(
         .spawn()
         .map_err(pg_restore.failed())?;
     let verify_stderr = Tail::spawn(verify.stderr.take());
-    let mut verify_stdin = verify.stdin.take();
+    let (feed, feeder) = feed_verifier(verify.stdin.take());
+    let mut feed = Some(feed);
 
     let mut file = tokio::fs::File::from_std(
         partial
@@ -219,28 +225,28 @@ async fn stream(
         .take()
         .ok_or_else(|| pg_dump.failed()(std::io::Error::other("no stdout pipe")))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
     let started = Instant::now();
     let mut next_report = PROGRESS_INTERVAL;
     loop {
+        let mut chunk = vec![0u8; CHUNK];
         let n = out
-            .read(&mut buf)
+            .read(&mut chunk)
             .await
             .map_err(BackupError::io("read the output of", pg_dump.path.clone()))?;
         if n == 0 {
             break;
         }
-        let chunk = &buf[..n];
-        file.write_all(chunk)
+        chunk.truncate(n);
+        file.write_all(&chunk)
             .await
             .map_err(BackupError::io("write", partial.path.clone()))?;
-        hasher.update(chunk);
-        if let Some(stdin) = verify_stdin.as_mut() {
-            // pg_restore stops reading when it finds the archive broken; its exit status
-            // and stderr tell why, below.
-            if stdin.write_all(chunk).await.is_err() {
-                verify_stdin = None;
-            }
+        hasher.update(&chunk);
+        // A closed feed means pg_restore stopped reading (it found the archive broken):
+        // its exit status and stderr tell why, below.
+        if let Some(sender) = &feed
+            && sender.send(chunk).await.is_err()
+        {
+            feed = None;
         }
         progress.bytes += n as u64;
         if started.elapsed() >= next_report {
@@ -248,7 +254,8 @@ async fn stream(
             next_report += PROGRESS_INTERVAL;
         }
     }
-    drop(verify_stdin);
+    drop(feed);
+    let _ = feeder.await;
     file.flush()
         .await
         .map_err(BackupError::io("write", partial.path.clone()))?;
@@ -274,6 +281,28 @@ async fn stream(
         });
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Writes the chunks sent to it into pg_restore's stdin from a task of its own, so the
+/// verifier lags behind the dump by up to [`VERIFY_BACKLOG`] chunks instead of holding it
+/// back; closing the sender closes stdin (end of archive). The task ends early when
+/// pg_restore stops reading.
+fn feed_verifier(
+    stdin: Option<tokio::process::ChildStdin>,
+) -> (
+    tokio::sync::mpsc::Sender<Vec<u8>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (sender, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(VERIFY_BACKLOG);
+    let feeder = tokio::spawn(async move {
+        let Some(mut stdin) = stdin else { return };
+        while let Some(chunk) = chunks.recv().await {
+            if stdin.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    (sender, feeder)
 }
 
 /// Creates the backup directory (and missing parents) 0700; an existing one is left as is.

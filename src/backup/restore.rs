@@ -28,7 +28,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio_postgres::Client;
 
 use super::process::{self, Tail};
-use super::toc::Keep;
+use super::toc::{self, Keep};
 use super::tools::{self, Server, Tool};
 use super::{Backup, BackupError};
 use crate::db::DatabaseUrl;
@@ -146,24 +146,23 @@ impl RestorePlan {
         let server = Server::query(client).await?;
         let list = table_of_contents(file, server.major, pg_dump).await?;
         let (schemas, kept) = classify_schemas(client).await?;
-        let kept_extensions = query_texts(
-            client,
+        let kept_names: Vec<&str> = kept.iter().map(|(name, _)| name.as_str()).collect();
+        let kept_extensions = texts(
+            client
+                .query(
+                    "SELECT e.extname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+                     WHERE n.nspname = ANY($1) ORDER BY 1",
+                    &[&kept_names],
+                )
+                .await,
             "list the extensions of kept schemas",
-            "SELECT e.extname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
-             WHERE n.nspname = ANY($1) ORDER BY 1",
-            &kept.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
-        )
-        .await?;
-        let globals = query_texts(client, "list the objects outside schemas", GLOBALS, &[]).await?;
+        )?;
+        let globals = texts(
+            client.query(GLOBALS, &[]).await,
+            "list the objects outside schemas",
+        )?;
         let dropped = relations_in(client, &schemas).await?;
-        let created = list
-            .lines()
-            .filter(|line| {
-                LOCKING_TYPES
-                    .iter()
-                    .any(|t| line.contains(&format!(" {t} ")))
-            })
-            .count();
+        let created = toc::count(&list, LOCKING_TYPES);
         let lock_table = lock_table(client).await?;
         Ok(Self {
             backup,
@@ -283,21 +282,12 @@ async fn classify_schemas(
 }
 
 /// The first column of a query's rows, as text.
-async fn query_texts(
-    client: &Client,
+fn texts(
+    rows: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
     action: &'static str,
-    sql: &str,
-    names: &[String],
 ) -> Result<Vec<String>, BackupError> {
-    let rows = if names.is_empty() && sql.contains("$1") {
-        return Ok(Vec::new());
-    } else if sql.contains("$1") {
-        client.query(sql, &[&names]).await
-    } else {
-        client.query(sql, &[]).await
-    }
-    .map_err(|e| BackupError::query(action, &e))?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    rows.map(|rows| rows.iter().map(|row| row.get(0)).collect())
+        .map_err(|e| BackupError::query(action, &e))
 }
 
 /// Relations (each a lock when dropped) in the schemas to drop.

@@ -61,6 +61,14 @@ impl Keep<'_> {
     }
 }
 
+/// How many entries of `list` are of one of the types `kinds`.
+pub fn count(list: &str, kinds: &[&str]) -> usize {
+    list.lines()
+        .filter_map(Entry::parse)
+        .filter(|entry| kinds.contains(&entry.kind))
+        .count()
+}
+
 /// Entry types that are about another object, named after them: `COMMENT - SCHEMA ext`.
 const ABOUT: &[&str] = &["COMMENT", "ACL", "SECURITY LABEL"];
 
@@ -197,5 +205,6 @@ mod tests {
             ]
         );
         assert_eq!(Keep::default().filter(LIST), LIST);
+        assert_eq!(count(LIST, &["TABLE"]), 2);
     }
 }
