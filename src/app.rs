@@ -84,7 +84,7 @@ impl Failure {
 
 /// Exit 8: a signal arrived `when` (e.g. "while waiting for the migration lock"); `at` is the
 /// schema version the database is at, when known.
-fn stopped(signal: &str, when: &str, at: Option<i32>) -> Failure {
+fn stopped(signal: &str, when: &str, at: Option<i64>) -> Failure {
     let state = match at {
         Some(version) => format!("the database is at schema version {version}"),
         None => "nothing was changed".to_owned(),
@@ -96,7 +96,7 @@ fn stopped(signal: &str, when: &str, at: Option<i32>) -> Failure {
 }
 
 /// Exit 6: the lock's session died while a child worked; nothing after `at` was applied.
-fn lock_lost(error: LockError, at: i32) -> Failure {
+fn lock_lost(error: LockError, at: i64) -> Failure {
     Failure::new(
         Exit::StepFailed,
         anyhow::anyhow!("{error}; nothing after version {at} was applied; run again"),
@@ -339,7 +339,7 @@ async fn guarded<T>(
     release: &Release,
     lock: &MigrationLock,
     what: &str,
-    at: i32,
+    at: i64,
     work: impl std::future::Future<Output = Result<T, Failure>>,
 ) -> Result<T, Failure> {
     tokio::select! {
@@ -397,6 +397,10 @@ async fn execute_recorded(
     let pid = lock.pid();
     let client = lock.client();
     history::ensure_table(client).await.map_err(read_failed)?;
+    let widen = history::is_narrow(client)
+        .await
+        .map_err(read_failed)?
+        .then_some(history::WIDEN);
     let started = Instant::now();
     let stop = &release.stop;
     let cancel = client.cancel_token();
@@ -407,7 +411,7 @@ async fn execute_recorded(
             None => ControlFlow::Continue(()),
         }
     };
-    let steps = migrate::execute(client, &release.catalogue, plan, &mut between_steps);
+    let steps = migrate::execute(client, &release.catalogue, plan, widen, &mut between_steps);
     let result = tokio::select! {
         result = steps => result,
         never = cancel_lock_waits_once_stopped(release, pid, cancel) => match never {},
@@ -502,8 +506,8 @@ async fn cancel_lock_waits_once_stopped(
 fn audit_entry(
     release: &Release,
     action: &'static str,
-    from: i32,
-    to: i32,
+    from: i64,
+    to: i64,
     started: Instant,
     backup_file: Option<String>,
     outcome: String,

@@ -14,8 +14,8 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS schemagate_audit (
     action       text        NOT NULL,
     app_version  text        NOT NULL,
     host         text        NOT NULL,
-    from_version int4        NOT NULL,
-    to_version   int4        NOT NULL,
+    from_version int8        NOT NULL,
+    to_version   int8        NOT NULL,
     duration_ms  bigint      NOT NULL,
     backup_file  text,
     outcome      text        NOT NULL
@@ -29,9 +29,9 @@ pub struct Entry {
     /// The release that made it, e.g. `v1.4.0`.
     pub app_version: String,
     /// Schema version before.
-    pub from: i32,
+    pub from: i64,
     /// Schema version after (the last committed one, on failure).
-    pub to: i32,
+    pub to: i64,
     /// How long it took.
     pub duration: Duration,
     /// The backup taken before it.
@@ -52,9 +52,9 @@ pub struct Recorded {
     /// The host it ran on.
     pub host: String,
     /// Schema version before.
-    pub from: i32,
+    pub from: i64,
     /// Schema version after.
-    pub to: i32,
+    pub to: i64,
     /// Milliseconds.
     pub duration_ms: i64,
     /// The backup taken before it.
@@ -71,15 +71,37 @@ pub struct AuditError {
     message: String,
 }
 
-/// Creates the table unless it exists (under the migration lock).
+/// Creates the table unless it exists, and widens the version columns of one made with
+/// `int4` before versions were `int8` (under the migration lock).
 pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
-    let table = "schemagate_audit";
-    crate::db::create_table_unless_exists(client, table, CREATE)
-        .await
-        .map_err(|e| AuditError {
-            action: "create",
+    let failed = |action| {
+        move |e: tokio_postgres::Error| AuditError {
+            action,
             message: crate::db::describe(&e),
-        })
+        }
+    };
+    crate::db::create_table_unless_exists(client, "schemagate_audit", CREATE)
+        .await
+        .map_err(failed("create"))?;
+    let narrow: bool = client
+        .query_one(
+            "SELECT atttypid <> 'int8'::regtype FROM pg_attribute \
+             WHERE attrelid = 'schemagate_audit'::regclass AND attname = 'from_version'",
+            &[],
+        )
+        .await
+        .map_err(failed("read the types of"))?
+        .get(0);
+    if narrow {
+        client
+            .batch_execute(
+                "ALTER TABLE schemagate_audit ALTER COLUMN from_version TYPE int8, \
+                 ALTER COLUMN to_version TYPE int8",
+            )
+            .await
+            .map_err(failed("widen"))?;
+    }
+    Ok(())
 }
 
 /// Records a change.
@@ -102,7 +124,7 @@ pub async fn record(client: &Client, entry: &Entry) -> Result<(), AuditError> {
 /// The latest `limit` entries, newest first; empty when nothing was recorded yet.
 pub async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditError> {
     let query = "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, app_version, host, \
-                 from_version, to_version, duration_ms, backup_file, outcome FROM schemagate_audit ORDER BY id DESC LIMIT $1";
+                 from_version::int8, to_version::int8, duration_ms, backup_file, outcome FROM schemagate_audit ORDER BY id DESC LIMIT $1";
     let rows = match client.query(query, &[&limit]).await {
         Ok(rows) => rows,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),

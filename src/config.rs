@@ -11,16 +11,16 @@ use toml::Spanned;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     /// Oldest supported schema version.
-    pub min: i32,
+    pub min: i64,
     /// Newest supported schema version.
-    pub max: i32,
+    pub max: i64,
     /// Where `migrate` goes (defaults to `max`).
-    pub target: i32,
+    pub target: i64,
 }
 
 impl Window {
     /// Whether a schema version is inside `[min, max]`.
-    pub fn contains(&self, version: i32) -> bool {
+    pub fn contains(&self, version: i64) -> bool {
         (self.min..=self.max).contains(&version)
     }
 }
@@ -110,17 +110,17 @@ struct RawApp {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSchema {
-    min: Spanned<i32>,
-    max: Spanned<i32>,
-    target: Option<Spanned<i32>>,
+    min: Spanned<i64>,
+    max: Spanned<i64>,
+    target: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRelease {
     version: Spanned<String>,
-    min: Spanned<i32>,
-    max: Spanned<i32>,
+    min: Spanned<i64>,
+    max: Spanned<i64>,
 }
 
 /// Parses a semver version, accepting a leading `v`.
@@ -233,9 +233,9 @@ impl Compat {
 
 /// Checks `0 <= min <= target <= max`.
 fn checked_window(
-    min: &Spanned<i32>,
-    max: &Spanned<i32>,
-    target: &Spanned<i32>,
+    min: &Spanned<i64>,
+    max: &Spanned<i64>,
+    target: &Spanned<i64>,
     invalid: &impl Fn(Range<usize>, String) -> ConfigError,
 ) -> Result<Window, ConfigError> {
     let (lo, hi, t) = (*min.get_ref(), *max.get_ref(), *target.get_ref());

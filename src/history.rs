@@ -1,5 +1,10 @@
 //! The applied history: refinery's `refinery_schema_history` table, so a database migrated
 //! by refinery is adopted as-is and refinery can read what we write (DESIGN §3).
+//!
+//! Versions are `int8`, as refinery's `int8-versions` makes them, so timestamp versions
+//! (`20240120120000`, the default of sqlx-cli, dbmate, goose and golang-migrate) fit. A table
+//! refinery made with `int4` is read as it is and widened by the first change, in that
+//! change's transaction ([`WIDEN`]).
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -9,9 +14,9 @@ use tokio_postgres::{Client, GenericClient};
 /// refinery's table name.
 pub const TABLE: &str = "refinery_schema_history";
 
-/// refinery's DDL for the table, so both tools create the same thing.
+/// refinery's DDL for the table (with `int8-versions`), so both tools create the same thing.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
-             version int4 PRIMARY KEY,
+             version int8 PRIMARY KEY,
              name VARCHAR(255),
              applied_on VARCHAR(255),
              checksum VARCHAR(255))";
@@ -20,7 +25,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// Schema version.
-    pub version: i32,
+    pub version: i64,
     /// Name as recorded.
     pub name: String,
     /// When, as refinery records it (RFC 3339).
@@ -60,8 +65,7 @@ pub async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
 
 /// The applied history by version; empty when the table does not exist yet.
 pub async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryError> {
-    let query =
-        "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
+    let query = "SELECT version::int8, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
     let rows = match client.query(query, &[]).await {
         Ok(rows) => rows,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
@@ -79,10 +83,10 @@ pub async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryEr
 }
 
 /// The highest applied version (0 when nothing is applied), in one cheap query.
-pub async fn current_version(client: &impl GenericClient) -> Result<i32, HistoryError> {
+pub async fn current_version(client: &impl GenericClient) -> Result<i64, HistoryError> {
     match client
         .query_one(
-            "SELECT coalesce(max(version), 0) FROM refinery_schema_history",
+            "SELECT coalesce(max(version), 0)::int8 FROM refinery_schema_history",
             &[],
         )
         .await
@@ -93,9 +97,25 @@ pub async fn current_version(client: &impl GenericClient) -> Result<i32, History
     }
 }
 
+/// Widens a refinery `int4` history to `int8`; run in the transaction of the first change.
+pub const WIDEN: &str = "ALTER TABLE refinery_schema_history ALTER COLUMN version TYPE int8";
+
+/// Whether the history's `version` column is narrower than `int8` (refinery's default).
+pub async fn is_narrow(client: &Client) -> Result<bool, HistoryError> {
+    client
+        .query_one(
+            "SELECT coalesce((SELECT atttypid <> 'int8'::regtype FROM pg_attribute \
+             WHERE attrelid = to_regclass('refinery_schema_history') AND attname = 'version'), false)",
+            &[],
+        )
+        .await
+        .map(|row| row.get(0))
+        .map_err(|e| HistoryError::new("read the type of", e))
+}
+
 /// The statement recording an applied migration, in refinery's format (RFC 3339 time,
 /// checksum as decimal text). Names are `\w+`, so quoting cannot be broken.
-pub fn insert_statement(version: i32, name: &str, checksum: u64) -> String {
+pub fn insert_statement(version: i64, name: &str, checksum: u64) -> String {
     let now = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();
@@ -106,6 +126,6 @@ pub fn insert_statement(version: i32, name: &str, checksum: u64) -> String {
 }
 
 /// The statement forgetting a reverted migration.
-pub fn delete_statement(version: i32) -> String {
+pub fn delete_statement(version: i64) -> String {
     format!("DELETE FROM {TABLE} WHERE version = {version}")
 }

@@ -38,9 +38,9 @@ pub struct StepFailed {
     /// Line and column of the error in the file, when PostgreSQL gives one.
     pub position: Option<(usize, usize)>,
     /// Versions completed in this run before the failure.
-    pub completed: Vec<i32>,
+    pub completed: Vec<i64>,
     /// The schema version the database is at.
-    pub at: i32,
+    pub at: i64,
     /// The connection was lost (server restart, `pg_terminate_backend`, network): the SQL
     /// may be fine, and the step's commit may or may not have reached the server.
     pub connection_lost: bool,
@@ -74,14 +74,14 @@ fn verb(direction: Direction) -> &'static str {
     }
 }
 
-fn done(completed: &[i32]) -> String {
+fn done(completed: &[i64]) -> String {
     match completed {
         [] => "no step of this run was completed before it".to_owned(),
         versions => format!(
             "completed before it in this run: {}",
             versions
                 .iter()
-                .map(i32::to_string)
+                .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -96,23 +96,30 @@ pub enum Executed {
     /// `on_step` asked to stop after a step; the database is at `at`.
     Stopped {
         /// The schema version after the last completed step.
-        at: i32,
+        at: i64,
     },
 }
 
 /// Runs every step of `plan` in order. `on_step` hears each completed step and its
 /// duration, and answers whether to go on: a stop is honoured between steps, never inside
 /// one, so each step is either committed whole or not started.
+///
+/// `prelude` (e.g. [`history::WIDEN`]) runs with the first step's history change, in its
+/// transaction.
 pub async fn execute(
     client: &mut Client,
     catalogue: &Catalogue,
     plan: &Plan,
+    prelude: Option<&str>,
     on_step: &mut dyn FnMut(&Step, Duration) -> ControlFlow<()>,
 ) -> Result<Executed, StepFailed> {
     let mut completed = Vec::with_capacity(plan.steps.len());
     let mut at = plan.current;
     for (index, step) in plan.steps.iter().enumerate() {
-        let (script, history_statement) = step_parts(catalogue, plan.direction, step);
+        let (script, mut history_statement) = step_parts(catalogue, plan.direction, step);
+        if let (0, Some(prelude)) = (index, prelude) {
+            history_statement = format!("{prelude};\n{history_statement}");
+        }
         let started = Instant::now();
         if let Err(failed) = run(client, script, &history_statement).await {
             let position = failed.offset.map(|o| line_column(&script.sql, o));

@@ -68,7 +68,7 @@ pub fn gate_done(report: &GateReport, compat: &Compat, dry_run: bool) {
 }
 
 /// Prints the backup a change will take first (or that `--no-backup` skips it).
-pub fn backup_intent(args: &BackupArgs, schema_version: i32) {
+pub fn backup_intent(args: &BackupArgs, schema_version: i64) {
     if args.no_backup {
         println!("backup: NONE (--no-backup): nothing but your own backups can undo this");
     } else {
@@ -80,7 +80,7 @@ pub fn backup_intent(args: &BackupArgs, schema_version: i32) {
 }
 
 /// Prints the verdict of `check`.
-pub fn check_ok(current: i32, compat: &Compat) {
+pub fn check_ok(current: i64, compat: &Compat) {
     println!(
         "ok: schema {current} is inside the window [{}, {}] of release v{}",
         compat.window.min, compat.window.max, compat.app_version
@@ -111,7 +111,7 @@ pub fn version(compat: &Compat, catalogue: &Catalogue) {
 /// One version's state in `status`.
 #[derive(Debug, Serialize)]
 struct Row<'a> {
-    version: i32,
+    version: i64,
     name: &'a str,
     state: &'static str,
     applied_on: Option<&'a str>,
@@ -122,10 +122,10 @@ struct Row<'a> {
 #[derive(Debug, Serialize)]
 struct Status<'a> {
     app_version: String,
-    current: i32,
-    min: i32,
-    max: i32,
-    target: i32,
+    current: i64,
+    min: i64,
+    max: i64,
+    target: i64,
     compatible: bool,
     migrations: Vec<Row<'a>>,
     recent_changes: &'a [Recorded],
@@ -139,7 +139,7 @@ pub fn status(
     compat: &Compat,
     json: bool,
 ) -> serde_json::Result<()> {
-    let mut rows: BTreeMap<i32, Row> = catalogue
+    let mut rows: BTreeMap<i64, Row> = catalogue
         .migrations()
         .iter()
         .map(|m| {
@@ -343,7 +343,7 @@ pub fn backup_preview(preview: &crate::backup::Preview) {
 }
 
 /// Prints the outcome of a restore.
-pub fn restored(plan: &RestorePlan, version: i32) {
+pub fn restored(plan: &RestorePlan, version: i64) {
     println!(
         "restored {} into {}: the history now says schema {version}",
         plan.backup.path.display(),

@@ -20,7 +20,7 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// The migration's version.
-    pub version: i32,
+    pub version: i64,
     /// Its name.
     pub name: String,
     /// The file that runs.
@@ -35,9 +35,9 @@ pub struct Plan {
     /// Up or down.
     pub direction: Direction,
     /// The highest applied version now (0 for none).
-    pub current: i32,
+    pub current: i64,
     /// The version after the last step.
-    pub target: i32,
+    pub target: i64,
     /// Steps in execution order.
     pub steps: Vec<Step>,
 }
@@ -58,7 +58,7 @@ pub enum Refusal {
     )]
     Drift {
         /// The version.
-        version: i32,
+        version: i64,
         /// The name in the history.
         applied_name: String,
         /// The checksum in the history (`None` if unreadable).
@@ -74,13 +74,13 @@ pub enum Refusal {
     )]
     UnknownApplied {
         /// The version.
-        version: i32,
+        version: i64,
         /// Its name in the history.
         name: String,
         /// The catalogue's origin.
         origin: String,
         /// The catalogue's newest version.
-        latest: i32,
+        latest: i64,
     },
     /// The database is ahead of this release's window.
     #[error(
@@ -88,9 +88,9 @@ pub enum Refusal {
     )]
     Ahead {
         /// The applied version.
-        current: i32,
+        current: i64,
         /// The window's max.
-        max: i32,
+        max: i64,
     },
     /// A pending migration is older than the applied version.
     #[error(
@@ -100,24 +100,24 @@ pub enum Refusal {
         /// The pending files below the current version.
         files: String,
         /// The applied version.
-        current: i32,
+        current: i64,
     },
     /// The schema will end or is below the window's min.
     #[error("schema {version} is below this release's min {min}: {}", behind_advice(*min, origin, *latest))]
     Behind {
         /// The version reached.
-        version: i32,
+        version: i64,
         /// The window's min.
-        min: i32,
+        min: i64,
         /// The catalogue's origin.
         origin: String,
         /// The catalogue's newest version.
-        latest: i32,
+        latest: i64,
     },
 }
 
 /// What to do about a schema below the window: migrate, or ship what is missing.
-fn behind_advice(min: i32, origin: &str, latest: i32) -> String {
+fn behind_advice(min: i64, origin: &str, latest: i64) -> String {
     if latest >= min {
         "run `schemagate migrate` (or deploy with migrations enabled) to apply the pending migrations".to_owned()
     } else {
@@ -139,9 +139,9 @@ pub enum RollbackRefusal {
     )]
     AboveCurrent {
         /// The target.
-        target: i32,
+        target: i64,
         /// The current version.
-        current: i32,
+        current: i64,
     },
     /// An applied version above the target has no migration in this release's catalogue.
     #[error(
@@ -149,7 +149,7 @@ pub enum RollbackRefusal {
     )]
     NoDown {
         /// The version.
-        version: i32,
+        version: i64,
         /// The catalogue's origin.
         origin: String,
     },
@@ -159,7 +159,7 @@ pub enum RollbackRefusal {
     )]
     Irreversible {
         /// The version.
-        version: i32,
+        version: i64,
         /// Its name.
         name: String,
         /// The down file.
@@ -172,7 +172,7 @@ pub enum RollbackRefusal {
 pub fn rollback(
     catalogue: &Catalogue,
     history: &[Applied],
-    target: i32,
+    target: i64,
 ) -> Result<Plan, RollbackRefusal> {
     check_history(catalogue, history)?;
     let current = current_version(history);
@@ -198,7 +198,7 @@ pub fn rollback(
     })
 }
 
-fn down_step(catalogue: &Catalogue, version: i32) -> Result<Step, RollbackRefusal> {
+fn down_step(catalogue: &Catalogue, version: i64) -> Result<Step, RollbackRefusal> {
     let migration = catalogue
         .get(version)
         .ok_or_else(|| RollbackRefusal::NoDown {
@@ -238,7 +238,11 @@ impl fmt::Display for Checksum {
 pub fn check_history(catalogue: &Catalogue, history: &[Applied]) -> Result<(), Refusal> {
     for applied in history {
         match catalogue.get(applied.version) {
-            Some(migration) if applied.checksum != Some(migration.checksum) => {
+            Some(migration)
+                if !applied
+                    .checksum
+                    .is_some_and(|c| migration.accepted_checksums.contains(&c)) =>
+            {
                 return Err(Refusal::Drift {
                     version: applied.version,
                     applied_name: applied.name.clone(),
@@ -262,7 +266,7 @@ pub fn check_history(catalogue: &Catalogue, history: &[Applied]) -> Result<(), R
 }
 
 /// The highest applied version, 0 when none.
-pub fn current_version(history: &[Applied]) -> i32 {
+pub fn current_version(history: &[Applied]) -> i64 {
     history.iter().map(|a| a.version).max().unwrap_or(0)
 }
 
@@ -322,7 +326,7 @@ fn up_step(migration: &Migration) -> Step {
 }
 
 /// Whether a schema version is one this release runs on; `Ahead` or `Behind` if not.
-pub fn verdict(version: i32, window: &Window, catalogue: &Catalogue) -> Result<(), Refusal> {
+pub fn verdict(version: i64, window: &Window, catalogue: &Catalogue) -> Result<(), Refusal> {
     if version > window.max {
         return Err(Refusal::Ahead {
             current: version,

@@ -43,7 +43,7 @@ fn slow_project() -> Project {
 }
 
 /// Versions of `slow_project` that run in a transaction.
-const TRANSACTIONAL: [i32; 4] = [1, 2, 4, 5];
+const TRANSACTIONAL: [i64; 4] = [1, 2, 4, 5];
 
 #[tokio::test]
 async fn sigkill_at_random_moments_leaves_a_consistent_history_a_free_lock_and_a_run_that_completes()
@@ -265,8 +265,8 @@ pub(crate) async fn wait_for_free_lock(client: &Client, context: &str) {
 
 /// Every history row has its table, and every table of a transactional migration has its
 /// row; the no-transaction migration 3 may have its table without its row (it is re-run).
-async fn assert_history_matches_schema(db: &TestDb, history: &[i32], context: &str) {
-    let expected: Vec<i32> = (1..).take(history.len()).collect();
+async fn assert_history_matches_schema(db: &TestDb, history: &[i64], context: &str) {
+    let expected: Vec<i64> = (1..).take(history.len()).collect();
     assert_eq!(history, expected, "{context}: history is not a prefix");
     let tables = db.tables().await;
     for v in 1..=5 {
@@ -294,7 +294,7 @@ async fn index_is_valid(client: &Client, name: &str) -> bool {
         .is_some_and(|row| row.get(0))
 }
 
-async fn versions(client: &Client) -> Vec<i32> {
+async fn versions(client: &Client) -> Vec<i64> {
     client
         .query(
             "SELECT version FROM refinery_schema_history ORDER BY 1",

@@ -59,22 +59,34 @@ async fn a_database_migrated_by_refinery_is_adopted_as_is() {
         "CREATE TABLE t4 (id int);\r\n",
         "DROP TABLE t4;",
     );
+    // refinery as the files are on disk: 4's CRLF hashed as written (refinery does not
+    // normalise line endings), its version column int4 (refinery's default build).
     let migrations: Vec<refinery::Migration> = (1..=4)
         .map(|v| {
             let sql = std::fs::read_to_string(
                 project.migrations().join(format!("V{v}__create_t{v}.sql")),
             )
             .unwrap();
-            refinery::Migration::unapplied(
-                &format!("V{v}__create_t{v}"),
-                &sql.replace("\r\n", "\n"),
-            )
-            .unwrap()
+            refinery::Migration::unapplied(&format!("V{v}__create_t{v}"), &sql).unwrap()
         })
         .collect();
     let mut client = db.client().await;
-    refinery::Runner::new(&migrations[..3])
+    refinery::Runner::new(&migrations)
         .run_async(&mut client)
+        .await
+        .unwrap();
+    client
+        .batch_execute("DELETE FROM refinery_schema_history WHERE version = 4; DROP TABLE t4")
+        .await
+        .unwrap();
+    // Its CRLF row is accepted too: status sees no drift.
+    refinery::Runner::new(&migrations)
+        .run_async(&mut client)
+        .await
+        .unwrap();
+    project.run(&db.url, &["check"]).await.expect_code(0);
+    client
+        .batch_execute("DELETE FROM refinery_schema_history WHERE version = 4; DROP TABLE t4")
         .await
         .unwrap();
     let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
@@ -85,12 +97,22 @@ async fn a_database_migrated_by_refinery_is_adopted_as_is() {
         run.text()
     );
     assert_eq!(db.history().await, [1, 2, 3, 4]);
-    // And refinery reads what we wrote.
-    let report = refinery::Runner::new(&migrations)
-        .run_async(&mut client)
+    // The int4 history was widened with that change, for timestamp versions; refinery built
+    // with `int8-versions` reads it (refinery's default build reads only int4).
+    let column: String = client
+        .query_one(
+            "SELECT format_type(atttypid, NULL) FROM pg_attribute \
+             WHERE attrelid = 'refinery_schema_history'::regclass AND attname = 'version'",
+            &[],
+        )
         .await
-        .unwrap();
-    assert!(report.applied_migrations().is_empty());
+        .unwrap()
+        .get(0);
+    assert_eq!(column, "bigint");
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
 }
 
 #[tokio::test]
@@ -326,4 +348,47 @@ async fn a_password_never_appears_in_any_output() {
         let run = project.run(&url, args).await;
         assert!(!run.text().contains("hunter2"), "{args:?}: {}", run.text());
     }
+}
+
+#[tokio::test]
+async fn timestamp_versions_migrate_roll_back_and_show_in_status() {
+    let db = TestDb::new().await;
+    let project = Project::new();
+    let versions = [
+        20_240_120_120_000_i64,
+        20_240_301_093_000,
+        20_241_115_170_500,
+    ];
+    for (i, version) in versions.iter().enumerate() {
+        let dir = project.migrations();
+        std::fs::write(
+            dir.join(format!("{version}_step{i}.up.sql")),
+            format!("CREATE TABLE s{i} (id int);"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{version}_step{i}.down.sql")),
+            format!("DROP TABLE s{i};"),
+        )
+        .unwrap();
+    }
+    project.compat(versions[0], versions[2]);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, versions);
+    let status = project.run(&db.url, &["status", "--json"]).await;
+    status.expect_code(0);
+    let json: serde_json::Value = serde_json::from_slice(&status.0.stdout).unwrap();
+    assert_eq!(json["current"], versions[2]);
+    project
+        .run(
+            &db.url,
+            &["--rollback-to", &versions[0].to_string(), "--no-backup"],
+        )
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, [versions[0]]);
+    assert_eq!(db.tables().await, ["s0"]);
 }

@@ -97,15 +97,17 @@ const CASES: &[Case] = &[
             write(dir, "V0__zero.sql", b"SELECT 1;");
             write(dir, "V0__zero.down.sql", b"SELECT 1;");
         },
-        expected: &["V0__zero.sql: version must be a positive integer that fits i32"],
+        expected: &["V0__zero.sql: version must be a positive integer that fits i64"],
     },
     Case {
-        what: "a version past i32::MAX",
+        what: "a version past i64::MAX",
         setup: |dir| {
-            write(dir, "V2147483648__big.sql", b"SELECT 1;");
-            write(dir, "V2147483648__big.down.sql", b"SELECT 1;");
+            write(dir, "V9223372036854775808__big.sql", b"SELECT 1;");
+            write(dir, "V9223372036854775808__big.down.sql", b"SELECT 1;");
         },
-        expected: &["V2147483648__big.sql: version must be a positive integer that fits i32"],
+        expected: &[
+            "V9223372036854775808__big.sql: version must be a positive integer that fits i64",
+        ],
     },
     Case {
         what: "an empty up file",

@@ -163,11 +163,11 @@ proptest! {
     }
 
     #[test]
-    fn a_version_is_accepted_exactly_when_it_fits_1_to_i32_max(version in any::<u64>(), zeros in 0usize..3) {
+    fn a_version_is_accepted_exactly_when_it_fits_1_to_i64_max(version in any::<u64>(), zeros in 0usize..3) {
         let name = format!("V{}{version}__x.sql", "0".repeat(zeros));
-        let fits = (1..=u64::from(i32::MAX.unsigned_abs())).contains(&version);
+        let fits = (1..=i64::MAX.unsigned_abs()).contains(&version);
         match parse_file_name(&name) {
-            Ok(parsed) => prop_assert!(fits && u64::from(parsed.version.unsigned_abs()) == version),
+            Ok(parsed) => prop_assert!(fits && parsed.version.unsigned_abs() == version),
             Err(_) => prop_assert!(!fits),
         }
     }
@@ -187,7 +187,7 @@ proptest! {
         let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
         match catalogue::from_files("m/", files) {
             Ok(catalogue) => {
-                let versions: Vec<i32> = catalogue.migrations().iter().map(|m| m.version).collect();
+                let versions: Vec<i64> = catalogue.migrations().iter().map(|m| m.version).collect();
                 prop_assert!(versions.iter().all(|v| *v > 0));
                 prop_assert!(versions.windows(2).all(|w| w[0] < w[1]), "sorted and unique: {:?}", versions);
                 for migration in catalogue.migrations() {

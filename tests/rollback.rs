@@ -85,7 +85,7 @@ async fn the_example_migrations_go_up_down_and_up_again() {
         .run(&db.url, &["--rollback-to", "0", "--no-backup"])
         .await
         .expect_code(0);
-    assert_eq!(db.history().await, Vec::<i32>::new());
+    assert_eq!(db.history().await, Vec::<i64>::new());
     assert_eq!(db.tables().await, Vec::<String>::new());
     project
         .run(&db.url, &["migrate", "--no-backup"])
@@ -195,7 +195,7 @@ async fn a_rollback_takes_a_backup_first_and_records_it_in_the_audit_trail() {
     let client = db.client().await;
     let row = client.query_one("SELECT backup_file, from_version, to_version FROM schemagate_audit WHERE action = 'rollback'", &[]).await.unwrap();
     assert!(row.get::<_, String>(0).ends_with(&files[0]));
-    assert_eq!((row.get::<_, i32>(1), row.get::<_, i32>(2)), (3, 1));
+    assert_eq!((row.get::<_, i64>(1), row.get::<_, i64>(2)), (3, 1));
 }
 
 #[tokio::test]

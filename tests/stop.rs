@@ -154,7 +154,7 @@ async fn sigterm_while_waiting_for_the_lock_exits_8_at_once() {
         "{}",
         run.text()
     );
-    assert_eq!(db.history().await, Vec::<i32>::new());
+    assert_eq!(db.history().await, Vec::<i64>::new());
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ pub(super) async fn backup_before_change(
     release: &Release,
     args: &BackupArgs,
     lock: &MigrationLock,
-    schema_version: i32,
+    schema_version: i64,
 ) -> Result<Option<backup::Backup>, Failure> {
     if args.no_backup {
         tracing::warn!(
@@ -32,7 +32,7 @@ fn request<'a>(
     release: &'a Release,
     args: &'a BackupArgs,
     client: &'a Client,
-    schema_version: i32,
+    schema_version: i64,
 ) -> Result<backup::Request<'a>, Failure> {
     Ok(backup::Request {
         client,
@@ -59,7 +59,7 @@ async fn take_backup(
     release: &Release,
     args: &BackupArgs,
     lock: &MigrationLock,
-    schema_version: i32,
+    schema_version: i64,
 ) -> Result<backup::Backup, Failure> {
     let request = request(release, args, lock.connection(), schema_version)?;
     let work = async { backup::take(&request).await.exit(Exit::BackupFailed) };

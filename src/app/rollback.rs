@@ -13,14 +13,14 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     /// A schema version.
-    Version(i32),
+    Version(i64),
     /// An earlier release from `[[releases]]`.
     Release(crate::config::Release),
 }
 
 /// Reads `5`, `v1.3.0` or `1.3.0`; an unknown release is a usage error listing the known ones.
 fn parse_target(text: &str, compat: &Compat) -> Result<Target, Failure> {
-    if let Ok(version) = text.parse::<i32>() {
+    if let Ok(version) = text.parse::<i64>() {
         return if version >= 0 {
             Ok(Target::Version(version))
         } else {
@@ -58,7 +58,7 @@ fn parse_target(text: &str, compat: &Compat) -> Result<Target, Failure> {
 }
 
 /// The schema version to go to, or `None` when the current one already fits the release.
-fn resolve(target: &Target, current: i32) -> Option<i32> {
+fn resolve(target: &Target, current: i64) -> Option<i64> {
     match target {
         Target::Version(version) => Some(*version),
         Target::Release(release) if release.window.contains(current) => None,
@@ -81,7 +81,7 @@ fn refused(refusal: RollbackRefusal, backup_dir: &Path, origin: Option<&Origin>)
 
 /// The backup taken before `version` was applied (the newest whose schema is below it),
 /// as the exact command that restores it.
-fn restore_advice(backup_dir: &Path, origin: Option<&Origin>, version: i32) -> String {
+fn restore_advice(backup_dir: &Path, origin: Option<&Origin>, version: i64) -> String {
     let backups = match origin {
         Some(origin) => backup::list_of(backup_dir, origin),
         None => Ok(Vec::new()),
@@ -146,7 +146,7 @@ pub(super) async fn rollback(
 async fn rollback_locked(
     release: &Release,
     lock: &mut MigrationLock,
-    version: i32,
+    version: i64,
     backup_args: &BackupArgs,
     origin: Option<&Origin>,
 ) -> Result<(), Failure> {

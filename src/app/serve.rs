@@ -153,7 +153,7 @@ impl Application {
 /// `--no-migrate`: read the schema without the lock and without changing anything. A
 /// history that does not match the catalogue, or a schema above the window, is refused
 /// (exit 3); below the window is fine: the migration Job has not run yet.
-async fn look(release: &Release, args: &GateArgs) -> Result<i32, Failure> {
+async fn look(release: &Release, args: &GateArgs) -> Result<i64, Failure> {
     let client = release.connect(args.connect_timeout).await?;
     let applied = history::read(&client).await.map_err(super::read_failed)?;
     plan::check_history(&release.catalogue, &applied).exit(Exit::Refused)?;

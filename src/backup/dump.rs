@@ -52,7 +52,7 @@ pub struct Request<'a> {
     /// The release taking it, for the manifest (`v1.4.0`).
     pub app_version: String,
     /// The schema version now, for the name and manifest.
-    pub schema_version: i32,
+    pub schema_version: i64,
     /// `--pg-dump`, when given.
     pub pg_dump: Option<&'a Path>,
     /// Kill pg_dump after this long.

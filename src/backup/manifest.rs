@@ -30,7 +30,7 @@ pub struct Manifest {
     /// The release that took it (`v1.4.0`).
     pub app_version: String,
     /// The highest applied schema version when it was taken.
-    pub schema_version: i32,
+    pub schema_version: i64,
     /// The database dumped.
     pub database: String,
     /// When the dump started (RFC 3339, UTC).
@@ -159,7 +159,7 @@ impl Backup {
 
 /// The name of a dump of `database` at `schema_version` started at `at`. Characters other
 /// than letters, digits, `_`, `.` and `-` in the database name become `_`.
-pub fn file_name(database: &str, schema_version: i32, at: OffsetDateTime) -> String {
+pub fn file_name(database: &str, schema_version: i64, at: OffsetDateTime) -> String {
     let database: String = database
         .chars()
         .map(|c| {
@@ -180,7 +180,7 @@ pub fn file_name(database: &str, schema_version: i32, at: OffsetDateTime) -> Str
 }
 
 /// Whether a file name is one of ours, and its schema version.
-pub fn parse_name(name: &str) -> Option<i32> {
+pub fn parse_name(name: &str) -> Option<i64> {
     NAME.captures(name)?.get(2)?.as_str().parse().ok()
 }
 

@@ -89,7 +89,7 @@ mod tests {
     use super::*;
     use crate::backup::Manifest;
 
-    fn backup(name: &str, schema_version: i32, hours_ago: i64, now: OffsetDateTime) -> Backup {
+    fn backup(name: &str, schema_version: i64, hours_ago: i64, now: OffsetDateTime) -> Backup {
         Backup {
             path: PathBuf::from(name),
             manifest: Manifest {

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use refinery_core::Migration as RefineryMigration;
-
+use super::checksum;
 use super::directives::{is_irreversible, wants_no_transaction};
 use super::model::{Catalogue, Down, Migration, Script};
 use super::naming::{Direction, NameError, ParsedName, parse_file_name};
@@ -52,7 +51,7 @@ pub enum CatalogueError {
 pub enum Problem {
     /// A `.sql` file that matches no naming style.
     Unparsable(String),
-    /// Version 0, or too large for `i32`.
+    /// Version 0, or too large for `i64`.
     VersionOutOfRange(String),
     /// Not UTF-8.
     NotUtf8(String),
@@ -67,7 +66,7 @@ pub enum Problem {
     /// Empty, or white space only.
     Empty(String),
     /// Two files of the same direction share a version.
-    DuplicateVersion(i32, Vec<String>),
+    DuplicateVersion(i64, Vec<String>),
     /// Up files of more than one naming style.
     MixedStyles(String, String),
     /// An up file without its down file.
@@ -88,7 +87,7 @@ impl fmt::Display for Problem {
             Problem::VersionOutOfRange(file) => {
                 write!(
                     f,
-                    "{file}: version must be a positive integer that fits i32 (1..=2147483647)"
+                    "{file}: version must be a positive integer that fits i64 (1..=9223372036854775807; timestamps such as 20240120120000 are fine)"
                 )
             }
             Problem::NotUtf8(file) => write!(f, "{file}: not UTF-8; save it as UTF-8"),
@@ -305,8 +304,8 @@ fn check_styles(ups: &[Parsed], downs: &[Parsed], problems: &mut Vec<Problem>) {
 }
 
 /// Files keyed by version; duplicates are reported and left out.
-fn by_version(files: Vec<Parsed>, problems: &mut Vec<Problem>) -> BTreeMap<i32, Parsed> {
-    let mut groups: BTreeMap<i32, Vec<Parsed>> = BTreeMap::new();
+fn by_version(files: Vec<Parsed>, problems: &mut Vec<Problem>) -> BTreeMap<i64, Parsed> {
+    let mut groups: BTreeMap<i64, Vec<Parsed>> = BTreeMap::new();
     for file in files {
         groups.entry(file.name.version).or_default().push(file);
     }
@@ -346,11 +345,13 @@ fn pair(
     } else {
         Down::Script(script(down.file, down.sql, problems))
     };
-    let checksum = refinery_checksum(up.name.version, &up.name.name, &up_script.sql);
+    let checksum = checksum::written(&up.name.name, up.name.version, &up_script.sql);
+    let accepted_checksums = checksum::accepted(&up.name.name, up.name.version, &up_script.sql);
     Some(Migration {
         version: up.name.version,
         name: up.name.name,
         checksum,
+        accepted_checksums,
         up: up_script,
         down,
     })
@@ -377,14 +378,6 @@ fn transaction_control(sql: &str) -> Option<String> {
             && !statement.to_ascii_uppercase().starts_with("BEGIN ATOMIC");
         is_control.then(|| statement.chars().take(40).collect())
     })
-}
-
-/// refinery's checksum for `V{version}__{name}` and this SQL, so a database migrated by
-/// refinery's `embed_migrations!` with the same files is adopted as-is.
-fn refinery_checksum(version: i32, name: &str, sql: &str) -> u64 {
-    RefineryMigration::unapplied(&format!("V{version}__{name}"), sql)
-        .map(|m| m.checksum())
-        .expect("names that pass parse_file_name are valid refinery names")
 }
 
 #[cfg(test)]

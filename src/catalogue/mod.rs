@@ -5,6 +5,7 @@
 //! `statements` splits SQL for no-transaction files, `load` reads embedded files or a
 //! directory, and `model` holds the validated result.
 
+mod checksum;
 mod directives;
 mod load;
 mod model;

@@ -27,11 +27,13 @@ pub enum Down {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     /// Schema version.
-    pub version: i32,
+    pub version: i64,
     /// Name, as stored in the history.
     pub name: String,
-    /// refinery's checksum of version, name and up SQL.
+    /// refinery's checksum of version, name and up SQL, as schemagate writes it.
     pub checksum: u64,
+    /// Every checksum a history row of this migration may carry (see `checksum`).
+    pub accepted_checksums: Vec<u64>,
     /// The up file.
     pub up: Script,
     /// The down file.
@@ -59,7 +61,7 @@ impl Catalogue {
     }
 
     /// The migration of a version, if the catalogue has it.
-    pub fn get(&self, version: i32) -> Option<&Migration> {
+    pub fn get(&self, version: i64) -> Option<&Migration> {
         self.migrations
             .binary_search_by_key(&version, |m| m.version)
             .ok()
@@ -67,7 +69,7 @@ impl Catalogue {
     }
 
     /// The highest version in the catalogue; 0 when it is empty.
-    pub fn latest(&self) -> i32 {
+    pub fn latest(&self) -> i64 {
         self.migrations.last().map_or(0, |m| m.version)
     }
 }

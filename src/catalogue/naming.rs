@@ -27,8 +27,8 @@ pub enum Direction {
 /// What a file name says about its migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedName {
-    /// Schema version, a positive `i32`.
-    pub version: i32,
+    /// Schema version, a positive `i64`.
+    pub version: i64,
     /// The name part, which goes into the history row and the checksum.
     pub name: String,
     /// Up or down.
@@ -43,7 +43,7 @@ pub struct ParsedName {
 pub enum NameError {
     /// Matches none of the styles.
     Unparsable,
-    /// The version is 0 or does not fit `i32`.
+    /// The version is 0 or does not fit `i64`.
     VersionOutOfRange,
 }
 
@@ -82,7 +82,7 @@ pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
         .find_map(|(re, style, direction)| re.captures(file_name).map(|c| (c, *style, *direction)))
         .ok_or(NameError::Unparsable)?;
     let version = captures[1]
-        .parse::<i32>()
+        .parse::<i64>()
         .ok()
         .filter(|v| *v > 0)
         .ok_or(NameError::VersionOutOfRange)?;
@@ -126,7 +126,7 @@ mod tests {
     use super::*;
 
     fn ok(
-        version: i32,
+        version: i64,
         name: &str,
         direction: Direction,
         style: Style,
@@ -155,8 +155,15 @@ mod tests {
             ("0001_auth.down.sql", ok(1, "auth", Down, Numbered)),
             ("20_add_index.up.sql", ok(20, "add_index", Up, UpDown)),
             ("20_add_index.down.sql", ok(20, "add_index", Down, Numbered)),
-            ("2147483647_max.sql", ok(i32::MAX, "max", Up, Numbered)),
-            ("2147483648_overflow.sql", Err(VersionOutOfRange)),
+            (
+                "9223372036854775807_max.sql",
+                ok(i64::MAX, "max", Up, Numbered),
+            ),
+            (
+                "20240120120000_add_users.sql",
+                ok(20_240_120_120_000, "add_users", Up, Numbered),
+            ),
+            ("9223372036854775808_overflow.sql", Err(VersionOutOfRange)),
             ("99999999999999999999_huge.sql", Err(VersionOutOfRange)),
             ("0_zero.sql", Err(VersionOutOfRange)),
             ("V0__zero.sql", Err(VersionOutOfRange)),

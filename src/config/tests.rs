@@ -67,7 +67,7 @@ fn bad_files_are_refused_with_line_and_column() {
             "must be 0 or more",
         ),
         (
-            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = 1\nmax = 9999999999\n",
+            "[app]\nversion = \"1.0.0\"\n[schema]\nmin = 1\nmax = 99999999999999999999\n",
             "line 5",
         ),
         ("[app]\nversion = \"1.0.0\"\n", "missing field `schema`"),

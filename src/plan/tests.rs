@@ -2,7 +2,7 @@ use super::*;
 use crate::catalogue::{SourceFile, from_files};
 
 /// A catalogue of versions with trivial SQL.
-fn catalogue(versions: &[i32]) -> Catalogue {
+fn catalogue(versions: &[i64]) -> Catalogue {
     let files = versions
         .iter()
         .flat_map(|v| {
@@ -21,7 +21,7 @@ fn catalogue(versions: &[i32]) -> Catalogue {
     from_files("m/", files).unwrap()
 }
 
-fn applied(catalogue: &Catalogue, versions: &[i32]) -> Vec<Applied> {
+fn applied(catalogue: &Catalogue, versions: &[i64]) -> Vec<Applied> {
     versions
         .iter()
         .map(|&v| Applied {

@@ -15,7 +15,7 @@ use crate::config::Window;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     /// The schema version read, or the last one known when the database was unreachable.
-    pub current: i32,
+    pub current: i64,
     /// Whether the database answered.
     pub reachable: bool,
     /// Why it did not, when it did not.
@@ -32,10 +32,10 @@ pub struct Judge {
     /// The release's window.
     pub window: Window,
     /// The versions of the release's catalogue, sorted, to count pending migrations.
-    pub catalogue: Vec<i32>,
+    pub catalogue: Vec<i64>,
     /// The version the gate left (or found, with `--no-migrate`): a change away from it
     /// that leaves the window was made by someone else.
-    pub baseline: i32,
+    pub baseline: i64,
     /// `--no-migrate`: below the window means "waiting for the migration Job" (which may
     /// have applied part of its migrations already).
     pub no_migrate: bool,
@@ -68,9 +68,9 @@ struct Body<'a> {
 
 #[derive(Serialize)]
 struct Schema {
-    current: i32,
-    min: i32,
-    max: i32,
+    current: i64,
+    min: i64,
+    max: i64,
     pending: usize,
     compatible: bool,
 }
@@ -182,7 +182,7 @@ impl Health {
 mod tests {
     use super::*;
 
-    fn judge(baseline: i32, no_migrate: bool) -> Judge {
+    fn judge(baseline: i64, no_migrate: bool) -> Judge {
         Judge {
             app_version: "v1.4.0".to_owned(),
             window: Window {
@@ -196,7 +196,7 @@ mod tests {
         }
     }
 
-    fn seen(current: i32, reachable: bool) -> Observation {
+    fn seen(current: i64, reachable: bool) -> Observation {
         Observation {
             current,
             reachable,

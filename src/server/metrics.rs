@@ -76,12 +76,12 @@ impl Metrics {
             "schema_min_supported",
             "Oldest schema version this release runs on.",
         )?
-        .set(window.min.into());
+        .set(window.min);
         int_gauge(
             "schema_max_supported",
             "Newest schema version this release runs on.",
         )?
-        .set(window.max.into());
+        .set(window.max);
         let migration_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "migration_duration_seconds",
@@ -153,8 +153,8 @@ impl Metrics {
     }
 
     /// Records the schema version seen by a refresh, keeping one `_schema_version` series.
-    pub fn record_schema(&self, current: i32, pending: usize, compatible: bool) {
-        self.schema_current.set(current.into());
+    pub fn record_schema(&self, current: i64, pending: usize, compatible: bool) {
+        self.schema_current.set(current);
         self.schema_compatible.set(compatible.into());
         self.migrations_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));

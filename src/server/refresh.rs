@@ -24,7 +24,7 @@ pub struct Refresher {
     metrics: Arc<Metrics>,
     timeout: Duration,
     /// The last version read, reported again while the database is unreachable.
-    last: i32,
+    last: i64,
     /// Whether the last refresh failed, to log transitions rather than every tick.
     failing: Option<bool>,
 }
@@ -120,7 +120,7 @@ impl Refresher {
 
 /// Reads the current version on a pooled connection. A connection that failed is taken out
 /// of the pool rather than returned to it, so the next refresh connects afresh.
-async fn read_version(pool: &Pool) -> Result<i32, String> {
+async fn read_version(pool: &Pool) -> Result<i64, String> {
     let client = pool.get().await.map_err(|e| match e {
         deadpool_postgres::PoolError::Backend(e) => crate::db::describe(&e),
         other => other.to_string(),

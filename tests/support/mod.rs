@@ -67,7 +67,7 @@ impl TestDb {
     /// The applied versions in the history, in order; none while the history table does not
     /// exist yet. Any other failure to read it fails the test: an unreadable history must
     /// not look like an empty one.
-    pub async fn history(&self) -> Vec<i32> {
+    pub async fn history(&self) -> Vec<i64> {
         let client = self.client().await;
         let exists: bool = client
             .query_one(
@@ -185,7 +185,7 @@ impl Project {
     }
 
     /// A project with `n` simple migrations (table `t{v}` each) and a window `[min, max]`.
-    pub fn with_tables(n: i32, min: i32, max: i32) -> Self {
+    pub fn with_tables(n: i64, min: i64, max: i64) -> Self {
         let project = Self::new();
         for v in 1..=n {
             project.migration(
@@ -234,7 +234,7 @@ impl Project {
     }
 
     /// Writes `V{v}__{name}.sql` and its down file.
-    pub fn migration(&self, version: i32, name: &str, up: &str, down: &str) {
+    pub fn migration(&self, version: i64, name: &str, up: &str, down: &str) {
         std::fs::write(
             self.migrations().join(format!("V{version}__{name}.sql")),
             up,
@@ -249,7 +249,7 @@ impl Project {
     }
 
     /// Writes compat.toml for release 1.0.0 with `[min, max]`.
-    pub fn compat(&self, min: i32, max: i32) {
+    pub fn compat(&self, min: i64, max: i64) {
         self.compat_text(&format!(
             "[app]\nversion = \"1.0.0\"\n[schema]\nmin = {min}\nmax = {max}\n"
         ));
