@@ -20,6 +20,7 @@ use crate::stop::Stop;
 use crate::{audit, history, migrate, output};
 
 mod backups;
+mod baseline;
 mod rollback;
 
 mod serve;
@@ -278,6 +279,9 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Backup => backups::backup_now(&release, &cli.gate, &cli.backup).await,
         Command::Backups(args) => backups::list(&release, &cli.gate, &cli.backup, &args).await,
         Command::Restore(args) => backups::restore(&release, &cli.gate, &cli.backup, &args).await,
+        Command::Baseline(args) => {
+            baseline::baseline(&release, &cli.gate, &cli.backup, &args).await
+        }
         Command::Healthcheck(_) => {
             unreachable!("healthcheck is answered before the release is loaded")
         }
@@ -359,21 +363,32 @@ async fn gate_locked(
     backup_args: &BackupArgs,
 ) -> Result<Locked, Failure> {
     let applied = history::read(lock.client()).await.map_err(read_failed)?;
+    let adopted = baseline::adoption(release, lock, &applied).await?;
+    let applied = match adopted {
+        Some(version) => crate::baseline::rows(&release.catalogue, version),
+        None => applied,
+    };
     let plan =
         plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
-    if dry_run || plan.is_empty() {
+    if dry_run || (plan.is_empty() && adopted.is_none()) {
         return Ok((plan, Vec::new(), None));
     }
     // Under the lock and before anything changes, the history table included (DESIGN §1.5).
-    let backup = backups::backup_before_change(release, backup_args, lock, plan.current).await?;
+    let at = if adopted.is_some() { 0 } else { plan.current };
+    let backup = backups::backup_before_change(release, backup_args, lock, at).await?;
+    if let Some(version) = adopted {
+        baseline::record_baseline(release, lock, version, backup.as_ref()).await?;
+    }
     let mut durations = Vec::with_capacity(plan.steps.len());
-    let started = Instant::now();
-    let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
-    execute_recorded(release, lock, &plan, backup_file, &mut |step, took| {
-        durations.push((step.clone(), took));
-    })
-    .await?;
-    tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
+    if !plan.is_empty() {
+        let started = Instant::now();
+        let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
+        execute_recorded(release, lock, &plan, backup_file, &mut |step, took| {
+            durations.push((step.clone(), took));
+        })
+        .await?;
+        tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
+    }
     let current = history::current_version(lock.client())
         .await
         .map_err(read_failed)?;

@@ -49,6 +49,9 @@ pub enum Command {
     Backups(BackupsArgs),
     /// DESTRUCTIVE: bring the database back exactly to a backup (objects created after it are dropped).
     Restore(RestoreArgs),
+    /// Take over a database that has tables but no history: record the migrations up to
+    /// `--version` as applied (under the lock, after a backup).
+    Baseline(BaselineArgs),
     /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// Print the app version, the schema window and the catalogue's versions.
@@ -205,6 +208,19 @@ pub struct OutputArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The schema version the database is at: every catalogue migration up to it is
+    /// recorded as applied.
+    #[arg(long, value_name = "N")]
+    pub version: i64,
+    /// First prove it: migrate a scratch database on the same server to N and compare the
+    /// schemas; any difference refuses (exit 3), listing the objects.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Arguments of `backups`.

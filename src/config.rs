@@ -45,6 +45,21 @@ pub struct Compat {
     pub window: Window,
     /// Earlier releases.
     pub releases: Vec<Release>,
+    /// `[adopt]`: how an existing database without a history is taken over unattended.
+    pub adopt: Adopt,
+}
+
+/// `[adopt]` of compat.toml: for a database whose tables an earlier image created without
+/// a history (`docker-entrypoint-initdb.d`), the gate records them as this schema version
+/// by itself instead of refusing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adopt {
+    /// The schema version such a database is at.
+    pub baseline: Option<i64>,
+    /// First prove it: migrate a scratch database to `baseline` and compare the schemas.
+    #[serde(default)]
+    pub verify: bool,
 }
 
 /// `compat.toml` could not be used.
@@ -99,6 +114,8 @@ struct RawCompat {
     schema: RawSchema,
     #[serde(default)]
     releases: Vec<RawRelease>,
+    #[serde(default)]
+    adopt: Adopt,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +221,7 @@ impl Compat {
             app_version,
             window,
             releases,
+            adopt: raw.adopt,
         };
         Ok(compat)
     }

@@ -220,6 +220,27 @@ pub async fn connect(
     }
 }
 
+/// One connection, without retry, to another database of the same server (a scratch
+/// database schemagate made): same host, user and settings, `database` instead.
+pub async fn connect_to_database(
+    url: &DatabaseUrl,
+    application_name: &str,
+    database: &str,
+) -> Result<Client, DbError> {
+    let mut config = url.config(application_name)?;
+    config.dbname(database);
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| DbError::Rejected {
+        url: format!("{} (database {database})", url.redacted),
+        error: describe(&e),
+    })?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "scratch database connection closed");
+        }
+    });
+    Ok(client)
+}
+
 /// A pool of at most `max_size` connections, tagged with `application_name` like the gate's.
 ///
 /// Connecting, waiting for a free connection and checking a returned one each give up after

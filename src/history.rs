@@ -101,7 +101,7 @@ pub async fn current_version(client: &impl GenericClient) -> Result<i64, History
 pub const WIDEN: &str = "ALTER TABLE refinery_schema_history ALTER COLUMN version TYPE int8";
 
 /// Whether the history's `version` column is narrower than `int8` (refinery's default).
-pub async fn is_narrow(client: &Client) -> Result<bool, HistoryError> {
+pub async fn is_narrow(client: &impl GenericClient) -> Result<bool, HistoryError> {
     client
         .query_one(
             "SELECT coalesce((SELECT atttypid <> 'int8'::regtype FROM pg_attribute \

@@ -6,6 +6,7 @@
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
+//! - [`baseline`]: taking over a database with tables but no history (`baseline`, `[adopt]`).
 //! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
 //! - [`db`]: connect-with-retry, the refresh's pool, and URL redaction.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
@@ -14,6 +15,7 @@
 //! - [`migrate`]: executes plans.
 //! - [`output`]: what commands print on stdout (plans, status), apart from logs.
 //! - [`position`]: line and column of an offset, for messages.
+//! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`telemetry`]: tracing setup.
@@ -28,6 +30,7 @@
 pub mod app;
 pub mod audit;
 pub mod backup;
+pub mod baseline;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
@@ -38,6 +41,7 @@ pub mod migrate;
 pub mod output;
 pub mod plan;
 pub mod position;
+pub mod schema;
 pub mod server;
 pub mod stop;
 pub mod telemetry;

@@ -1,0 +1,202 @@
+//! Taking over a database that already has tables but no history (its tables were made by
+//! an earlier image's `docker-entrypoint-initdb.d`, by hand, or by a tool that kept no
+//! table): record the catalogue's migrations up to the schema version it is at as applied,
+//! optionally after proving that it is at that version.
+//!
+//! The proof (`--verify`, `[adopt] verify = true`) migrates a scratch database on the same
+//! server to that version and compares the two schemas object by object ([`crate::schema`]);
+//! the scratch database has a random name and is dropped whatever happens, a stop included.
+
+use tokio_postgres::Client;
+
+use crate::catalogue::Catalogue;
+use crate::config::Window;
+use crate::history::{self, Applied};
+use crate::{migrate, plan, schema};
+
+/// A baseline that cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The version is not one of the catalogue's.
+    #[error(
+        "baseline version {version} is not a migration of {origin}; give the version of the last migration the database already has (the catalogue has {known})"
+    )]
+    UnknownVersion {
+        /// The version asked for.
+        version: i64,
+        /// The catalogue's origin.
+        origin: String,
+        /// Its first and last versions.
+        known: String,
+    },
+    /// The database already has a history.
+    #[error(
+        "the database already has a migration history (up to version {current}); baseline is for a database without one: nothing was changed. `schemagate status` shows where it is"
+    )]
+    HasHistory {
+        /// Its highest applied version.
+        current: i64,
+    },
+    /// The database's schema differs from what the catalogue makes at that version.
+    #[error(
+        "the database is not at schema {version}: migrating a scratch database to {version} gives a different schema; nothing was changed. Differences:\n  {}\nBaseline at the version the database really is at, or fix the database first",
+        differences.join("\n  ")
+    )]
+    Differs {
+        /// The version claimed.
+        version: i64,
+        /// `missing: …` / `extra: …` lines.
+        differences: Vec<String>,
+    },
+    /// A query failed.
+    #[error("baseline: cannot {action}: {}", crate::db::describe(.source))]
+    Query {
+        /// What it was doing.
+        action: &'static str,
+        /// The error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The history could not be read or written.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
+    /// Migrating the scratch database failed.
+    #[error("baseline --verify: migrating the scratch database failed: {0}")]
+    Scratch(#[source] Box<migrate::StepFailed>),
+}
+
+fn query(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> BaselineError {
+    move |source| BaselineError::Query { action, source }
+}
+
+/// Checks that `version` is one of the catalogue's (0, "nothing applied", is not a baseline).
+pub fn check_version(catalogue: &Catalogue, version: i64) -> Result<(), BaselineError> {
+    if catalogue.get(version).is_some() {
+        return Ok(());
+    }
+    let known = match (
+        catalogue.migrations().first(),
+        catalogue.migrations().last(),
+    ) {
+        (Some(first), Some(last)) => format!("{} to {}", first.version, last.version),
+        _ => "no migrations".to_owned(),
+    };
+    Err(BaselineError::UnknownVersion {
+        version,
+        origin: catalogue.origin.clone(),
+        known,
+    })
+}
+
+/// The user objects of a database without a history, for the refusal's message: its tables,
+/// views, sequences, routines and types (not schemagate's tables, not extensions' objects).
+/// Empty means a fresh database.
+pub async fn existing_objects(client: &Client) -> Result<Vec<String>, BaselineError> {
+    const KINDS: [&str; 6] = [
+        "table ",
+        "view ",
+        "materialized view ",
+        "sequence ",
+        "routine ",
+        "type ",
+    ];
+    let objects = schema::describe(client)
+        .await
+        .map_err(query("list the database's objects"))?;
+    Ok(objects
+        .into_iter()
+        .filter(|object| KINDS.iter().any(|kind| object.starts_with(kind)))
+        .map(|object| object.split(':').next().unwrap_or_default().to_owned())
+        .collect())
+}
+
+/// The history rows a baseline at `version` records: every catalogue migration up to it.
+pub fn rows(catalogue: &Catalogue, version: i64) -> Vec<Applied> {
+    catalogue
+        .migrations()
+        .iter()
+        .take_while(|m| m.version <= version)
+        .map(|m| Applied {
+            version: m.version,
+            name: m.name.clone(),
+            applied_on: String::new(),
+            checksum: Some(m.checksum),
+        })
+        .collect()
+}
+
+/// Records the baseline in one transaction (creating the history first). The caller holds
+/// the lock and has taken the backup.
+pub async fn record(
+    client: &mut Client,
+    catalogue: &Catalogue,
+    version: i64,
+) -> Result<usize, BaselineError> {
+    history::ensure_table(client).await?;
+    let rows = rows(catalogue, version);
+    let transaction = client.transaction().await.map_err(query("begin"))?;
+    if history::is_narrow(&transaction).await? {
+        transaction
+            .batch_execute(history::WIDEN)
+            .await
+            .map_err(query("widen the history"))?;
+    }
+    for row in &rows {
+        let statement =
+            history::insert_statement(row.version, &row.name, row.checksum.unwrap_or_default());
+        transaction
+            .batch_execute(&statement)
+            .await
+            .map_err(query("record the baseline"))?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(query("commit the baseline"))?;
+    Ok(rows.len())
+}
+
+/// Proves the database (`live`) is at `version`: migrates the empty `scratch` database to
+/// it and compares. The caller creates and drops `scratch`.
+pub async fn verify(
+    live: &Client,
+    scratch: &mut Client,
+    catalogue: &Catalogue,
+    version: i64,
+) -> Result<(), BaselineError> {
+    let window = Window {
+        min: 0,
+        max: version,
+        target: version,
+    };
+    let plan = plan::forward(catalogue, &[], &window).expect("an empty history always plans");
+    history::ensure_table(scratch).await?;
+    migrate::execute(scratch, catalogue, &plan, None, &mut |_, _| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .await
+    .map_err(|failed| BaselineError::Scratch(Box::new(failed)))?;
+    let expected = schema::describe(scratch)
+        .await
+        .map_err(query("describe the scratch database"))?;
+    let actual = schema::describe(live)
+        .await
+        .map_err(query("describe the database"))?;
+    let differences = schema::differences(&expected, &actual);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(BaselineError::Differs {
+        version,
+        differences,
+    })
+}
+
+/// A name for a scratch database no one else uses.
+pub fn scratch_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("schemagate_scratch_{}_{nanos}", std::process::id())
+}
