@@ -7,7 +7,9 @@
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
 //! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
-//! - [`db`]: connect-with-retry, the refresh's pool, and URL redaction.
+//! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`, passfile,
+//!   TLS (`sslmode`), and the environment of child processes.
+//! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
@@ -31,6 +33,7 @@ pub mod backup;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod history;
 pub mod lock;
