@@ -13,3 +13,4 @@ mod properties;
 mod rollback;
 mod serve;
 mod support;
+mod tls;

@@ -317,6 +317,14 @@ pub fn failed_check(error: &tokio_postgres::Error, host: &str) -> Option<String>
     None
 }
 
+/// `localhost` of rustls's `DnsName("localhost")` (and the address of `IpAddress(…)`).
+fn bare_name(presented: &str) -> &str {
+    presented
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(presented, |inner| inner.trim_matches('"'))
+}
+
 /// A rustls error in libpq's words where there are some.
 fn describe(error: &rustls::Error, host: &str) -> String {
     use CertificateError as C;
@@ -329,7 +337,11 @@ fn describe(error: &rustls::Error, host: &str) -> String {
             presented,
         }) => format!(
             "certificate for {} does not match host {}",
-            presented.join(", "),
+            presented
+                .iter()
+                .map(|p| bare_name(p))
+                .collect::<Vec<_>>()
+                .join(", "),
             expected.to_str()
         ),
         rustls::Error::InvalidCertificate(C::NotValidForName) => {
