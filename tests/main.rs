@@ -9,6 +9,7 @@ mod docs;
 mod faults;
 mod gate;
 mod hostile_input;
+mod passwords;
 mod properties;
 mod rollback;
 mod serve;
