@@ -11,7 +11,8 @@ use crate::backup::{self, RestorePlan};
 use crate::catalogue::{self, Catalogue};
 use crate::cli::{BackupArgs, Cli, Command, GateArgs, RestoreArgs};
 use crate::config::Compat;
-use crate::db::{self, DatabaseUrl};
+use crate::connection::Connection;
+use crate::db;
 use crate::history::HistoryError;
 use crate::lock::{LockError, MigrationLock};
 use crate::migrate::Executed;
@@ -131,8 +132,9 @@ pub struct Release {
     pub compat: Compat,
     /// The validated catalogue.
     pub catalogue: Catalogue,
-    /// The database URL, if one was given.
-    url: Option<DatabaseUrl>,
+    /// The parsed database URL, if one was given (a parse error is kept for the commands
+    /// that need the database: `version` does not).
+    url: Option<Result<Connection, std::sync::Arc<crate::connection::ConnectionError>>>,
     /// `schemagate/v<app version>`, set as every connection's application_name.
     application_name: String,
     /// SIGTERM/SIGINT, watched from the start of the run.
@@ -160,7 +162,7 @@ impl Release {
             .clone()
             .or_else(|| std::env::var("DATABASE_URL").ok().map(SecretString::from))
             .filter(|url| !url.expose_secret().trim().is_empty())
-            .map(DatabaseUrl::new);
+            .map(|url| Connection::parse(url.expose_secret()).map_err(std::sync::Arc::new));
         let application_name = format!("schemagate/{}", compat.tag());
         Ok(Self {
             compat,
@@ -171,11 +173,18 @@ impl Release {
         })
     }
 
-    /// The database URL, or a usage error saying how to give one.
-    pub fn url(&self) -> Result<&DatabaseUrl, Failure> {
-        self.url
-            .as_ref()
-            .ok_or_else(|| Failure::new(Exit::Usage, db::DbError::Missing))
+    /// The parsed database URL, or a usage error saying how to give one or what is wrong
+    /// with it.
+    pub fn url(&self) -> Result<&Connection, Failure> {
+        match &self.url {
+            None => Err(Failure::new(Exit::Usage, db::DbError::Missing)),
+            Some(Ok(connection)) => Ok(connection),
+            Some(Err(error)) => Err(Failure::new(
+                Exit::Usage,
+                anyhow::Error::new(SharedError(error.clone()))
+                    .context("the database URL is invalid"),
+            )),
+        }
     }
 
     /// Connects with retry until `--connect-timeout` (exit 4); a signal stops it at once
@@ -193,6 +202,18 @@ impl Release {
         }
     }
 }
+
+/// A parse error kept for every command that asks for the URL.
+#[derive(Debug)]
+struct SharedError(std::sync::Arc<crate::connection::ConnectionError>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {}
 
 /// What a gate run did, for the caller's output and metrics.
 #[derive(Debug, Clone)]
@@ -493,11 +514,10 @@ async fn cancel_lock_waits_once_stopped(
     cancel: tokio_postgres::CancelToken,
 ) -> std::convert::Infallible {
     release.stop.wait().await;
-    let watcher = match release.url() {
-        Ok(url) => db::connect(url, &release.application_name, LOCK_WAIT_POLL * 50).await,
-        Err(_) => return std::future::pending().await,
+    let Ok(url) = release.url() else {
+        return std::future::pending().await;
     };
-    let Ok(watcher) = watcher else {
+    let Ok(watcher) = db::connect(url, &release.application_name, LOCK_WAIT_POLL * 50).await else {
         return std::future::pending().await;
     };
     loop {
@@ -509,7 +529,7 @@ async fn cancel_lock_waits_once_stopped(
             .await;
         if matches!(waiting, Ok(Some(_))) {
             tracing::info!(pid, "stopping: cancelling the step waiting for a lock");
-            if let Err(error) = cancel.cancel_query(tokio_postgres::NoTls).await {
+            if let Err(error) = db::cancel(url, &release.application_name, &cancel).await {
                 tracing::warn!(%error, "cannot cancel the step waiting for a lock");
             }
         }

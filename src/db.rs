@@ -1,61 +1,54 @@
-//! Connections: URL handling with redaction and connect-with-retry.
+//! Connect-with-retry, the refresh's pool, and what a failure to connect means.
 //!
-//! The password lives in a [`SecretString`] and is only exposed to build a
-//! `tokio_postgres::Config` or the `PGPASSWORD` of a child process; everything printed
-//! goes through [`DatabaseUrl::redacted`].
+//! Every connection is built from one parsed [`Connection`] (`crate::connection`), which
+//! prints without its password; nothing here formats the text the user gave.
 //!
 //! The gate uses one dedicated connection ([`connect`]); `serve`'s background refresh uses a
 //! small [`pool`], so a connection that broke while the database was away is replaced.
+//! What retrying cannot fix (a TLS or certificate failure, rejected credentials, a missing
+//! database) fails at once; anything else is retried until `--connect-timeout`.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use secrecy::{ExposeSecret, SecretString};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::Client;
+
+use crate::connection::connect::{Failed, PoolConnect};
+use crate::connection::{Connection, ConnectionError, Connector};
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-/// TCP keepalive idle time, unless the URL sets `keepalives_idle`: the lock's connection
-/// idles through a long backup, and a NAT or load balancer between us and the server drops
-/// idle flows after minutes, far sooner than the kernel's 2 h default would notice.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
-
-/// A PostgreSQL URL (or key=value string) whose password cannot be printed by accident.
-#[derive(Clone)]
-pub struct DatabaseUrl {
-    secret: SecretString,
-    redacted: String,
-}
-
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
 
 /// Connecting failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL does not parse.
-    #[error("the database URL {url} is invalid (use postgres://user:password@host:port/database)")]
+    #[error("the database URL is invalid")]
     InvalidUrl {
-        /// The redacted URL.
-        url: String,
-        /// The parser's error.
+        /// Why.
         #[source]
-        source: tokio_postgres::Error,
+        source: ConnectionError,
     },
     /// No URL was given.
     #[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
     Missing,
+    /// TLS could not be set up or the handshake failed a check: retrying cannot help, so
+    /// this fails at once.
+    #[error(
+        "TLS connection to {url} failed: {check}; this is not retried: fix the server's certificate, sslrootcert or sslmode"
+    )]
+    Tls {
+        /// The connection, printed without its password.
+        url: String,
+        /// The check that failed.
+        check: String,
+    },
     /// The server rejected the credentials: retrying cannot help, so this fails at once.
     #[error(
         "authentication failed for user {user:?} at {url}: {error}; check the user name and the password (URL, PGPASSWORD or passfile) and the server's pg_hba.conf"
     )]
     AuthenticationFailed {
-        /// The redacted URL.
+        /// The connection, printed without its password.
         url: String,
         /// The user it tried.
         user: String,
@@ -66,7 +59,7 @@ pub enum DbError {
     /// at once.
     #[error("database {url} refused the connection: {error}; check the database name")]
     Rejected {
-        /// The redacted URL.
+        /// The connection, printed without its password.
         url: String,
         /// The server's error.
         error: String,
@@ -76,7 +69,7 @@ pub enum DbError {
         "database {url} unreachable after {attempts} attempt(s) in {waited:?}: {last_error}; check that it is running and reachable, or raise --connect-timeout"
     )]
     Unreachable {
-        /// The redacted URL.
+        /// The connection, printed without its password.
         url: String,
         /// How many attempts were made.
         attempts: u32,
@@ -86,7 +79,7 @@ pub enum DbError {
         last_error: String,
     },
     /// The connection pool could not be built.
-    #[error("cannot build the connection pool: {source}")]
+    #[error("cannot build the connection pool")]
     Pool {
         /// deadpool's error.
         #[source]
@@ -94,90 +87,25 @@ pub enum DbError {
     },
 }
 
-impl DatabaseUrl {
-    /// Wraps a URL, remembering its redacted form for messages.
-    pub fn new(secret: SecretString) -> Self {
-        let redacted = redact(secret.expose_secret());
-        Self { secret, redacted }
-    }
-
-    /// The URL with its password replaced by `***`.
-    pub fn redacted(&self) -> &str {
-        &self.redacted
-    }
-
-    /// The parsed connection settings, tagged with `application_name`.
-    pub fn config(&self, application_name: &str) -> Result<Config, DbError> {
-        let mut config = Config::from_str(self.secret.expose_secret()).map_err(|source| {
-            DbError::InvalidUrl {
-                url: self.redacted.clone(),
-                source,
-            }
-        })?;
-        config.application_name(application_name);
-        config.keepalives(true);
-        if config.get_keepalives_idle() > KEEPALIVE_IDLE {
-            config.keepalives_idle(KEEPALIVE_IDLE);
-        }
-        if config.get_keepalives_interval().is_none() {
-            config.keepalives_interval(Duration::from_secs(10));
-        }
-        if config.get_keepalives_retries().is_none() {
-            config.keepalives_retries(3);
-        }
-        Ok(config)
-    }
-}
-
-/// Replaces the password of a URL (in its user info or a `password=` query parameter) or of
-/// a key=value connection string, even when the rest does not parse.
-pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", redact_url_rest(rest)),
-        None => redact_pairs(url, ' '),
-    }
-}
-
-/// Redacts `user:password@host/db?password=…`; the user info ends at the last `@` before
-/// the query, so a password holding `/` or `@` is still covered.
-fn redact_url_rest(rest: &str) -> String {
-    let (head, query) = rest
-        .split_once('?')
-        .map_or((rest, None), |(h, q)| (h, Some(q)));
-    let head = match head.rfind('@') {
-        Some(at) => match head[..at].split_once(':') {
-            Some((user, _)) => format!("{user}:***{}", &head[at..]),
-            None => head.to_owned(),
-        },
-        None => head.to_owned(),
-    };
-    match query {
-        Some(query) => format!("{head}?{}", redact_pairs(query, '&')),
-        None => head,
-    }
-}
-
-/// Redacts the value of every `password=` pair of a separated list.
-fn redact_pairs(text: &str, separator: char) -> String {
-    text.split(separator)
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.trim().eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(&separator.to_string())
+/// The connector of a connection: TLS files are read here, and a problem with them fails
+/// at once.
+fn connector(connection: &Connection, application_name: &str) -> Result<Connector, DbError> {
+    Connector::new(connection, application_name).map_err(|e| DbError::Tls {
+        url: connection.to_string(),
+        check: e.0,
+    })
 }
 
 /// Connects, retrying with exponential backoff until `timeout` has passed; the last
 /// attempt is made at the deadline itself, so a database that comes up just before it is
 /// not missed.
-#[tracing::instrument(skip_all, fields(url = url.redacted()))]
+#[tracing::instrument(skip_all, fields(url = %connection))]
 pub async fn connect(
-    url: &DatabaseUrl,
+    connection: &Connection,
     application_name: &str,
     timeout: Duration,
 ) -> Result<Client, DbError> {
-    let mut config = url.config(application_name)?;
+    let connector = connector(connection, application_name)?;
     let started = Instant::now();
     let mut backoff = Duration::from_millis(50);
     let mut attempts = 0;
@@ -186,28 +114,21 @@ pub async fn connect(
         let remaining = timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(100));
-        config.connect_timeout(remaining);
-        let error = match tokio::time::timeout(remaining, config.connect(NoTls)).await {
-            Ok(Ok((client, connection))) => {
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "database connection closed");
-                    }
-                });
-                return Ok(client);
-            }
-            Ok(Err(error)) => {
-                if let Some(permanent) = permanent(&error, url, &config) {
+        let error = match tokio::time::timeout(remaining, connector.connect(Some(remaining))).await
+        {
+            Ok(Ok((client, _task))) => return Ok(client),
+            Ok(Err(failed)) => {
+                if let Some(permanent) = permanent(&failed, connection) {
                     return Err(permanent);
                 }
-                describe(&error)
+                describe_failed(&failed)
             }
             Err(_) => "connect timed out".to_owned(),
         };
         let left = timeout.saturating_sub(started.elapsed());
         if left.is_zero() {
             return Err(DbError::Unreachable {
-                url: url.redacted.clone(),
+                url: connection.to_string(),
                 attempts,
                 waited: started.elapsed(),
                 last_error: error,
@@ -221,43 +142,67 @@ pub async fn connect(
 }
 
 /// One connection, without retry, to another database of the same server (a scratch
-/// database schemagate made): same host, user and settings, `database` instead.
+/// database schemagate made): same hosts, user, TLS and settings, `database` instead.
 pub async fn connect_to_database(
-    url: &DatabaseUrl,
+    connection: &Connection,
     application_name: &str,
     database: &str,
 ) -> Result<Client, DbError> {
-    let mut config = url.config(application_name)?;
-    config.dbname(database);
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| DbError::Rejected {
-        url: format!("{} (database {database})", url.redacted),
-        error: describe(&e),
-    })?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "scratch database connection closed");
-        }
-    });
-    Ok(client)
+    let scratch = connection.with_dbname(database);
+    let connector = connector(&scratch, application_name)?;
+    match connector.connect(Some(MAX_BACKOFF * 5)).await {
+        Ok((client, _task)) => Ok(client),
+        Err(failed) => Err(DbError::Rejected {
+            url: scratch.to_string(),
+            error: describe_failed(&failed),
+        }),
+    }
 }
 
-/// A pool of at most `max_size` connections, tagged with `application_name` like the gate's.
+/// Asks the server to cancel what the session of `token` runs, over the same kind of
+/// connection (TLS included) as the session itself.
+pub async fn cancel(
+    connection: &Connection,
+    application_name: &str,
+    token: &tokio_postgres::CancelToken,
+) -> Result<(), DbError> {
+    let connector = connector(connection, application_name)?;
+    token
+        .cancel_query(connector.tls())
+        .await
+        .map_err(|e| DbError::Rejected {
+            url: connection.to_string(),
+            error: describe(&e),
+        })
+}
+
+/// A pool of at most `max_size` connections, made like the gate's (same hosts, TLS and
+/// fallbacks), tagged with `application_name`.
 ///
 /// Connecting, waiting for a free connection and checking a returned one each give up after
 /// `timeout`, so a database that went away makes a refresh fail fast instead of hanging.
 /// Connections are recycled with deadpool's `Fast` method (is the socket still open?): the
 /// refresh's own query is the liveness check.
 pub fn pool(
-    url: &DatabaseUrl,
+    connection: &Connection,
     application_name: &str,
     timeout: Duration,
     max_size: usize,
 ) -> Result<Pool, DbError> {
-    let mut config = url.config(application_name)?;
-    config.connect_timeout(timeout);
-    let manager = Manager::from_config(
+    let connector = connector(connection, application_name)?;
+    let first = &connection.targets()[..1];
+    let config = first
+        .first()
+        .map_or_else(tokio_postgres::Config::new, |target| {
+            connector.config(
+                target,
+                tokio_postgres::config::SslMode::Prefer,
+                Some(timeout),
+            )
+        });
+    let manager = Manager::from_connect(
         config,
-        NoTls,
+        PoolConnect { connector, timeout },
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -272,22 +217,65 @@ pub fn pool(
         .map_err(|source| DbError::Pool { source })
 }
 
-/// Authentication failures and a missing database do not go away by retrying.
-fn permanent(error: &tokio_postgres::Error, url: &DatabaseUrl, config: &Config) -> Option<DbError> {
+/// What retrying cannot fix, when every host failed that way: a TLS check, then rejected
+/// credentials, then a missing database. A host that could not be reached makes the whole
+/// attempt worth retrying.
+fn permanent(failed: &Failed, connection: &Connection) -> Option<DbError> {
     use tokio_postgres::error::SqlState;
-    let code = error.code()?;
-    if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-    {
-        return Some(DbError::AuthenticationFailed {
-            url: url.redacted.clone(),
-            user: config.get_user().unwrap_or_default().to_owned(),
-            error: describe(error),
-        });
+    let url = || connection.to_string();
+    let kind = |a: &crate::connection::connect::Attempt| -> u8 {
+        if crate::connection::tls::failed_check(&a.error, &a.host).is_some() {
+            return 3;
+        }
+        match a.error.code() {
+            Some(c)
+                if *c == SqlState::INVALID_PASSWORD
+                    || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+            {
+                2
+            }
+            Some(c) if *c == SqlState::INVALID_CATALOG_NAME => 1,
+            _ => 0,
+        }
+    };
+    if failed.attempts.is_empty() || failed.attempts.iter().any(|a| kind(a) == 0) {
+        return None;
     }
-    (*code == SqlState::INVALID_CATALOG_NAME).then(|| DbError::Rejected {
-        url: url.redacted.clone(),
-        error: describe(error),
+    if let Some(check) = failed.tls_failure() {
+        return Some(DbError::Tls { url: url(), check });
+    }
+    let attempt = failed.attempts.iter().max_by_key(|a| kind(a))?;
+    Some(if kind(attempt) == 2 {
+        DbError::AuthenticationFailed {
+            url: url(),
+            user: connection.user().to_owned(),
+            error: describe_failed(failed),
+        }
+    } else {
+        DbError::Rejected {
+            url: url(),
+            error: describe_failed(failed),
+        }
     })
+}
+
+/// Every attempt's error; the host and TLS are named when there were several attempts.
+fn describe_failed(failed: &Failed) -> String {
+    match failed.attempts.as_slice() {
+        [one] => describe(&one.error),
+        all => all
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({}): {}",
+                    a.host,
+                    if a.tls { "TLS" } else { "without TLS" },
+                    describe(&a.error)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// Whether an error means the session is gone: the socket closed or failed, a connection
@@ -342,32 +330,4 @@ pub fn describe(error: &tokio_postgres::Error) -> String {
         text.push_str(&format!("; hint: {hint}"));
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted_in_urls_and_key_value_strings() {
-        assert_eq!(
-            redact("postgres://app:s3cret@db:5432/app"),
-            "postgres://app:***@db:5432/app"
-        );
-        assert_eq!(redact("postgres://app@db/app"), "postgres://app@db/app");
-        assert_eq!(
-            redact("postgres://u:pw@h:notaport/x"),
-            "postgres://u:***@h:notaport/x"
-        );
-        assert_eq!(
-            redact("postgresql://u:p/a@ss@h/db?sslmode=disable&password=x"),
-            "postgresql://u:***@h/db?sslmode=disable&password=***"
-        );
-        assert_eq!(
-            redact("host=db user=app password=s3cret dbname=app"),
-            "host=db user=app password=*** dbname=app"
-        );
-        let url = DatabaseUrl::new(SecretString::from("postgres://u:hunter2@h/d"));
-        assert!(!format!("{url:?}").contains("hunter2"));
-    }
 }

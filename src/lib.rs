@@ -8,7 +8,9 @@
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
 //! - [`baseline`]: taking over a database with tables but no history (`baseline`, `[adopt]`).
 //! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
-//! - [`db`]: connect-with-retry, the refresh's pool, and URL redaction.
+//! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`, passfile,
+//!   TLS (`sslmode`), and the environment of child processes.
+//! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
@@ -34,6 +36,7 @@ pub mod baseline;
 pub mod catalogue;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod history;
 pub mod lock;

@@ -20,6 +20,15 @@ const USER_NAMESPACES: &str = "SELECT n.oid FROM pg_namespace n \
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%' \
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')";
 
+/// Relations that are not schemagate's own tables nor belong to them (the audit trail's
+/// identity sequence).
+fn not_ours(own: &str) -> String {
+    format!(
+        "c.relname NOT IN ('{own}') AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND t.relname IN ('{own}'))"
+    )
+}
+
 /// Objects no extension owns (`classid` is the catalogue table of `objid`).
 fn not_an_extensions(classid: &str, objid: &str) -> String {
     format!(
@@ -31,7 +40,11 @@ fn not_an_extensions(classid: &str, objid: &str) -> String {
 /// kind and qualified name.
 pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgres::Error> {
     let own = OWN_TABLES.join("','");
-    let relation = not_an_extensions("pg_class", "c.oid");
+    let relation = format!(
+        "{} AND {}",
+        not_an_extensions("pg_class", "c.oid"),
+        not_ours(&own)
+    );
     let queries = [
         format!(
             "SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE n.oid IN ({USER_NAMESPACES}) AND n.nspname <> 'public'"
@@ -42,7 +55,7 @@ pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgre
                || c.oid::regclass::text \
                || coalesce(': ' || pg_get_viewdef(c.oid), '') \
              FROM pg_class c WHERE c.relnamespace IN ({USER_NAMESPACES}) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
-             AND c.relname NOT IN ('{own}') AND {relation}"
+             AND {relation}"
         ),
         format!(
             "SELECT 'column ' || c.oid::regclass::text || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
@@ -51,17 +64,17 @@ pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgre
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
              WHERE c.relnamespace IN ({USER_NAMESPACES}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
-             AND a.attnum > 0 AND NOT a.attisdropped AND c.relname NOT IN ('{own}') AND {relation}"
+             AND a.attnum > 0 AND NOT a.attisdropped AND {relation}"
         ),
         format!(
             "SELECT 'index ' || i.indexrelid::regclass::text || ': ' || pg_get_indexdef(i.indexrelid) \
              FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
-             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND c.relname NOT IN ('{own}') AND {relation}"
+             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {relation}"
         ),
         format!(
             "SELECT 'constraint ' || co.conrelid::regclass::text || '.' || co.conname || ': ' || pg_get_constraintdef(co.oid) \
              FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
-             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND c.relname NOT IN ('{own}') AND {relation}"
+             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {relation}"
         ),
         format!(
             "SELECT 'trigger ' || t.tgname || ': ' || pg_get_triggerdef(t.oid) FROM pg_trigger t \
@@ -73,7 +86,7 @@ pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgre
             not_an_extensions("pg_proc", "p.oid")
         ),
         format!(
-            "SELECT 'type ' || t.oid::regtype::text || ': ' || t.typtype || coalesce(' ' || \
+            "SELECT 'type ' || t.oid::regtype::text || ': ' || t.typtype::text || coalesce(' ' || \
                (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') \
              FROM pg_type t WHERE t.typnamespace IN ({USER_NAMESPACES}) AND t.typtype IN ('e', 'd', 'r') AND {}",
             not_an_extensions("pg_type", "t.oid")

@@ -295,7 +295,7 @@ async fn an_unwritable_backup_directory_exits_5_and_migrates_nothing() {
 }
 
 #[tokio::test]
-async fn the_password_reaches_pg_dump_only_through_its_environment() {
+async fn the_password_reaches_pg_dump_only_through_a_private_passfile() {
     let db = TestDb::new().await;
     let admin = db.client().await;
     admin
@@ -316,7 +316,9 @@ async fn the_password_reaches_pg_dump_only_through_its_environment() {
         &project,
         "spy.sh",
         &format!(
-            "tr '\\0' ' ' < /proc/$$/cmdline > {seen}.argv; env > {seen}.env; exec {real} \"$@\"",
+            "tr '\\0' ' ' < /proc/$$/cmdline > {seen}.argv; env > {seen}.env; \
+             stat -c '%a' \"$PGPASSFILE\" \"$(dirname \"$PGPASSFILE\")\" > {seen}.modes; \
+             cat \"$PGPASSFILE\" > {seen}.pgpass; exec {real} \"$@\"",
             seen = seen.display(),
             real = real_pg_dump().await,
         ),
@@ -331,8 +333,26 @@ async fn the_password_reaches_pg_dump_only_through_its_environment() {
         "{argv}"
     );
     assert!(
-        env.contains("PGPASSWORD=hunter2"),
-        "the password goes by PGPASSWORD"
+        !env.contains("hunter2") && !env.contains("PGPASSWORD"),
+        "the password is not in the environment: {env}"
+    );
+    let passfile = env
+        .lines()
+        .find_map(|l| l.strip_prefix("PGPASSFILE="))
+        .expect("PGPASSFILE names the private passfile");
+    assert_eq!(
+        std::fs::read_to_string(seen.with_extension("pgpass")).unwrap(),
+        "*:*:*:*:hunter2\n"
+    );
+    let modes = std::fs::read_to_string(seen.with_extension("modes")).unwrap();
+    assert_eq!(
+        modes, "600\n700\n",
+        "the passfile is 0600 in a 0700 directory"
+    );
+    assert!(
+        !std::path::Path::new(passfile).exists()
+            && !std::path::Path::new(passfile).parent().unwrap().exists(),
+        "the passfile and its directory are removed after the run"
     );
     assert!(
         env.contains("PGUSER=sg_secret_user") && env.contains(&format!("PGDATABASE={}", db.name))

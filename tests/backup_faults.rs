@@ -28,8 +28,9 @@ async fn fill(db: &TestDb, rows: u32) {
 async fn a_full_backup_directory_refuses_the_change_and_leaves_no_partial_file() {
     let db = TestDb::new().await;
     // About 1 MiB of dump (md5 text compresses about 2:1), four times the tmpfs.
-    fill(&db, 50_000).await;
     let project = Project::with_tables(2, 1, 2);
+    project.migrate_first(&db.url, 1, 2).await;
+    fill(&db, 50_000).await;
     let Some(backups) = Tmpfs::mount(&project.backups(), "256k", "a_full_backup_directory").await
     else {
         return;
@@ -46,8 +47,8 @@ async fn a_full_backup_directory_refuses_the_change_and_leaves_no_partial_file()
         text.contains(".partial"),
         "the message names the file: {text}"
     );
-    assert!(db.history().await.is_empty(), "{text}");
-    assert_eq!(db.tables().await, ["filler"]);
+    assert_eq!(db.history().await, [1], "{text}");
+    assert_eq!(db.tables().await, ["filler", "t1"]);
     assert_eq!(files(backups.path()), Vec::<String>::new(), "nothing left");
 
     // With room again, the same run migrates and leaves its backup.
@@ -60,8 +61,9 @@ async fn a_full_backup_directory_refuses_the_change_and_leaves_no_partial_file()
 #[tokio::test]
 async fn a_backup_directory_that_fills_up_at_the_manifest_keeps_neither_dump_nor_manifest() {
     let db = TestDb::new().await;
-    fill(&db, 50_000).await;
     let project = Project::with_tables(2, 1, 2);
+    project.migrate_first(&db.url, 1, 2).await;
+    fill(&db, 50_000).await;
     // schemagate's dump is byte for byte `pg_dump --format=custom`: a tmpfs of exactly its
     // pages holds the dump, and the manifest finds no room.
     let pages = plain_dump_size(&db.url).await.div_ceil(4096);
@@ -82,8 +84,8 @@ async fn a_backup_directory_that_fills_up_at_the_manifest_keeps_neither_dump_nor
         text.contains("cannot write the manifest") && text.contains("No space left on device"),
         "{text}"
     );
-    assert!(db.history().await.is_empty(), "{text}");
-    assert_eq!(db.tables().await, ["filler"]);
+    assert_eq!(db.history().await, [1], "{text}");
+    assert_eq!(db.tables().await, ["filler", "t1"]);
     assert_eq!(files(backups.path()), Vec::<String>::new(), "nothing left");
 }
 
@@ -146,8 +148,9 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
     let client = db.client().await;
     // About 9 MB of dump that takes pg_dump most of a second to compress: time to catch it
     // writing.
-    fill(&db, 400_000).await;
     let project = Project::with_tables(2, 1, 2);
+    project.migrate_first(&db.url, 1, 2).await;
+    fill(&db, 400_000).await;
     let backups = project.backups();
 
     let child = project.command(&db.url, &["migrate"]).spawn().unwrap();
@@ -171,8 +174,8 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
         "killed after {written} bytes: {text}"
     );
     assert!(text.contains("nothing was changed"), "{text}");
-    assert!(db.history().await.is_empty(), "{text}");
-    assert_eq!(db.tables().await, ["filler"]);
+    assert_eq!(db.history().await, [1], "{text}");
+    assert_eq!(db.tables().await, ["filler", "t1"]);
     assert_eq!(
         files(&backups),
         Vec::<String>::new(),
@@ -190,8 +193,9 @@ async fn pg_dump_killed_mid_dump_refuses_the_change_frees_the_lock_and_the_next_
 async fn a_partial_file_left_by_schemagate_killed_mid_dump_is_removed_by_the_next_backup() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    fill(&db, 400_000).await;
     let project = Project::with_tables(2, 1, 2);
+    project.migrate_first(&db.url, 1, 2).await;
+    fill(&db, 400_000).await;
     let backups = project.backups();
 
     // SIGKILL to schemagate itself: no destructor runs, the partial file stays.
@@ -205,7 +209,7 @@ async fn a_partial_file_left_by_schemagate_killed_mid_dump_is_removed_by_the_nex
         left.len() == 1 && left[0].ends_with(".dump.partial"),
         "{left:?}"
     );
-    assert!(db.history().await.is_empty());
+    assert_eq!(db.history().await, [1]);
 
     // Beside it: an old partial a live writer still holds locked, one just created (its
     // writer has not locked it yet), and a file that is not ours.

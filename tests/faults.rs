@@ -6,13 +6,13 @@
 //! `cargo test` stays quick; the 50 with `SCHEMAGATE_FAULT_KILLS=50`), and
 //! `SCHEMAGATE_FAULT_SEED` replays the moments of a failed run (each run prints its seed).
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use schemagate::lock::LOCK_KEY;
 use tokio_postgres::Client;
 
-use crate::support::{Project, TestDb, connect, pg_bin_dir, running_as_root, skip_or_fail};
+use crate::support::cluster::{Cluster, Setup};
+use crate::support::{Project, TestDb, connect};
 
 /// Migrations of the kill test: 1, 2, 4 and 5 transactional; 3 runs outside a transaction
 /// and is written to be re-run after a partial application. Each sleeps, so kills land
@@ -103,6 +103,7 @@ async fn a_terminated_connection_mid_migration_exits_6_and_the_next_run_complete
     let db = TestDb::new().await;
     let client = db.client().await;
     let project = Project::with_a_slow_second_migration();
+    project.migrate_first(&db.url, 1, 3).await;
     client
         .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
         .await
@@ -145,12 +146,15 @@ async fn a_terminated_connection_mid_migration_exits_6_and_the_next_run_complete
 
 #[tokio::test]
 async fn postgresql_restarted_mid_migration_fails_cleanly_and_a_later_run_succeeds() {
-    let Some(cluster) = ThrowawayCluster::start().await else {
+    let Some(cluster) =
+        Cluster::start("postgresql_restarted_mid_migration", Setup::default()).await
+    else {
         return;
     };
     let url = cluster.url();
     let client = connect(&url).await;
     let project = Project::with_a_slow_second_migration();
+    project.migrate_first(&url, 1, 3).await;
     client
         .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
         .await
@@ -341,163 +345,4 @@ impl XorShift {
         // The top 53 bits, which an f64 holds exactly.
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
-}
-
-/// A PostgreSQL cluster of our own, so a test can restart it: initdb into a temporary
-/// directory as the `postgres` OS user, on a free port. Stopped and removed on drop, also
-/// when the test panics.
-struct ThrowawayCluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl ThrowawayCluster {
-    /// Creates and starts the cluster, of the test server's major, or says loudly why this
-    /// machine cannot: a failure under CI, `None` (the test skips) elsewhere.
-    async fn start() -> Option<Self> {
-        const TEST: &str = "postgresql_restarted_mid_migration";
-        let bin = pg_bin_dir().await;
-        if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
-            let major = crate::support::server_major().await;
-            skip_or_fail(
-                TEST,
-                &format!(
-                    "no initdb and pg_ctl in {} (Debian/Ubuntu: postgresql-{major})",
-                    bin.display()
-                ),
-            );
-            return None;
-        }
-        if !running_as_root() {
-            skip_or_fail(
-                TEST,
-                "needs root to run initdb and pg_ctl as the postgres OS user",
-            );
-            return None;
-        }
-        let Some((uid, gid)) = postgres_user() else {
-            skip_or_fail(
-                TEST,
-                "no postgres OS user in /etc/passwd to run initdb and pg_ctl",
-            );
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Self { dir, bin, port };
-        let data = cluster.data();
-        as_postgres(
-            &cluster.bin.join("initdb"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "--no-instructions",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ],
-        )
-        .await;
-        cluster.start_server().await;
-        Some(cluster)
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    async fn start_server(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        self.pg_ctl(&["start", "-o", &options]).await;
-    }
-
-    /// Runs `pg_ctl -D <data> -w -l <log> <args>` and waits for it.
-    async fn pg_ctl(&self, args: &[&str]) {
-        let data = self.data();
-        let log = self.dir.path().join("server.log");
-        let mut all = vec![
-            "-D",
-            data.to_str().unwrap(),
-            "-w",
-            "-l",
-            log.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        as_postgres(&self.bin.join("pg_ctl"), &all).await;
-    }
-}
-
-impl Drop for ThrowawayCluster {
-    #[allow(
-        clippy::disallowed_types,
-        reason = "drop cannot await; pg_ctl stop -m immediate returns within seconds"
-    )]
-    fn drop(&mut self) {
-        let stopped = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        // Drop may run while the test is failing, where a panic would abort the binary:
-        // a cluster left running is reported, not hidden.
-        if !stopped
-            .as_ref()
-            .is_ok_and(std::process::ExitStatus::success)
-        {
-            eprintln!(
-                "cannot stop the throwaway cluster on port {}: {stopped:?}",
-                self.port
-            );
-        }
-    }
-}
-
-/// Runs a PostgreSQL server program as the `postgres` OS user, failing with its output.
-async fn as_postgres(program: &Path, args: &[&str]) {
-    let output = tokio::process::Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(program)
-        .args(args)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{} {args:?} failed:\n{}{}",
-        program.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// uid and gid of the `postgres` OS user, from /etc/passwd.
-fn postgres_user() -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    let line = passwd.lines().find(|l| l.starts_with("postgres:"))?;
-    let mut fields = line.split(':').skip(2);
-    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
 }

@@ -253,6 +253,7 @@ async fn eight_instances_started_together_apply_every_migration_exactly_once() {
 async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migration() {
     let db = TestDb::new().await;
     let project = Project::with_a_slow_second_migration();
+    project.migrate_first(&db.url, 1, 3).await;
     db.client()
         .await
         .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")

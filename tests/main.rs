@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod adoption;
 mod backup;
 mod backup_faults;
 mod docs;
@@ -10,9 +11,11 @@ mod faults;
 mod gate;
 mod hostile_input;
 mod newcomer;
+mod passwords;
 mod properties;
 mod rollback;
 mod serve;
 mod stop;
 mod support;
+mod tls;
 mod trust_backups;

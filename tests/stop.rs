@@ -188,6 +188,7 @@ async fn sigterm_while_waiting_for_the_database_exits_8_at_once() {
 async fn sigterm_during_a_slow_migration_finishes_the_step_starts_no_other_and_exits_8() {
     let db = TestDb::new().await;
     let project = Project::with_a_slow_second_migration();
+    project.migrate_first(&db.url, 1, 3).await;
     db.client()
         .await
         .batch_execute("CREATE TABLE sleep_control AS SELECT 2 AS seconds")

@@ -22,7 +22,7 @@ use super::BackupError;
 use super::manifest::{self, Backup, Manifest};
 use super::process::{self, Tail};
 use super::tools::{self, Server, Tool};
-use crate::db::DatabaseUrl;
+use crate::connection::Connection;
 
 /// How often a long dump logs its progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
@@ -44,7 +44,7 @@ pub struct Request<'a> {
     /// A connection to the database (the lock's): server version and database name.
     pub client: &'a Client,
     /// The URL pg_dump connects with (through `PG*` variables).
-    pub url: &'a DatabaseUrl,
+    pub url: &'a Connection,
     /// `application_name` of pg_dump's connection.
     pub application_name: &'a str,
     /// The backup directory (created 0700 when missing).
@@ -198,7 +198,7 @@ async fn stream(
         .args(["--format=custom", "--no-password"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    tools::connect_env(&mut dump_command, request.url, request.application_name)?;
+    let _passfile = tools::connect_env(&mut dump_command, request.url, request.application_name)?;
     let mut dump = dump_command.spawn().map_err(pg_dump.failed())?;
     let dump_stderr = Tail::spawn(dump.stderr.take());
 
@@ -270,7 +270,7 @@ async fn stream(
             program: pg_dump.path.clone(),
             status: process::describe(dump_status),
             bytes: progress.bytes,
-            stderr: tools::scrub(&dump_stderr.text().await, request.url),
+            stderr: request.url.scrub(&dump_stderr.text().await),
         });
     }
     if !verify_status.success() {

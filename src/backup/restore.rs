@@ -31,7 +31,7 @@ use super::process::{self, Tail};
 use super::toc::{self, Keep};
 use super::tools::{self, Server, Tool};
 use super::{Backup, BackupError};
-use crate::db::DatabaseUrl;
+use crate::connection::Connection;
 
 /// Entry types of the dump that each take a lock when the replay creates them.
 const LOCKING_TYPES: &[&str] = &[
@@ -351,7 +351,7 @@ async fn table_of_contents(
 pub async fn restore(
     plan: &RestorePlan,
     options: RestoreOptions,
-    url: &DatabaseUrl,
+    url: &Connection,
     application_name: &str,
     pg_dump: Option<&Path>,
 ) -> Result<(), BackupError> {
@@ -397,7 +397,7 @@ pub async fn restore(
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    tools::connect_env(&mut command, url, application_name)?;
+    let _passfile = tools::connect_env(&mut command, url, application_name)?;
     let mut apply = command.spawn().map_err(psql.failed())?;
     let apply_stderr = Tail::spawn(apply.stderr.take());
     if let Some(mut stdin) = apply.stdin.take() {
@@ -421,14 +421,11 @@ pub async fn restore(
         };
         return Err(BackupError::RestoreFailed {
             file,
-            stderr: tools::scrub(
-                &format!(
-                    "{}: {}",
-                    process::describe(apply_status),
-                    apply_stderr.text().await
-                ),
-                url,
-            ),
+            stderr: url.scrub(&format!(
+                "{}: {}",
+                process::describe(apply_status),
+                apply_stderr.text().await
+            )),
             restore_stderr: script_text,
         });
     }

@@ -6,9 +6,9 @@
 //! `/usr/lib/postgresql/<major>/bin`, so we look there first, then on `PATH`.
 //!
 //! Connection settings go to the child only through `PG*` environment variables built from
-//! the parsed URL; inherited `PG*` variables are removed so they cannot redirect the dump.
-//! The password travels as `PGPASSWORD`, which Linux shows only to the same user
-//! (`/proc/<pid>/environ` is 0400), never in argv (world-readable `/proc/<pid>/cmdline`).
+//! the parsed connection; inherited `PG*` variables are removed so they cannot redirect the
+//! dump. The password travels in a private passfile (`PGPASSFILE`), never in argv
+//! (world-readable `/proc/<pid>/cmdline`) nor `PGPASSWORD` (see `connection::child`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use tokio::process::Command;
 use tokio_postgres::Client;
-use tokio_postgres::config::{Host, SslMode};
 
 use super::BackupError;
-use crate::db::DatabaseUrl;
+use crate::connection::{ChildConnection, Connection};
 
 /// How long `--version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -167,22 +166,32 @@ impl Tool {
         }
     }
 
-    /// A command for this program, killed on drop, its environment cleaned of `PG*`.
+    /// A command for this program, killed on drop, its environment cleaned of `PG*` and of
+    /// the variables that hold schemagate's own URL (and so its password):
+    /// `SCHEMAGATE_DATABASE_URL` and `DATABASE_URL`.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PG") {
-                command.env_remove(key);
-            }
-        }
+        clean_environment(&mut command);
         command.stdin(Stdio::null()).kill_on_drop(true);
         command
     }
 }
 
+/// Removes the inherited variables a child must not see or be steered by.
+fn clean_environment(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if name.starts_with("PG") || name == "SCHEMAGATE_DATABASE_URL" || name == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+}
+
 /// `program --version`, trimmed.
 async fn version_of(path: &Path) -> Result<String, BackupError> {
-    let run = Command::new(path)
+    let mut command = Command::new(path);
+    clean_environment(&mut command);
+    let run = command
         .arg("--version")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -210,76 +219,21 @@ pub fn major_of(version: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// Sets the child's `PG*` variables from the URL; the password only as `PGPASSWORD`.
+/// Sets the child's `PG*` variables from the connection; the password goes in a private
+/// passfile that lives as long as the returned guard: keep it until the child has exited.
 pub fn connect_env(
     command: &mut Command,
-    url: &DatabaseUrl,
+    connection: &Connection,
     application_name: &str,
-) -> Result<(), BackupError> {
-    let config = url
-        .config(application_name)
+) -> Result<ChildConnection, BackupError> {
+    let child = connection
+        .child(application_name)
         .map_err(|e| BackupError::Query {
-            action: "parse the database URL",
-            message: e.to_string(),
+            action: "prepare the connection of the child process",
+            message: format!("{:#}", anyhow::Error::new(e)),
         })?;
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(dir) => dir.display().to_string(),
-        })
-        .collect();
-    if !hosts.is_empty() {
-        command.env("PGHOST", hosts.join(","));
-    }
-    let addrs: Vec<String> = config
-        .get_hostaddrs()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if !addrs.is_empty() {
-        command.env("PGHOSTADDR", addrs.join(","));
-    }
-    let ports: Vec<String> = config.get_ports().iter().map(ToString::to_string).collect();
-    if !ports.is_empty() {
-        command.env("PGPORT", ports.join(","));
-    }
-    if let Some(user) = config.get_user() {
-        command.env("PGUSER", user);
-    }
-    if let Some(dbname) = config.get_dbname() {
-        command.env("PGDATABASE", dbname);
-    }
-    if let Some(options) = config.get_options() {
-        command.env("PGOPTIONS", options);
-    }
-    if let Some(password) = config.get_password() {
-        command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref());
-    }
-    let sslmode = match config.get_ssl_mode() {
-        SslMode::Disable => "disable",
-        SslMode::Require => "require",
-        _ => "prefer",
-    };
-    command
-        .env("PGSSLMODE", sslmode)
-        .env("PGAPPNAME", application_name)
-        .env("PGCONNECT_TIMEOUT", "30");
-    Ok(())
-}
-
-/// Replaces the URL's password in text we did not write (a child's stderr), in case it
-/// echoes it.
-pub fn scrub(text: &str, url: &DatabaseUrl) -> String {
-    let password = url.config("").ok().and_then(|c| {
-        c.get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-    });
-    match password {
-        Some(p) if !p.is_empty() => text.replace(&p, "***"),
-        _ => text.to_owned(),
-    }
+    child.apply(command);
+    Ok(child)
 }
 
 #[cfg(test)]

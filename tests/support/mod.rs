@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::{Client, NoTls};
 
+pub mod cluster;
 mod postgres;
 mod skip;
 mod snapshot;
@@ -200,7 +201,8 @@ impl Project {
     }
 
     /// Migrations 1 to 3; 2 sleeps as long as the `sleep_control` table (which the test
-    /// creates) says, so a test can catch it mid-statement and then let it through.
+    /// creates after [`Project::migrate_first`]) says, so a test can catch it
+    /// mid-statement and then let it through.
     pub fn with_a_slow_second_migration() -> Self {
         let project = Self::with_tables(1, 1, 3);
         project.migration(
@@ -246,6 +248,18 @@ impl Project {
             down,
         )
         .unwrap();
+    }
+
+    /// Gates the database at `url` to version 1 (no backup), then sets the window to
+    /// `[min, max]`: tables a test creates for itself afterwards (a `filler`, a
+    /// `sleep_control`) are then not taken for those of an existing database without a
+    /// history, which the gate refuses.
+    pub async fn migrate_first(&self, url: &str, min: i64, max: i64) {
+        self.compat(1, 1);
+        self.run(url, &["migrate", "--no-backup"])
+            .await
+            .expect_code(0);
+        self.compat(min, max);
     }
 
     /// Writes compat.toml for release 1.0.0 with `[min, max]`.
