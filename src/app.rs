@@ -105,6 +105,39 @@ fn lock_lost(error: LockError, at: i64) -> Failure {
     )
 }
 
+/// Refuses to change a server in recovery (exit 3): its writes would fail half-way through
+/// the plan, after the backup, and the primary is where the schema lives. Asked only when
+/// there is something to change, so the no-op gate pays nothing for it.
+async fn primary_only(client: &Client) -> Result<(), Failure> {
+    let in_recovery: bool = client
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .map_err(|e| {
+            let exit = if db::connection_lost(&e) {
+                Exit::Unreachable
+            } else {
+                Exit::Internal
+            };
+            Failure::new(
+                exit,
+                anyhow::anyhow!(
+                    "cannot ask the server whether it is a standby: {}",
+                    db::describe(&e)
+                ),
+            )
+        })?
+        .get(0);
+    if in_recovery {
+        return Err(Failure::new(
+            Exit::Refused,
+            anyhow::anyhow!(
+                "this server is a standby (in recovery): nothing was changed; point schemagate at the primary (with several hosts, add target_session_attrs=read-write to the URL)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Reading the history failed: exit 4 when the database went away, else 1.
 fn read_failed(error: HistoryError) -> Failure {
     let exit = if error.connection_lost() {
@@ -395,6 +428,7 @@ async fn gate_locked(
         return Ok((plan, Vec::new(), None));
     }
     // Under the lock and before anything changes, the history table included (DESIGN §1.5).
+    primary_only(lock.connection()).await?;
     let at = if adopted.is_some() { 0 } else { plan.current };
     let backup = backups::backup_before_change(release, backup_args, lock, at).await?;
     if let Some(version) = adopted {

@@ -15,6 +15,7 @@ mod passwords;
 mod properties;
 mod rollback;
 mod serve;
+mod standby;
 mod stop;
 mod support;
 mod tls;

@@ -181,6 +181,7 @@ pub(super) async fn restore(
         if let Some(refusal) = plan.refusal(options) {
             return Err(refusal_failure(refusal));
         }
+        primary_only(lock.connection()).await?;
         let from = history::current_version(lock.connection())
             .await
             .map_err(read_failed)?;

@@ -57,6 +57,7 @@ async fn baseline_locked(
         println!("dry run: nothing was changed");
         return Ok(());
     }
+    primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(release, backup_args, lock, 0).await?;
     record_baseline(release, lock, args.version, backup.as_ref()).await?;
     println!(

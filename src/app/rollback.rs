@@ -158,6 +158,7 @@ async fn rollback_locked(
         return Ok(());
     }
     let started = Instant::now();
+    primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(release, backup_args, lock, plan.current).await?;
     let backup_file = backup.map(|b| b.path.display().to_string());
     execute_recorded(release, lock, &plan, backup_file, &mut |_, _| {}).await?;
