@@ -23,6 +23,8 @@ use crate::{audit, history, migrate, output};
 mod backups;
 mod baseline;
 mod rollback;
+mod steps;
+use steps::execute_recorded;
 
 mod serve;
 pub use serve::Application;
@@ -261,6 +263,10 @@ pub struct GateReport {
     pub backup: Option<backup::Backup>,
     /// Whether a backup was due but skipped with `--no-backup`.
     pub backup_skipped: bool,
+    /// How many times a step was retried after a DDL lock timeout.
+    pub lock_retries: u64,
+    /// The DDL limits it ran (or would run) with.
+    pub limits: crate::ddl::Limits,
 }
 
 /// Runs a command to completion.
@@ -350,14 +356,16 @@ pub async fn gate(
 ) -> Result<GateReport, Failure> {
     let mut lock = acquire_lock(release, gate_args).await?;
     let lock_waited = lock.waited();
-    let result = gate_locked(release, &mut lock, gate_args.dry_run, backup_args).await;
+    let result = gate_locked(release, &mut lock, gate_args, backup_args).await;
     release_lock(lock).await;
-    result.map(|(plan, durations, backup)| GateReport {
-        backup_skipped: backup_args.no_backup && !gate_args.dry_run && !plan.is_empty(),
-        plan,
+    result.map(|locked| GateReport {
+        backup_skipped: backup_args.no_backup && !gate_args.dry_run && !locked.plan.is_empty(),
+        plan: locked.plan,
         lock_waited,
-        durations,
-        backup,
+        durations: locked.durations,
+        backup: locked.backup,
+        lock_retries: locked.lock_retries,
+        limits: gate_args.limits(),
     })
 }
 
@@ -406,14 +414,19 @@ async fn guarded<T>(
     }
 }
 
-/// What [`gate_locked`] did: the plan, each step's duration, the backup taken.
-type Locked = (Plan, Vec<(Step, Duration)>, Option<backup::Backup>);
+/// What [`gate_locked`] did.
+struct Locked {
+    plan: Plan,
+    durations: Vec<(Step, Duration)>,
+    backup: Option<backup::Backup>,
+    lock_retries: u64,
+}
 
 /// The part of the gate that runs under the lock.
 async fn gate_locked(
     release: &Release,
     lock: &mut MigrationLock,
-    dry_run: bool,
+    gate_args: &GateArgs,
     backup_args: &BackupArgs,
 ) -> Result<Locked, Failure> {
     let applied = history::read(lock.client()).await.map_err(read_failed)?;
@@ -424,8 +437,14 @@ async fn gate_locked(
     };
     let plan =
         plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
-    if dry_run || (plan.is_empty() && adopted.is_none()) {
-        return Ok((plan, Vec::new(), None));
+    let nothing = |plan| Locked {
+        plan,
+        durations: Vec::new(),
+        backup: None,
+        lock_retries: 0,
+    };
+    if gate_args.dry_run || (plan.is_empty() && adopted.is_none()) {
+        return Ok(nothing(plan));
     }
     // Under the lock and before anything changes, the history table included (DESIGN §1.5).
     primary_only(lock.connection()).await?;
@@ -435,12 +454,18 @@ async fn gate_locked(
         baseline::record_baseline(release, lock, version, backup.as_ref()).await?;
     }
     let mut durations = Vec::with_capacity(plan.steps.len());
+    let mut lock_retries = 0;
     if !plan.is_empty() {
         let started = Instant::now();
         let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
-        execute_recorded(release, lock, &plan, backup_file, &mut |step, took| {
-            durations.push((step.clone(), took));
-        })
+        lock_retries = execute_recorded(
+            release,
+            lock,
+            gate_args.limits(),
+            &plan,
+            backup_file,
+            &mut |step, took| durations.push((step.clone(), took)),
+        )
         .await?;
         tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
     }
@@ -448,127 +473,12 @@ async fn gate_locked(
         .await
         .map_err(read_failed)?;
     plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
-    Ok((plan, durations, backup))
-}
-
-/// Runs a plan (exit 6 on a failed step, 8 when a signal stops it between steps) and
-/// records it, success or not, in the audit trail. Creates the history and audit tables
-/// first: this runs under the lock.
-async fn execute_recorded(
-    release: &Release,
-    lock: &mut MigrationLock,
-    plan: &Plan,
-    backup_file: Option<String>,
-    on_step: &mut dyn FnMut(&Step, Duration),
-) -> Result<(), Failure> {
-    if let Some(signal) = release.stop.requested() {
-        return Err(stopped(signal, "before the first step", Some(plan.current)));
-    }
-    let pid = lock.pid();
-    let client = lock.client();
-    history::ensure_table(client).await.map_err(read_failed)?;
-    let widen = history::is_narrow(client)
-        .await
-        .map_err(read_failed)?
-        .then_some(history::WIDEN);
-    let started = Instant::now();
-    let stop = &release.stop;
-    let cancel = client.cancel_token();
-    let mut between_steps = |step: &Step, took| {
-        on_step(step, took);
-        match stop.requested() {
-            Some(_) => ControlFlow::Break(()),
-            None => ControlFlow::Continue(()),
-        }
-    };
-    let steps = migrate::execute(client, &release.catalogue, plan, widen, &mut between_steps);
-    let result = tokio::select! {
-        result = steps => result,
-        never = cancel_lock_waits_once_stopped(release, pid, cancel) => match never {},
-    };
-    // A step cancelled by a stop while it waited for a lock was rolled back: a stop.
-    let result = match result {
-        Err(failed) if failed.cancelled && stop.requested().is_some() => {
-            Ok(Executed::Stopped { at: failed.at })
-        }
-        other => other,
-    };
-    let (to, outcome) = match &result {
-        Ok(Executed::Completed) => (plan.target, "ok".to_owned()),
-        Ok(Executed::Stopped { at }) => (
-            *at,
-            format!(
-                "stopped by {} at version {at}",
-                stop.requested().unwrap_or("a signal")
-            ),
-        ),
-        Err(failed) => (
-            failed.at,
-            format!(
-                "failed at version {}: {}",
-                failed.step.version, failed.error
-            ),
-        ),
-    };
-    let action = match plan.direction {
-        plan::Direction::Up => "migrate",
-        plan::Direction::Down => "rollback",
-    };
-    let entry = audit_entry(
-        release,
-        action,
-        plan.current,
-        to,
-        started,
-        backup_file,
-        outcome,
-    );
-    record(client, &entry).await;
-    match result.exit(Exit::StepFailed)? {
-        Executed::Completed => Ok(()),
-        Executed::Stopped { at } => Err(stopped(
-            stop.requested().unwrap_or("a signal"),
-            &format!("after version {at}; no later step was started"),
-            Some(at),
-        )),
-    }
-}
-
-/// How often, once stopped, the running step is checked for waiting on a lock.
-const LOCK_WAIT_POLL: Duration = Duration::from_millis(100);
-
-/// Once a stop is requested, cancels the running step whenever it waits for a lock (a
-/// step that works is left to finish): waiting behind another session's lock can last
-/// until the orchestrator's SIGKILL, and a cancelled step rolls back whole. Watches the
-/// lock's session (`pid`) from a connection of its own, as the lock's is busy with the step.
-/// Never completes.
-async fn cancel_lock_waits_once_stopped(
-    release: &Release,
-    pid: i32,
-    cancel: tokio_postgres::CancelToken,
-) -> std::convert::Infallible {
-    release.stop.wait().await;
-    let Ok(url) = release.url() else {
-        return std::future::pending().await;
-    };
-    let Ok(watcher) = db::connect(url, &release.application_name, LOCK_WAIT_POLL * 50).await else {
-        return std::future::pending().await;
-    };
-    loop {
-        let waiting = watcher
-            .query_opt(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
-                &[&pid],
-            )
-            .await;
-        if matches!(waiting, Ok(Some(_))) {
-            tracing::info!(pid, "stopping: cancelling the step waiting for a lock");
-            if let Err(error) = db::cancel(url, &release.application_name, &cancel).await {
-                tracing::warn!(%error, "cannot cancel the step waiting for a lock");
-            }
-        }
-        tokio::time::sleep(LOCK_WAIT_POLL).await;
-    }
+    Ok(Locked {
+        plan,
+        durations,
+        backup,
+        lock_retries,
+    })
 }
 
 /// An audit entry of this release for a change that started at `started`.

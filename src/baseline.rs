@@ -11,6 +11,7 @@ use tokio_postgres::Client;
 
 use crate::catalogue::Catalogue;
 use crate::config::Window;
+use crate::ddl::Limits;
 use crate::history::{self, Applied};
 use crate::{migrate, plan, schema};
 
@@ -171,11 +172,15 @@ pub async fn verify(
     };
     let plan = plan::forward(catalogue, &[], &window).expect("an empty history always plans");
     history::ensure_table(scratch).await?;
-    migrate::execute(scratch, catalogue, &plan, None, &mut |_, _| {
-        std::ops::ControlFlow::Continue(())
-    })
-    .await
-    .map_err(|failed| BaselineError::Scratch(Box::new(failed)))?;
+    let execution = migrate::Execution {
+        catalogue,
+        plan: &plan,
+        prelude: None,
+        limits: SCRATCH_LIMITS,
+    };
+    migrate::execute(scratch, &execution, &mut Unobserved)
+        .await
+        .map_err(|failed| BaselineError::Scratch(Box::new(failed)))?;
     let expected = schema::describe(scratch)
         .await
         .map_err(query("describe the scratch database"))?;
@@ -190,6 +195,35 @@ pub async fn verify(
         version,
         differences,
     })
+}
+
+/// A scratch database has no other sessions: nothing to wait for, nothing to bound.
+const SCRATCH_LIMITS: Limits = Limits {
+    lock_timeout: std::time::Duration::from_secs(60),
+    retries: 0,
+    statement_timeout: None,
+};
+
+/// Migrating a scratch database: nobody listens, nothing stops it.
+struct Unobserved;
+
+impl migrate::Observer for Unobserved {
+    fn step_done(
+        &mut self,
+        _: &crate::plan::Step,
+        _: std::time::Duration,
+    ) -> std::ops::ControlFlow<()> {
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn lock_wait(
+        &mut self,
+        _: &crate::plan::Step,
+        _: usize,
+        _: Option<std::time::Duration>,
+    ) -> Option<String> {
+        None
+    }
 }
 
 /// A name for a scratch database no one else uses.

@@ -92,11 +92,28 @@ pub struct GateArgs {
     )]
     pub app_version: Option<String>,
     /// Give up connecting after this long (exit 4).
-    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", hide_env_values = true, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", hide_env_values = true, default_value = "60s", value_parser = crate::duration::parse)]
     pub connect_timeout: Duration,
     /// Give up waiting for the migration lock after this long (exit 7).
-    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", hide_env_values = true, default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", hide_env_values = true, default_value = "300s", value_parser = crate::duration::parse)]
     pub lock_timeout: Duration,
+    /// How long each migration statement may wait for a lock (`lock_timeout`) before its
+    /// step is rolled back and retried; a file's `-- schemagate:lock-timeout` overrides it.
+    #[arg(long, global = true, env = "SCHEMAGATE_DDL_LOCK_TIMEOUT", hide_env_values = true, default_value = "5s", value_parser = crate::duration::parse)]
+    pub ddl_lock_timeout: Duration,
+    /// How many times a step that timed out waiting for a lock is run again (exit 6 after).
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_DDL_RETRIES",
+        hide_env_values = true,
+        default_value_t = 10
+    )]
+    pub ddl_retries: usize,
+    /// How long each migration statement may run (`statement_timeout`; default: no limit);
+    /// a file's `-- schemagate:statement-timeout` overrides it.
+    #[arg(long, global = true, env = "SCHEMAGATE_STATEMENT_TIMEOUT", hide_env_values = true, value_parser = crate::duration::parse)]
+    pub statement_timeout: Option<Duration>,
     /// DESTRUCTIVE: roll the schema back to a version (`5`) or a release (`v1.3.0`) with the
     /// down migrations, after a backup, then exit. Down migrations can drop data.
     #[arg(
@@ -109,6 +126,17 @@ pub struct GateArgs {
     /// Print the plan of the command and change nothing.
     #[arg(long, global = true)]
     pub dry_run: bool,
+}
+
+impl GateArgs {
+    /// The DDL limits the migrations run with.
+    pub fn limits(&self) -> crate::ddl::Limits {
+        crate::ddl::Limits {
+            lock_timeout: self.ddl_lock_timeout,
+            retries: self.ddl_retries,
+            statement_timeout: self.statement_timeout,
+        }
+    }
 }
 
 /// Settings of the pre-change backup (DESIGN §6).
@@ -142,10 +170,10 @@ pub struct BackupArgs {
     )]
     pub backup_keep: usize,
     /// Remove backups older than this (the newest of each schema version is always kept).
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", hide_env_values = true, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", hide_env_values = true, default_value = "7d", value_parser = crate::duration::parse)]
     pub backup_max_age: Duration,
     /// Kill pg_dump and refuse the change (exit 5) if the backup takes longer than this.
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", hide_env_values = true, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", hide_env_values = true, default_value = "1h", value_parser = crate::duration::parse)]
     pub backup_timeout: Duration,
     /// The pg_dump binary; by default the one whose major version equals the server's.
     #[arg(
@@ -187,7 +215,7 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
     /// How often the background refresh re-reads the schema version.
-    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", hide_env_values = true, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", hide_env_values = true, default_value = "15s", value_parser = crate::duration::parse)]
     pub refresh_interval: Duration,
     /// Prefix of every metric name.
     #[arg(
@@ -282,18 +310,6 @@ impl Cli {
     }
 }
 
-/// A duration as every PostgreSQL tool reads one: a bare number is seconds (`5`, like
-/// libpq's `connect_timeout`), else humantime's units (`5s`, `2m`, `1h30m`).
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    humantime::parse_duration(value).map_err(|e| {
-        format!("{e}: give seconds (`5`) or a number with a unit (`5s`, `2m`, `1h30m`)")
-    })
-}
-
 /// Wraps the URL at once so it cannot be printed by accident.
 fn parse_secret(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value.to_owned()))
@@ -314,14 +330,6 @@ mod tests {
         let cli = Cli::try_parse_from(["schemagate", "--rollback-to", "v1.3.0"]).unwrap();
         assert_eq!(cli.gate.rollback_to.as_deref(), Some("v1.3.0"));
         assert!(cli.command.is_none());
-    }
-
-    #[test]
-    fn durations_are_seconds_when_bare_and_humantime_otherwise() {
-        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("`5s`"));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`, passfile,
 //!   TLS (`sslmode`), and the environment of child processes.
+//! - [`ddl`]: DDL lock timeouts, retries and who blocks them.
+//! - [`duration`]: durations as PostgreSQL tools read them (bare seconds or units).
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
@@ -38,6 +40,8 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod db;
+pub mod ddl;
+pub mod duration;
 pub mod history;
 pub mod lock;
 pub mod migrate;

@@ -14,6 +14,7 @@ use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
 use crate::catalogue::{Catalogue, Down, Script, split_statements};
+use crate::ddl::{self, Limits, Settings};
 use crate::history;
 use crate::plan::{Direction, Plan, Step};
 use crate::position::{byte_offset, line_column};
@@ -21,7 +22,8 @@ use crate::position::{byte_offset, line_column};
 /// A step failed; the steps before it are committed.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{verb} {version} ({file}) failed{position}: {error}{partial}; {done}; {outcome}",
+    "{verb} {version} ({file}) failed{position}: {error}{blocked}{partial}; {done}; {outcome}",
+    blocked = self.blocked_by.as_ref().map(|b| format!("; it waited for locks held by {b}")).unwrap_or_default(),
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
     position = self.position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default(),
     partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
@@ -47,6 +49,8 @@ pub struct StepFailed {
     /// The statement was cancelled (SQLSTATE 57014): by a stop while it waited for a lock,
     /// or by an operator's `pg_cancel_backend`.
     pub cancelled: bool,
+    /// Who held the lock it waited for when its retries ran out.
+    pub blocked_by: Option<String>,
 }
 
 impl StepFailed {
@@ -100,28 +104,60 @@ pub enum Executed {
     },
 }
 
-/// Runs every step of `plan` in order. `on_step` hears each completed step and its
-/// duration, and answers whether to go on: a stop is honoured between steps, never inside
-/// one, so each step is either committed whole or not started.
-///
-/// `prelude` (e.g. [`history::WIDEN`]) runs with the first step's history change, in its
-/// transaction.
+/// What [`execute`] runs: the plan, the catalogue its steps come from, the DDL limits, and
+/// `prelude` (e.g. [`history::WIDEN`]), which runs with the first step's history change, in
+/// its transaction.
+pub struct Execution<'a> {
+    /// The release's migrations.
+    pub catalogue: &'a Catalogue,
+    /// The steps.
+    pub plan: &'a Plan,
+    /// Run with the first history change.
+    pub prelude: Option<&'a str>,
+    /// Lock and statement timeouts, retries.
+    pub limits: Limits,
+}
+
+/// Hears what [`execute`] does.
+pub trait Observer {
+    /// A step completed in `took`; [`ControlFlow::Break`] stops before the next one: a stop
+    /// is honoured between steps, never inside one, so each step is committed whole or not
+    /// started.
+    fn step_done(&mut self, step: &Step, took: Duration) -> ControlFlow<()>;
+
+    /// A statement of `step` gave up waiting for a lock; `pause` is how long until the step
+    /// runs again (`None`: the retries are spent). Returns who blocked it, if known.
+    fn lock_wait(&mut self, step: &Step, attempt: usize, pause: Option<Duration>)
+    -> Option<String>;
+}
+
+/// Runs every step of the plan in order.
 pub async fn execute(
     client: &mut Client,
-    catalogue: &Catalogue,
-    plan: &Plan,
-    prelude: Option<&str>,
-    on_step: &mut dyn FnMut(&Step, Duration) -> ControlFlow<()>,
+    execution: &Execution<'_>,
+    observer: &mut dyn Observer,
 ) -> Result<Executed, StepFailed> {
+    let plan = execution.plan;
     let mut completed = Vec::with_capacity(plan.steps.len());
     let mut at = plan.current;
     for (index, step) in plan.steps.iter().enumerate() {
-        let (script, mut history_statement) = step_parts(catalogue, plan.direction, step);
-        if let (0, Some(prelude)) = (index, prelude) {
+        let (script, mut history_statement) = step_parts(execution.catalogue, plan.direction, step);
+        if let (0, Some(prelude)) = (index, execution.prelude) {
             history_statement = format!("{prelude};\n{history_statement}");
         }
+        let settings = execution.limits.for_file(script.timeouts);
+        let mut pauses = execution.limits.pauses();
+        let mut attempt = 0;
+        let mut blocked_by = None;
+        let mut retry = |_: &tokio_postgres::Error| {
+            attempt += 1;
+            let pause = pauses.next();
+            blocked_by = observer.lock_wait(step, attempt, pause);
+            pause
+        };
         let started = Instant::now();
-        if let Err(failed) = run(client, script, &history_statement).await {
+        let ran = run(client, script, &history_statement, settings, &mut retry).await;
+        if let Err(failed) = ran {
             let position = failed.offset.map(|o| line_column(&script.sql, o));
             return Err(StepFailed {
                 direction: plan.direction,
@@ -132,6 +168,11 @@ pub async fn execute(
                 at,
                 connection_lost: failed.connection_lost,
                 cancelled: failed.cancelled,
+                blocked_by: if failed.lock_timeout {
+                    blocked_by
+                } else {
+                    None
+                },
             });
         }
         let took = started.elapsed();
@@ -145,7 +186,7 @@ pub async fn execute(
                 .map_or(plan.target, |next| next.version),
         };
         let last = index + 1 == plan.steps.len();
-        if on_step(step, took).is_break() && !last {
+        if observer.step_done(step, took).is_break() && !last {
             return Ok(Executed::Stopped { at });
         }
     }
@@ -185,6 +226,8 @@ struct RunFailed {
     connection_lost: bool,
     /// Whether the statement was cancelled.
     cancelled: bool,
+    /// Whether it gave up waiting for a lock.
+    lock_timeout: bool,
 }
 
 impl RunFailed {
@@ -195,36 +238,75 @@ impl RunFailed {
             offset: base.and_then(|base| error_offset(sql, error, base)),
             connection_lost: crate::db::connection_lost(error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+            lock_timeout: ddl::is_lock_timeout(error),
         }
     }
 }
 
-/// Runs one file and its history statement.
+/// Decides, for a statement that timed out waiting for a lock, how long to pause before
+/// running it again (`None`: give up).
+type Retry<'a> = dyn FnMut(&tokio_postgres::Error) -> Option<Duration> + 'a;
+
+/// Runs one file and its history statement with `settings`. A transactional file that
+/// times out waiting for a lock is rolled back and run again whole, its history row with
+/// it; a no-transaction file runs its timed-out statement again.
 async fn run(
     client: &mut Client,
     script: &Script,
     history_statement: &str,
+    settings: Settings,
+    retry: &mut Retry<'_>,
 ) -> Result<(), RunFailed> {
     if script.transactional {
-        return AsyncTransaction::execute(
-            client,
-            [script.sql.as_str(), history_statement].into_iter(),
-        )
-        .await
-        .map(drop)
-        .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)));
-    }
-    for statement in split_statements(&script.sql) {
-        let base = statement.as_ptr() as usize - script.sql.as_ptr() as usize;
-        client
-            .batch_execute(statement)
-            .await
-            .map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?;
+        let set = settings.statements(true);
+        let queries = [set.as_str(), script.sql.as_str(), history_statement];
+        loop {
+            match AsyncTransaction::execute(client, queries.into_iter()).await {
+                Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
+                    .await
+                    .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)))?,
+                done => {
+                    return done
+                        .map(drop)
+                        .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)));
+                }
+            }
+        }
     }
     client
-        .batch_execute(history_statement)
+        .batch_execute(&settings.statements(false))
+        .await
+        .map_err(|e| RunFailed::new(&e, &script.sql, None))?;
+    for statement in split_statements(&script.sql) {
+        let base = statement.as_ptr() as usize - script.sql.as_ptr() as usize;
+        loop {
+            match client.batch_execute(statement).await {
+                Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
+                    .await
+                    .map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?,
+                done => break done.map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?,
+            }
+        }
+    }
+    client
+        .batch_execute(&format!("{history_statement}; {}", ddl::RESET))
         .await
         .map_err(|e| RunFailed::new(&e, &script.sql, None))
+}
+
+/// After a lock timeout: sleeps the pause `retry` gives, or returns the error when it gives
+/// up.
+async fn pause_or_give_up(
+    retry: &mut Retry<'_>,
+    error: tokio_postgres::Error,
+) -> Result<(), tokio_postgres::Error> {
+    match retry(&error) {
+        Some(pause) => {
+            tokio::time::sleep(pause).await;
+            Ok(())
+        }
+        None => Err(error),
+    }
 }
 
 /// The byte offset in the file of PostgreSQL's error position, which counts characters from

@@ -11,11 +11,13 @@ use crate::backup::{Backup, RestorePlan};
 use crate::catalogue::Catalogue;
 use crate::cli::BackupArgs;
 use crate::config::Compat;
+use crate::ddl::Limits;
 use crate::history::Applied;
 use crate::plan::{Direction, Plan};
 
-/// Prints a plan: where the schema is, where it goes, and every step.
-pub fn plan(plan: &Plan, compat: &Compat) {
+/// Prints a plan: where the schema is, where it goes, every step, and the DDL limits each
+/// runs with.
+pub fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
     let window = &compat.window;
     let (verb, goal) = match plan.direction {
         Direction::Up => ("up", format!("migrate to target {}", window.target)),
@@ -37,8 +39,17 @@ pub fn plan(plan: &Plan, compat: &Compat) {
             "NO transaction"
         };
         println!(
-            "  {verb} {:>6}  {:<32} {}  ({mode})",
-            step.version, step.name, step.file
+            "  {verb} {:>6}  {:<32} {}  ({mode}; {})",
+            step.version,
+            step.name,
+            step.file,
+            limits.for_file(step.timeouts).describe()
+        );
+    }
+    if !plan.steps.is_empty() {
+        println!(
+            "a step that gives up waiting for a lock is rolled back and run again, up to {} time(s)",
+            limits.retries
         );
     }
 }
@@ -46,7 +57,7 @@ pub fn plan(plan: &Plan, compat: &Compat) {
 /// Prints the outcome of a gate run (or its plan, on a dry run).
 pub fn gate_done(report: &GateReport, compat: &Compat, dry_run: bool) {
     if dry_run {
-        plan(&report.plan, compat);
+        plan(&report.plan, compat, report.limits);
         println!("dry run: nothing was changed");
         return;
     }

@@ -27,6 +27,8 @@ pub struct Step {
     pub file: String,
     /// Whether it runs in a transaction with its history change.
     pub transactional: bool,
+    /// The file's own lock and statement timeouts.
+    pub timeouts: crate::catalogue::Timeouts,
 }
 
 /// What a run will do: the schema version now, where it ends, and the steps in order.
@@ -211,6 +213,7 @@ fn down_step(catalogue: &Catalogue, version: i64) -> Result<Step, RollbackRefusa
             name: migration.name.clone(),
             file: script.file.clone(),
             transactional: script.transactional,
+            timeouts: script.timeouts,
         }),
         Down::Irreversible { file } => Err(RollbackRefusal::Irreversible {
             version,
@@ -322,6 +325,7 @@ fn up_step(migration: &Migration) -> Step {
         name: migration.name.clone(),
         file: migration.up.file.clone(),
         transactional: migration.up.transactional,
+        timeouts: migration.up.timeouts,
     }
 }
 

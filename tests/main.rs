@@ -6,6 +6,7 @@
 mod adoption;
 mod backup;
 mod backup_faults;
+mod ddl;
 mod docs;
 mod faults;
 mod gate;

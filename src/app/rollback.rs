@@ -124,7 +124,7 @@ pub(super) async fn rollback(
     let origin = Server::query(&client).await.ok().map(|s| s.origin());
     let refused = |refusal| refused(refusal, &backup_args.backup_dir, origin.as_ref());
     let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
-    output::plan(&plan, &release.compat);
+    output::plan(&plan, &release.compat, args.limits());
     if !plan.is_empty() {
         output::backup_intent(backup_args, current);
     }
@@ -136,9 +136,24 @@ pub(super) async fn rollback(
         return Ok(());
     }
     let mut lock = take_lock(release, client, args.lock_timeout).await?;
-    let result = rollback_locked(release, &mut lock, version, backup_args, origin.as_ref()).await;
+    let goal = Goal {
+        version,
+        origin: origin.as_ref(),
+        limits: args.limits(),
+    };
+    let result = rollback_locked(release, &mut lock, &goal, backup_args).await;
     release_lock(lock).await;
     result
+}
+
+/// Where a resolved rollback goes, and with which settings.
+struct Goal<'a> {
+    /// The schema version to end at.
+    version: i64,
+    /// The database (and server), to advise a backup of its own.
+    origin: Option<&'a Origin>,
+    /// The DDL limits of the downs.
+    limits: crate::ddl::Limits,
 }
 
 /// Under the lock: plan again (another instance may have moved the schema while we
@@ -146,10 +161,10 @@ pub(super) async fn rollback(
 async fn rollback_locked(
     release: &Release,
     lock: &mut MigrationLock,
-    version: i64,
+    goal: &Goal<'_>,
     backup_args: &BackupArgs,
-    origin: Option<&Origin>,
 ) -> Result<(), Failure> {
+    let (version, origin) = (goal.version, goal.origin);
     let applied = history::read(lock.client()).await.map_err(read_failed)?;
     let plan = plan::rollback(&release.catalogue, &applied, version)
         .map_err(|refusal| refused(refusal, &backup_args.backup_dir, origin))?;
@@ -161,7 +176,15 @@ async fn rollback_locked(
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(release, backup_args, lock, plan.current).await?;
     let backup_file = backup.map(|b| b.path.display().to_string());
-    execute_recorded(release, lock, &plan, backup_file, &mut |_, _| {}).await?;
+    execute_recorded(
+        release,
+        lock,
+        goal.limits,
+        &plan,
+        backup_file,
+        &mut |_, _| {},
+    )
+    .await?;
     println!(
         "rolled back: schema {} -> {} in {:?}",
         plan.current,

@@ -62,6 +62,7 @@ impl Application {
         } else {
             let report = gate(release, gate_args, backup_args).await?;
             metrics.record_lock_wait(report.lock_waited);
+            metrics.record_lock_retries(report.lock_retries);
             for (_, took) in &report.durations {
                 metrics.record_migration(*took);
             }

@@ -27,6 +27,36 @@ pub fn wants_no_transaction(sql: &str) -> bool {
     leading_comments(sql).any(|line| NO_TRANSACTION.iter().any(|d| line.eq_ignore_ascii_case(d)))
 }
 
+/// The per-file limits a migration may set in its leading comments:
+/// `-- schemagate:lock-timeout 30s` and `-- schemagate:statement-timeout 10m`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// How long a statement may wait for a lock before the step is retried.
+    pub lock: Option<std::time::Duration>,
+    /// How long a statement may run.
+    pub statement: Option<std::time::Duration>,
+}
+
+/// Reads the timeout directives; a value that is not a duration is an error naming it.
+pub fn timeouts(sql: &str) -> Result<Timeouts, String> {
+    let mut timeouts = Timeouts::default();
+    for line in leading_comments(sql) {
+        let Some(rest) = line.strip_prefix("-- schemagate:") else {
+            continue;
+        };
+        let (name, value) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let slot = match name {
+            "lock-timeout" => &mut timeouts.lock,
+            "statement-timeout" => &mut timeouts.statement,
+            _ => continue,
+        };
+        let duration = crate::duration::parse(value)
+            .map_err(|e| format!("`-- schemagate:{name} {}`: {e}", value.trim()))?;
+        *slot = Some(duration);
+    }
+    Ok(timeouts)
+}
+
 /// Whether a down file declares its migration irreversible.
 pub fn is_irreversible(sql: &str) -> bool {
     leading_comments(sql).any(|line| line.eq_ignore_ascii_case(IRREVERSIBLE))
@@ -54,6 +84,27 @@ mod tests {
             "SELECT 1;\n-- schemagate:no-transaction\n"
         ));
         assert!(!wants_no_transaction("CREATE TABLE t (a int);"));
+    }
+
+    #[test]
+    fn timeout_directives_are_read_from_the_leading_comments() {
+        let sql = "-- schemagate:lock-timeout 30s\n-- schemagate:statement-timeout 10m\nSELECT 1;";
+        assert_eq!(
+            timeouts(sql),
+            Ok(Timeouts {
+                lock: Some(std::time::Duration::from_secs(30)),
+                statement: Some(std::time::Duration::from_secs(600)),
+            })
+        );
+        assert_eq!(
+            timeouts("SELECT 1;\n-- schemagate:lock-timeout 1s"),
+            Ok(Timeouts::default())
+        );
+        assert!(
+            timeouts("-- schemagate:lock-timeout soon\n")
+                .unwrap_err()
+                .contains("lock-timeout soon")
+        );
     }
 
     #[test]

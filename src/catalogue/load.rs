@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::checksum;
-use super::directives::{is_irreversible, wants_no_transaction};
+use super::directives::{self, Timeouts, is_irreversible, wants_no_transaction};
 use super::model::{Catalogue, Down, Migration, Script};
 use super::naming::{Direction, NameError, ParsedName, parse_file_name};
 use super::statements::split_statements;
@@ -75,6 +75,8 @@ pub enum Problem {
     DownWithoutUp(String),
     /// A transactional file that ends or starts a transaction itself.
     TransactionControl(String, String),
+    /// A directive whose value cannot be read.
+    Directive(String, String),
 }
 
 impl fmt::Display for Problem {
@@ -128,6 +130,7 @@ impl fmt::Display for Problem {
                 f,
                 "{file}: `{statement}` inside a transactional migration; remove it or start the file with `-- schemagate:no-transaction`"
             ),
+            Problem::Directive(file, reason) => write!(f, "{file}: {reason}"),
         }
     }
 }
@@ -359,6 +362,10 @@ fn pair(
 
 fn script(file: String, sql: String, problems: &mut Vec<Problem>) -> Script {
     let transactional = !wants_no_transaction(&sql);
+    let timeouts = directives::timeouts(&sql).unwrap_or_else(|reason| {
+        problems.push(Problem::Directive(file.clone(), reason));
+        Timeouts::default()
+    });
     if transactional && let Some(statement) = transaction_control(&sql) {
         problems.push(Problem::TransactionControl(file.clone(), statement));
     }
@@ -366,6 +373,7 @@ fn script(file: String, sql: String, problems: &mut Vec<Problem>) -> Script {
         file,
         sql,
         transactional,
+        timeouts,
     }
 }
 

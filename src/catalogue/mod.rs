@@ -12,6 +12,7 @@ mod model;
 mod naming;
 mod statements;
 
+pub use directives::Timeouts;
 pub use load::{CatalogueError, Problem, SourceFile, embedded, from_dir, from_files};
 pub use model::{Catalogue, Down, Migration, Script};
 pub use naming::{Direction, ParsedName, Style, parse_file_name};

@@ -9,6 +9,9 @@ pub struct Script {
     pub sql: String,
     /// False when a no-transaction directive opts the file out of the transaction.
     pub transactional: bool,
+    /// Its own lock and statement timeouts, overriding `--ddl-lock-timeout` and
+    /// `--statement-timeout`.
+    pub timeouts: super::directives::Timeouts,
 }
 
 /// How a migration is undone.

@@ -34,6 +34,7 @@ pub struct Metrics {
     backup_size: Gauge,
     backup_duration: Gauge,
     backups_skipped: IntCounter,
+    ddl_lock_retries: IntCounter,
     database_up: IntGauge,
     /// The last rendering of the registry. Values only change through the `record_*`
     /// methods (on start and once per refresh), so scrapes between two changes reuse it
@@ -135,6 +136,10 @@ impl Metrics {
                 "backups_skipped_total",
                 "Schema changes made without a backup (--no-backup).",
             )?,
+            ddl_lock_retries: counter(
+                "ddl_lock_retries_total",
+                "Migration steps this instance rolled back and ran again after a DDL lock timeout.",
+            )?,
             database_up: int_gauge(
                 "database_up",
                 "1 if the last refresh reached the database, else 0.",
@@ -182,6 +187,12 @@ impl Metrics {
     /// Records one migration applied by this instance.
     pub fn record_migration(&self, took: Duration) {
         self.migration_duration.observe(took.as_secs_f64());
+        self.changed();
+    }
+
+    /// Records the steps retried after DDL lock timeouts.
+    pub fn record_lock_retries(&self, retries: u64) {
+        self.ddl_lock_retries.inc_by(retries);
         self.changed();
     }
 
