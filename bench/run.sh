@@ -13,7 +13,7 @@ export LC_ALL=C
 RUNS=5
 PEERS=0
 EXISTING_URL=""
-ROWS="1,2,3,4,5,6,7"
+ROWS="1,2,3,4,5,6,7,8"
 N_MIG=500
 INSTANCES=16
 NOOP_REPS=10
@@ -39,7 +39,7 @@ the same runs (interleaved A/B/A/B), and the ratio schemagate / baseline.
 
 Options:
   --runs N               runs per workload (default 5, at least 1; use >= 5 for results)
-  --rows LIST            comma-separated rows to run: 1..7 (default all)
+  --rows LIST            comma-separated rows to run: 1..8 (default all)
   --peers                add columns for refinery_cli, sqlx-cli, dbmate where on PATH (rows 1-3)
   --existing-server URL  use this server (postgres://user@host:port/db) instead of a
                          throwaway cluster; databases named schemagate_bench_* are
@@ -88,7 +88,7 @@ done
 for v in RUNS N_MIG INSTANCES NOOP_REPS PGBENCH_SCALE PG_PORT HTTP_PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-[[ $ROWS =~ ^[1-7](,[1-7])*$ ]] || die "--rows takes a comma-separated list of 1..7"
+[[ $ROWS =~ ^[1-8](,[1-8])*$ ]] || die "--rows takes a comma-separated list of 1..8"
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 or newer is needed (EPOCHREALTIME)"
 
 row_on() { [[ ,$ROWS, == *,$1,* ]]; }
@@ -206,6 +206,26 @@ url_for_db() {
     printf '%s://%s/%s%s' "$scheme" "$rest" "$1" "$query"
 }
 
+# make_tls DIR: a CA and a server certificate for localhost signed by it (row 8)
+TLS_CA=""
+TLS_PORT=""
+make_tls() {
+    command -v openssl >/dev/null || die "row 8 needs openssl"
+    mkdir -p "$1"
+    (
+        cd "$1"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=bench CA" \
+            -keyout ca.key -out ca.crt
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+        printf 'subjectAltName=DNS:localhost\n' >san.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile san.ext -out server.crt
+    ) >"$LOG_DIR/tls.log" 2>&1 || die "making the TLS certificates failed, see $LOG_DIR/tls.log"
+    chown postgres: "$1/server.key" "$1/server.crt"
+    chmod 0600 "$1/server.key"
+    TLS_CA=$1/ca.crt
+}
+
 start_cluster() {
     [[ $(id -u) -eq 0 ]] || die "the throwaway cluster needs root (mount); or pass --existing-server URL"
     id postgres >/dev/null 2>&1 || die "no 'postgres' OS user to run initdb as; or pass --existing-server URL"
@@ -223,11 +243,16 @@ start_cluster() {
     runuser -u postgres -- "$PG_BINDIR/initdb" -D "$MNT/data" -U postgres -A trust \
         --no-instructions >"$LOG_DIR/initdb.log" 2>&1
     PGDATA_DIR=$MNT/data
-    local port
+    local port tls=""
     port=$(free_port "$PG_PORT")
+    if row_on 8; then
+        make_tls "$MNT/tls"
+        tls="-c ssl=on -c ssl_cert_file=$MNT/tls/server.crt -c ssl_key_file=$MNT/tls/server.key"
+    fi
     runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$TMP_ROOT/postgres.log" -w \
-        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$MNT/sock -c fsync=on" \
+        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$MNT/sock -c fsync=on $tls" \
         start >"$LOG_DIR/pg_ctl.log" 2>&1
+    TLS_PORT=$port
     BASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
     log "PostgreSQL started at $BASE_URL (data on loop-mounted ext4, fsync on)"
 }
@@ -705,6 +730,31 @@ suite_backup() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Row 8: the no-op gate over sslmode=verify-full vs psql over the same TLS connection
+# ---------------------------------------------------------------------------------------
+suite_tls() {
+    local db=schemagate_bench_tls r logf=$LOG_DIR/tls-noop.log tls_url plain_url args
+    if [[ -z $TLS_CA ]]; then
+        NA[tls]="n/a (needs the throwaway cluster)"
+        return
+    fi
+    fresh_db "$db"
+    sg_migrate "$db" --no-backup >>"$logf" 2>&1 || die "row 8: migrate failed, see $logf"
+    tls_url="postgres://postgres@localhost:$TLS_PORT/$db?sslmode=verify-full&sslrootcert=$TLS_CA"
+    plain_url="postgres://postgres@127.0.0.1:$TLS_PORT/$db?sslmode=disable"
+    args=(--migrations-dir "$CORPUS/schemagate" --compat "$CORPUS/compat.toml" --backup-dir "$SG_BACKUPS")
+    for ((r = 1; r <= RUNS; r++)); do
+        log "row 8: run $r/$RUNS"
+        noop_reps noop_tls_sg "$logf" "$SG_BIN" migrate --database-url "$tls_url" "${args[@]}" \
+            || log "WARNING: schemagate no-op over TLS failed"
+        noop_reps noop_tls_psql "$logf" psql -X -q -d "$tls_url" -c 'select 1' || die "psql over TLS failed, see $logf"
+        noop_reps noop_plain_sg "$logf" "$SG_BIN" migrate --database-url "$plain_url" "${args[@]}" \
+            || log "WARNING: schemagate no-op without TLS failed"
+    done
+    drop_db "$db"
+}
+
+# ---------------------------------------------------------------------------------------
 # Rows 6-7: /health and /metrics under wrk vs a bare warp server; serve's peak RSS
 # ---------------------------------------------------------------------------------------
 wait_http() { # URL PID SECONDS: until URL answers (any status) or PID dies
@@ -899,6 +949,12 @@ print_table() {
         row 5 "backup of \`pgbench -i -s $PGBENCH_SCALE\` vs \`pg_dump -Fc\`$size" \
             "$(cell us backup_sg backup)" "$(cell us backup_pgdump)" "$(ratio_cell backup_sg backup_pgdump)" "≤ 1.05×"
     fi
+    if row_on 8; then
+        row 8a "no-op gate over \`sslmode=verify-full\` (mean of $NOOP_REPS calls) vs \`psql -c 'select 1'\` over the same TLS connection" \
+            "$(cell us noop_tls_sg tls)" "$(cell us noop_tls_psql tls)" "$(ratio_cell noop_tls_sg noop_tls_psql)" "≤ 1.5×"
+        row 8b "no-op gate over \`verify-full\` vs the same gate with \`sslmode=disable\` (what TLS costs)" \
+            "$(cell us noop_tls_sg tls)" "$(cell us noop_plain_sg tls)" "$(ratio_cell noop_tls_sg noop_plain_sg)" "—"
+    fi
     if row_on 6; then
         local st=""
         [[ -z $SERVE_STATUS || $SERVE_STATUS == 200 ]] || st=" **(/health answered $SERVE_STATUS)**"
@@ -961,7 +1017,7 @@ SG_BACKUPS=$TMP_ROOT/backups
 mkdir -p "$SG_BACKUPS"
 find_peers
 
-if row_on 1 || row_on 2 || row_on 3 || row_on 4 || row_on 6; then
+if row_on 1 || row_on 2 || row_on 3 || row_on 4 || row_on 6 || row_on 8; then
     probe_schemagate_migrations
 fi
 gen_psql_rollback "$RB_TARGET"
@@ -976,6 +1032,7 @@ if row_on 4; then
 fi
 if row_on 5; then suite_backup; fi
 if row_on 6 || row_on 7; then suite_http; fi
+if row_on 8; then suite_tls; fi
 
 TABLE=$(print_table)
 printf '%s\n' "$TABLE"
