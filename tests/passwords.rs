@@ -162,9 +162,29 @@ async fn hostile_passwords_work_fail_as_authentication_failures_and_never_leak()
                     );
                     outputs.push(ok.text());
                 }
+                // The destructive commands too: restore the backup just taken (pg_restore
+                // and psql get the passfile), roll back, migrate again.
+                let dump = crate::support::files(&project.backups())
+                    .into_iter()
+                    .rfind(|f| f.ends_with(".dump"))
+                    .map(|f| project.backups().join(f).display().to_string())
+                    .unwrap();
+                let restore = ["restore", dump.as_str(), "--yes"];
+                for args in [&restore[..], &["--rollback-to", "0"], &["migrate"]] {
+                    let ok = run(&project, &url, passfile.as_deref(), args).await;
+                    assert_eq!(ok.code(), 0, "{form:?} {args:?}: {}", ok.text());
+                    outputs.push(ok.text());
+                }
                 let wrong = format!("{password}x");
                 let (url, passfile) = spelled(form, port, &user, &db, &wrong, &dir);
-                for args in [&["migrate"][..], &["check"], &["status"], &["backup"]] {
+                for args in [
+                    &["migrate"][..],
+                    &["check"],
+                    &["status"],
+                    &["backup"],
+                    &restore,
+                    &["--rollback-to", "0"],
+                ] {
                     let failed = run(&project, &url, passfile.as_deref(), args).await;
                     assert_eq!(
                         failed.code(),
