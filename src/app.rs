@@ -24,6 +24,7 @@ mod backups;
 mod baseline;
 mod rollback;
 mod steps;
+mod verify;
 use steps::execute_recorded;
 
 mod serve;
@@ -339,6 +340,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Backup => backups::backup_now(&release, &cli.gate, &cli.backup).await,
         Command::Backups(args) => backups::list(&release, &cli.gate, &cli.backup, &args).await,
         Command::Restore(args) => backups::restore(&release, &cli.gate, &cli.backup, &args).await,
+        Command::Verify(args) => verify::verify(&release, &cli.gate, &args).await,
         Command::Baseline(args) => {
             baseline::baseline(&release, &cli.gate, &cli.backup, &args).await
         }

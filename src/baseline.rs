@@ -5,13 +5,12 @@
 //!
 //! The proof (`--verify`, `[adopt] verify = true`) migrates a scratch database on the same
 //! server to that version and compares the two schemas object by object ([`crate::schema`]);
-//! the scratch database has a random name and is dropped whatever happens, a stop included.
+//! the scratch database ([`crate::scratch`]) is dropped whatever happens, a stop included.
 
 use tokio_postgres::Client;
 
 use crate::catalogue::Catalogue;
 use crate::config::Window;
-use crate::ddl::Limits;
 use crate::history::{self, Applied};
 use crate::{migrate, plan, schema};
 
@@ -172,13 +171,7 @@ pub async fn verify(
     };
     let plan = plan::forward(catalogue, &[], &window).expect("an empty history always plans");
     history::ensure_table(scratch).await?;
-    let execution = migrate::Execution {
-        catalogue,
-        plan: &plan,
-        prelude: None,
-        limits: SCRATCH_LIMITS,
-    };
-    migrate::execute(scratch, &execution, &mut Unobserved)
+    crate::scratch::run(scratch, catalogue, &plan)
         .await
         .map_err(|failed| BaselineError::Scratch(Box::new(failed)))?;
     let expected = schema::describe(scratch)
@@ -195,42 +188,4 @@ pub async fn verify(
         version,
         differences,
     })
-}
-
-/// A scratch database has no other sessions: nothing to wait for, nothing to bound.
-const SCRATCH_LIMITS: Limits = Limits {
-    lock_timeout: std::time::Duration::from_secs(60),
-    retries: 0,
-    statement_timeout: None,
-};
-
-/// Migrating a scratch database: nobody listens, nothing stops it.
-struct Unobserved;
-
-impl migrate::Observer for Unobserved {
-    fn step_done(
-        &mut self,
-        _: &crate::plan::Step,
-        _: std::time::Duration,
-    ) -> std::ops::ControlFlow<()> {
-        std::ops::ControlFlow::Continue(())
-    }
-
-    fn lock_wait(
-        &mut self,
-        _: &crate::plan::Step,
-        _: usize,
-        _: Option<std::time::Duration>,
-    ) -> Option<String> {
-        None
-    }
-}
-
-/// A name for a scratch database no one else uses.
-pub fn scratch_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("schemagate_scratch_{}_{nanos}", std::process::id())
 }

@@ -52,6 +52,9 @@ pub enum Command {
     /// Take over a database that has tables but no history: record the migrations up to
     /// `--version` as applied (under the lock, after a backup).
     Baseline(BaselineArgs),
+    /// Prove every down inverts its up: up, down, up again per migration on a scratch
+    /// database (never the target database); exit 3 on the first that does not.
+    Verify(VerifyArgs),
     /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// Print the app version, the schema window and the catalogue's versions.
@@ -236,6 +239,15 @@ pub struct OutputArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The server to make the scratch database on (its database is where schemagate
+    /// connects to create it); default: the `--database-url` server.
+    #[arg(long, env = "SCHEMAGATE_SCRATCH_URL", hide_env_values = true, value_parser = parse_secret)]
+    pub scratch_url: Option<SecretString>,
 }
 
 /// Arguments of `baseline`.

@@ -20,9 +20,11 @@
 //! - [`output`]: what commands print on stdout (plans, status), apart from logs.
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
+//! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`telemetry`]: tracing setup.
+//! - [`verify`]: every down proven to invert its up, on a scratch database.
 //!
 //! # Glossary
 //! - **catalogue**: the release's migrations (up + down files), embedded or from a directory.
@@ -49,9 +51,11 @@ pub mod output;
 pub mod plan;
 pub mod position;
 pub mod schema;
+pub mod scratch;
 pub mod server;
 pub mod stop;
 pub mod telemetry;
+pub mod verify;
 
 /// Files embedded at build time by `build.rs`.
 mod embedded {

@@ -336,6 +336,11 @@ fn listed(names: &[String]) -> String {
     }
 }
 
+/// Prints one line of `verify`.
+pub fn verify_line(line: &str) {
+    println!("{line}");
+}
+
 /// Prints what `backup --dry-run` would do.
 pub fn backup_preview(preview: &crate::backup::Preview) {
     println!(

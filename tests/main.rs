@@ -21,3 +21,4 @@ mod stop;
 mod support;
 mod tls;
 mod trust_backups;
+mod verify;

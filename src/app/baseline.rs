@@ -94,7 +94,7 @@ pub(super) async fn record_baseline(
 /// `--verify`: a scratch database migrated to `version` must have the same schema. The
 /// scratch database is dropped on every path, a stop (exit 8) included.
 async fn verify(release: &Release, lock: &MigrationLock, version: i64) -> Result<(), Failure> {
-    let name = adopt::scratch_name();
+    let name = crate::scratch::name();
     let admin = lock.connection();
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))

@@ -1,0 +1,130 @@
+//! `schemagate verify` (DESIGN §16): proves, on a scratch database, that every down file
+//! inverts its up. For each migration in order: describe the schema, run the up, run the
+//! down and compare with the schema before, then run the up again and compare with the
+//! first up. The first down that does not invert its up stops it, naming the objects that
+//! differ; irreversible migrations are applied and their down skipped, with a note.
+
+use tokio_postgres::Client;
+
+use crate::catalogue::{Catalogue, Down};
+use crate::config::Window;
+use crate::history::{self, Applied};
+use crate::migrate::StepFailed;
+use crate::{plan, schema, scratch};
+
+/// Why a catalogue does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// After up and down the schema is not what it was before the up.
+    #[error(
+        "the down of version {version} ({file}) does not invert its up: after up and down the schema differs from before the up:\n  {}\nMake the down drop (or restore) exactly what the up creates (or changes)",
+        differences.join("\n  ")
+    )]
+    NotInverted {
+        /// The migration.
+        version: i64,
+        /// Its down file.
+        file: String,
+        /// `missing: …` (the down dropped too much) / `extra: …` (it left something).
+        differences: Vec<String>,
+    },
+    /// The up run again gives another schema than the first time.
+    #[error(
+        "version {version} ({file}) run again after its down gives another schema than the first time:\n  {}",
+        differences.join("\n  ")
+    )]
+    NotRepeatable {
+        /// The migration.
+        version: i64,
+        /// Its up file.
+        file: String,
+        /// The differences, as above.
+        differences: Vec<String>,
+    },
+    /// An up or a down failed.
+    #[error("{0}")]
+    Step(#[source] Box<StepFailed>),
+    /// The scratch database could not be described.
+    #[error("verify: cannot describe the scratch database: {}", crate::db::describe(.0))]
+    Query(#[source] tokio_postgres::Error),
+    /// The history of the scratch database could not be made.
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
+}
+
+/// Verifies every migration of `catalogue` on the empty `scratch` database; `on_line` hears
+/// one line per migration.
+pub async fn verify(
+    scratch: &mut Client,
+    catalogue: &Catalogue,
+    on_line: &mut dyn FnMut(String),
+) -> Result<(), VerifyError> {
+    history::ensure_table(scratch).await?;
+    let mut applied: Vec<Applied> = Vec::new();
+    for migration in catalogue.migrations() {
+        let previous = applied.last().map_or(0, |a| a.version);
+        let before = describe(scratch).await?;
+        let version = migration.version;
+        let window = Window {
+            min: 0,
+            max: version,
+            target: version,
+        };
+        let up = plan::forward(catalogue, &applied, &window)
+            .expect("the catalogue's own history up to the previous version plans");
+        step(scratch, catalogue, &up).await?;
+        let after_up = describe(scratch).await?;
+        applied.push(Applied {
+            version,
+            name: migration.name.clone(),
+            applied_on: String::new(),
+            checksum: Some(migration.checksum),
+        });
+        let Down::Script(down_file) = &migration.down else {
+            on_line(format!(
+                "version {version} ({}): up; down skipped, irreversible",
+                migration.up.file
+            ));
+            continue;
+        };
+        let down = plan::rollback(catalogue, &applied, previous)
+            .expect("a reversible step back to the previous version plans");
+        step(scratch, catalogue, &down).await?;
+        let differences = schema::differences(&before, &describe(scratch).await?);
+        if !differences.is_empty() {
+            return Err(VerifyError::NotInverted {
+                version,
+                file: down_file.file.clone(),
+                differences,
+            });
+        }
+        step(scratch, catalogue, &up).await?;
+        let differences = schema::differences(&after_up, &describe(scratch).await?);
+        if !differences.is_empty() {
+            return Err(VerifyError::NotRepeatable {
+                version,
+                file: migration.up.file.clone(),
+                differences,
+            });
+        }
+        on_line(format!(
+            "version {version} ({}): up, down, up again: identical",
+            migration.up.file
+        ));
+    }
+    Ok(())
+}
+
+async fn describe(client: &Client) -> Result<std::collections::BTreeSet<String>, VerifyError> {
+    schema::describe(client).await.map_err(VerifyError::Query)
+}
+
+async fn step(
+    client: &mut Client,
+    catalogue: &Catalogue,
+    plan: &plan::Plan,
+) -> Result<(), VerifyError> {
+    scratch::run(client, catalogue, plan)
+        .await
+        .map_err(|failed| VerifyError::Step(Box::new(failed)))
+}
