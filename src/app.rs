@@ -20,6 +20,7 @@ use crate::plan::{self, Plan, Step};
 use crate::stop::Stop;
 use crate::{audit, history, migrate, output};
 
+mod adopt;
 mod backups;
 mod baseline;
 mod rollback;
@@ -103,6 +104,39 @@ fn lock_lost(error: LockError, at: i64) -> Failure {
         Exit::StepFailed,
         anyhow::anyhow!("{error}; nothing after version {at} was applied; run again"),
     )
+}
+
+/// Refuses to change a server in recovery (exit 3): its writes would fail half-way through
+/// the plan, after the backup, and the primary is where the schema lives. Asked only when
+/// there is something to change, so the no-op gate pays nothing for it.
+async fn primary_only(client: &Client) -> Result<(), Failure> {
+    let in_recovery: bool = client
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .map_err(|e| {
+            let exit = if db::connection_lost(&e) {
+                Exit::Unreachable
+            } else {
+                Exit::Internal
+            };
+            Failure::new(
+                exit,
+                anyhow::anyhow!(
+                    "cannot ask the server whether it is a standby: {}",
+                    db::describe(&e)
+                ),
+            )
+        })?
+        .get(0);
+    if in_recovery {
+        return Err(Failure::new(
+            Exit::Refused,
+            anyhow::anyhow!(
+                "this server is a standby (in recovery): nothing was changed; point schemagate at the primary (with several hosts, add target_session_attrs=read-write to the URL)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reading the history failed: exit 4 when the database went away, else 1.
@@ -303,6 +337,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Baseline(args) => {
             baseline::baseline(&release, &cli.gate, &cli.backup, &args).await
         }
+        Command::Adopt(args) => adopt::adopt(&release, &cli.gate, &cli.backup, &args).await,
         Command::Healthcheck(_) => {
             unreachable!("healthcheck is answered before the release is loaded")
         }
