@@ -37,7 +37,7 @@ pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
             let version: i64 = row.get(0);
             let kind = if row.get::<_, bool>(1) {
                 Kind::Failed {
-                    state: "dirty",
+                    state: "dirty (dirty = true)",
                     advice: "Fix the schema by hand (finish or undo that migration), then tell golang-migrate where it is with `migrate force V` (V: the last version fully applied)".to_owned(),
                 }
             } else {

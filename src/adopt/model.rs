@@ -184,7 +184,7 @@ pub enum AdoptError {
     },
     /// A dirty or failed row.
     #[error(
-        "{table}: version {version} is {state} (a migration failed part-way, so the schema is somewhere inside it); nothing was changed. {advice}, then run adopt again"
+        "{table}: version {version} is {state}: a migration failed part-way, so the schema is somewhere inside it; nothing was changed. {advice}, then run adopt again"
     )]
     Failed {
         /// The table.

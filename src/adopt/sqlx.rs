@@ -42,7 +42,7 @@ pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
                 }
             } else {
                 Kind::Failed {
-                    state: "success = false",
+                    state: "failed (success = false)",
                     advice: format!(
                         "As sqlx says, fix the schema by hand (finish or undo what the migration did) and delete that row from {TABLE}"
                     ),
