@@ -20,6 +20,7 @@ use crate::plan::{self, Plan, Step};
 use crate::stop::Stop;
 use crate::{audit, history, migrate, output};
 
+mod adopt;
 mod backups;
 mod baseline;
 mod rollback;
@@ -344,6 +345,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Baseline(args) => {
             baseline::baseline(&release, &cli.gate, &cli.backup, &args).await
         }
+        Command::Adopt(args) => adopt::adopt(&release, &cli.gate, &cli.backup, &args).await,
         Command::Healthcheck(_) => {
             unreachable!("healthcheck is answered before the release is loaded")
         }

@@ -132,27 +132,8 @@ pub async fn record(
     catalogue: &Catalogue,
     version: i64,
 ) -> Result<usize, BaselineError> {
-    history::ensure_table(client).await?;
     let rows = rows(catalogue, version);
-    let transaction = client.transaction().await.map_err(query("begin"))?;
-    if history::is_narrow(&transaction).await? {
-        transaction
-            .batch_execute(history::WIDEN)
-            .await
-            .map_err(query("widen the history"))?;
-    }
-    for row in &rows {
-        let statement =
-            history::insert_statement(row.version, &row.name, row.checksum.unwrap_or_default());
-        transaction
-            .batch_execute(&statement)
-            .await
-            .map_err(query("record the baseline"))?;
-    }
-    transaction
-        .commit()
-        .await
-        .map_err(query("commit the baseline"))?;
+    history::record_applied(client, &rows).await?;
     Ok(rows.len())
 }
 

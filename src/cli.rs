@@ -55,6 +55,10 @@ pub enum Command {
     /// Prove every down inverts its up: up, down, up again per migration on a scratch
     /// database (never the target database); exit 3 on the first that does not.
     Verify(VerifyArgs),
+    /// Take over a database another tool migrated (sqlx, golang-migrate, dbmate, goose,
+    /// Flyway): record its applied migrations in our history (under the lock, after a
+    /// backup); its own table is left as it was.
+    Adopt(AdoptArgs),
     /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// Print the app version, the schema window and the catalogue's versions.
@@ -261,6 +265,16 @@ pub struct BaselineArgs {
     /// schemas; any difference refuses (exit 3), listing the objects.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// Arguments of `adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool whose history table to read: `sqlx` (_sqlx_migrations), `golang-migrate`
+    /// or `dbmate` (schema_migrations), `goose` (goose_db_version), `flyway`
+    /// (flyway_schema_history).
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub from: crate::adopt::Tool,
 }
 
 /// Arguments of `backups`.

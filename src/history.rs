@@ -125,6 +125,26 @@ pub fn insert_statement(version: i64, name: &str, checksum: u64) -> String {
     )
 }
 
+/// Records `rows` as applied in one transaction, after creating the table if it is missing
+/// and widening an `int4` one in the same transaction (the caller holds the lock and has
+/// taken the backup). Used by `baseline` and `adopt`, which take over a database at once.
+pub async fn record_applied(client: &mut Client, rows: &[Applied]) -> Result<(), HistoryError> {
+    ensure_table(client).await?;
+    let write = |e| HistoryError::new("write", e);
+    let transaction = client.transaction().await.map_err(write)?;
+    if is_narrow(&transaction).await? {
+        transaction
+            .batch_execute(WIDEN)
+            .await
+            .map_err(|e| HistoryError::new("widen", e))?;
+    }
+    for row in rows {
+        let statement = insert_statement(row.version, &row.name, row.checksum.unwrap_or_default());
+        transaction.batch_execute(&statement).await.map_err(write)?;
+    }
+    transaction.commit().await.map_err(write)
+}
+
 /// The statement forgetting a reverted migration.
 pub fn delete_statement(version: i64) -> String {
     format!("DELETE FROM {TABLE} WHERE version = {version}")

@@ -7,6 +7,8 @@
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
 //! - [`baseline`]: taking over a database with tables but no history (`baseline`, `[adopt]`).
+//! - [`adopt`]: taking over another tool's history (sqlx, golang-migrate, dbmate, goose,
+//!   Flyway): its table read as the tool reads it, mapped and checked against the catalogue.
 //! - [`backup`]: pre-change `pg_dump` backups: verify, manifest, retention, list, restore.
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`, passfile,
 //!   TLS (`sslmode`), and the environment of child processes.
@@ -33,6 +35,7 @@
 //! - **plan**: the steps a run will execute; **verdict**: whether a version fits the window.
 //! - **lock**: the migration lock; **backup**: the verified `pg_dump` taken before a change.
 
+pub mod adopt;
 pub mod app;
 pub mod audit;
 pub mod backup;

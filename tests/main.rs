@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly by design")]
 
+mod adopt;
 mod adoption;
 mod backup;
 mod backup_faults;

@@ -1,0 +1,86 @@
+//! sqlx (`sqlx migrate run`, `sqlx::migrate!`): `_sqlx_migrations`, one row per applied
+//! version.
+//!
+//! sqlx-postgres `migrate.rs` creates `version BIGINT PRIMARY KEY, description TEXT,
+//! installed_on TIMESTAMPTZ, success BOOLEAN, checksum BYTEA, execution_time BIGINT`. A
+//! row with `success = false` is a migration sqlx ran outside a transaction that failed
+//! part-way (sqlx itself refuses to go on: "partially applied"). The checksum is SHA-384 of
+//! the file's SQL exactly as read (sqlx-core `migrate/migration.rs`), so a CRLF checkout
+//! hashes its CRLF text: both line endings are accepted.
+
+use sha2::{Digest, Sha384};
+use tokio_postgres::Client;
+
+use super::model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory, query};
+
+/// sqlx's table.
+pub const TABLE: &str = "_sqlx_migrations";
+
+/// Whether the columns are sqlx's.
+pub fn has_layout(columns: &[String]) -> bool {
+    ["version", "success", "checksum"]
+        .iter()
+        .all(|c| columns.iter().any(|have| have == c))
+}
+
+/// The applied versions, by version.
+pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+    let rows = client
+        .query(
+            "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .map_err(query("read _sqlx_migrations"))?;
+    let entries = rows
+        .iter()
+        .map(|row| {
+            let version: i64 = row.get(0);
+            let kind = if row.get::<_, bool>(1) {
+                Kind::Applied {
+                    checksum: Some(Checksum::Sha384(row.get(2))),
+                }
+            } else {
+                Kind::Failed {
+                    state: "failed (success = false)",
+                    advice: format!(
+                        "As sqlx says, fix the schema by hand (finish or undo what the migration did) and delete that row from {TABLE}"
+                    ),
+                }
+            };
+            Entry::number(version, kind)
+        })
+        .collect();
+    Ok(ToolHistory {
+        tool: Tool::Sqlx,
+        table: TABLE,
+        entries,
+        skipped: Vec::new(),
+    })
+}
+
+/// The checksums sqlx may have stored for a file whose LF-normalised SQL is `sql_lf`: of
+/// the file with LF and with CRLF line endings.
+pub fn checksums(sql_lf: &str) -> [Vec<u8>; 2] {
+    let crlf = sql_lf.replace('\n', "\r\n");
+    [
+        Sha384::digest(sql_lf.as_bytes()).to_vec(),
+        Sha384::digest(crlf.as_bytes()).to_vec(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checksum_is_sha384_of_the_sql_as_written_with_either_line_ending() {
+        // `printf 'SELECT 1;\n' | sha384sum`
+        let [lf, crlf] = checksums("SELECT 1;\n");
+        assert_eq!(
+            hex::encode(&lf),
+            "24454095d8d7876ca8e842f34296ca645c83e0f7b50f048c99db4b2ff4da659267afc4ef3e994f3d74e18c741165d931"
+        );
+        assert_eq!(crlf, Sha384::digest(b"SELECT 1;\r\n").to_vec());
+    }
+}
