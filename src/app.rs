@@ -485,24 +485,33 @@ async fn gate_locked(
     })
 }
 
-/// An audit entry of this release for a change that started at `started`.
-fn audit_entry(
-    release: &Release,
+/// A change to record in the audit trail, by the release running.
+struct Change {
+    /// `migrate`, `rollback`, `restore`, `baseline` or `adopt`.
     action: &'static str,
+    /// Schema version before and after (the last committed one, on failure).
     from: i64,
     to: i64,
+    /// When it started.
     started: Instant,
+    /// The backup taken before it.
     backup_file: Option<String>,
+    /// `ok`, or what happened.
     outcome: String,
-) -> audit::Entry {
-    audit::Entry {
-        action,
-        app_version: release.compat.tag(),
-        from,
-        to,
-        duration: started.elapsed(),
-        backup_file,
-        outcome,
+}
+
+impl Change {
+    /// The audit entry of this change by `release`.
+    fn entry(self, release: &Release) -> audit::Entry {
+        audit::Entry {
+            action: self.action,
+            app_version: release.compat.tag(),
+            from: self.from,
+            to: self.to,
+            duration: self.started.elapsed(),
+            backup_file: self.backup_file,
+            outcome: self.outcome,
+        }
     }
 }
 

@@ -58,7 +58,7 @@ pub fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
 pub fn gate_done(report: &GateReport, compat: &Compat, dry_run: bool) {
     if dry_run {
         plan(&report.plan, compat, report.limits);
-        println!("dry run: nothing was changed");
+        nothing_changed();
         return;
     }
     let took: std::time::Duration = report.durations.iter().map(|(_, d)| *d).sum();
@@ -334,6 +334,63 @@ fn listed(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// Says that a dry run changed nothing.
+pub fn nothing_changed() {
+    println!("dry run: nothing was changed");
+}
+
+/// Says why a command had nothing to do.
+pub fn nothing_to_do(why: &str) {
+    println!("nothing to do: {why}");
+}
+
+/// Prints a finished rollback.
+pub fn rolled_back(from: i64, to: i64, took: std::time::Duration) {
+    println!("rolled back: schema {from} -> {to} in {took:?}");
+}
+
+/// Prints what a baseline records, before it does.
+pub fn baseline_intent(migrations: usize, version: i64, verified: bool) {
+    println!(
+        "baseline: record {migrations} migration(s) up to version {version} as applied{}",
+        if verified { " (verified)" } else { "" }
+    );
+}
+
+/// Prints a recorded baseline.
+pub fn baseline_recorded(version: i64) {
+    println!("baseline recorded: the database is at schema version {version}");
+}
+
+/// Prints the mapping of `adopt`: each of the tool's versions and the catalogue file it
+/// becomes, with what was checked, and what is not adopted.
+pub fn adopt_mapping(tool_history: &crate::adopt::ToolHistory, mapped: &[crate::adopt::Mapped]) {
+    println!(
+        "adopt --from {}: {} → {}, {} migration(s):",
+        tool_history.tool,
+        tool_history.table,
+        crate::history::TABLE,
+        mapped.len()
+    );
+    for m in mapped {
+        let checked = m
+            .checked
+            .map(|c| format!(" ({c} checksum matches)"))
+            .unwrap_or_default();
+        println!("  {} → {}{checked}", m.tool, m.file);
+    }
+    for skipped in &tool_history.skipped {
+        println!("  not adopted: {skipped}");
+    }
+}
+
+/// Prints a finished adoption.
+pub fn adopted(tool: impl std::fmt::Display, table: &str, version: i64) {
+    println!(
+        "adopted from {tool}: the database is at schema version {version}; {table} was left as it was"
+    );
 }
 
 /// Prints one line of `verify`.

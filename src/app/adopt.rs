@@ -2,7 +2,7 @@
 //! under the lock and after a backup, with an audit entry.
 
 use super::*;
-use crate::adopt::{self, AdoptError, Mapped, ToolHistory};
+use crate::adopt::{self, AdoptError};
 use crate::cli::AdoptArgs;
 
 /// Refusals are exit 3, `--from` naming the other tool of `schema_migrations` exit 2, a
@@ -47,9 +47,9 @@ async fn adopt_locked(
         .await
         .map_err(failure)?;
     let mapped = adopt::map(&release.catalogue, &tool_history).map_err(failure)?;
-    print_mapping(&tool_history, &mapped);
+    output::adopt_mapping(&tool_history, &mapped);
     if dry_run {
-        println!("dry run: nothing was changed");
+        output::nothing_changed();
         return Ok(());
     }
     primary_only(lock.connection()).await?;
@@ -59,45 +59,21 @@ async fn adopt_locked(
         .await
         .map_err(failure)?;
     let newest = mapped.last().map_or(0, |m| m.version);
-    let entry = audit_entry(
-        release,
-        "adopt",
-        0,
-        newest,
+    let entry = Change {
+        action: "adopt",
+        from: 0,
+        to: newest,
         started,
-        backup.map(|b| b.path.display().to_string()),
-        format!(
+        backup_file: backup.map(|b| b.path.display().to_string()),
+        outcome: format!(
             "ok: adopted from {} ({}), {} migration(s)",
             tool_history.tool,
             tool_history.table,
             mapped.len()
         ),
-    );
+    }
+    .entry(release);
     record(lock.connection(), &entry).await;
-    println!(
-        "adopted from {}: the database is at schema version {newest}; {} was left as it was",
-        tool_history.tool, tool_history.table
-    );
+    output::adopted(tool_history.tool, tool_history.table, newest);
     Ok(())
-}
-
-/// The mapping, tool version → catalogue file, on stdout.
-fn print_mapping(tool_history: &ToolHistory, mapped: &[Mapped]) {
-    println!(
-        "adopt --from {}: {} → {}, {} migration(s):",
-        tool_history.tool,
-        tool_history.table,
-        history::TABLE,
-        mapped.len()
-    );
-    for m in mapped {
-        let checked = m
-            .checked
-            .map(|c| format!(" ({c} checksum matches)"))
-            .unwrap_or_default();
-        println!("  {} → {}{checked}", m.tool, m.file);
-    }
-    for skipped in &tool_history.skipped {
-        println!("  not adopted: {skipped}");
-    }
 }

@@ -163,7 +163,7 @@ pub(super) async fn restore(
             return Err(refusal_failure(refusal));
         }
         if gate_args.dry_run {
-            println!("dry run: nothing was changed");
+            output::nothing_changed();
             return Ok(());
         }
         return Err(Failure::new(
@@ -202,15 +202,15 @@ pub(super) async fn restore(
         let version = history::current_version(lock.connection())
             .await
             .map_err(read_failed)?;
-        let entry = audit_entry(
-            release,
-            "restore",
+        let entry = Change {
+            action: "restore",
             from,
-            version,
+            to: version,
             started,
-            Some(args.file.display().to_string()),
-            "ok".to_owned(),
-        );
+            backup_file: Some(args.file.display().to_string()),
+            outcome: "ok".to_owned(),
+        }
+        .entry(release);
         record(lock.connection(), &entry).await;
         Ok((plan, version))
     }

@@ -47,23 +47,15 @@ async fn baseline_locked(
         verify(release, lock, args.version).await?;
     }
     let rows = adopt::rows(&release.catalogue, args.version);
-    println!(
-        "baseline: record {} migration(s) up to version {} as applied{}",
-        rows.len(),
-        args.version,
-        if args.verify { " (verified)" } else { "" }
-    );
+    output::baseline_intent(rows.len(), args.version, args.verify);
     if dry_run {
-        println!("dry run: nothing was changed");
+        output::nothing_changed();
         return Ok(());
     }
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(release, backup_args, lock, 0).await?;
     record_baseline(release, lock, args.version, backup.as_ref()).await?;
-    println!(
-        "baseline recorded: the database is at schema version {}",
-        args.version
-    );
+    output::baseline_recorded(args.version);
     Ok(())
 }
 
@@ -78,15 +70,15 @@ pub(super) async fn record_baseline(
     adopt::record(lock.client(), &release.catalogue, version)
         .await
         .map_err(failure)?;
-    let entry = audit_entry(
-        release,
-        "baseline",
-        0,
-        version,
+    let entry = Change {
+        action: "baseline",
+        from: 0,
+        to: version,
         started,
-        backup.map(|b| b.path.display().to_string()),
-        "ok".to_owned(),
-    );
+        backup_file: backup.map(|b| b.path.display().to_string()),
+        outcome: "ok".to_owned(),
+    }
+    .entry(release);
     record(lock.connection(), &entry).await;
     Ok(())
 }

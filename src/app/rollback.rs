@@ -118,7 +118,9 @@ pub(super) async fn rollback(
     let applied = history::read(&client).await.map_err(read_failed)?;
     let current = current_version(&applied);
     let Some(version) = resolve(&target, current) else {
-        println!("nothing to do: schema {current} is inside the window of {target_text}");
+        output::nothing_to_do(&format!(
+            "schema {current} is inside the window of {target_text}"
+        ));
         return Ok(());
     };
     let origin = Server::query(&client).await.ok().map(|s| s.origin());
@@ -129,7 +131,7 @@ pub(super) async fn rollback(
         output::backup_intent(backup_args, current);
     }
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        output::nothing_changed();
         return Ok(());
     }
     if plan.is_empty() {
@@ -169,7 +171,7 @@ async fn rollback_locked(
     let plan = plan::rollback(&release.catalogue, &applied, version)
         .map_err(|refusal| refused(refusal, &backup_args.backup_dir, origin))?;
     if plan.is_empty() {
-        println!("nothing to do: schema already at {}", plan.current);
+        output::nothing_to_do(&format!("schema already at {}", plan.current));
         return Ok(());
     }
     let started = Instant::now();
@@ -185,12 +187,7 @@ async fn rollback_locked(
         &mut |_, _| {},
     )
     .await?;
-    println!(
-        "rolled back: schema {} -> {} in {:?}",
-        plan.current,
-        plan.target,
-        started.elapsed()
-    );
+    output::rolled_back(plan.current, plan.target, started.elapsed());
     Ok(())
 }
 

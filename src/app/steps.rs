@@ -85,15 +85,15 @@ pub(super) async fn execute_recorded(
         plan::Direction::Up => "migrate",
         plan::Direction::Down => "rollback",
     };
-    let entry = audit_entry(
-        release,
+    let entry = Change {
         action,
-        plan.current,
+        from: plan.current,
         to,
         started,
         backup_file,
         outcome,
-    );
+    }
+    .entry(release);
     record(client, &entry).await;
     match result.exit(Exit::StepFailed)? {
         Executed::Completed => Ok(retries),

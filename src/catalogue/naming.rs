@@ -110,15 +110,6 @@ impl Style {
             Style::Numbered | Style::UpDown => format!("{version_text}_{name}.down.sql"),
         }
     }
-
-    /// How the style is spelled in messages.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Style::Refinery => "V{n}__{name}.sql",
-            Style::Numbered => "{n}_{name}.sql",
-            Style::UpDown => "{n}_{name}.up.sql",
-        }
-    }
 }
 
 #[cfg(test)]
