@@ -18,6 +18,7 @@
 //! - [`output`]: what commands print on stdout (plans, status), apart from logs.
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
+//! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query): statements, comments, trees.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`telemetry`]: tracing setup.
@@ -46,6 +47,7 @@ pub mod plan;
 pub mod position;
 pub mod schema;
 pub mod server;
+pub mod sql;
 pub mod stop;
 pub mod telemetry;
 

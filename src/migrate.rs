@@ -13,7 +13,7 @@ use refinery_core::traits::r#async::AsyncTransaction;
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
-use crate::catalogue::{Catalogue, Down, Script, split_statements};
+use crate::catalogue::{Catalogue, Down, Script};
 use crate::history;
 use crate::plan::{Direction, Plan, Step};
 use crate::position::{byte_offset, line_column};
@@ -214,10 +214,11 @@ async fn run(
         .map(drop)
         .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)));
     }
-    for statement in split_statements(&script.sql) {
-        let base = statement.as_ptr() as usize - script.sql.as_ptr() as usize;
+    // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
+    for range in &script.statements {
+        let base = range.start;
         client
-            .batch_execute(statement)
+            .batch_execute(&script.sql[range.clone()])
             .await
             .map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?;
     }

@@ -9,6 +9,9 @@ pub struct Script {
     pub sql: String,
     /// False when a no-transaction directive opts the file out of the transaction.
     pub transactional: bool,
+    /// The byte ranges in `sql` of its statements, as PostgreSQL's grammar splits them, for
+    /// a file that runs a statement at a time (empty for a transactional file).
+    pub statements: Vec<std::ops::Range<usize>>,
 }
 
 /// How a migration is undone.
