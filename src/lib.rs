@@ -11,6 +11,7 @@
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`, passfile,
 //!   TLS (`sslmode`), and the environment of child processes.
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
+//! - [`lint`]: `schemagate lint` and the gate's lint of its plan: one file per rule, waivers, formats.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
@@ -40,6 +41,7 @@ pub mod config;
 pub mod connection;
 pub mod db;
 pub mod history;
+pub mod lint;
 pub mod lock;
 pub mod migrate;
 pub mod output;
