@@ -22,6 +22,7 @@ use crate::{audit, history, migrate, output};
 
 mod backups;
 mod baseline;
+mod lint;
 mod rollback;
 
 mod serve;
@@ -145,13 +146,7 @@ impl Release {
     /// Loads compat.toml and the catalogue (embedded or from the given paths); `stop` is
     /// the run's signal watch.
     pub fn load(gate: &GateArgs, stop: Stop) -> Result<Self, Failure> {
-        let compat = match &gate.compat {
-            Some(path) => Compat::from_file(path),
-            None => Compat::embedded(),
-        }
-        // An empty APP_VERSION (an image built without a VERSION) means "not set".
-        .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
-        .exit(Exit::Usage)?;
+        let compat = load_compat(gate)?;
         let catalogue = match &gate.migrations_dir {
             Some(dir) => catalogue::from_dir(dir),
             None => catalogue::embedded(),
@@ -203,6 +198,17 @@ impl Release {
     }
 }
 
+/// compat.toml, embedded or `--compat`, with `--app-version` applied (exit 2).
+fn load_compat(gate: &GateArgs) -> Result<Compat, Failure> {
+    match &gate.compat {
+        Some(path) => Compat::from_file(path),
+        None => Compat::embedded(),
+    }
+    // An empty APP_VERSION (an image built without a VERSION) means "not set".
+    .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
+    .exit(Exit::Usage)
+}
+
 /// A parse error kept for every command that asks for the URL.
 #[derive(Debug)]
 struct SharedError(std::sync::Arc<crate::connection::ConnectionError>);
@@ -228,6 +234,8 @@ pub struct GateReport {
     pub backup: Option<backup::Backup>,
     /// Whether a backup was due but skipped with `--no-backup`.
     pub backup_skipped: bool,
+    /// Unwaived lint findings in the plan, logged as warnings (DESIGN §12).
+    pub lint_findings: usize,
 }
 
 /// Runs a command to completion.
@@ -238,6 +246,10 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         return crate::server::healthcheck::check(&args.url)
             .await
             .exit(Exit::Internal);
+    }
+    if let Command::Lint(args) = &command {
+        // Needs no database, and no catalogue when given paths.
+        return lint::command(&cli.gate, args);
     }
     let stop = Stop::on_signals();
     let release = Release::load(&cli.gate, stop)?;
@@ -303,8 +315,8 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Baseline(args) => {
             baseline::baseline(&release, &cli.gate, &cli.backup, &args).await
         }
-        Command::Healthcheck(_) => {
-            unreachable!("healthcheck is answered before the release is loaded")
+        Command::Healthcheck(_) | Command::Lint(_) => {
+            unreachable!("healthcheck and lint are answered before the release is loaded")
         }
     }
 }
@@ -317,14 +329,16 @@ pub async fn gate(
 ) -> Result<GateReport, Failure> {
     let mut lock = acquire_lock(release, gate_args).await?;
     let lock_waited = lock.waited();
-    let result = gate_locked(release, &mut lock, gate_args.dry_run, backup_args).await;
+    let strict = lint::strict(gate_args, &release.compat);
+    let result = gate_locked(release, &mut lock, gate_args.dry_run, strict, backup_args).await;
     release_lock(lock).await;
-    result.map(|(plan, durations, backup)| GateReport {
+    result.map(|(plan, durations, backup, lint_findings)| GateReport {
         backup_skipped: backup_args.no_backup && !gate_args.dry_run && !plan.is_empty(),
         plan,
         lock_waited,
         durations,
         backup,
+        lint_findings,
     })
 }
 
@@ -373,14 +387,16 @@ async fn guarded<T>(
     }
 }
 
-/// What [`gate_locked`] did: the plan, each step's duration, the backup taken.
-type Locked = (Plan, Vec<(Step, Duration)>, Option<backup::Backup>);
+/// What [`gate_locked`] did: the plan, each step's duration, the backup taken, and the
+/// lint's warnings.
+type Locked = (Plan, Vec<(Step, Duration)>, Option<backup::Backup>, usize);
 
 /// The part of the gate that runs under the lock.
 async fn gate_locked(
     release: &Release,
     lock: &mut MigrationLock,
     dry_run: bool,
+    strict_lint: bool,
     backup_args: &BackupArgs,
 ) -> Result<Locked, Failure> {
     let applied = history::read(lock.client()).await.map_err(read_failed)?;
@@ -391,8 +407,10 @@ async fn gate_locked(
     };
     let plan =
         plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
+    // Before the backup and any change; a dry run refuses as the real run would.
+    let lint_findings = lint::plan(release, &plan, strict_lint)?;
     if dry_run || (plan.is_empty() && adopted.is_none()) {
-        return Ok((plan, Vec::new(), None));
+        return Ok((plan, Vec::new(), None, lint_findings));
     }
     // Under the lock and before anything changes, the history table included (DESIGN §1.5).
     let at = if adopted.is_some() { 0 } else { plan.current };
@@ -414,7 +432,7 @@ async fn gate_locked(
         .await
         .map_err(read_failed)?;
     plan::verdict(current, &release.compat.window, &release.catalogue).exit(Exit::Refused)?;
-    Ok((plan, durations, backup))
+    Ok((plan, durations, backup, lint_findings))
 }
 
 /// Runs a plan (exit 6 on a failed step, 8 when a signal stops it between steps) and

@@ -10,6 +10,7 @@ mod docs;
 mod faults;
 mod gate;
 mod hostile_input;
+mod lint;
 mod newcomer;
 mod passwords;
 mod properties;
