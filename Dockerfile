@@ -18,6 +18,12 @@ FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
 ARG TARGETARCH
 WORKDIR /src
 
+# pg_query (libpg_query, PostgreSQL's own parser) compiles C and runs bindgen: clang and
+# libclang, from Debian.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends clang libclang-dev \
+ && rm -rf /var/lib/apt/lists/*
+
 # Everything build.rs and cargo read; see .dockerignore for what stays out.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src

@@ -21,7 +21,7 @@ METRICS = {
     "schema_max_supported", "schema_compatible", "migrations_pending",
     "migration_failures_total", "rollbacks_total", "lock_wait_seconds",
     "backup_last_success_timestamp_seconds", "backup_size_bytes", "backup_duration_seconds",
-    "backups_skipped_total", "database_up",
+    "backups_skipped_total", "database_up", "lint_findings",
 }
 HISTOGRAMS = {"migration_duration_seconds"}
 KNOWN = {f"{PREFIX}_{m}" for m in METRICS} | {

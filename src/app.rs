@@ -23,6 +23,7 @@ use crate::{audit, history, migrate, output};
 mod adopt;
 mod backups;
 mod baseline;
+mod lint;
 mod rollback;
 mod steps;
 mod verify;
@@ -182,13 +183,7 @@ impl Release {
     /// Loads compat.toml and the catalogue (embedded or from the given paths); `stop` is
     /// the run's signal watch.
     pub fn load(gate: &GateArgs, stop: Stop) -> Result<Self, Failure> {
-        let compat = match &gate.compat {
-            Some(path) => Compat::from_file(path),
-            None => Compat::embedded(),
-        }
-        // An empty APP_VERSION (an image built without a VERSION) means "not set".
-        .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
-        .exit(Exit::Usage)?;
+        let compat = load_compat(gate)?;
         let catalogue = match &gate.migrations_dir {
             Some(dir) => catalogue::from_dir(dir),
             None => catalogue::embedded(),
@@ -240,6 +235,17 @@ impl Release {
     }
 }
 
+/// compat.toml, embedded or `--compat`, with `--app-version` applied (exit 2).
+fn load_compat(gate: &GateArgs) -> Result<Compat, Failure> {
+    match &gate.compat {
+        Some(path) => Compat::from_file(path),
+        None => Compat::embedded(),
+    }
+    // An empty APP_VERSION (an image built without a VERSION) means "not set".
+    .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
+    .exit(Exit::Usage)
+}
+
 /// A parse error kept for every command that asks for the URL.
 #[derive(Debug)]
 struct SharedError(std::sync::Arc<crate::connection::ConnectionError>);
@@ -269,6 +275,8 @@ pub struct GateReport {
     pub lock_retries: u64,
     /// The DDL limits it ran (or would run) with.
     pub limits: crate::ddl::Limits,
+    /// Unwaived lint findings in the plan, logged as warnings (DESIGN §12).
+    pub lint_findings: usize,
 }
 
 /// Runs a command to completion.
@@ -279,6 +287,10 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
         return crate::server::healthcheck::check(&args.url)
             .await
             .exit(Exit::Internal);
+    }
+    if let Command::Lint(args) = &command {
+        // Needs no database, and no catalogue when given paths.
+        return lint::command(&cli.gate, args);
     }
     let stop = Stop::on_signals();
     let release = Release::load(&cli.gate, stop)?;
@@ -346,8 +358,8 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
             baseline::baseline(&release, &cli.gate, &cli.backup, &args).await
         }
         Command::Adopt(args) => adopt::adopt(&release, &cli.gate, &cli.backup, &args).await,
-        Command::Healthcheck(_) => {
-            unreachable!("healthcheck is answered before the release is loaded")
+        Command::Healthcheck(_) | Command::Lint(_) => {
+            unreachable!("healthcheck and lint are answered before the release is loaded")
         }
     }
 }
@@ -370,6 +382,7 @@ pub async fn gate(
         backup: locked.backup,
         lock_retries: locked.lock_retries,
         limits: gate_args.limits(),
+        lint_findings: locked.lint_findings,
     })
 }
 
@@ -424,6 +437,7 @@ struct Locked {
     durations: Vec<(Step, Duration)>,
     backup: Option<backup::Backup>,
     lock_retries: u64,
+    lint_findings: usize,
 }
 
 /// The part of the gate that runs under the lock.
@@ -441,11 +455,14 @@ async fn gate_locked(
     };
     let plan =
         plan::forward(&release.catalogue, &applied, &release.compat.window).exit(Exit::Refused)?;
+    // Before the backup and any change; a dry run refuses as the real run would.
+    let lint_findings = lint::plan(release, &plan, lint::strict(gate_args, &release.compat))?;
     let nothing = |plan| Locked {
         plan,
         durations: Vec::new(),
         backup: None,
         lock_retries: 0,
+        lint_findings,
     };
     if gate_args.dry_run || (plan.is_empty() && adopted.is_none()) {
         return Ok(nothing(plan));
@@ -482,6 +499,7 @@ async fn gate_locked(
         durations,
         backup,
         lock_retries,
+        lint_findings,
     })
 }
 

@@ -59,6 +59,9 @@ pub enum Command {
     /// Flyway): record its applied migrations in our history (under the lock, after a
     /// backup); its own table is left as it was.
     Adopt(AdoptArgs),
+    /// Check migrations for statements that lock or rewrite live tables and for changes
+    /// that break a release inside the window: exit 0 clean, 3 on findings, 2 unreadable.
+    Lint(LintArgs),
     /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// Print the app version, the schema window and the catalogue's versions.
@@ -133,6 +136,51 @@ pub struct GateArgs {
     /// Print the plan of the command and change nothing.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// What the gate does with lint findings on its plan: `warn` logs them, `strict`
+    /// refuses (exit 3) before any change; `breaks-window` is refused either way. Default:
+    /// `[lint] strict` of compat.toml, else `warn`.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_LINT",
+        hide_env_values = true,
+        value_enum,
+        value_name = "MODE"
+    )]
+    pub lint: Option<LintMode>,
+}
+
+/// What the gate does with unwaived lint findings other than `breaks-window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintMode {
+    /// Log each as a warning and count them in `{prefix}_lint_findings`.
+    Warn,
+    /// Refuse (exit 3) before any change.
+    Strict,
+}
+
+/// Arguments of `lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files and directories (their up migrations) to check; by default the release's
+    /// catalogue (embedded, or `--migrations-dir`).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// `text` (`file:line:column: rule: message (safe: …)`), `json` (an array) or
+    /// `github` (workflow annotations).
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+/// How `lint` prints findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// One line per finding.
+    Text,
+    /// A JSON array of findings, waived ones included with their reason.
+    Json,
+    /// GitHub Actions `::error` annotations.
+    Github,
 }
 
 impl GateArgs {
@@ -368,6 +416,19 @@ mod tests {
     fn help_never_shows_environment_values() {
         let help = Cli::command().render_long_help().to_string();
         assert!(!help.contains("=]"), "{help}");
+    }
+
+    #[test]
+    fn lint_takes_paths_a_format_and_the_gate_a_mode() {
+        let cli = Cli::try_parse_from(["schemagate", "lint", "a.sql", "dir", "--format", "github"])
+            .unwrap();
+        let Some(Command::Lint(args)) = cli.command else {
+            panic!("not lint")
+        };
+        assert_eq!(args.paths.len(), 2);
+        assert_eq!(args.format, LintFormat::Github);
+        let cli = Cli::try_parse_from(["schemagate", "migrate", "--lint", "strict"]).unwrap();
+        assert_eq!(cli.gate.lint, Some(LintMode::Strict));
     }
 
     #[test]

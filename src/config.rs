@@ -47,6 +47,18 @@ pub struct Compat {
     pub releases: Vec<Release>,
     /// `[adopt]`: how an existing database without a history is taken over unattended.
     pub adopt: Adopt,
+    /// `[lint]`: what the gate does with the lint's findings on its plan.
+    pub lint: Lint,
+}
+
+/// `[lint]` of compat.toml (DESIGN §12). The gate always refuses `breaks-window`; other
+/// unwaived findings are warnings, or refusals with `strict`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lint {
+    /// Refuse (exit 3, before any change) on every unwaived finding, as `--lint strict`.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 /// `[adopt]` of compat.toml: for a database whose tables an earlier image created without
@@ -116,6 +128,8 @@ struct RawCompat {
     releases: Vec<RawRelease>,
     #[serde(default)]
     adopt: Adopt,
+    #[serde(default)]
+    lint: Lint,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +236,7 @@ impl Compat {
             window,
             releases,
             adopt: raw.adopt,
+            lint: raw.lint,
         };
         Ok(compat)
     }

@@ -15,6 +15,7 @@
 //! - [`ddl`]: DDL lock timeouts, retries and who blocks them.
 //! - [`duration`]: durations as PostgreSQL tools read them (bare seconds or units).
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
+//! - [`lint`]: `schemagate lint` and the gate's lint of its plan: one file per rule, waivers, formats.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
@@ -23,6 +24,7 @@
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
+//! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query): statements, comments, trees.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`telemetry`]: tracing setup.
@@ -48,6 +50,7 @@ pub mod db;
 pub mod ddl;
 pub mod duration;
 pub mod history;
+pub mod lint;
 pub mod lock;
 pub mod migrate;
 pub mod output;
@@ -56,6 +59,7 @@ pub mod position;
 pub mod schema;
 pub mod scratch;
 pub mod server;
+pub mod sql;
 pub mod stop;
 pub mod telemetry;
 pub mod verify;

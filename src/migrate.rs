@@ -13,7 +13,7 @@ use refinery_core::traits::r#async::AsyncTransaction;
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
-use crate::catalogue::{Catalogue, Down, Script, split_statements};
+use crate::catalogue::{Catalogue, Down, Script};
 use crate::ddl::{self, Limits, Settings};
 use crate::history;
 use crate::plan::{Direction, Plan, Step};
@@ -277,8 +277,9 @@ async fn run(
         .batch_execute(&settings.statements(false))
         .await
         .map_err(|e| RunFailed::new(&e, &script.sql, None))?;
-    for statement in split_statements(&script.sql) {
-        let base = statement.as_ptr() as usize - script.sql.as_ptr() as usize;
+    // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
+    for range in &script.statements {
+        let (base, statement) = (range.start, &script.sql[range.clone()]);
         loop {
             match client.batch_execute(statement).await {
                 Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)

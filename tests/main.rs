@@ -12,6 +12,7 @@ mod docs;
 mod faults;
 mod gate;
 mod hostile_input;
+mod lint;
 mod newcomer;
 mod passwords;
 mod properties;

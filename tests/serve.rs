@@ -296,6 +296,7 @@ async fn metrics_have_help_and_type_for_every_name_and_one_schema_version_series
         ("backup_duration_seconds", "gauge"),
         ("backups_skipped_total", "counter"),
         ("database_up", "gauge"),
+        ("lint_findings", "gauge"),
     ];
     for (name, kind) in expected {
         assert!(

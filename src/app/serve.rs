@@ -69,6 +69,7 @@ impl Application {
             if report.backup_skipped {
                 metrics.record_backup_skipped();
             }
+            metrics.record_lint_findings(report.lint_findings);
             output::gate_done(&report, compat, false);
             report.plan.target
         };

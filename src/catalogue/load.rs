@@ -10,7 +10,7 @@ use super::checksum;
 use super::directives::{self, Timeouts, is_irreversible, wants_no_transaction};
 use super::model::{Catalogue, Down, Migration, Script};
 use super::naming::{Direction, NameError, ParsedName, parse_file_name};
-use super::statements::split_statements;
+use crate::sql::{self, SyntaxError};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -77,6 +77,9 @@ pub enum Problem {
     TransactionControl(String, String),
     /// A directive whose value cannot be read.
     Directive(String, String),
+    /// A no-transaction file that PostgreSQL's grammar refuses, so it cannot be split into
+    /// statements: file, line, column and PostgreSQL's message.
+    Syntax(String, usize, usize, String),
 }
 
 impl fmt::Display for Problem {
@@ -131,6 +134,10 @@ impl fmt::Display for Problem {
                 "{file}: `{statement}` inside a transactional migration; remove it or start the file with `-- schemagate:no-transaction`"
             ),
             Problem::Directive(file, reason) => write!(f, "{file}: {reason}"),
+            Problem::Syntax(file, line, column, message) => write!(
+                f,
+                "{file}:{line}:{column}: {message} (PostgreSQL's grammar; this file runs outside a transaction, so it is split into statements before anything runs)"
+            ),
         }
     }
 }
@@ -366,25 +373,57 @@ fn script(file: String, sql: String, problems: &mut Vec<Problem>) -> Script {
         problems.push(Problem::Directive(file.clone(), reason));
         Timeouts::default()
     });
-    if transactional && let Some(statement) = transaction_control(&sql) {
-        problems.push(Problem::TransactionControl(file.clone(), statement));
+    let mut statements = Vec::new();
+    if transactional {
+        if let Some(statement) = transaction_control(&sql) {
+            problems.push(Problem::TransactionControl(file.clone(), statement));
+        }
+    } else {
+        match sql::parse(&sql) {
+            Ok(script) => statements = script.statements.into_iter().map(|s| s.range).collect(),
+            Err(SyntaxError { message, offset }) => {
+                let (line, column) = crate::position::line_column(&sql, offset);
+                problems.push(Problem::Syntax(file.clone(), line, column, message));
+            }
+        }
     }
     Script {
         file,
         sql,
         transactional,
         timeouts,
+        statements,
     }
 }
 
-/// A statement that would end or start the transaction a migration runs in.
+/// Words that open every statement that starts or ends a transaction (PostgreSQL's
+/// `TransactionStmt`): a file without any of them needs no parse for this check.
+const TRANSACTION_WORDS: [&str; 7] = [
+    "ABORT", "BEGIN", "COMMIT", "END", "PREPARE", "ROLLBACK", "START",
+];
+
+/// A statement that would end or start the transaction a migration runs in, found in
+/// PostgreSQL's parse tree: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`,
+/// `ABORT`, `PREPARE TRANSACTION` and the `… PREPARED` forms. Savepoints stay inside the
+/// transaction and are fine; a `BEGIN ATOMIC` body is part of its function. A file the
+/// grammar refuses is left to the server, which reports where when it runs it (exit 6).
 fn transaction_control(sql: &str) -> Option<String> {
-    const KEYWORDS: [&str; 6] = ["COMMIT", "ROLLBACK", "BEGIN", "START", "END", "ABORT"];
-    split_statements(sql).into_iter().find_map(|statement| {
-        let first = statement.split_whitespace().next()?.to_ascii_uppercase();
-        let is_control = KEYWORDS.contains(&first.as_str())
-            && !statement.to_ascii_uppercase().starts_with("BEGIN ATOMIC");
-        is_control.then(|| statement.chars().take(40).collect())
+    use pg_query::NodeEnum;
+    use pg_query::protobuf::TransactionStmtKind as Kind;
+    let upper = sql.to_ascii_uppercase();
+    if !TRANSACTION_WORDS.iter().any(|word| upper.contains(word)) {
+        return None;
+    }
+    let script = sql::parse(sql).ok()?;
+    script.statements.into_iter().find_map(|statement| {
+        let Some(NodeEnum::TransactionStmt(stmt)) = &statement.node else {
+            return None;
+        };
+        let ends_or_starts = !matches!(
+            Kind::try_from(stmt.kind),
+            Ok(Kind::TransStmtSavepoint | Kind::TransStmtRelease | Kind::TransStmtRollbackTo)
+        );
+        ends_or_starts.then(|| statement.text.chars().take(40).collect())
     })
 }
 

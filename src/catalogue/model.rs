@@ -12,6 +12,9 @@ pub struct Script {
     /// Its own lock and statement timeouts, overriding `--ddl-lock-timeout` and
     /// `--statement-timeout`.
     pub timeouts: super::directives::Timeouts,
+    /// The byte ranges in `sql` of its statements, as PostgreSQL's grammar splits them, for
+    /// a file that runs a statement at a time (empty for a transactional file).
+    pub statements: Vec<std::ops::Range<usize>>,
 }
 
 /// How a migration is undone.

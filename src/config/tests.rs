@@ -36,7 +36,8 @@ fn the_reference_file_parses() {
             target: 7
         }
     );
-    Compat::embedded().unwrap();
+    assert!(compat.lint.strict);
+    assert!(!Compat::embedded().unwrap().lint.strict);
 }
 
 #[test]

@@ -36,6 +36,7 @@ pub struct Metrics {
     backups_skipped: IntCounter,
     ddl_lock_retries: IntCounter,
     database_up: IntGauge,
+    lint_findings: IntGauge,
     /// The last rendering of the registry. Values only change through the `record_*`
     /// methods (on start and once per refresh), so scrapes between two changes reuse it
     /// instead of gathering and formatting every family again.
@@ -144,6 +145,10 @@ impl Metrics {
                 "database_up",
                 "1 if the last refresh reached the database, else 0.",
             )?,
+            lint_findings: int_gauge(
+                "lint_findings",
+                "Unwaived lint findings (warnings) in the migrations the gate applied.",
+            )?,
             registry,
             rendered: RwLock::new(None),
         })
@@ -209,6 +214,13 @@ impl Metrics {
         self.backup_size.set(size_bytes as f64);
         self.backup_duration.set(duration.as_secs_f64());
         self.backup_last_success.set(created_at_unix);
+        self.changed();
+    }
+
+    /// Records how many unwaived lint findings the gate logged as warnings.
+    pub fn record_lint_findings(&self, count: usize) {
+        self.lint_findings
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
         self.changed();
     }
 
@@ -298,6 +310,14 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("sg_backups_skipped_total 2"), "{text}");
+    }
+
+    #[test]
+    fn lint_findings_are_a_gauge() {
+        let metrics = metrics();
+        assert!(text(&metrics).contains("sg_lint_findings 0"));
+        metrics.record_lint_findings(3);
+        assert!(text(&metrics).contains("sg_lint_findings 3"));
     }
 
     #[test]

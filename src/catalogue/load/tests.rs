@@ -121,6 +121,28 @@ fn every_rejection_names_its_files() {
         ),
         (
             vec![
+                file("1_a.sql", "SELECT 1;\nPREPARE TRANSACTION 'x';"),
+                file("1_a.down.sql", "x"),
+            ],
+            Problem::TransactionControl("m/1_a.sql".into(), "PREPARE TRANSACTION 'x'".into()),
+        ),
+        (
+            vec![
+                file(
+                    "1_a.sql",
+                    "-- schemagate:no-transaction\nSELECT 1;\n  CREATE INDEXX i ON t (a);",
+                ),
+                file("1_a.down.sql", "x"),
+            ],
+            Problem::Syntax(
+                "m/1_a.sql".into(),
+                3,
+                10,
+                "syntax error at or near \"INDEXX\"".into(),
+            ),
+        ),
+        (
+            vec![
                 file("1_a.sql", "SELECT 1;\nSELECT '\0';"),
                 file("1_a.down.sql", "x"),
             ],
@@ -214,4 +236,28 @@ fn a_directory_is_read_and_other_files_are_ignored() {
         from_dir(&dir.path().join("missing")),
         Err(CatalogueError::Directory { .. })
     ));
+}
+
+#[test]
+fn begin_atomic_bodies_savepoints_and_case_end_are_not_transaction_control() {
+    let up = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n\
+              SAVEPOINT s; SELECT CASE WHEN true THEN 1 END; RELEASE SAVEPOINT s;";
+    let catalogue = from_files("m/", vec![file("1_a.sql", up), file("1_a.down.sql", "x")]);
+    assert!(catalogue.is_ok(), "{catalogue:?}");
+}
+
+#[test]
+fn a_no_transaction_file_keeps_each_statements_place_in_the_file() {
+    let up = "-- no-transaction\nCREATE FUNCTION f() RETURNS int LANGUAGE sql\n\
+              BEGIN ATOMIC SELECT 1; SELECT E'\\''; END;\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
+    let catalogue = from_files("m/", vec![file("1_a.sql", up), file("1_a.down.sql", "x")]).unwrap();
+    let script = &catalogue.migrations()[0].up;
+    let texts: Vec<&str> = script
+        .statements
+        .iter()
+        .map(|r| &script.sql[r.clone()])
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].ends_with("END"), "{texts:?}");
+    assert_eq!(texts[1], "CREATE INDEX CONCURRENTLY i ON t (a)");
 }

@@ -1,0 +1,90 @@
+//! `set-not-null`: `ALTER COLUMN … SET NOT NULL` scans the whole table under an ACCESS
+//! EXCLUSIVE lock, unless a validated `CHECK (column IS NOT NULL)` already proves it
+//! (PostgreSQL 12 and later then skip the scan). The file is checked for such a CHECK, or
+//! a `VALIDATE CONSTRAINT` on the table, before the `SET NOT NULL`; one in an earlier
+//! migration is the waiver's business.
+
+use pg_query::NodeEnum;
+use pg_query::protobuf::{AlterTableType, ConstrType};
+
+use super::{Hit, Rule};
+use crate::lint::input::Input;
+
+/// The rule.
+pub const RULE: Rule = Rule {
+    id: "set-not-null",
+    summary: "ALTER COLUMN SET NOT NULL without a validated CHECK (column IS NOT NULL) first",
+    safe: "ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT, then SET NOT NULL (and drop the CHECK)",
+    check,
+};
+
+fn check(input: &Input<'_>) -> Vec<Hit> {
+    // Tables with a validated CHECK so far in the file.
+    let mut proven: Vec<&str> = Vec::new();
+    let mut hits = Vec::new();
+    for (statement, table, cmd) in input.alter_commands() {
+        match AlterTableType::try_from(cmd.subtype) {
+            Ok(AlterTableType::AtValidateConstraint) => proven.push(table),
+            Ok(AlterTableType::AtAddConstraint) => {
+                if let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
+                    && c.contype == ConstrType::ConstrCheck as i32
+                    && !c.skip_validation
+                {
+                    proven.push(table);
+                }
+            }
+            Ok(AlterTableType::AtSetNotNull) if !proven.contains(&table) => hits.push(Hit::at(
+                statement,
+                format!(
+                    "SET NOT NULL on `{table}.{}` scans the whole table under an ACCESS EXCLUSIVE lock",
+                    cmd.name
+                ),
+            )),
+            _ => {}
+        }
+    }
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::table::{Expect::*, check};
+
+    #[test]
+    fn cases() {
+        check(
+            super::RULE.id,
+            3,
+            &[
+                (
+                    "ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;",
+                    Fires,
+                ),
+                (
+                    "ALTER TABLE accounts ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+                     ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;",
+                    Fires,
+                ),
+                (
+                    "ALTER TABLE accounts ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+                     ALTER TABLE accounts VALIDATE CONSTRAINT email_nn;\n\
+                     ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;",
+                    Quiet,
+                ),
+                (
+                    "CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a SET NOT NULL;",
+                    Quiet,
+                ),
+                (
+                    "ALTER TABLE accounts ALTER COLUMN email DROP NOT NULL;",
+                    Quiet,
+                ),
+                (
+                    "-- schemagate:allow set-not-null CHECK validated in migration 2\n\
+                     ALTER TABLE accounts ALTER COLUMN email SET NOT NULL;",
+                    Waived,
+                ),
+            ],
+        );
+    }
+}

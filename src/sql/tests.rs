@@ -1,0 +1,136 @@
+use super::*;
+
+/// Scripts and the statements PostgreSQL's grammar finds in them.
+const SPLITS: &[(&str, &[&str])] = &[
+    (
+        "CREATE TABLE \"a;b\" (x text default 'it''s; fine');\n\
+         -- a comment; still a comment\n\
+         /* outer /* nested; */ still; */\n\
+         SELECT 2",
+        &[
+            "CREATE TABLE \"a;b\" (x text default 'it''s; fine')",
+            "SELECT 2",
+        ],
+    ),
+    (
+        "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;\nDO $$ BEGIN PERFORM 1; END $$;",
+        &[
+            "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
+            "DO $$ BEGIN PERFORM 1; END $$",
+        ],
+    ),
+    // The hand-written splitter took `\'` for the end of the string.
+    (
+        "SELECT E'\\''; SELECT ';'",
+        &["SELECT E'\\''", "SELECT ';'"],
+    ),
+    // A function body in SQL-standard form holds its own `;`.
+    (
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\nSELECT 3;",
+        &[
+            "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END",
+            "SELECT 3",
+        ],
+    ),
+    // `$` continues an identifier: `a$b$` opens no dollar quote.
+    (
+        "SELECT 1 AS a$b$; SELECT ';'",
+        &["SELECT 1 AS a$b$", "SELECT ';'"],
+    ),
+    // A dollar quote inside another with a different tag.
+    (
+        "DO $outer$ BEGIN EXECUTE $inner$ SELECT ';' $inner$; END $outer$; SELECT 4",
+        &[
+            "DO $outer$ BEGIN EXECUTE $inner$ SELECT ';' $inner$; END $outer$",
+            "SELECT 4",
+        ],
+    ),
+    ("-- nothing to undo\n\n/* really */ ;;", &[]),
+    ("", &[]),
+    ("\u{b}\u{c} ;", &[]),
+    // U+00A0 is not white space to PostgreSQL but part of an identifier (an alias here).
+    ("SELECT 1 \u{a0}", &["SELECT 1 \u{a0}"]),
+    ("SELECT $1::int", &["SELECT $1::int"]),
+];
+
+#[test]
+fn statements_end_where_postgresqls_grammar_ends_them() {
+    for (sql, expected) in SPLITS {
+        assert_eq!(split_statements(sql).as_deref(), Ok(*expected), "{sql:?}");
+    }
+}
+
+#[test]
+fn statements_are_slices_of_the_script_at_their_byte_offsets() {
+    let sql = "-- é\nSELECT 'é';\n  SELECT 2;";
+    let script = parse(sql).unwrap();
+    for statement in &script.statements {
+        assert_eq!(&sql[statement.range.clone()], statement.text);
+        assert_eq!(
+            statement.text.as_ptr() as usize - sql.as_ptr() as usize,
+            statement.range.start
+        );
+    }
+    assert_eq!(
+        script.comments,
+        [Comment {
+            text: "-- é",
+            offset: 0
+        }]
+    );
+}
+
+#[test]
+fn a_comment_inside_a_string_is_not_a_comment() {
+    let script = parse("SELECT '-- schemagate:allow x y';\n-- real\n").unwrap();
+    let texts: Vec<&str> = script.comments.iter().map(|c| c.text).collect();
+    assert_eq!(texts, ["-- real"]);
+}
+
+/// Refused scripts, the start of PostgreSQL's message, and the text at the offset given.
+const ERRORS: &[(&str, &str, &str)] = &[
+    (
+        "SELECT 1;\nCREATE TABLEE t (a int);",
+        "syntax error at or near \"TABLEE\"",
+        "TABLEE",
+    ),
+    (
+        "SELECT 1;\nSELECT (1;\nSELECT 2;",
+        "syntax error at or near \";\"",
+        ";\nSELECT 2",
+    ),
+    ("SELECT 'abc", "unterminated quoted string", "'abc"),
+    ("SELECT 1; /* open", "unterminated /* comment", "/* open"),
+    (
+        "SELECT $$ body",
+        "unterminated dollar-quoted string",
+        "$$ body",
+    ),
+    ("CREATE TABLE t (a int", "syntax error at end of input", ""),
+];
+
+#[test]
+fn a_refused_script_is_located_at_the_token_postgresql_names() {
+    for (sql, message, at) in ERRORS {
+        let error = parse(sql).unwrap_err();
+        assert!(error.message.starts_with(message), "{sql:?}: {error:?}");
+        if at.is_empty() {
+            assert_eq!(error.offset, sql.trim_end().len(), "{sql:?}");
+        } else {
+            assert!(sql[error.offset..].starts_with(at), "{sql:?}: {error:?}");
+        }
+    }
+}
+
+#[test]
+fn transaction_statements_are_in_the_tree() {
+    let script = parse("BEGIN; CREATE TABLE t (); COMMIT;").unwrap();
+    assert!(matches!(
+        script.statements[0].node,
+        Some(NodeEnum::TransactionStmt(_))
+    ));
+    assert!(matches!(
+        script.statements[2].node,
+        Some(NodeEnum::TransactionStmt(_))
+    ));
+}
