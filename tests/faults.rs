@@ -214,22 +214,12 @@ async fn postgresql_restarted_mid_migration_fails_cleanly_and_a_later_run_succee
 
 /// The pid of schemagate's session once it is inside `pg_sleep`.
 async fn sleeping_schemagate(client: &Client) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let row = client
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND application_name LIKE 'schemagate/%' AND query LIKE '%pg_sleep(seconds)%'",
-                &[],
-            )
-            .await
-            .unwrap();
-        if let Some(row) = row {
-            return row.get(0);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the slow migration never started");
+    crate::support::session(
+        client,
+        "application_name LIKE 'schemagate/%' AND query LIKE '%pg_sleep(seconds)%'",
+        "the slow migration",
+    )
+    .await
 }
 
 /// Empties the database between kills.

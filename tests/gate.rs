@@ -290,19 +290,12 @@ async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migratio
 
 /// Waits until a migration is inside `pg_sleep`.
 async fn wait_for_sleeping_migration(db: &TestDb) {
-    let client = db.client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let rows = client
-            .query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(seconds)%' AND pid <> pg_backend_pid()", &[])
-            .await
-            .unwrap();
-        if !rows.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the slow migration never started");
+    crate::support::session(
+        &db.client().await,
+        "query LIKE '%pg_sleep(seconds)%'",
+        "the slow migration",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, with_user_password};
+use crate::support::{Project, TestDb, session, with_user_password};
 
 #[tokio::test]
 async fn rejected_credentials_exit_4_saying_authentication_failed_not_unreachable() {
@@ -40,25 +40,12 @@ async fn a_connection_lost_while_reading_the_history_exits_4() {
         .unwrap();
     let child = project.command(&db.url, &["check"]).spawn().unwrap();
     let client = db.client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let pid: i32 = loop {
-        let row = client
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND application_name LIKE 'schemagate/%' AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap();
-        if let Some(row) = row {
-            break row.get(0);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "check never waited on the history"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let pid = session(
+        &client,
+        "application_name LIKE 'schemagate/%' AND wait_event_type = 'Lock'",
+        "check waiting on the history",
+    )
+    .await;
     client
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .await

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use schemagate::lock::LOCK_KEY;
 
-use crate::support::{Project, TestDb, files, pg_program, send_signal};
+use crate::support::{Project, TestDb, files, pg_program, send_signal, session};
 
 /// A `--pg-dump` that answers `--version` as the real one, then touches `marker` and sleeps
 /// `seconds` before becoming the real pg_dump.
@@ -123,24 +123,12 @@ async fn sigterm_while_waiting_for_the_lock_exits_8_at_once() {
         .unwrap();
     let child = project.command(&db.url, &["migrate"]).spawn().unwrap();
     // Until it waits: its session polls pg_try_advisory_lock.
-    let client = db.client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client
-        .query_opt(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
-             AND application_name LIKE 'schemagate/%' AND query LIKE '%pg_try_advisory_lock%'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "schemagate never waited for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    session(
+        &db.client().await,
+        "application_name LIKE 'schemagate/%' AND query LIKE '%pg_try_advisory_lock%'",
+        "schemagate waiting for the lock",
+    )
+    .await;
     let signalled = Instant::now();
     send_signal(child.id().unwrap(), "TERM").await;
     let run = crate::support::Run(child.wait_with_output().await.unwrap());
@@ -199,23 +187,12 @@ async fn sigterm_during_a_slow_migration_finishes_the_step_starts_no_other_and_e
         .spawn()
         .unwrap();
     let client = db.client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client
-        .query_opt(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
-             AND query LIKE '%pg_sleep(seconds)%' AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the slow migration never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    session(
+        &client,
+        "query LIKE '%pg_sleep(seconds)%'",
+        "the slow migration",
+    )
+    .await;
     send_signal(child.id().unwrap(), "TERM").await;
     let run = crate::support::Run(child.wait_with_output().await.unwrap());
     run.expect_code(8);
@@ -304,23 +281,12 @@ async fn sigterm_while_a_step_waits_for_a_table_lock_rolls_the_step_back_and_exi
         .spawn()
         .unwrap();
     let client = db.client().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client
-        .query_opt(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
-             AND application_name LIKE 'schemagate/%' AND wait_event_type = 'Lock'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the step never waited for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    session(
+        &client,
+        "application_name LIKE 'schemagate/%' AND wait_event_type = 'Lock'",
+        "the step waiting for the table lock",
+    )
+    .await;
     let signalled = Instant::now();
     send_signal(child.id().unwrap(), "TERM").await;
     let run = crate::support::Run(child.wait_with_output().await.unwrap());

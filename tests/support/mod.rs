@@ -345,3 +345,24 @@ pub async fn send_signal(pid: u32, signal: &str) {
         .unwrap();
     assert!(status.success(), "kill -{signal} {pid}");
 }
+
+/// Waits (up to 20 s) for a session of the database `client` is connected to, other than
+/// `client`'s own, that matches `condition` (SQL over `pg_stat_activity`, e.g.
+/// `wait_event_type = 'Lock'`), and returns its pid; `what` says what the test waits for.
+pub async fn session(client: &Client, condition: &str, what: &str) -> i32 {
+    let query = format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND {condition} LIMIT 1"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(row) = client.query_opt(query.as_str(), &[]).await.unwrap() {
+            return row.get(0);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
