@@ -20,8 +20,29 @@ const LIMITS: Limits = Limits {
     statement_timeout: None,
 };
 
+/// Creates a scratch database through `admin` (a session on the server; its user needs
+/// `CREATEDB`) and returns its name.
+pub async fn create(admin: &Client) -> Result<String, tokio_postgres::Error> {
+    let name = name();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    Ok(name)
+}
+
+/// Drops the scratch database `name`, with its sessions; a failure is logged with the advice
+/// to drop it by hand, as the work it served is done either way.
+pub async fn remove(admin: &Client, name: &str) {
+    if let Err(error) = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+    {
+        tracing::warn!(database = %name, error = %crate::db::describe(&error), "cannot drop the scratch database; drop it by hand");
+    }
+}
+
 /// A name no one else uses: `schemagate_scratch_<pid>_<nanoseconds>`.
-pub fn name() -> String {
+fn name() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -29,6 +29,25 @@ async fn sleepy_pg_dump(project: &Project, seconds: u32) -> (PathBuf, PathBuf) {
     (path, marker)
 }
 
+/// `migrate` with a [`sleepy_pg_dump`] of `seconds`, once its backup is under way (under the
+/// lock, the partial file created, pg_dump sleeping).
+async fn migrating_behind_a_sleepy_pg_dump(
+    db: &TestDb,
+    project: &Project,
+    seconds: u32,
+) -> tokio::process::Child {
+    let (pg_dump, marker) = sleepy_pg_dump(project, seconds).await;
+    let child = project
+        .command(
+            &db.url,
+            &["migrate", "--pg-dump", pg_dump.to_str().unwrap()],
+        )
+        .spawn()
+        .unwrap();
+    wait_for_file(&marker).await;
+    child
+}
+
 /// Waits until `path` exists.
 async fn wait_for_file(path: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -72,15 +91,7 @@ async fn at_schema_1(db: &TestDb) -> Project {
 async fn a_lock_lost_during_a_slow_backup_exits_6_before_any_migration_and_the_next_run_succeeds() {
     let db = TestDb::new().await;
     let project = at_schema_1(&db).await;
-    let (pg_dump, marker) = sleepy_pg_dump(&project, 6).await;
-    let child = project
-        .command(
-            &db.url,
-            &["migrate", "--pg-dump", pg_dump.to_str().unwrap()],
-        )
-        .spawn()
-        .unwrap();
-    wait_for_file(&marker).await;
+    let child = migrating_behind_a_sleepy_pg_dump(&db, &project, 6).await;
     let pid = lock_holder(&db).await;
     db.client()
         .await
@@ -224,15 +235,7 @@ async fn sigterm_during_a_slow_migration_finishes_the_step_starts_no_other_and_e
 async fn sigterm_during_the_backup_stops_pg_dump_removes_its_partial_file_and_exits_8() {
     let db = TestDb::new().await;
     let project = at_schema_1(&db).await;
-    let (pg_dump, marker) = sleepy_pg_dump(&project, 30).await;
-    let child = project
-        .command(
-            &db.url,
-            &["migrate", "--pg-dump", pg_dump.to_str().unwrap()],
-        )
-        .spawn()
-        .unwrap();
-    wait_for_file(&marker).await;
+    let child = migrating_behind_a_sleepy_pg_dump(&db, &project, 30).await;
     assert_eq!(
         files(&project.backups()).len(),
         1,

@@ -86,17 +86,13 @@ pub(super) async fn record_baseline(
 /// `--verify`: a scratch database migrated to `version` must have the same schema. The
 /// scratch database is dropped on every path, a stop (exit 8) included.
 async fn verify(release: &Release, lock: &MigrationLock, version: i64) -> Result<(), Failure> {
-    let name = crate::scratch::name();
     let admin = lock.connection();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .map_err(|source| {
-            failure(BaselineError::Query {
-                action: "create a scratch database (the user needs CREATEDB)",
-                source,
-            })
-        })?;
+    let name = crate::scratch::create(admin).await.map_err(|source| {
+        failure(BaselineError::Query {
+            action: "create a scratch database (the user needs CREATEDB)",
+            source,
+        })
+    })?;
     tracing::info!(database = %name, version, "verifying the baseline on a scratch database");
     let work = async {
         let mut scratch = db::connect_to_database(release.url()?, &release.application_name, &name)
@@ -110,12 +106,7 @@ async fn verify(release: &Release, lock: &MigrationLock, version: i64) -> Result
         verified = work => verified,
         signal = release.stop.wait() => Err(stopped(signal, "while verifying the baseline", Some(0))),
     };
-    if let Err(error) = admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-    {
-        tracing::warn!(database = %name, error = %db::describe(&error), "cannot drop the scratch database; drop it by hand");
-    }
+    crate::scratch::remove(admin, &name).await;
     result
 }
 

@@ -26,11 +26,7 @@ pub(super) async fn verify(
         connected = db::connect(server, &release.application_name, gate_args.connect_timeout) => connected.exit(Exit::Unreachable)?,
         signal = release.stop.wait() => return Err(stopped(signal, "while connecting to the scratch server", None)),
     };
-    let name = crate::scratch::name();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .map_err(|e| {
+    let name = crate::scratch::create(&admin).await.map_err(|e| {
             Failure::new(
                 Exit::Usage,
                 anyhow::anyhow!(
@@ -62,12 +58,7 @@ pub(super) async fn verify(
         verified = work => verified,
         signal = release.stop.wait() => Err(stopped(signal, "while verifying", None)),
     };
-    if let Err(error) = admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-    {
-        tracing::warn!(database = %name, error = %db::describe(&error), "cannot drop the scratch database; drop it by hand");
-    }
+    crate::scratch::remove(&admin, &name).await;
     result?;
     output::verify_line(&format!(
         "verified: every down of {} inverts its up",
