@@ -45,6 +45,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The plan of nothing to do at `version`.
+    pub fn at(version: i64) -> Self {
+        Self {
+            direction: Direction::Up,
+            current: version,
+            target: version,
+            steps: Vec::new(),
+        }
+    }
+
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()

@@ -3,7 +3,7 @@
 use crate::history::HistoryError;
 
 /// A migration tool whose history `adopt --from` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
     /// sqlx-cli / `sqlx::migrate!`: `_sqlx_migrations`.
     Sqlx,
