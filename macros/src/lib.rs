@@ -48,7 +48,7 @@ fn expand(literal: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
         let path = dir.join(name).display().to_string();
         quote! { (#name, &include_bytes!(#path)[..]) }
     });
-    let origin = format!("{shown}/ (embedded)");
+    let origin = format!("embedded {shown}/");
     Ok(quote! {
         ::schemagate::catalogue::from_static(#origin, &[#(#files),*])
     })

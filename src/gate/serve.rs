@@ -42,6 +42,8 @@ impl Gate {
             checked_at: OffsetDateTime::now_utc(),
         });
         self.state.health.set(&verdict);
+        // The gate has just read the schema, so the database answered.
+        metrics.record_database_up(true);
         metrics.record_schema(report.plan.target, verdict.pending, verdict.compatible);
         *self
             .baseline
