@@ -10,8 +10,8 @@ use crate::backup::{Backup, RestorePlan};
 use crate::catalogue::Catalogue;
 use crate::config::Compat;
 use crate::ddl::Limits;
-use crate::gate::{BackupSettings, Report};
 use crate::history::Applied;
+use crate::migrate::Report;
 use crate::plan::{Direction, Plan};
 
 /// Prints a plan: where the schema is, where it goes, every step, and the DDL limits each
@@ -78,13 +78,13 @@ pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
 }
 
 /// Prints the backup a change will take first (or that `--no-backup` skips it).
-pub fn backup_intent(backup: &BackupSettings, schema_version: i64) {
-    if backup.skip {
+pub fn backup_intent(skip: bool, dir: &std::path::Path, schema_version: i64) {
+    if skip {
         println!("backup: NONE (--no-backup): nothing but your own backups can undo this");
     } else {
         println!(
             "backup: a verified pg_dump of schema {schema_version} into {} before the first step",
-            backup.dir.display()
+            dir.display()
         );
     }
 }
@@ -184,7 +184,7 @@ pub fn status(
             row.state = if same { "applied" } else { "drifted" };
         }
     }
-    let current = crate::plan::current_version(applied);
+    let current = crate::plan::highest_applied(applied);
     let window = compat.window;
     let status = Status {
         app_version: format!("v{}", compat.app_version),

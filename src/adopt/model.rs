@@ -30,13 +30,13 @@ impl Tool {
     }
 
     /// The tool's history table (its default name).
-    pub fn table(self) -> &'static str {
+    pub const fn table(self) -> &'static str {
         match self {
-            Tool::Sqlx => super::sqlx::TABLE,
-            Tool::GolangMigrate => super::golang_migrate::TABLE,
-            Tool::Dbmate => super::dbmate::TABLE,
-            Tool::Goose => super::goose::TABLE,
-            Tool::Flyway => super::flyway::TABLE,
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::GolangMigrate => "schema_migrations",
+            Tool::Dbmate => "schema_migrations",
+            Tool::Goose => "goose_db_version",
+            Tool::Flyway => "flyway_schema_history",
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
-use super::run::{Change, primary_only, read_failed, record, release_lock};
+use super::locked::{Change, primary_only, read_failed, record, release_lock};
 use crate::adopt::{self, AdoptError, Tool};
 use crate::lock::MigrationLock;
 use crate::{history, output};

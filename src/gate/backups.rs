@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use super::builder::Gate;
 use super::error::{Error, Exit, ExitWith};
-use super::run::{Change, guarded, primary_only, read_failed, record, release_lock};
+use super::locked::{Change, guarded, primary_only, read_failed, record, release_lock};
 use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server};
 use crate::lock::MigrationLock;
 use crate::{history, output};

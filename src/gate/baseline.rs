@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::backups;
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
-use super::run::{Change, primary_only, read_failed, record, release_lock};
+use super::locked::{Change, primary_only, read_failed, record, release_lock};
 use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
 use crate::lock::MigrationLock;

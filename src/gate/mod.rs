@@ -8,7 +8,8 @@
 //! - [`run`]: the gate itself (lock, plan, lint, backup, steps, verdict), `check`, `status`.
 //! - [`serve`]: `/health` and `/metrics` as a composable warp filter, the background
 //!   refresh, and the standalone [`Application`].
-//! - `steps`, `lint`: running a plan under the lock, and linting it first.
+//! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
+//!   standby, guard long work, audit), running a plan's steps, and linting it first.
 //! - `backups`, `rollback`, `baseline`, `adopt`, `verify`: the other commands, each a
 //!   method of [`Gate`] (these print their plans through [`crate::output`], as the CLI does).
 
@@ -22,6 +23,7 @@ mod adopt;
 mod backups;
 mod baseline;
 mod lint;
+mod locked;
 mod rollback;
 mod steps;
 mod verify;

@@ -7,12 +7,12 @@ use std::time::Instant;
 use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
-use super::run::{read_failed, release_lock};
+use super::locked::{read_failed, release_lock};
 use super::steps::execute_recorded;
 use crate::backup::{self, Origin, Server};
 use crate::config::{Compat, parse_version};
 use crate::lock::MigrationLock;
-use crate::plan::{self, RollbackRefusal, current_version};
+use crate::plan::{self, RollbackRefusal, highest_applied};
 use crate::{history, output};
 
 /// Where a rollback goes: a schema version, or the window of an earlier release.
@@ -129,7 +129,7 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let target = parse_target(target_text, &gate.release.compat)?;
     let client = gate.connect().await?;
     let applied = history::read(&client).await.map_err(read_failed)?;
-    let current = current_version(&applied);
+    let current = highest_applied(&applied);
     let Some(version) = resolve(&target, current) else {
         output::nothing_to_do(&format!(
             "schema {current} is inside the window of {target_text}"
@@ -141,7 +141,8 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let plan = plan::rollback(&gate.release.catalogue, &applied, version).map_err(refused)?;
     output::plan(&plan, &gate.release.compat, gate.settings.limits);
     if !plan.is_empty() {
-        output::backup_intent(&gate.settings.backup, current);
+        let backup = &gate.settings.backup;
+        output::backup_intent(backup.skip, &backup.dir, current);
     }
     if gate.settings.dry_run {
         output::nothing_changed();
@@ -187,7 +188,7 @@ async fn rollback_locked(
         return Ok(());
     }
     let started = Instant::now();
-    super::run::primary_only(lock.connection()).await?;
+    super::locked::primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, plan.current).await?;
     let backup_file = backup.map(|b| b.path.display().to_string());
     execute_recorded(gate, lock, goal.limits, &plan, backup_file, &mut |_, _| {}).await?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
-use super::run::{Change, read_failed, record};
+use super::locked::{Change, read_failed, record};
 use crate::ddl::{self, Limits};
 use crate::lock::MigrationLock;
 use crate::migrate::{self, Executed, Execution, Observer};
@@ -85,7 +85,8 @@ pub(crate) async fn execute_recorded(
             failed.at,
             format!(
                 "failed at version {}: {}",
-                failed.step.version, failed.error
+                failed.step.version,
+                db::describe(&failed.error)
             ),
         ),
     };
