@@ -62,9 +62,14 @@ pub struct MigrationLock {
 }
 
 impl MigrationLock {
-    /// Polls for the lock until `timeout`.
+    /// Polls for the lock until `timeout`; while it waits, tells `waiting` who holds it at
+    /// once and then every [`REPORT_INTERVAL`] (for the log and `/health`).
     #[tracing::instrument(skip_all)]
-    pub async fn acquire(client: Client, timeout: Duration) -> Result<Self, LockError> {
+    pub async fn acquire(
+        client: Client,
+        timeout: Duration,
+        waiting: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Self, LockError> {
         let started = Instant::now();
         watch_the_client(&client).await?;
         let mut next_report = Duration::ZERO;
@@ -93,7 +98,9 @@ impl MigrationLock {
                 });
             }
             if waited >= next_report {
-                tracing::info!(holder = %holder(&client).await, ?waited, "waiting for the migration lock");
+                let holder = holder(&client).await;
+                tracing::info!(%holder, ?waited, "waiting for the migration lock");
+                waiting(&holder);
                 next_report = waited + REPORT_INTERVAL;
             }
             tokio::time::sleep(POLL_INTERVAL).await;

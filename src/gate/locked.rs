@@ -24,8 +24,11 @@ impl Gate {
     /// Takes the migration lock on `client` (exit 7 when the lock timeout runs out, 8 on a
     /// stop).
     pub(crate) async fn take_lock(&self, client: Client) -> Result<MigrationLock, Error> {
+        let mut waiting = |holder: &str| {
+            self.waiting(&format!("waiting for the migration lock held by {holder}"));
+        };
         tokio::select! {
-            acquired = MigrationLock::acquire(client, self.settings.lock_timeout) => acquired.map_err(|e| match e {
+            acquired = MigrationLock::acquire(client, self.settings.lock_timeout, &mut waiting) => acquired.map_err(|e| match e {
                 LockError::Timeout { .. } => Error::new(Exit::LockTimeout, e),
                 LockError::Query(ref source) if db::connection_lost(source) => Error::new(Exit::Unreachable, e),
                 _ => Error::new(Exit::Internal, e),

@@ -11,6 +11,7 @@ use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::builder::Gate;
 use super::error::{Error, Exit, ExitWith};
@@ -49,6 +50,20 @@ impl Gate {
             .baseline
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(report.plan.target);
+    }
+
+    /// Says on `/health` what the gate waits for, until it is done.
+    pub(crate) fn waiting(&self, reason: &str) {
+        if self
+            .baseline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none()
+        {
+            self.state
+                .health
+                .set_waiting(&self.release.compat.tag(), reason);
+        }
     }
 
     /// What `/health` judges against; `baseline` is the version the gate left.
@@ -161,18 +176,22 @@ async fn record_newest_backup(metrics: &Metrics, dir: &std::path::Path, pool: &P
     }
 }
 
-/// `serve`: a gated release with its listener bound, not yet serving.
+/// `serve`: a release served while it is gated and after, until stopped.
 pub struct Application {
-    listener: TcpListener,
     address: SocketAddr,
     gate: Gate,
+    /// Ends the server (and, through `stopping`, the refresh).
+    shut_down: watch::Sender<bool>,
+    /// Turns true once the server stops accepting.
+    stopping: watch::Receiver<bool>,
+    server: JoinHandle<Result<(), hyper::Error>>,
 }
 
 impl Application {
-    /// Runs the gate (refusals return their error before anything listens), then binds
-    /// the service's `listen` address (port 0 picks one).
-    pub async fn build(gate: Gate) -> Result<(Self, Report), Error> {
-        let report = gate.run().await?;
+    /// Binds the service's `listen` address (port 0 picks one) and serves at once —
+    /// `/health/live` and `/metrics` answer, `/health` is 503 saying what the gate waits
+    /// for — then runs the gate. A refusal stops the server and returns its error.
+    pub async fn start(gate: Gate) -> Result<(Self, Report), Error> {
         let listen = gate.settings.service.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -182,14 +201,34 @@ impl Application {
             })
             .exit(Exit::Usage)?;
         let address = listener.local_addr().exit(Exit::Internal)?;
-        Ok((
-            Self {
-                listener,
-                address,
-                gate,
+        let (shut_down, mut shut) = watch::channel(false);
+        let (stopping_sender, stopping) = watch::channel(false);
+        let server = tokio::spawn(server::http::run(
+            listener,
+            gate.state.clone(),
+            async move {
+                let _ = shut.wait_for(|shut| *shut).await;
             },
-            report,
-        ))
+            stopping_sender,
+        ));
+        tracing::info!(address = %address, health = "503 until the gate is done", "listening");
+        match gate.run().await {
+            Ok(report) => Ok((
+                Self {
+                    address,
+                    gate,
+                    shut_down,
+                    stopping,
+                    server,
+                },
+                report,
+            )),
+            Err(error) => {
+                let _ = shut_down.send(true);
+                let _ = server.await;
+                Err(error)
+            }
+        }
     }
 
     /// The gate it serves.
@@ -202,21 +241,21 @@ impl Application {
         self.address
     }
 
-    /// Serves until `shutdown` completes, lets in-flight requests finish, stops the refresh.
+    /// Refreshes and serves until `shutdown` completes, lets in-flight requests finish,
+    /// stops the refresh.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let (stopping, mut stopped) = watch::channel(false);
-        let refresh = self.gate.refresh(async move {
-            let _ = stopped.wait_for(|stopping| *stopping).await;
-        })?;
-        let refresh = tokio::spawn(refresh);
-        tracing::info!(address = %self.address, "listening");
-        let served =
-            server::http::run(self.listener, self.gate.state.clone(), shutdown, stopping).await;
+        let mut stopping = self.stopping.clone();
+        let refresh = tokio::spawn(self.gate.refresh(async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        })?);
+        shutdown.await;
+        let _ = self.shut_down.send(true);
+        let served = self.server.await;
         refresh.abort();
-        served.exit(Exit::Internal)?;
+        served.exit(Exit::Internal)?.exit(Exit::Internal)?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -162,17 +162,18 @@ impl Health {
 
     /// The response before the gate has judged anything: 503, the gate is not done.
     pub fn starting(app_version: &str) -> Self {
-        let body = serde_json::json!({
-            "status": "starting",
-            "version": app_version,
-            "reason": "the gate has not finished yet",
-        });
         Self {
-            current: RwLock::new((
-                StatusCode::SERVICE_UNAVAILABLE,
-                Bytes::from(body.to_string()),
-            )),
+            current: RwLock::new(waiting(app_version, "the gate has not finished yet")),
         }
+    }
+
+    /// While the gate waits (for the lock, the database, the fleet): 503 and why.
+    pub fn set_waiting(&self, app_version: &str, reason: &str) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = waiting(app_version, reason);
     }
 
     /// Replaces the cached response.
@@ -191,6 +192,19 @@ impl Health {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+}
+
+/// The 503 of a gate that is not done.
+fn waiting(app_version: &str, reason: &str) -> (StatusCode, Bytes) {
+    let body = serde_json::json!({
+        "status": "starting",
+        "version": app_version,
+        "reason": reason,
+    });
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Bytes::from(body.to_string()),
+    )
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
 
 /// `serve`: gate, print the outcome, then serve until SIGTERM or SIGINT.
 async fn serve_until_stopped(gate: Gate, stop: Stop) -> Result<(), Error> {
-    let (application, report) = Application::build(gate).await?;
+    let (application, report) = Application::start(gate).await?;
     output::gate_done(&report, &application.gate().release().compat, false);
     application
         .run_until_stopped(async move {
