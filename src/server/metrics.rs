@@ -3,6 +3,7 @@
 //! No global registry: every `Application` (and so every test app) has its own, so tests
 //! running in one process do not see each other's series.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::audit::Totals;
 use crate::config::Window;
+use crate::fleet::Group;
 
 /// Buckets for one migration's duration: from a trivial DDL statement to a long backfill.
 const MIGRATION_BUCKETS: &[f64] = &[
@@ -37,6 +40,14 @@ pub struct Metrics {
     ddl_lock_retries: IntCounter,
     database_up: IntGauge,
     lint_findings: IntGauge,
+    fleet_replicas: IntGaugeVec,
+    /// The versions with a `_fleet_replicas` series, so a release that left loses its own.
+    fleet_versions: Mutex<Vec<String>>,
+    fleet_blocked: IntGauge,
+    migration_failures: IntCounter,
+    rollbacks: IntCounter,
+    /// The audit trail's totals at the last refresh: the counters rise by the difference.
+    audit_seen: Mutex<Totals>,
     /// The last rendering of the registry. Values only change through the `record_*`
     /// methods (on start and once per refresh), so scrapes between two changes reuse it
     /// instead of gathering and formatting every family again.
@@ -94,13 +105,16 @@ impl Metrics {
         )?;
         registry.register(Box::new(migration_duration.clone()))?;
 
-        // Registered for the contract (DESIGN §8) and the alert rules; a failed migration or
-        // a rollback ends the process before it serves, so a serving instance reports 0.
-        counter(
+        // From the audit trail, so that a gate that failed and exited before it served
+        // (a replica, a Job) is still counted by every replica that serves (DESIGN §14).
+        let migration_failures = counter(
             "migration_failures_total",
-            "Migrations this instance tried and that failed.",
+            "Migration and rollback steps that failed, run by any replica or Job: counted from the audit trail (schemagate_audit) at each refresh.",
         )?;
-        counter("rollbacks_total", "Rollbacks this instance ran.")?;
+        let rollbacks = counter(
+            "rollbacks_total",
+            "Completed rollbacks, run by any replica or Job: counted from the audit trail (schemagate_audit) at each refresh.",
+        )?;
         Ok(Self {
             schema_version: labelled(
                 "schema_version",
@@ -149,6 +163,18 @@ impl Metrics {
                 "lint_findings",
                 "Unwaived lint findings (warnings) in the migrations the gate applied.",
             )?,
+            fleet_replicas: labelled(
+                "fleet_replicas",
+                "Live serving replicas of each release (schemagate_fleet), this one included.",
+            )?,
+            fleet_versions: Mutex::new(Vec::new()),
+            fleet_blocked: int_gauge(
+                "fleet_blocked",
+                "1 while this instance's gate waits for the fleet to admit its change, else 0.",
+            )?,
+            migration_failures,
+            rollbacks,
+            audit_seen: Mutex::new(Totals::default()),
             registry,
             rendered: RwLock::new(None),
         })
@@ -227,6 +253,48 @@ impl Metrics {
     /// Records a schema change made without a backup.
     pub fn record_backup_skipped(&self) {
         self.backups_skipped.inc();
+        self.changed();
+    }
+
+    /// Records the live fleet: one `_fleet_replicas` series per release, the series of a
+    /// release no longer live removed.
+    pub fn record_fleet(&self, groups: &[Group]) {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for group in groups {
+            *counts.entry(&group.version).or_default() += group.replicas;
+        }
+        let mut versions = self
+            .fleet_versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for gone in versions.iter().filter(|v| !counts.contains_key(v.as_str())) {
+            let _ = self.fleet_replicas.remove_label_values(&[gone]);
+        }
+        for (version, replicas) in &counts {
+            self.fleet_replicas
+                .with_label_values(&[version])
+                .set(i64::try_from(*replicas).unwrap_or(i64::MAX));
+        }
+        *versions = counts.keys().map(|v| (*v).to_owned()).collect();
+        self.changed();
+    }
+
+    /// Records whether the gate is waiting for the fleet to admit its change.
+    pub fn record_fleet_blocked(&self, blocked: bool) {
+        self.fleet_blocked.set(blocked.into());
+        self.changed();
+    }
+
+    /// Records the audit trail's totals. The counters rise by what the trail gained since
+    /// the last refresh and never fall: a trail that shrank (a restore brought back an
+    /// older one) is the new base to count from.
+    pub fn record_audit_totals(&self, totals: Totals) {
+        let mut seen = self.audit_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        self.migration_failures
+            .inc_by(totals.migration_failures.saturating_sub(seen.migration_failures));
+        self.rollbacks
+            .inc_by(totals.rollbacks.saturating_sub(seen.rollbacks));
+        *seen = totals;
         self.changed();
     }
 
@@ -318,6 +386,47 @@ mod tests {
         assert!(text(&metrics).contains("sg_lint_findings 0"));
         metrics.record_lint_findings(3);
         assert!(text(&metrics).contains("sg_lint_findings 3"));
+    }
+
+    #[test]
+    fn the_fleet_has_one_series_per_live_release_and_a_blocked_gauge() {
+        let metrics = metrics();
+        let group = |version: &str, replicas, max| Group {
+            version: version.to_owned(),
+            replicas,
+            min: 3,
+            max,
+        };
+        metrics.record_fleet(&[group("v1.3.0", 2, 4), group("v1.4.0", 1, 5), group("v1.4.0", 2, 6)]);
+        let text = text(&metrics);
+        assert!(text.contains("sg_fleet_replicas{version=\"v1.3.0\"} 2"), "{text}");
+        assert!(text.contains("sg_fleet_replicas{version=\"v1.4.0\"} 3"), "{text}");
+        assert!(text.contains("sg_fleet_blocked 0"), "{text}");
+        metrics.record_fleet(&[group("v1.4.0", 3, 5)]);
+        metrics.record_fleet_blocked(true);
+        let text = self::text(&metrics);
+        assert!(!text.contains("v1.3.0"), "a release that left loses its series: {text}");
+        assert!(text.contains("sg_fleet_blocked 1"), "{text}");
+    }
+
+    #[test]
+    fn audit_totals_raise_the_counters_by_the_difference_and_never_lower_them() {
+        let metrics = metrics();
+        let totals = |migration_failures, rollbacks| Totals {
+            migration_failures,
+            rollbacks,
+        };
+        metrics.record_audit_totals(totals(2, 1));
+        metrics.record_audit_totals(totals(2, 1));
+        let text = self::text(&metrics);
+        assert!(text.contains("sg_migration_failures_total 2"), "{text}");
+        assert!(text.contains("sg_rollbacks_total 1"), "{text}");
+        // A restore brought back an older, shorter trail; then one more failure.
+        metrics.record_audit_totals(totals(0, 0));
+        metrics.record_audit_totals(totals(1, 0));
+        let text = self::text(&metrics);
+        assert!(text.contains("sg_migration_failures_total 3"), "{text}");
+        assert!(text.contains("sg_rollbacks_total 1"), "{text}");
     }
 
     #[test]
