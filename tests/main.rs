@@ -10,6 +10,7 @@ mod backup_faults;
 mod ddl;
 mod docs;
 mod faults;
+mod fleet;
 mod gate;
 mod hostile_input;
 mod lint;

@@ -13,8 +13,8 @@
 
 use std::sync::LazyLock;
 
-use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient};
 
 use super::error::FleetError;
 use super::instance::Instance;
@@ -78,8 +78,8 @@ pub struct Replica {
 }
 
 /// Creates the table unless it exists; safe with any number of instances doing the same
-/// at once (see the module docs).
-pub async fn ensure_table(client: &Client) -> Result<(), FleetError> {
+/// at once (see the module docs). Inside a transaction, losing that race aborts it.
+pub async fn ensure_table(client: &impl GenericClient) -> Result<(), FleetError> {
     match crate::db::create_table_unless_exists(client, TABLE, CREATE).await {
         Err(e) if lost_the_race(&e) => Ok(()),
         other => other.map_err(FleetError::query("create")),
