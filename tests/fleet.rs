@@ -131,7 +131,11 @@ async fn a_row_unseen_for_three_of_its_own_refresh_intervals_is_pruned_by_the_ne
         .map(|r| r.host)
         .collect();
     assert_eq!(hosts, ["recent", "slow"]);
-    assert_eq!(rows(&client).await, 2, "the stale row is deleted, not only hidden");
+    assert_eq!(
+        rows(&client).await,
+        2,
+        "the stale row is deleted, not only hidden"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +150,12 @@ async fn a_replica_creating_the_table_while_another_is_still_creating_it_succeed
     let second = db.client().await;
     let me = instance("1.4.0", "late", (4, 5), seconds(5));
     let announced = tokio::spawn(async move { fleet::announce(&second, &me).await });
-    session(&watcher, "wait_event_type = 'Lock'", "the second creator waiting").await;
+    session(
+        &watcher,
+        "wait_event_type = 'Lock'",
+        "the second creator waiting",
+    )
+    .await;
     creating.commit().await.unwrap();
     announced.await.unwrap().unwrap();
     assert_eq!(rows(&watcher).await, 1);
@@ -161,15 +170,18 @@ async fn many_replicas_announcing_at_once_on_a_database_without_the_table_all_su
         for i in 0..8 {
             let client = db.client().await;
             let me = instance("1.4.0", &format!("r{round}-{i}"), (4, 5), seconds(5));
-            tasks.push(tokio::spawn(async move {
-                fleet::announce(&client, &me).await
-            }));
+            tasks.push(tokio::spawn(
+                async move { fleet::announce(&client, &me).await },
+            ));
         }
         for task in tasks {
             task.await.unwrap().unwrap();
         }
         assert_eq!(rows(&admin).await, 8, "round {round}");
-        admin.batch_execute("DROP TABLE schemagate_fleet").await.unwrap();
+        admin
+            .batch_execute("DROP TABLE schemagate_fleet")
+            .await
+            .unwrap();
     }
 }
 
@@ -186,7 +198,9 @@ async fn live_rows_of_another_release_refuse_a_target_above_their_max_and_wideni
     }
     let live = fleet::live(&client).await.unwrap();
     let step = Change { from: 4, to: 5 };
-    let refusal = fleet::admit(step, &compat(""), &live).into_result().unwrap_err();
+    let refusal = fleet::admit(step, &compat(""), &live)
+        .into_result()
+        .unwrap_err();
     assert!(
         refusal.to_string().starts_with(
             "2 replicas of v1.3.0 run on schema ≤ 4 (hosts a, b); migrating to 5 would make them fail"
@@ -302,7 +316,10 @@ async fn the_fleet_wait_gives_up_after_its_timeout_and_no_wait_refuses_at_once()
         .await
         .unwrap_err();
     assert!(matches!(error, FleetError::Refused(_)), "{error:?}");
-    assert!(calls.lock().unwrap().is_empty(), "no wait, no blocked gauge");
+    assert!(
+        calls.lock().unwrap().is_empty(),
+        "no wait, no blocked gauge"
+    );
 }
 
 /// A refresher on `db` for release 1.4.0 at schema 0, with its health and metrics.
@@ -360,8 +377,14 @@ async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_met
         ])
     );
     let text = text(&metrics);
-    assert!(text.contains("sg_fleet_replicas{version=\"v1.3.0\"} 1"), "{text}");
-    assert!(text.contains("sg_fleet_replicas{version=\"v1.4.0\"} 1"), "{text}");
+    assert!(
+        text.contains("sg_fleet_replicas{version=\"v1.3.0\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sg_fleet_replicas{version=\"v1.4.0\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("sg_fleet_blocked 0"), "{text}");
 
     let me = refresher.instance().unwrap().id.clone();
@@ -401,20 +424,31 @@ async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_
     audit::ensure_table(&client).await.unwrap();
     for (action, outcome) in [
         ("migrate", "ok"),
-        ("migrate", "failed at version 5: ERROR: relation \"t\" already exists"),
+        (
+            "migrate",
+            "failed at version 5: ERROR: relation \"t\" already exists",
+        ),
         ("migrate", "stopped by SIGTERM at version 4"),
         ("rollback", "ok"),
-        ("rollback", "failed at version 4: ERROR: cannot drop table t"),
+        (
+            "rollback",
+            "failed at version 4: ERROR: cannot drop table t",
+        ),
         ("restore", "ok"),
     ] {
-        audit::record(&client, &change(action, outcome)).await.unwrap();
+        audit::record(&client, &change(action, outcome))
+            .await
+            .unwrap();
     }
     refresher.once().await;
     refresher.once().await;
     let text = self::text(&metrics);
     assert!(text.contains("sg_migration_failures_total 2"), "{text}");
     assert!(text.contains("sg_rollbacks_total 1"), "{text}");
-    assert!(text.contains("# TYPE sg_migration_failures_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE sg_migration_failures_total counter"),
+        "{text}"
+    );
     assert_eq!(
         audit::totals(&client).await.unwrap(),
         audit::Totals {

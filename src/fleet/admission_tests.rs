@@ -67,24 +67,30 @@ fn several_blocking_releases_are_listed_lowest_max_first() {
 
 #[test]
 fn a_lone_blocker_is_it_and_long_host_lists_are_cut() {
-    let one = refused(admit(moving(4, 5), &compat(""), &[replica("v1.3.0", "a", 3, 4)]));
-    assert!(one.blocking().ends_with("(host a); migrating to 5 would make it fail"));
+    let one = refused(admit(
+        moving(4, 5),
+        &compat(""),
+        &[replica("v1.3.0", "a", 3, 4)],
+    ));
+    assert!(
+        one.blocking()
+            .ends_with("(host a); migrating to 5 would make it fail")
+    );
     let many: Vec<Replica> = (0..8)
         .map(|i| replica("v1.3.0", &format!("h{i}"), 3, 4))
         .collect();
     let text = refused(admit(moving(4, 5), &compat(""), &many)).blocking();
     assert!(
-        text.starts_with("8 replicas of v1.3.0 run on schema ≤ 4 (hosts h0, h1, h2, h3, h4 and 3 more)"),
+        text.starts_with(
+            "8 replicas of v1.3.0 run on schema ≤ 4 (hosts h0, h1, h2, h3, h4 and 3 more)"
+        ),
         "{text}"
     );
 }
 
 #[test]
 fn a_rollback_below_the_highest_live_min_is_refused() {
-    let live = [
-        replica("v1.5.0", "n1", 5, 7),
-        replica("v1.6.0", "n2", 6, 7),
-    ];
+    let live = [replica("v1.5.0", "n1", 5, 7), replica("v1.6.0", "n2", 6, 7)];
     let refusal = refused(admit(moving(6, 5), &compat(""), &live));
     assert_eq!(
         refusal.blocking(),
@@ -136,7 +142,9 @@ fn a_widened_window_still_refuses_beyond_its_new_max() {
     let widened = compat("[[releases]]\nversion = \"1.3.0\"\nmin = 3\nmax = 5\n");
     let refusal = refused(admit(moving(4, 6), &widened, &live));
     assert!(
-        refusal.blocking().starts_with("1 replica of v1.3.0 runs on schema ≤ 5"),
+        refusal
+            .blocking()
+            .starts_with("1 replica of v1.3.0 runs on schema ≤ 5"),
         "{refusal}"
     );
 }
@@ -195,5 +203,8 @@ fn a_plan_is_a_change_from_its_current_version_to_its_target() {
         steps: Vec::new(),
     };
     let change = Change::from(&plan);
-    assert_eq!((change, change.direction()), (moving(5, 3), Some(Direction::Down)));
+    assert_eq!(
+        (change, change.direction()),
+        (moving(5, 3), Some(Direction::Down))
+    );
 }

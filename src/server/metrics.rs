@@ -289,9 +289,15 @@ impl Metrics {
     /// the last refresh and never fall: a trail that shrank (a restore brought back an
     /// older one) is the new base to count from.
     pub fn record_audit_totals(&self, totals: Totals) {
-        let mut seen = self.audit_seen.lock().unwrap_or_else(PoisonError::into_inner);
-        self.migration_failures
-            .inc_by(totals.migration_failures.saturating_sub(seen.migration_failures));
+        let mut seen = self
+            .audit_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.migration_failures.inc_by(
+            totals
+                .migration_failures
+                .saturating_sub(seen.migration_failures),
+        );
         self.rollbacks
             .inc_by(totals.rollbacks.saturating_sub(seen.rollbacks));
         *seen = totals;
@@ -397,15 +403,28 @@ mod tests {
             min: 3,
             max,
         };
-        metrics.record_fleet(&[group("v1.3.0", 2, 4), group("v1.4.0", 1, 5), group("v1.4.0", 2, 6)]);
+        metrics.record_fleet(&[
+            group("v1.3.0", 2, 4),
+            group("v1.4.0", 1, 5),
+            group("v1.4.0", 2, 6),
+        ]);
         let text = text(&metrics);
-        assert!(text.contains("sg_fleet_replicas{version=\"v1.3.0\"} 2"), "{text}");
-        assert!(text.contains("sg_fleet_replicas{version=\"v1.4.0\"} 3"), "{text}");
+        assert!(
+            text.contains("sg_fleet_replicas{version=\"v1.3.0\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sg_fleet_replicas{version=\"v1.4.0\"} 3"),
+            "{text}"
+        );
         assert!(text.contains("sg_fleet_blocked 0"), "{text}");
         metrics.record_fleet(&[group("v1.4.0", 3, 5)]);
         metrics.record_fleet_blocked(true);
         let text = self::text(&metrics);
-        assert!(!text.contains("v1.3.0"), "a release that left loses its series: {text}");
+        assert!(
+            !text.contains("v1.3.0"),
+            "a release that left loses its series: {text}"
+        );
         assert!(text.contains("sg_fleet_blocked 1"), "{text}");
     }
 

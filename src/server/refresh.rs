@@ -96,11 +96,8 @@ impl Refresher {
 
     /// One refresh: query, judge, publish.
     pub async fn once(&mut self) {
-        let read = tokio::time::timeout(
-            self.timeout,
-            read(&self.pool, self.instance.as_ref()),
-        )
-        .await;
+        let read =
+            tokio::time::timeout(self.timeout, read(&self.pool, self.instance.as_ref())).await;
         let checked_at = OffsetDateTime::now_utc();
         let seen = match read {
             Ok(Ok((current, side))) => {
