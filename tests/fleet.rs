@@ -13,7 +13,7 @@ use schemagate::fleet::{self, Admission, Change, FleetError, Instance, Wait};
 use schemagate::server::{Health, Judge, Metrics, Observation, Refresher};
 use tokio_postgres::Client;
 
-use crate::support::{TestDb, session};
+use crate::support::{Project, TestDb, session};
 
 /// Release 1.4.0 on [4, 5] with `releases` appended (the repository's example window).
 fn compat(releases: &str) -> Compat {
@@ -183,6 +183,24 @@ async fn many_replicas_announcing_at_once_on_a_database_without_the_table_all_su
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_fleet_table_alone_is_not_taken_for_an_existing_schema_without_a_history() {
+    // A `--no-migrate` replica announced itself before the migration Job ran.
+    let db = TestDb::new().await;
+    fleet::announce(
+        &db.client().await,
+        &instance("1.0.0", "early", (1, 2), seconds(5)),
+    )
+    .await
+    .unwrap();
+    let project = Project::with_tables(2, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
 }
 
 #[tokio::test]
