@@ -253,5 +253,4 @@ pub fn effective_window(replica: &Replica, compat: &Compat) -> Window {
 }
 
 #[cfg(test)]
-#[path = "admission_tests.rs"]
 mod tests;

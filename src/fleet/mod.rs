@@ -25,7 +25,7 @@ pub mod summary;
 pub mod table;
 pub mod wait;
 
-pub use admission::{Admission, Blocker, Change, Refusal, admit};
+pub use admission::{Admission, Blocker, Change, Limit, Refusal, admit, effective_window};
 pub use error::FleetError;
 pub use instance::Instance;
 pub use summary::{Group, summary};
