@@ -43,11 +43,11 @@ pub struct Refresher {
     fleet: Vec<Group>,
     /// What failed in the fleet and audit queries at the last refresh, to log changes
     /// rather than every tick.
-    side_failures: Vec<String>,
+    fleet_and_audit_failures: Vec<String>,
 }
 
 /// What one refresh read besides the version: each part may fail on its own.
-struct Side {
+struct FleetAndAudit {
     announced: Result<(), fleet::FleetError>,
     live: Result<Vec<Replica>, fleet::FleetError>,
     totals: Result<Totals, audit::AuditError>,
@@ -73,7 +73,7 @@ impl Refresher {
             failing: None,
             instance: None,
             fleet: Vec::new(),
-            side_failures: Vec::new(),
+            fleet_and_audit_failures: Vec::new(),
         }
     }
 
@@ -100,9 +100,9 @@ impl Refresher {
             tokio::time::timeout(self.timeout, read(&self.pool, self.instance.as_ref())).await;
         let checked_at = OffsetDateTime::now_utc();
         let seen = match read {
-            Ok(Ok((current, side))) => {
+            Ok(Ok((current, more))) => {
                 self.last = current;
-                self.publish_side(side);
+                self.publish_fleet_and_audit(more);
                 Observation {
                     current,
                     reachable: true,
@@ -139,29 +139,29 @@ impl Refresher {
     }
 
     /// Publishes the fleet and the audit totals; logs what failed when that changes.
-    fn publish_side(&mut self, side: Side) {
+    fn publish_fleet_and_audit(&mut self, read: FleetAndAudit) {
         let mut failures = Vec::new();
-        if let Err(error) = side.announced {
+        if let Err(error) = read.announced {
             failures.push(error.to_string());
         }
-        match side.live {
+        match read.live {
             Ok(live) => {
                 self.fleet = fleet::summary(&live);
                 self.metrics.record_fleet(&self.fleet);
             }
             Err(error) => failures.push(error.to_string()),
         }
-        match side.totals {
+        match read.totals {
             Ok(totals) => self.metrics.record_audit_totals(totals),
             Err(error) => failures.push(error.to_string()),
         }
-        if failures != self.side_failures {
+        if failures != self.fleet_and_audit_failures {
             if failures.is_empty() {
                 tracing::info!("fleet and audit trail read again");
             } else {
                 tracing::warn!(errors = %failures.join("; "), "the refresh could not keep the fleet or the audit counters current; health is unaffected");
             }
-            self.side_failures = failures;
+            self.fleet_and_audit_failures = failures;
         }
     }
 
@@ -215,7 +215,7 @@ impl Refresher {
 /// connection the fleet (announcing `instance` first) and the audit totals. A connection
 /// whose version query failed is taken out of the pool rather than returned to it, so the
 /// next refresh connects afresh.
-async fn read(pool: &Pool, instance: Option<&Instance>) -> Result<(i64, Side), String> {
+async fn read(pool: &Pool, instance: Option<&Instance>) -> Result<(i64, FleetAndAudit), String> {
     let client = pool.get().await.map_err(describe_pool_error)?;
     let fleet = async {
         let announced = match instance {
@@ -232,7 +232,7 @@ async fn read(pool: &Pool, instance: Option<&Instance>) -> Result<(i64, Side), S
     match current {
         Ok(version) => Ok((
             version,
-            Side {
+            FleetAndAudit {
                 announced,
                 live,
                 totals,
