@@ -76,21 +76,17 @@ pub struct Totals {
 
 /// Recording or reading the audit trail failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} schemagate_audit: {message}")]
+#[error("cannot {action} schemagate_audit: {}", crate::db::describe(.source))]
 pub struct AuditError {
     action: &'static str,
-    message: String,
+    #[source]
+    source: tokio_postgres::Error,
 }
 
 /// Creates the table unless it exists, and widens the version columns of one made with
 /// `int4` before versions were `int8` (under the migration lock).
 pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
-    let failed = |action| {
-        move |e: tokio_postgres::Error| AuditError {
-            action,
-            message: crate::db::describe(&e),
-        }
-    };
+    let failed = |action| move |source: tokio_postgres::Error| AuditError { action, source };
     crate::db::create_table_unless_exists(client, "schemagate_audit", CREATE)
         .await
         .map_err(failed("create"))?;
@@ -129,7 +125,10 @@ pub async fn record(client: &Client, entry: &Entry) -> Result<(), AuditError> {
         )
         .await
         .map(drop)
-        .map_err(|e| AuditError { action: "write", message: crate::db::describe(&e) })
+        .map_err(|source| AuditError {
+            action: "write",
+            source,
+        })
 }
 
 /// The latest `limit` entries, newest first; empty when nothing was recorded yet.
@@ -142,7 +141,7 @@ pub async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditE
         Err(e) => {
             return Err(AuditError {
                 action: "read",
-                message: crate::db::describe(&e),
+                source: e,
             });
         }
     };
@@ -171,10 +170,10 @@ pub async fn totals(client: &Client) -> Result<Totals, AuditError> {
     let row = match client.query_one(QUERY, &[]).await {
         Ok(row) => row,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Totals::default()),
-        Err(e) => {
+        Err(source) => {
             return Err(AuditError {
                 action: "count",
-                message: crate::db::describe(&e),
+                source,
             });
         }
     };

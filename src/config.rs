@@ -25,9 +25,10 @@ impl Window {
     }
 }
 
-/// An earlier release, kept so `--rollback-to vX.Y.Z` knows its window.
+/// An earlier release listed in `[[releases]]`, kept so `--rollback-to vX.Y.Z` knows its
+/// window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Release {
+pub struct KnownRelease {
     /// Its version.
     pub version: Version,
     /// Its window (`target` equals `max`).
@@ -44,7 +45,7 @@ pub struct Compat {
     /// This release's window.
     pub window: Window,
     /// Earlier releases.
-    pub releases: Vec<Release>,
+    pub releases: Vec<KnownRelease>,
     /// `[adopt]`: how an existing database without a history is taken over unattended.
     pub adopt: Adopt,
     /// `[lint]`: what the gate does with the lint's findings on its plan.
@@ -160,9 +161,18 @@ pub fn parse_version(text: &str) -> Result<Version, semver::Error> {
 }
 
 impl Compat {
-    /// The `compat.toml` embedded at build time.
-    pub fn embedded() -> Result<Self, ConfigError> {
-        Self::parse("embedded compat.toml", crate::embedded::COMPAT)
+    /// Parses and validates `compat.toml` text, as an application embeds it with
+    /// `include_str!`.
+    ///
+    /// ```
+    /// let compat = schemagate::Compat::from_toml_str(
+    ///     "[app]\nversion = \"1.4.0\"\n[schema]\nmin = 4\nmax = 5\n",
+    /// )?;
+    /// assert_eq!((compat.window.min, compat.window.target), (4, 5));
+    /// # Ok::<(), schemagate::config::ConfigError>(())
+    /// ```
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::parse("compat.toml", text)
     }
 
     /// Reads and validates a `compat.toml` file.
@@ -213,7 +223,7 @@ impl Compat {
             .iter()
             .map(|r| {
                 let window = checked_window(&r.min, &r.max, &r.max, &invalid)?;
-                Ok(Release {
+                Ok(KnownRelease {
                     version: version(&r.version)?,
                     window,
                 })
@@ -259,7 +269,7 @@ impl Compat {
     }
 
     /// The release of a version given as `v1.3.0` or `1.3.0`.
-    pub fn release(&self, version: &Version) -> Option<&Release> {
+    pub fn release(&self, version: &Version) -> Option<&KnownRelease> {
         self.releases.iter().find(|r| &r.version == version)
     }
 }

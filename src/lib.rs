@@ -1,8 +1,29 @@
-//! schemagate guards a PostgreSQL schema across application releases (DESIGN §1).
+//! schemagate guards a PostgreSQL schema across application releases (DESIGN §1). It is a
+//! library first (DESIGN §13): an application embeds its migrations and window and gates
+//! itself at startup; the `schemagate` binary (`src/bin/schemagate/`: command line, logging,
+//! dispatch) is one client of the same API.
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), Box<dyn std::error::Error>> {
+//! use warp::Filter;
+//! let release = schemagate::Release::new(
+//!     schemagate::embed_catalogue!("migrations")?,
+//!     schemagate::Compat::from_toml_str(include_str!("../compat.toml"))?,
+//! );
+//! let gate = schemagate::Gate::builder(release)
+//!     .database_url(std::env::var("DATABASE_URL")?)
+//!     .backup_dir("/app/backups")
+//!     .build()?;
+//! let report = gate.run().await?; // lock, backup, migrate, verdict
+//! tokio::spawn(gate.refresh(std::future::pending())?);
+//! let api = warp::path("hello").map(|| "hello");
+//! warp::serve(api.or(gate.routes())).run(([0, 0, 0, 0], 8080)).await;
+//! # Ok(()) }
+//! ```
 //!
 //! # Map
-//! - [`cli`]: every command, flag and environment variable.
-//! - [`app`]: the only place that wires config, connection, lock, backup, migrate and server.
+//! - [`gate`]: the library boundary: [`Release`], [`Gate`] and its builder, settings,
+//!   typed errors with exit codes, the gate run, routes and refresh, every command.
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
@@ -22,14 +43,14 @@
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
 //! - [`migrate`]: executes plans.
-//! - [`output`]: what commands print on stdout (plans, status), apart from logs.
+//! - [`output`]: what the commands print on stdout (plans, status), apart from logs; never
+//!   [`Gate::run`], [`Gate::routes`] or [`Gate::refresh`].
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
 //! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query): statements, comments, trees.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
-//! - [`telemetry`]: tracing setup.
 //! - [`verify`]: every down proven to invert its up, on a scratch database.
 //!
 //! # Glossary
@@ -42,18 +63,17 @@
 //!   change (would it break a live replica of another release?).
 
 pub mod adopt;
-pub mod app;
 pub mod audit;
 pub mod backup;
 pub mod baseline;
 pub mod catalogue;
-pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod db;
 pub mod ddl;
 pub mod duration;
 pub mod fleet;
+pub mod gate;
 pub mod history;
 pub mod lint;
 pub mod lock;
@@ -66,10 +86,10 @@ pub mod scratch;
 pub mod server;
 pub mod sql;
 pub mod stop;
-pub mod telemetry;
 pub mod verify;
 
-/// Files embedded at build time by `build.rs`.
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
-}
+pub use catalogue::Catalogue;
+pub use config::Compat;
+pub use gate::{Error, Exit, Gate, GateBuilder, Release, Report};
+/// The migrations of a directory embedded in the binary; see [`schemagate_macros`].
+pub use schemagate_macros::embed_catalogue;

@@ -23,6 +23,7 @@ use crate::position::{byte_offset, line_column};
 #[derive(Debug, thiserror::Error)]
 #[error(
     "{verb} {version} ({file}) failed{position}: {error}{blocked}{partial}; {done}; {outcome}",
+    error = crate::db::describe(&self.error),
     blocked = self.blocked_by.as_ref().map(|b| format!("; it waited for locks held by {b}")).unwrap_or_default(),
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
     position = self.position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default(),
@@ -35,8 +36,9 @@ pub struct StepFailed {
     pub direction: Direction,
     /// The step that failed.
     pub step: Step,
-    /// PostgreSQL's error, with detail and hint.
-    pub error: String,
+    /// PostgreSQL's error (its SQLSTATE, detail and hint); shown described.
+    #[source]
+    pub error: tokio_postgres::Error,
     /// Line and column of the error in the file, when PostgreSQL gives one.
     pub position: Option<(usize, usize)>,
     /// Versions completed in this run before the failure.
@@ -54,6 +56,12 @@ pub struct StepFailed {
 }
 
 impl StepFailed {
+    /// PostgreSQL's SQLSTATE, when the server answered (e.g. `42P07` for a relation that
+    /// already exists).
+    pub fn sqlstate(&self) -> Option<&tokio_postgres::error::SqlState> {
+        self.error.code()
+    }
+
     /// Where the database is and what to do next.
     fn outcome(&self) -> String {
         if self.connection_lost {
@@ -218,8 +226,8 @@ fn step_parts<'a>(
 
 /// Why one file failed to run.
 struct RunFailed {
-    /// PostgreSQL's error, described.
-    error: String,
+    /// PostgreSQL's error.
+    error: tokio_postgres::Error,
     /// Its byte offset in the file, when PostgreSQL gives a position.
     offset: Option<usize>,
     /// Whether the connection is gone rather than the SQL at fault.
@@ -232,13 +240,13 @@ struct RunFailed {
 
 impl RunFailed {
     /// `base` is the byte offset in the file of the statement that was sent, if any.
-    fn new(error: &tokio_postgres::Error, sql: &str, base: Option<usize>) -> Self {
+    fn new(error: tokio_postgres::Error, sql: &str, base: Option<usize>) -> Self {
         Self {
-            error: crate::db::describe(error),
-            offset: base.and_then(|base| error_offset(sql, error, base)),
-            connection_lost: crate::db::connection_lost(error),
+            offset: base.and_then(|base| error_offset(sql, &error, base)),
+            connection_lost: crate::db::connection_lost(&error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
-            lock_timeout: ddl::is_lock_timeout(error),
+            lock_timeout: ddl::is_lock_timeout(&error),
+            error,
         }
     }
 }
@@ -264,11 +272,11 @@ async fn run(
             match AsyncTransaction::execute(client, queries.into_iter()).await {
                 Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
                     .await
-                    .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)))?,
+                    .map_err(|e| RunFailed::new(e, &script.sql, Some(0)))?,
                 done => {
                     return done
                         .map(drop)
-                        .map_err(|e| RunFailed::new(&e, &script.sql, Some(0)));
+                        .map_err(|e| RunFailed::new(e, &script.sql, Some(0)));
                 }
             }
         }
@@ -276,7 +284,7 @@ async fn run(
     client
         .batch_execute(&settings.statements(false))
         .await
-        .map_err(|e| RunFailed::new(&e, &script.sql, None))?;
+        .map_err(|e| RunFailed::new(e, &script.sql, None))?;
     // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
     for range in &script.statements {
         let (base, statement) = (range.start, &script.sql[range.clone()]);
@@ -284,15 +292,15 @@ async fn run(
             match client.batch_execute(statement).await {
                 Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
                     .await
-                    .map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?,
-                done => break done.map_err(|e| RunFailed::new(&e, &script.sql, Some(base)))?,
+                    .map_err(|e| RunFailed::new(e, &script.sql, Some(base)))?,
+                done => break done.map_err(|e| RunFailed::new(e, &script.sql, Some(base)))?,
             }
         }
     }
     client
         .batch_execute(&format!("{history_statement}; {}", ddl::RESET))
         .await
-        .map_err(|e| RunFailed::new(&e, &script.sql, None))
+        .map_err(|e| RunFailed::new(e, &script.sql, None))
 }
 
 /// After a lock timeout: sleeps the pause `retry` gives, or returns the error when it gives
@@ -319,4 +327,28 @@ fn error_offset(sql: &str, error: &tokio_postgres::Error, base: usize) -> Option
         }
         ErrorPosition::Internal { .. } => None,
     }
+}
+
+/// What a gate run did, for the caller's output and metrics (`Gate::run` returns it).
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The plan it executed (or would have, on a dry run); with `no_migrate`, an empty plan
+    /// at the version found.
+    pub plan: Plan,
+    /// How long it waited for the migration lock.
+    pub lock_waited: Duration,
+    /// Each executed step and its duration.
+    pub durations: Vec<(Step, Duration)>,
+    /// The backup taken before the first step, if one was.
+    pub backup: Option<crate::backup::Backup>,
+    /// Whether a backup was due but skipped.
+    pub backup_skipped: bool,
+    /// How many times a step was retried after a DDL lock timeout.
+    pub lock_retries: u64,
+    /// The DDL limits it ran (or would run) with.
+    pub limits: Limits,
+    /// Unwaived lint findings in the plan, logged as warnings (DESIGN §12).
+    pub lint_findings: usize,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
 }

@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::app::GateReport;
 use crate::audit::Recorded;
 use crate::backup::{Backup, RestorePlan};
 use crate::catalogue::Catalogue;
-use crate::cli::BackupArgs;
 use crate::config::Compat;
 use crate::ddl::Limits;
 use crate::history::Applied;
+use crate::migrate::Report;
 use crate::plan::{Direction, Plan};
 
 /// Prints a plan: where the schema is, where it goes, every step, and the DDL limits each
@@ -55,7 +54,7 @@ pub fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
 }
 
 /// Prints the outcome of a gate run (or its plan, on a dry run).
-pub fn gate_done(report: &GateReport, compat: &Compat, dry_run: bool) {
+pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
     if dry_run {
         plan(&report.plan, compat, report.limits);
         nothing_changed();
@@ -79,13 +78,13 @@ pub fn gate_done(report: &GateReport, compat: &Compat, dry_run: bool) {
 }
 
 /// Prints the backup a change will take first (or that `--no-backup` skips it).
-pub fn backup_intent(args: &BackupArgs, schema_version: i64) {
-    if args.no_backup {
+pub fn backup_intent(skip: bool, dir: &std::path::Path, schema_version: i64) {
+    if skip {
         println!("backup: NONE (--no-backup): nothing but your own backups can undo this");
     } else {
         println!(
             "backup: a verified pg_dump of schema {schema_version} into {} before the first step",
-            args.backup_dir.display()
+            dir.display()
         );
     }
 }
@@ -96,6 +95,11 @@ pub fn check_ok(current: i64, compat: &Compat) {
         "ok: schema {current} is inside the window [{}, {}] of release v{}",
         compat.window.min, compat.window.max, compat.app_version
     );
+}
+
+/// Prints the lint's rendered findings.
+pub fn lint(rendered: &str) {
+    print!("{rendered}");
 }
 
 /// Prints the release, its window and its catalogue.
@@ -180,7 +184,7 @@ pub fn status(
             row.state = if same { "applied" } else { "drifted" };
         }
     }
-    let current = crate::plan::current_version(applied);
+    let current = crate::plan::highest_applied(applied);
     let window = compat.window;
     let status = Status {
         app_version: format!("v{}", compat.app_version),

@@ -7,14 +7,8 @@ use crate::catalogue::{Catalogue, Down, Migration};
 use crate::config::Window;
 use crate::history::Applied;
 
-/// Which way a plan moves the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Applying up files.
-    Up,
-    /// Applying down files.
-    Down,
-}
+/// Which way a plan moves the schema: the direction of the files it runs.
+pub use crate::catalogue::Direction;
 
 /// One file to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +39,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The plan of nothing to do at `version`.
+    pub fn at(version: i64) -> Self {
+        Self {
+            direction: Direction::Up,
+            current: version,
+            target: version,
+            steps: Vec::new(),
+        }
+    }
+
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
@@ -177,7 +181,7 @@ pub fn rollback(
     target: i64,
 ) -> Result<Plan, RollbackRefusal> {
     check_history(catalogue, history)?;
-    let current = current_version(history);
+    let current = highest_applied(history);
     if target > current {
         return Err(RollbackRefusal::AboveCurrent { target, current });
     }
@@ -268,8 +272,9 @@ pub fn check_history(catalogue: &Catalogue, history: &[Applied]) -> Result<(), R
     Ok(())
 }
 
-/// The highest applied version, 0 when none.
-pub fn current_version(history: &[Applied]) -> i64 {
+/// The highest applied version of rows already read, 0 when none (the database's own
+/// answer is [`crate::history::current_version`]).
+pub fn highest_applied(history: &[Applied]) -> i64 {
     history.iter().map(|a| a.version).max().unwrap_or(0)
 }
 
@@ -280,7 +285,7 @@ pub fn forward(
     window: &Window,
 ) -> Result<Plan, Refusal> {
     check_history(catalogue, history)?;
-    let current = current_version(history);
+    let current = highest_applied(history);
     if current > window.max {
         return Err(Refusal::Ahead {
             current,

@@ -9,6 +9,7 @@ mod backup;
 mod backup_faults;
 mod ddl;
 mod docs;
+mod embedded;
 mod faults;
 mod fleet;
 mod gate;

@@ -11,10 +11,9 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use hyper::{Body, Client, Method, Request, StatusCode};
-use schemagate::app::{Application, Failure, Release};
-use schemagate::cli::{Cli, Command};
+use schemagate::gate::{Application, Error, Settings};
+use schemagate::{Compat, Gate, Release, catalogue};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -25,13 +24,13 @@ use crate::support::{Project, TestDb, with_database};
 use proxy::Proxy;
 
 /// A refresh interval short enough for tests to see several refreshes.
-const INTERVAL: &str = "200ms";
+const INTERVAL: Duration = Duration::from_millis(200);
 
 /// An in-process application serving on a free port.
 struct TestApp {
     address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), Failure>>,
+    task: JoinHandle<Result<(), Error>>,
 }
 
 /// Gates (or looks, with `--no-migrate`) and serves `project` against `url`.
@@ -39,33 +38,29 @@ async fn spawn_app(project: &Project, url: &str, extra: &[&str]) -> TestApp {
     try_spawn_app(project, url, extra).await.unwrap()
 }
 
-async fn try_spawn_app(project: &Project, url: &str, extra: &[&str]) -> Result<TestApp, Failure> {
-    let compat = project.path().join("compat.toml");
-    let migrations = project.migrations();
-    let mut argv = vec![
-        "schemagate",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--refresh-interval",
-        INTERVAL,
-        "--database-url",
-        url,
-        "--compat",
-        compat.to_str().unwrap(),
-        "--migrations-dir",
-        migrations.to_str().unwrap(),
-        "--no-backup",
-        "--connect-timeout",
-        "10s",
-    ];
-    argv.extend_from_slice(extra);
-    let mut cli = Cli::try_parse_from(argv).unwrap();
-    let Command::Serve(serve) = cli.take_command() else {
-        unreachable!("serve was given");
+async fn try_spawn_app(project: &Project, url: &str, extra: &[&str]) -> Result<TestApp, Error> {
+    let release = Release::new(
+        catalogue::from_dir(&project.migrations()).unwrap(),
+        Compat::from_file(&project.path().join("compat.toml")).unwrap(),
+    );
+    let mut settings = Settings {
+        connect_timeout: Duration::from_secs(10),
+        ..Settings::default()
     };
-    let release = Release::load(&cli.gate, schemagate::stop::Stop::never())?;
-    let app = Application::build(&release, &cli.gate, &cli.backup, &serve).await?;
+    settings.backup.skip = true;
+    settings.service.listen = "127.0.0.1:0".parse().unwrap();
+    settings.service.refresh_interval = INTERVAL;
+    match extra {
+        [] => {}
+        ["--no-migrate"] => settings.service.no_migrate = true,
+        ["--metrics-prefix", prefix] => settings.service.metrics_prefix = (*prefix).to_owned(),
+        other => panic!("spawn_app does not know {other:?}"),
+    }
+    let gate = Gate::builder(release)
+        .database_url(url)
+        .settings(settings)
+        .build()?;
+    let (app, _report) = Application::build(gate).await?;
     let address = app.address();
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(app.run_until_stopped(async {

@@ -10,8 +10,8 @@ use tokio_postgres::Client;
 
 use super::model::{AdoptError, Entry, Kind, Tool, ToolHistory, query};
 
-/// dbmate's table.
-pub const TABLE: &str = "schema_migrations";
+/// Its history table.
+const TABLE: &str = Tool::Dbmate.table();
 
 /// Whether the columns are dbmate's: a version and no `dirty` flag.
 pub fn has_layout(columns: &[String]) -> bool {

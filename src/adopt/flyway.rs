@@ -24,8 +24,8 @@ use tokio_postgres::Client;
 
 use super::model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory, query};
 
-/// Flyway's table.
-pub const TABLE: &str = "flyway_schema_history";
+/// Its history table.
+const TABLE: &str = Tool::Flyway.table();
 
 /// Whether the columns are Flyway's.
 pub fn has_layout(columns: &[String]) -> bool {

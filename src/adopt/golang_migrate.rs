@@ -12,8 +12,8 @@ use tokio_postgres::Client;
 
 use super::model::{AdoptError, Entry, Kind, Tool, ToolHistory, query};
 
-/// golang-migrate's table.
-pub const TABLE: &str = "schema_migrations";
+/// Its history table.
+const TABLE: &str = Tool::GolangMigrate.table();
 
 /// Whether the columns are golang-migrate's: a `dirty` flag beside the version.
 pub fn has_layout(columns: &[String]) -> bool {

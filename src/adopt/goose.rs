@@ -13,8 +13,8 @@ use tokio_postgres::Client;
 
 use super::model::{AdoptError, Entry, Kind, Tool, ToolHistory, query};
 
-/// goose's table.
-pub const TABLE: &str = "goose_db_version";
+/// Its history table.
+const TABLE: &str = Tool::Goose.table();
 
 /// Whether the columns are goose's.
 pub fn has_layout(columns: &[String]) -> bool {

@@ -3,7 +3,7 @@
 use crate::history::HistoryError;
 
 /// A migration tool whose history `adopt --from` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
     /// sqlx-cli / `sqlx::migrate!`: `_sqlx_migrations`.
     Sqlx,
@@ -30,13 +30,13 @@ impl Tool {
     }
 
     /// The tool's history table (its default name).
-    pub fn table(self) -> &'static str {
+    pub const fn table(self) -> &'static str {
         match self {
-            Tool::Sqlx => super::sqlx::TABLE,
-            Tool::GolangMigrate => super::golang_migrate::TABLE,
-            Tool::Dbmate => super::dbmate::TABLE,
-            Tool::Goose => super::goose::TABLE,
-            Tool::Flyway => super::flyway::TABLE,
+            Tool::Sqlx => "_sqlx_migrations",
+            Tool::GolangMigrate => "schema_migrations",
+            Tool::Dbmate => "schema_migrations",
+            Tool::Goose => "goose_db_version",
+            Tool::Flyway => "flyway_schema_history",
         }
     }
 }

@@ -13,8 +13,8 @@ use tokio_postgres::Client;
 
 use super::model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory, query};
 
-/// sqlx's table.
-pub const TABLE: &str = "_sqlx_migrations";
+/// Its history table.
+const TABLE: &str = Tool::Sqlx.table();
 
 /// Whether the columns are sqlx's.
 pub fn has_layout(columns: &[String]) -> bool {

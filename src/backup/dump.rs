@@ -375,14 +375,6 @@ fn remove_stale_partials(dir: &Path) {
     }
 }
 
-/// Locks a file being written (see [`remove_stale_partials`]). A file system without locks
-/// only means its partial files are never removed as stale.
-pub(crate) fn lock_while_writing(file: &std::fs::File, path: &Path) {
-    if let Err(error) = file.try_lock() {
-        tracing::debug!(file = %path.display(), %error, "cannot lock the partial file");
-    }
-}
-
 /// The dump while it is written: removed on drop unless persisted, so every failure (and a
 /// cancelled future) leaves no partial file behind. Locked while open, so a run that dies
 /// without dropping it leaves a file the next backup knows to be abandoned.
@@ -401,7 +393,7 @@ impl Partial {
             .mode(0o600)
             .open(&path)
             .map_err(BackupError::io("create", path.clone()))?;
-        lock_while_writing(&file, &path);
+        manifest::lock_while_writing(&file, &path);
         Ok(Self {
             path,
             file,

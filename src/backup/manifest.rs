@@ -137,7 +137,7 @@ impl Backup {
                 .create_new(true)
                 .mode(0o600)
                 .open(&partial)?;
-            super::dump::lock_while_writing(&file, &partial);
+            lock_while_writing(&file, &partial);
             file.write_all(&json)?;
             file.write_all(b"\n")?;
             file.sync_all()?;
@@ -191,6 +191,14 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.partial"))
+}
+
+/// Locks a file being written (the next backup removes an unlocked partial file as stale). A file system without locks
+/// only means its partial files are never removed as stale.
+pub(crate) fn lock_while_writing(file: &std::fs::File, path: &Path) {
+    if let Err(error) = file.try_lock() {
+        tracing::debug!(file = %path.display(), %error, "cannot lock the partial file");
+    }
 }
 
 /// The backups of `origin` in `dir`, newest first (see [`list`]).

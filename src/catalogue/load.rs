@@ -150,15 +150,14 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-/// The catalogue embedded at build time from `migrations/`.
-pub fn embedded() -> Result<Catalogue, CatalogueError> {
-    let files = crate::embedded::MIGRATIONS
-        .iter()
-        .map(|(name, bytes)| SourceFile {
-            name: (*name).to_owned(),
-            bytes: bytes.to_vec(),
-        });
-    from_files("embedded migrations/", files.collect())
+/// A catalogue of files embedded at build time (name and bytes), as
+/// `embed_catalogue!("dir")` expands to; `origin` is the directory they came from.
+pub fn from_static(origin: &str, files: &[(&str, &[u8])]) -> Result<Catalogue, CatalogueError> {
+    let files = files.iter().map(|(name, bytes)| SourceFile {
+        name: (*name).to_owned(),
+        bytes: bytes.to_vec(),
+    });
+    from_files(origin, files.collect())
 }
 
 /// Reads every `*.sql` file of `dir` (not recursing; other files are ignored).

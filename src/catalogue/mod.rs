@@ -15,6 +15,6 @@ mod naming;
 /// Splitting by PostgreSQL's grammar, where the catalogue's no-transaction files are split.
 pub use crate::sql::split_statements;
 pub use directives::Timeouts;
-pub use load::{CatalogueError, Problem, SourceFile, embedded, from_dir, from_files};
+pub use load::{CatalogueError, Problem, SourceFile, from_dir, from_files, from_static};
 pub use model::{Catalogue, Down, Migration, Script};
 pub use naming::{Direction, ParsedName, Style, parse_file_name};

@@ -37,7 +37,12 @@ fn the_reference_file_parses() {
         }
     );
     assert!(compat.lint.strict);
-    assert!(!Compat::embedded().unwrap().lint.strict);
+    assert!(
+        !Compat::from_toml_str(include_str!("../../compat.toml"))
+            .unwrap()
+            .lint
+            .strict
+    );
 }
 
 #[test]

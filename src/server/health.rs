@@ -169,6 +169,21 @@ impl Health {
         }
     }
 
+    /// The response before the gate has judged anything: 503, the gate is not done.
+    pub fn starting(app_version: &str) -> Self {
+        let body = serde_json::json!({
+            "status": "starting",
+            "version": app_version,
+            "reason": "the gate has not finished yet",
+        });
+        Self {
+            current: RwLock::new((
+                StatusCode::SERVICE_UNAVAILABLE,
+                Bytes::from(body.to_string()),
+            )),
+        }
+    }
+
     /// Replaces the cached response.
     pub fn set(&self, verdict: &Verdict) {
         let mut current = self

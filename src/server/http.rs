@@ -28,7 +28,7 @@ pub async fn run(
     let mut incoming = AddrIncoming::from_listener(listener)?;
     // As warp's own `bind` does: small responses should not wait for Nagle.
     incoming.set_nodelay(true);
-    let routes = routes::routes(state);
+    let routes = routes::standalone(state);
     let make_service = make_service_fn(move |_| {
         let service = warp::service(routes.clone());
         async move { Ok::<_, Infallible>(service) }

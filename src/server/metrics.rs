@@ -1,7 +1,8 @@
-//! The Prometheus metrics of DESIGN §8, in a registry owned by one application instance.
+//! The Prometheus metrics of DESIGN §8, in a registry owned by one gate, or in the
+//! application's own registry when it embeds the gate (DESIGN §13).
 //!
-//! No global registry: every `Application` (and so every test app) has its own, so tests
-//! running in one process do not see each other's series.
+//! No global registry: every gate (and so every test app) has its own unless given one, so
+//! tests running in one process do not see each other's series.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError, RwLock};
@@ -50,15 +51,28 @@ pub struct Metrics {
     audit_seen: Mutex<Totals>,
     /// The last rendering of the registry. Values only change through the `record_*`
     /// methods (on start and once per refresh), so scrapes between two changes reuse it
-    /// instead of gathering and formatting every family again.
-    rendered: RwLock<Option<Bytes>>,
+    /// instead of gathering and formatting every family again. `None` when the registry is
+    /// the application's: its own metrics change without telling us.
+    rendered: Option<RwLock<Option<Bytes>>>,
 }
 
 impl Metrics {
-    /// Registers every metric under `prefix` (`schemagate` by default), with the release's
-    /// version and window already set.
+    /// Registers every metric under `prefix` (`schemagate` by default) in a registry of
+    /// its own, with the release's version and window already set.
     pub fn new(prefix: &str, app_version: &str, window: &Window) -> prometheus::Result<Self> {
-        let registry = Registry::new();
+        let mut metrics = Self::register(Registry::new(), prefix, app_version, window)?;
+        metrics.rendered = Some(RwLock::new(None));
+        Ok(metrics)
+    }
+
+    /// Registers every metric into `registry`, which may hold the application's own
+    /// metrics: `/metrics` then shows both, rendered afresh at every scrape.
+    pub fn register(
+        registry: Registry,
+        prefix: &str,
+        app_version: &str,
+        window: &Window,
+    ) -> prometheus::Result<Self> {
         let opts = |name: &str, help: &str| Opts::new(name, help).namespace(prefix);
         let int_gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
             let gauge = IntGauge::with_opts(opts(name, help))?;
@@ -176,16 +190,15 @@ impl Metrics {
             rollbacks,
             audit_seen: Mutex::new(Totals::default()),
             registry,
-            rendered: RwLock::new(None),
+            rendered: None,
         })
     }
 
     /// Forgets the cached rendering after a value changed.
     fn changed(&self) {
-        *self
-            .rendered
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        if let Some(rendered) = &self.rendered {
+            *rendered.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
     }
 
     /// Records the schema version seen by a refresh, keeping one `_schema_version` series.
@@ -306,22 +319,26 @@ impl Metrics {
 
     /// The registry's content in the Prometheus text format, rendered once per change.
     pub fn encode(&self) -> prometheus::Result<Bytes> {
-        if let Some(cached) = self
-            .rendered
+        let Some(cache) = &self.rendered else {
+            return self.render();
+        };
+        if let Some(cached) = cache
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
             return Ok(cached.clone());
         }
+        let rendered = self.render()?;
+        *cache.write().unwrap_or_else(PoisonError::into_inner) = Some(rendered.clone());
+        Ok(rendered)
+    }
+
+    /// Gathers and formats every family of the registry.
+    fn render(&self) -> prometheus::Result<Bytes> {
         let mut buffer = Vec::with_capacity(4096);
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
-        let rendered = Bytes::from(buffer);
-        *self
-            .rendered
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(rendered.clone());
-        Ok(rendered)
+        Ok(Bytes::from(buffer))
     }
 }
 

@@ -165,32 +165,18 @@ impl Refresher {
         }
     }
 
-    /// Removes this instance's row from the fleet: on graceful shutdown, once requests
-    /// have drained, so a gate waiting for this release does not start while it still
-    /// serves. A failure is logged: the row goes stale after three refresh intervals.
-    pub async fn leave(&self) {
-        let Some(instance) = &self.instance else {
-            return;
-        };
-        let left = tokio::time::timeout(self.timeout, async {
-            let client = self.pool.get().await.map_err(describe_pool_error)?;
-            fleet::leave(&client, &instance.id)
-                .await
-                .map_err(|e| e.to_string())
+    /// What graceful shutdown needs to take this instance out of the fleet, taken before
+    /// the refresher moves into [`Refresher::run`]; `None` when it does not announce itself.
+    pub fn departure(&self) -> Option<Departure> {
+        self.instance.as_ref().map(|instance| Departure {
+            pool: self.pool.clone(),
+            id: instance.id.clone(),
+            timeout: self.timeout,
         })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
-        match left {
-            Ok(()) => tracing::debug!(id = %instance.id, "left the fleet"),
-            Err(error) => {
-                tracing::warn!(%error, "could not leave the fleet; the row goes stale after three refresh intervals")
-            }
-        }
     }
 
-    /// Refreshes every `interval` until `stop` turns true, then hands itself back (for
-    /// [`Refresher::leave`] once requests have drained).
-    pub async fn run(mut self, interval: Duration, mut stop: watch::Receiver<bool>) -> Self {
+    /// Refreshes every `interval` until `stop` turns true.
+    pub async fn run(mut self, interval: Duration, mut stop: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The first tick is immediate; the caller refreshed just before starting us.
@@ -207,7 +193,35 @@ impl Refresher {
             }
         }
         tracing::debug!("background refresh stopped");
-        self
+    }
+}
+
+/// Takes an instance out of the fleet on graceful shutdown ([`Refresher::departure`]).
+pub struct Departure {
+    pool: Pool,
+    id: String,
+    timeout: Duration,
+}
+
+impl Departure {
+    /// Removes the instance's row: once requests have drained, so a gate waiting for this
+    /// release does not change the schema while it still serves. A failure is logged: the
+    /// row goes stale after three refresh intervals anyway.
+    pub async fn leave(self) {
+        let left = tokio::time::timeout(self.timeout, async {
+            let client = self.pool.get().await.map_err(describe_pool_error)?;
+            fleet::leave(&client, &self.id)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
+        match left {
+            Ok(()) => tracing::debug!(id = %self.id, "left the fleet"),
+            Err(error) => {
+                tracing::warn!(%error, "could not leave the fleet; the row goes stale after three refresh intervals")
+            }
+        }
     }
 }
 

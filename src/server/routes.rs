@@ -1,4 +1,6 @@
-//! The routes: `/health`, `/health/live`, `/metrics`; JSON 404 and 405 for everything else.
+//! The routes: `/health`, `/health/live`, `/metrics` (405 for other methods on them).
+//! [`routes`] rejects every other path, so an application mounts it beside its own with
+//! `.or()`; [`standalone`] answers them with a JSON 404, as `serve` does.
 //!
 //! One explicit `match` on (path, method) rather than a chain of warp filters joined by
 //! `or`: every request costs one comparison per route instead of a rejection per route,
@@ -26,13 +28,28 @@ pub struct State {
 
 const JSON: &str = "application/json";
 
-/// The warp filter answering every request; one debug log line per request.
+/// The gate's paths; any other path is rejected (`warp::reject::not_found`) for the next
+/// filter of an `.or()` chain.
 pub fn routes(
     state: State,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+) -> impl Filter<Extract = (Response<Body>,), Error = warp::Rejection> + Clone {
     warp::path::full()
         .and(warp::method())
-        .map(move |path: FullPath, method: Method| respond(&state, path.as_str(), &method))
+        .and_then(move |path: FullPath, method: Method| {
+            let answered =
+                respond(&state, path.as_str(), &method).ok_or_else(warp::reject::not_found);
+            std::future::ready(answered)
+        })
+}
+
+/// The standalone service: the gate's paths, a JSON 404 for every other one, and one
+/// debug log line per request.
+pub fn standalone(
+    state: State,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    routes(state)
+        .or(warp::path::full()
+            .map(|path: FullPath| error(StatusCode::NOT_FOUND, "not found", path.as_str())))
         .with(warp::log::custom(|info| {
             tracing::debug!(
                 method = %info.method(),
@@ -44,9 +61,10 @@ pub fn routes(
         }))
 }
 
-fn respond(state: &State, path: &str, method: &Method) -> Response<Body> {
+/// The answer of one of the gate's paths, `None` for any other.
+fn respond(state: &State, path: &str, method: &Method) -> Option<Response<Body>> {
     let readable = *method == Method::GET || *method == Method::HEAD;
-    match (path, readable) {
+    Some(match (path, readable) {
         ("/health", true) => {
             let (status, body) = state.health.get();
             reply(status, JSON, body)
@@ -74,8 +92,8 @@ fn respond(state: &State, path: &str, method: &Method) -> Response<Body> {
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             response
         }
-        _ => error(StatusCode::NOT_FOUND, "not found", path),
-    }
+        _ => return None,
+    })
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {

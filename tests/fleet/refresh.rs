@@ -77,7 +77,7 @@ async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_met
     assert!(text.contains("sg_fleet_blocked 0"), "{text}");
 
     let me = refresher.instance().unwrap().id.clone();
-    refresher.leave().await;
+    refresher.departure().unwrap().leave().await;
     let ids: Vec<String> = fleet::live(&client)
         .await
         .unwrap()

@@ -219,9 +219,23 @@ fn no_transaction_files_may_control_transactions_and_are_flagged_as_such() {
 }
 
 #[test]
-fn the_embedded_example_catalogue_is_valid() {
-    let catalogue = embedded().unwrap();
+fn the_crates_own_catalogue_is_valid() {
+    let catalogue =
+        from_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).unwrap();
     assert!(catalogue.migrations().len() >= 4);
+}
+
+#[test]
+fn embedded_files_are_read_as_a_directory_is() {
+    let files: &[(&str, &[u8])] = &[
+        ("V1__a.sql", b"CREATE TABLE a (id int);"),
+        ("V1__a.down.sql", b"DROP TABLE a;"),
+    ];
+    let catalogue = from_static("migrations/ (embedded)", files).unwrap();
+    assert_eq!(catalogue.migrations()[0].version, 1);
+    let missing_down: &[(&str, &[u8])] = &[("V1__a.sql", b"SELECT 1;")];
+    let error = from_static("migrations/ (embedded)", missing_down).unwrap_err();
+    assert!(error.to_string().contains("V1__a.down.sql"), "{error}");
 }
 
 #[test]

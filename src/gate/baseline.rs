@@ -1,73 +1,78 @@
 //! `baseline` and `[adopt]`: taking over a database that has tables but no history
 //! (see [`crate::baseline`]), as a command and as the gate's first step.
 
-use super::*;
+use std::time::Instant;
+
+use super::backups;
+use super::builder::{Gate, stopped};
+use super::error::{Error, Exit, ExitWith};
+use super::locked::{Change, primary_only, read_failed, record, release_lock};
+use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
-use crate::cli::BaselineArgs;
+use crate::lock::MigrationLock;
+use crate::{db, history, output};
 
 /// Refusals are exit 3, a version the catalogue lacks exit 2, anything else exit 1.
-fn failure(error: BaselineError) -> Failure {
+fn failure(error: BaselineError) -> Error {
     let exit = match &error {
         BaselineError::UnknownVersion { .. } => Exit::Usage,
         BaselineError::HasHistory { .. } | BaselineError::Differs { .. } => Exit::Refused,
         BaselineError::History(e) if e.connection_lost() => Exit::Unreachable,
         _ => Exit::Internal,
     };
-    Failure::new(exit, error)
+    Error::new(exit, error)
 }
 
-/// `schemagate baseline --version N [--verify] [--dry-run]`.
-pub(super) async fn baseline(
-    release: &Release,
-    gate_args: &GateArgs,
-    backup_args: &BackupArgs,
-    args: &BaselineArgs,
-) -> Result<(), Failure> {
-    adopt::check_version(&release.catalogue, args.version).map_err(failure)?;
-    let mut lock = acquire_lock(release, gate_args).await?;
-    let result = baseline_locked(release, &mut lock, gate_args.dry_run, backup_args, args).await;
-    release_lock(lock).await;
-    result
+impl Gate {
+    /// `schemagate baseline --version N [--verify] [--dry-run]`: records the catalogue's
+    /// migrations up to `version` as applied, after a backup, proving it first on a
+    /// scratch database with `verify`.
+    pub async fn baseline(&self, version: i64, verify: bool) -> Result<(), Error> {
+        adopt::check_version(&self.release.catalogue, version).map_err(failure)?;
+        let mut lock = self.acquire_lock().await?;
+        let result = baseline_locked(self, &mut lock, version, verify).await;
+        release_lock(lock).await;
+        result
+    }
 }
 
 async fn baseline_locked(
-    release: &Release,
+    gate: &Gate,
     lock: &mut MigrationLock,
-    dry_run: bool,
-    backup_args: &BackupArgs,
-    args: &BaselineArgs,
-) -> Result<(), Failure> {
+    version: i64,
+    prove: bool,
+) -> Result<(), Error> {
     let current = history::current_version(lock.connection())
         .await
         .map_err(read_failed)?;
     if current > 0 {
         return Err(failure(BaselineError::HasHistory { current }));
     }
-    if args.verify {
-        verify(release, lock, args.version).await?;
+    if prove {
+        verify(gate, lock, version).await?;
     }
-    let rows = adopt::rows(&release.catalogue, args.version);
-    output::baseline_intent(rows.len(), args.version, args.verify);
-    if dry_run {
+    let rows = adopt::rows(&gate.release.catalogue, version);
+    output::baseline_intent(rows.len(), version, prove);
+    if gate.settings.dry_run {
         output::nothing_changed();
         return Ok(());
     }
     primary_only(lock.connection()).await?;
-    let backup = backups::backup_before_change(release, backup_args, lock, 0).await?;
-    record_baseline(release, lock, args.version, backup.as_ref()).await?;
-    output::baseline_recorded(args.version);
+    let backup = backups::backup_before_change(gate, lock, 0).await?;
+    record_baseline(gate, lock, version, backup.as_ref()).await?;
+    output::baseline_recorded(version);
     Ok(())
 }
 
 /// Records the baseline and its audit entry (the caller took the backup).
-pub(super) async fn record_baseline(
-    release: &Release,
+pub(crate) async fn record_baseline(
+    gate: &Gate,
     lock: &mut MigrationLock,
     version: i64,
     backup: Option<&backup::Backup>,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let started = Instant::now();
-    adopt::record(lock.client(), &release.catalogue, version)
+    adopt::record(lock.client(), &gate.release.catalogue, version)
         .await
         .map_err(failure)?;
     let entry = Change {
@@ -78,14 +83,14 @@ pub(super) async fn record_baseline(
         backup_file: backup.map(|b| b.path.display().to_string()),
         outcome: "ok".to_owned(),
     }
-    .entry(release);
+    .entry(gate);
     record(lock.connection(), &entry).await;
     Ok(())
 }
 
 /// `--verify`: a scratch database migrated to `version` must have the same schema. The
 /// scratch database is dropped on every path, a stop (exit 8) included.
-async fn verify(release: &Release, lock: &MigrationLock, version: i64) -> Result<(), Failure> {
+async fn verify(gate: &Gate, lock: &MigrationLock, version: i64) -> Result<(), Error> {
     let admin = lock.connection();
     let name = crate::scratch::create(admin).await.map_err(|source| {
         failure(BaselineError::Query {
@@ -95,16 +100,16 @@ async fn verify(release: &Release, lock: &MigrationLock, version: i64) -> Result
     })?;
     tracing::info!(database = %name, version, "verifying the baseline on a scratch database");
     let work = async {
-        let mut scratch = db::connect_to_database(release.url()?, &release.application_name, &name)
+        let mut scratch = db::connect_to_database(gate.url()?, &gate.application_name, &name)
             .await
             .exit(Exit::Unreachable)?;
-        adopt::verify(admin, &mut scratch, &release.catalogue, version)
+        adopt::verify(admin, &mut scratch, &gate.release.catalogue, version)
             .await
             .map_err(failure)
     };
     let result = tokio::select! {
         verified = work => verified,
-        signal = release.stop.wait() => Err(stopped(signal, "while verifying the baseline", Some(0))),
+        signal = gate.stop.wait() => Err(stopped(signal, "while verifying the baseline", Some(0))),
     };
     crate::scratch::remove(admin, &name).await;
     result
@@ -113,11 +118,11 @@ async fn verify(release: &Release, lock: &MigrationLock, version: i64) -> Result
 /// The gate's first step on a database without a history: `None` when it is empty (fresh)
 /// or has a history; the baseline version when `[adopt] baseline` takes it over (verified
 /// first if asked); a refusal (exit 3) with the advice otherwise.
-pub(super) async fn adoption(
-    release: &Release,
+pub(crate) async fn adoption(
+    gate: &Gate,
     lock: &MigrationLock,
     applied: &[history::Applied],
-) -> Result<Option<i64>, Failure> {
+) -> Result<Option<i64>, Error> {
     if !applied.is_empty() {
         return Ok(None);
     }
@@ -127,20 +132,19 @@ pub(super) async fn adoption(
     if objects.is_empty() {
         return Ok(None);
     }
-    let adopt = release.compat.adopt;
+    let adopt = gate.release.compat.adopt;
     let Some(version) = adopt.baseline else {
-        return Err(Failure::new(
+        return Err(Error::new(
             Exit::Refused,
-            anyhow::anyhow!(
-                "the database already has tables ({}) but no migration history; nothing was changed. If it is at schema N, run `schemagate baseline --version N` (add --verify to prove it first), or set [adopt] baseline = N in {}",
-                shown(&objects),
-                release.compat.origin
-            ),
+            NoHistory {
+                objects: shown(&objects),
+                compat: gate.release.compat.origin.clone(),
+            },
         ));
     };
-    adopt::check_version(&release.catalogue, version).map_err(failure)?;
+    adopt::check_version(&gate.release.catalogue, version).map_err(failure)?;
     if adopt.verify {
-        verify(release, lock, version).await?;
+        verify(gate, lock, version).await?;
     }
     tracing::info!(
         version,
@@ -162,4 +166,14 @@ fn shown(objects: &[String]) -> String {
         text.push_str(&format!(" and {} more", objects.len() - SHOWN));
     }
     text
+}
+
+/// User objects without a history, and no `[adopt] baseline`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database already has tables ({objects}) but no migration history; nothing was changed. If it is at schema N, run `schemagate baseline --version N` (add --verify to prove it first), or set [adopt] baseline = N in {compat}"
+)]
+struct NoHistory {
+    objects: String,
+    compat: String,
 }

@@ -2,12 +2,18 @@
 //! under the lock back up and run the downs newest first (DESIGN §5, STYLE 7).
 
 use std::path::Path;
+use std::time::Instant;
 
-use crate::backup::{Origin, Server};
+use super::backups;
+use super::builder::Gate;
+use super::error::{Error, Exit};
+use super::locked::{read_failed, release_lock};
+use super::steps::execute_recorded;
+use crate::backup::{self, Origin, Server};
 use crate::config::{Compat, parse_version};
-use crate::plan::{RollbackRefusal, current_version};
-
-use super::*;
+use crate::lock::MigrationLock;
+use crate::plan::{self, RollbackRefusal, highest_applied};
+use crate::{history, output};
 
 /// Where a rollback goes: a schema version, or the window of an earlier release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,19 +21,16 @@ enum Target {
     /// A schema version.
     Version(i64),
     /// An earlier release from `[[releases]]`.
-    Release(crate::config::Release),
+    Release(crate::config::KnownRelease),
 }
 
 /// Reads `5`, `v1.3.0` or `1.3.0`; an unknown release is a usage error listing the known ones.
-fn parse_target(text: &str, compat: &Compat) -> Result<Target, Failure> {
+fn parse_target(text: &str, compat: &Compat) -> Result<Target, Error> {
     if let Ok(version) = text.parse::<i64>() {
         return if version >= 0 {
             Ok(Target::Version(version))
         } else {
-            Err(Failure::new(
-                Exit::Usage,
-                anyhow::anyhow!("--rollback-to {version}: a schema version is 0 or more"),
-            ))
+            Err(Error::new(Exit::Usage, TargetError::Negative(version)))
         };
     }
     let known = || {
@@ -39,20 +42,27 @@ fn parse_target(text: &str, compat: &Compat) -> Result<Target, Failure> {
             .join(", ")
     };
     let version = parse_version(text).map_err(|e| {
-        Failure::new(Exit::Usage, anyhow::anyhow!("--rollback-to {text:?} is neither a schema version nor a release ({e}); known releases: {}", known()))
+        Error::new(
+            Exit::Usage,
+            TargetError::Unreadable {
+                text: text.to_owned(),
+                reason: e.to_string(),
+                known: known(),
+            },
+        )
     })?;
     compat
         .release(&version)
         .cloned()
         .map(Target::Release)
         .ok_or_else(|| {
-            Failure::new(
+            Error::new(
                 Exit::Usage,
-                anyhow::anyhow!(
-                    "release v{version} is not in [[releases]] of {}; known releases: {}",
-                    compat.origin,
-                    known()
-                ),
+                TargetError::UnknownRelease {
+                    version: version.clone(),
+                    compat: compat.origin.clone(),
+                    known: known(),
+                },
             )
         })
 }
@@ -68,14 +78,14 @@ fn resolve(target: &Target, current: i64) -> Option<i64> {
 
 /// Maps a refusal to its exit code; an irreversible step also names the backup of this
 /// database (`origin`) to restore.
-fn refused(refusal: RollbackRefusal, backup_dir: &Path, origin: Option<&Origin>) -> Failure {
+fn refused(refusal: RollbackRefusal, backup_dir: &Path, origin: Option<&Origin>) -> Error {
     match refusal {
-        RollbackRefusal::AboveCurrent { .. } => Failure::new(Exit::Usage, refusal),
+        RollbackRefusal::AboveCurrent { .. } => Error::new(Exit::Usage, refusal),
         RollbackRefusal::Irreversible { version, .. } => {
             let advice = restore_advice(backup_dir, origin, version);
-            Failure::new(Exit::Refused, anyhow::Error::new(refusal).context(advice))
+            Error::new(Exit::Refused, Irreversible { advice, refusal })
         }
-        _ => Failure::new(Exit::Refused, refusal),
+        _ => Error::new(Exit::Refused, refusal),
     }
 }
 
@@ -106,17 +116,20 @@ fn restore_advice(backup_dir: &Path, origin: Option<&Origin>, version: i64) -> S
     }
 }
 
+impl Gate {
+    /// DESTRUCTIVE: `--rollback-to` a schema version (`5`) or a release (`v1.3.0`) with
+    /// the down migrations, after a backup, printing the plan; a dry run changes nothing.
+    pub async fn rollback_to(&self, target: &str) -> Result<(), Error> {
+        rollback(self, target).await
+    }
+}
+
 /// Runs `--rollback-to`; with `dry_run`, prints the plan and changes nothing.
-pub(super) async fn rollback(
-    release: &Release,
-    args: &GateArgs,
-    backup_args: &BackupArgs,
-    target_text: &str,
-) -> Result<(), Failure> {
-    let target = parse_target(target_text, &release.compat)?;
-    let client = release.connect(args.connect_timeout).await?;
+async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
+    let target = parse_target(target_text, &gate.release.compat)?;
+    let client = gate.connect().await?;
     let applied = history::read(&client).await.map_err(read_failed)?;
-    let current = current_version(&applied);
+    let current = highest_applied(&applied);
     let Some(version) = resolve(&target, current) else {
         output::nothing_to_do(&format!(
             "schema {current} is inside the window of {target_text}"
@@ -124,26 +137,27 @@ pub(super) async fn rollback(
         return Ok(());
     };
     let origin = Server::query(&client).await.ok().map(|s| s.origin());
-    let refused = |refusal| refused(refusal, &backup_args.backup_dir, origin.as_ref());
-    let plan = plan::rollback(&release.catalogue, &applied, version).map_err(refused)?;
-    output::plan(&plan, &release.compat, args.limits());
+    let refused = |refusal| refused(refusal, &gate.settings.backup.dir, origin.as_ref());
+    let plan = plan::rollback(&gate.release.catalogue, &applied, version).map_err(refused)?;
+    output::plan(&plan, &gate.release.compat, gate.settings.limits);
     if !plan.is_empty() {
-        output::backup_intent(backup_args, current);
+        let backup = &gate.settings.backup;
+        output::backup_intent(backup.skip, &backup.dir, current);
     }
-    if args.dry_run {
+    if gate.settings.dry_run {
         output::nothing_changed();
         return Ok(());
     }
     if plan.is_empty() {
         return Ok(());
     }
-    let mut lock = take_lock(release, client, args.lock_timeout).await?;
+    let mut lock = gate.take_lock(client).await?;
     let goal = Goal {
         version,
         origin: origin.as_ref(),
-        limits: args.limits(),
+        limits: gate.settings.limits,
     };
-    let result = rollback_locked(release, &mut lock, &goal, backup_args).await;
+    let result = rollback_locked(gate, &mut lock, &goal).await;
     release_lock(lock).await;
     result
 }
@@ -161,34 +175,55 @@ struct Goal<'a> {
 /// Under the lock: plan again (another instance may have moved the schema while we
 /// waited), then run the downs.
 async fn rollback_locked(
-    release: &Release,
+    gate: &Gate,
     lock: &mut MigrationLock,
     goal: &Goal<'_>,
-    backup_args: &BackupArgs,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let (version, origin) = (goal.version, goal.origin);
     let applied = history::read(lock.client()).await.map_err(read_failed)?;
-    let plan = plan::rollback(&release.catalogue, &applied, version)
-        .map_err(|refusal| refused(refusal, &backup_args.backup_dir, origin))?;
+    let plan = plan::rollback(&gate.release.catalogue, &applied, version)
+        .map_err(|refusal| refused(refusal, &gate.settings.backup.dir, origin))?;
     if plan.is_empty() {
         output::nothing_to_do(&format!("schema already at {}", plan.current));
         return Ok(());
     }
     let started = Instant::now();
-    primary_only(lock.connection()).await?;
-    let backup = backups::backup_before_change(release, backup_args, lock, plan.current).await?;
+    super::locked::primary_only(lock.connection()).await?;
+    let backup = backups::backup_before_change(gate, lock, plan.current).await?;
     let backup_file = backup.map(|b| b.path.display().to_string());
-    execute_recorded(
-        release,
-        lock,
-        goal.limits,
-        &plan,
-        backup_file,
-        &mut |_, _| {},
-    )
-    .await?;
+    execute_recorded(gate, lock, goal.limits, &plan, backup_file, &mut |_, _| {}).await?;
     output::rolled_back(plan.current, plan.target, started.elapsed());
     Ok(())
+}
+
+/// A `--rollback-to` that names nothing to roll back to (exit 2).
+#[derive(Debug, thiserror::Error)]
+enum TargetError {
+    #[error("--rollback-to {0}: a schema version is 0 or more")]
+    Negative(i64),
+    #[error(
+        "--rollback-to {text:?} is neither a schema version nor a release ({reason}); known releases: {known}"
+    )]
+    Unreadable {
+        text: String,
+        reason: String,
+        known: String,
+    },
+    #[error("release v{version} is not in [[releases]] of {compat}; known releases: {known}")]
+    UnknownRelease {
+        version: semver::Version,
+        compat: String,
+        known: String,
+    },
+}
+
+/// A rollback through an irreversible step, with the backup to restore instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{advice}")]
+struct Irreversible {
+    advice: String,
+    #[source]
+    refusal: RollbackRefusal,
 }
 
 #[cfg(test)]
@@ -212,9 +247,12 @@ mod tests {
             Ok(Target::Release(_))
         ));
         let unknown = parse_target("v1.1.0", &compat()).unwrap_err();
-        assert_eq!(unknown.exit, Exit::Usage);
-        assert!(unknown.error.to_string().contains("known releases: v1.3.0"));
-        assert_eq!(parse_target("-1", &compat()).unwrap_err().exit, Exit::Usage);
+        assert_eq!(unknown.exit(), Exit::Usage);
+        assert!(unknown.to_string().contains("known releases: v1.3.0"));
+        assert_eq!(
+            parse_target("-1", &compat()).unwrap_err().exit(),
+            Exit::Usage
+        );
     }
 
     #[test]

@@ -2,11 +2,19 @@
 //! watcher on a connection of its own that names who blocks a step waiting for a lock and,
 //! once a stop is requested, cancels such a wait (DESIGN §12).
 
+use std::ops::ControlFlow;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use super::*;
+use super::builder::{Gate, stopped};
+use super::error::{Error, Exit, ExitWith};
+use super::locked::{Change, read_failed, record};
 use crate::ddl::{self, Limits};
-use crate::migrate::{Execution, Observer};
+use crate::lock::MigrationLock;
+use crate::migrate::{self, Executed, Execution, Observer};
+use crate::plan::{self, Plan, Step};
+use crate::stop::Stop;
+use crate::{db, history};
 
 /// How long a step runs before the watcher connects: fast runs never pay for it.
 const WATCH_AFTER: Duration = Duration::from_millis(250);
@@ -18,15 +26,15 @@ const WATCH_POLL: Duration = Duration::from_millis(100);
 /// records it, success or not, in the audit trail. Creates the history and audit tables
 /// first: this runs under the lock. Returns how many times a step was retried after a lock
 /// timeout.
-pub(super) async fn execute_recorded(
-    release: &Release,
+pub(crate) async fn execute_recorded(
+    gate: &Gate,
     lock: &mut MigrationLock,
     limits: Limits,
     plan: &Plan,
     backup_file: Option<String>,
     on_step: &mut dyn FnMut(&Step, Duration),
-) -> Result<u64, Failure> {
-    if let Some(signal) = release.stop.requested() {
+) -> Result<u64, Error> {
+    if let Some(signal) = gate.stop.requested() {
         return Err(stopped(signal, "before the first step", Some(plan.current)));
     }
     let pid = lock.pid();
@@ -37,7 +45,7 @@ pub(super) async fn execute_recorded(
         .map_err(read_failed)?
         .then_some(history::WIDEN);
     let started = Instant::now();
-    let stop = &release.stop;
+    let stop = &gate.stop;
     let cancel = client.cancel_token();
     let blockers = Mutex::new(None);
     let mut observer = Steps {
@@ -47,14 +55,14 @@ pub(super) async fn execute_recorded(
         retries: 0,
     };
     let execution = Execution {
-        catalogue: &release.catalogue,
+        catalogue: &gate.release.catalogue,
         plan,
         prelude: widen,
         limits,
     };
     let result = tokio::select! {
         result = migrate::execute(client, &execution, &mut observer) => result,
-        never = watch(release, pid, cancel, &blockers) => match never {},
+        never = watch(gate, pid, cancel, &blockers) => match never {},
     };
     let retries = observer.retries;
     // A step cancelled by a stop while it waited for a lock was rolled back: a stop.
@@ -77,7 +85,8 @@ pub(super) async fn execute_recorded(
             failed.at,
             format!(
                 "failed at version {}: {}",
-                failed.step.version, failed.error
+                failed.step.version,
+                db::describe(&failed.error)
             ),
         ),
     };
@@ -93,7 +102,7 @@ pub(super) async fn execute_recorded(
         backup_file,
         outcome,
     }
-    .entry(release);
+    .entry(gate);
     record(client, &entry).await;
     match result.exit(Exit::StepFailed)? {
         Executed::Completed => Ok(retries),
@@ -152,16 +161,16 @@ impl Observer for Steps<'_> {
 /// waiting behind another session's lock could last until the orchestrator's SIGKILL, and
 /// a cancelled step rolls back whole). Never completes.
 async fn watch(
-    release: &Release,
+    gate: &Gate,
     pid: i32,
     cancel: tokio_postgres::CancelToken,
     blockers: &Mutex<Option<String>>,
 ) -> std::convert::Infallible {
     tokio::time::sleep(WATCH_AFTER).await;
-    let Ok(url) = release.url() else {
+    let Ok(url) = gate.url() else {
         return std::future::pending().await;
     };
-    let Ok(watcher) = db::connect(url, &release.application_name, WATCH_POLL * 50).await else {
+    let Ok(watcher) = db::connect(url, &gate.application_name, WATCH_POLL * 50).await else {
         return std::future::pending().await;
     };
     loop {
@@ -171,9 +180,9 @@ async fn watch(
             if let Ok(mut latest) = blockers.lock() {
                 *latest = Some(seen.join("; "));
             }
-            if release.stop.requested().is_some() {
+            if gate.stop.requested().is_some() {
                 tracing::info!(pid, "stopping: cancelling the step waiting for a lock");
-                if let Err(error) = db::cancel(url, &release.application_name, &cancel).await {
+                if let Err(error) = db::cancel(url, &gate.application_name, &cancel).await {
                     tracing::warn!(%error, "cannot cancel the step waiting for a lock");
                 }
             }

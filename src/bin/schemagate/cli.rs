@@ -102,14 +102,14 @@ pub struct GateArgs {
     )]
     pub app_version: Option<String>,
     /// Give up connecting after this long (exit 4).
-    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", hide_env_values = true, default_value = "60s", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, env = "SCHEMAGATE_CONNECT_TIMEOUT", hide_env_values = true, default_value = "60s", value_parser = schemagate::duration::parse)]
     pub connect_timeout: Duration,
     /// Give up waiting for the migration lock after this long (exit 7).
-    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", hide_env_values = true, default_value = "300s", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, env = "SCHEMAGATE_LOCK_TIMEOUT", hide_env_values = true, default_value = "300s", value_parser = schemagate::duration::parse)]
     pub lock_timeout: Duration,
     /// How long each migration statement may wait for a lock (`lock_timeout`) before its
     /// step is rolled back and retried; a file's `-- schemagate:lock-timeout` overrides it.
-    #[arg(long, global = true, env = "SCHEMAGATE_DDL_LOCK_TIMEOUT", hide_env_values = true, default_value = "5s", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, env = "SCHEMAGATE_DDL_LOCK_TIMEOUT", hide_env_values = true, default_value = "5s", value_parser = schemagate::duration::parse)]
     pub ddl_lock_timeout: Duration,
     /// How many times a step that timed out waiting for a lock is run again (exit 6 after).
     #[arg(
@@ -122,7 +122,7 @@ pub struct GateArgs {
     pub ddl_retries: usize,
     /// How long each migration statement may run (`statement_timeout`; default: no limit);
     /// a file's `-- schemagate:statement-timeout` overrides it.
-    #[arg(long, global = true, env = "SCHEMAGATE_STATEMENT_TIMEOUT", hide_env_values = true, value_parser = crate::duration::parse)]
+    #[arg(long, global = true, env = "SCHEMAGATE_STATEMENT_TIMEOUT", hide_env_values = true, value_parser = schemagate::duration::parse)]
     pub statement_timeout: Option<Duration>,
     /// DESTRUCTIVE: roll the schema back to a version (`5`) or a release (`v1.3.0`) with the
     /// down migrations, after a backup, then exit. Down migrations can drop data.
@@ -183,17 +183,6 @@ pub enum LintFormat {
     Github,
 }
 
-impl GateArgs {
-    /// The DDL limits the migrations run with.
-    pub fn limits(&self) -> crate::ddl::Limits {
-        crate::ddl::Limits {
-            lock_timeout: self.ddl_lock_timeout,
-            retries: self.ddl_retries,
-            statement_timeout: self.statement_timeout,
-        }
-    }
-}
-
 /// Settings of the pre-change backup (DESIGN §6).
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -225,10 +214,10 @@ pub struct BackupArgs {
     )]
     pub backup_keep: usize,
     /// Remove backups older than this (the newest of each schema version is always kept).
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", hide_env_values = true, default_value = "7d", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_MAX_AGE", hide_env_values = true, default_value = "7d", value_parser = schemagate::duration::parse)]
     pub backup_max_age: Duration,
     /// Kill pg_dump and refuse the change (exit 5) if the backup takes longer than this.
-    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", hide_env_values = true, default_value = "1h", value_parser = crate::duration::parse)]
+    #[arg(long, global = true, env = "SCHEMAGATE_BACKUP_TIMEOUT", hide_env_values = true, default_value = "1h", value_parser = schemagate::duration::parse)]
     pub backup_timeout: Duration,
     /// The pg_dump binary; by default the one whose major version equals the server's.
     #[arg(
@@ -270,7 +259,7 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
     /// How often the background refresh re-reads the schema version.
-    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", hide_env_values = true, default_value = "15s", value_parser = crate::duration::parse)]
+    #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", hide_env_values = true, default_value = "15s", value_parser = schemagate::duration::parse)]
     pub refresh_interval: Duration,
     /// Prefix of every metric name.
     #[arg(
@@ -322,7 +311,34 @@ pub struct AdoptArgs {
     /// or `dbmate` (schema_migrations), `goose` (goose_db_version), `flyway`
     /// (flyway_schema_history).
     #[arg(long, value_enum, value_name = "TOOL")]
-    pub from: crate::adopt::Tool,
+    pub from: FromTool,
+}
+
+/// The tools `adopt --from` knows (schemagate's `adopt::Tool`, named for the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FromTool {
+    /// sqlx-cli / `sqlx::migrate!`: `_sqlx_migrations`.
+    Sqlx,
+    /// golang-migrate: `schema_migrations` with `version` and `dirty`.
+    GolangMigrate,
+    /// dbmate: `schema_migrations` with text versions.
+    Dbmate,
+    /// goose: `goose_db_version`.
+    Goose,
+    /// Flyway: `flyway_schema_history`.
+    Flyway,
+}
+
+impl From<FromTool> for schemagate::adopt::Tool {
+    fn from(tool: FromTool) -> Self {
+        match tool {
+            FromTool::Sqlx => Self::Sqlx,
+            FromTool::GolangMigrate => Self::GolangMigrate,
+            FromTool::Dbmate => Self::Dbmate,
+            FromTool::Goose => Self::Goose,
+            FromTool::Flyway => Self::Flyway,
+        }
+    }
 }
 
 /// Arguments of `backups`.

@@ -1,61 +1,59 @@
 //! `adopt --from TOOL`: taking over a database another tool migrated (see [`crate::adopt`]),
 //! under the lock and after a backup, with an audit entry.
 
-use super::*;
-use crate::adopt::{self, AdoptError};
-use crate::cli::AdoptArgs;
+use std::time::Instant;
+
+use super::backups;
+use super::builder::Gate;
+use super::error::{Error, Exit};
+use super::locked::{Change, primary_only, read_failed, record, release_lock};
+use crate::adopt::{self, AdoptError, Tool};
+use crate::lock::MigrationLock;
+use crate::{history, output};
 
 /// Refusals are exit 3, `--from` naming the other tool of `schema_migrations` exit 2, a
 /// lost connection exit 4, anything else exit 1.
-fn failure(error: AdoptError) -> Failure {
+fn failure(error: AdoptError) -> Error {
     let exit = match &error {
         AdoptError::WrongTool { .. } => Exit::Usage,
         e if e.connection_lost() => Exit::Unreachable,
         e if e.is_refusal() => Exit::Refused,
         _ => Exit::Internal,
     };
-    Failure::new(exit, error)
+    Error::new(exit, error)
 }
 
-/// `schemagate adopt --from TOOL [--dry-run]`.
-pub(super) async fn adopt(
-    release: &Release,
-    gate_args: &GateArgs,
-    backup_args: &BackupArgs,
-    args: &AdoptArgs,
-) -> Result<(), Failure> {
-    let mut lock = acquire_lock(release, gate_args).await?;
-    let result = adopt_locked(release, &mut lock, gate_args.dry_run, backup_args, args).await;
-    release_lock(lock).await;
-    result
+impl Gate {
+    /// `schemagate adopt --from TOOL [--dry-run]`: records the versions `tool` applied as
+    /// this catalogue's history, printing the mapping.
+    pub async fn adopt(&self, tool: Tool) -> Result<(), Error> {
+        let mut lock = self.acquire_lock().await?;
+        let result = adopt_locked(self, &mut lock, tool).await;
+        release_lock(lock).await;
+        result
+    }
 }
 
-async fn adopt_locked(
-    release: &Release,
-    lock: &mut MigrationLock,
-    dry_run: bool,
-    backup_args: &BackupArgs,
-    args: &AdoptArgs,
-) -> Result<(), Failure> {
+async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Result<(), Error> {
     let current = history::current_version(lock.connection())
         .await
         .map_err(read_failed)?;
     if current > 0 {
         return Err(failure(AdoptError::HasHistory { current }));
     }
-    let tool_history = adopt::read(lock.connection(), args.from)
+    let tool_history = adopt::read(lock.connection(), tool)
         .await
         .map_err(failure)?;
-    let mapped = adopt::map(&release.catalogue, &tool_history).map_err(failure)?;
+    let mapped = adopt::map(&gate.release.catalogue, &tool_history).map_err(failure)?;
     output::adopt_mapping(&tool_history, &mapped);
-    if dry_run {
+    if gate.settings.dry_run {
         output::nothing_changed();
         return Ok(());
     }
     primary_only(lock.connection()).await?;
-    let backup = backups::backup_before_change(release, backup_args, lock, 0).await?;
+    let backup = backups::backup_before_change(gate, lock, 0).await?;
     let started = Instant::now();
-    adopt::record(lock.client(), &release.catalogue, &mapped)
+    adopt::record(lock.client(), &gate.release.catalogue, &mapped)
         .await
         .map_err(failure)?;
     let newest = mapped.last().map_or(0, |m| m.version);
@@ -72,7 +70,7 @@ async fn adopt_locked(
             mapped.len()
         ),
     }
-    .entry(release);
+    .entry(gate);
     record(lock.connection(), &entry).await;
     output::adopted(tool_history.tool, tool_history.table, newest);
     Ok(())

@@ -1,70 +1,98 @@
 //! Backups as commands and as the step before a change: `backup`, `backups`, `restore`, and
 //! the backup the gate and the rollback take under the lock (DESIGN §6).
 
-use super::*;
-use crate::backup::{Origin, RestoreOptions, RestoreRefusal, Server};
-use crate::cli::BackupsArgs;
+use std::path::Path;
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use super::builder::Gate;
+use super::error::{Error, Exit, ExitWith};
+use super::locked::{Change, guarded, primary_only, read_failed, record, release_lock};
+use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server};
+use crate::lock::MigrationLock;
+use crate::{history, output};
+
+impl Gate {
+    /// `backup`: a verified backup now, under the lock (a dry run prints what it would
+    /// write and prune).
+    pub async fn backup_now(&self) -> Result<(), Error> {
+        backup_now(self).await
+    }
+
+    /// `backups`: prints the backups of this database, or with `all` of every database
+    /// in the directory (no connection needed).
+    pub async fn list_backups(&self, all: bool, json: bool) -> Result<(), Error> {
+        list(self, all, json).await
+    }
+
+    /// DESTRUCTIVE: `restore FILE`: the database back to a backup, under the lock. Unless
+    /// `confirmed` (`--yes`), prints the plan and refuses (exit 2).
+    pub async fn restore(
+        &self,
+        file: &Path,
+        confirmed: bool,
+        options: RestoreOptions,
+    ) -> Result<(), Error> {
+        restore(self, file, confirmed, options).await
+    }
+}
 
 /// The backup before a schema change (forward or rollback), unless `--no-backup`: exit 5
 /// when it fails, 6 when the lock is lost meanwhile, 8 on a signal, so nothing is changed.
 /// Then prunes old backups of this database; a failed prune is logged, not fatal (the new
 /// backup is safe).
-pub(super) async fn backup_before_change(
-    release: &Release,
-    args: &BackupArgs,
+pub(crate) async fn backup_before_change(
+    gate: &Gate,
     lock: &MigrationLock,
     schema_version: i64,
-) -> Result<Option<backup::Backup>, Failure> {
-    if args.no_backup {
+) -> Result<Option<backup::Backup>, Error> {
+    if gate.settings.backup.skip {
         tracing::warn!(
             schema_version,
             "--no-backup: changing the schema WITHOUT a backup; only a restore from your own backups can undo it"
         );
         return Ok(None);
     }
-    take_backup(release, args, lock, schema_version)
-        .await
-        .map(Some)
+    take_backup(gate, lock, schema_version).await.map(Some)
 }
 
 /// What a backup of the lock's database needs.
 fn request<'a>(
-    release: &'a Release,
-    args: &'a BackupArgs,
+    gate: &'a Gate,
     client: &'a Client,
     schema_version: i64,
-) -> Result<backup::Request<'a>, Failure> {
+) -> Result<backup::Request<'a>, Error> {
     Ok(backup::Request {
         client,
-        url: release.url()?,
-        application_name: &release.application_name,
-        dir: &args.backup_dir,
-        app_version: release.compat.tag(),
+        url: gate.url()?,
+        application_name: &gate.application_name,
+        dir: &gate.settings.backup.dir,
+        app_version: gate.release.compat.tag(),
         schema_version,
-        pg_dump: args.pg_dump.as_deref(),
-        timeout: args.backup_timeout,
+        pg_dump: gate.settings.backup.pg_dump.as_deref(),
+        timeout: gate.settings.backup.timeout,
     })
 }
 
 /// The retention settings.
-fn policy(args: &BackupArgs) -> backup::Retention {
+fn policy(gate: &Gate) -> backup::Retention {
     backup::Retention {
-        keep: args.backup_keep,
-        max_age: args.backup_max_age,
+        keep: gate.settings.backup.keep,
+        max_age: gate.settings.backup.max_age,
     }
 }
 
 /// Takes a backup under the held lock and prunes old ones (exit 5, 6 or 8 on failure).
 async fn take_backup(
-    release: &Release,
-    args: &BackupArgs,
+    gate: &Gate,
     lock: &MigrationLock,
     schema_version: i64,
-) -> Result<backup::Backup, Failure> {
-    let request = request(release, args, lock.connection(), schema_version)?;
+) -> Result<backup::Backup, Error> {
+    let request = request(gate, lock.connection(), schema_version)?;
     let work = async { backup::take(&request).await.exit(Exit::BackupFailed) };
     let taken = guarded(
-        release,
+        gate,
         lock,
         "during the backup (its partial file was removed)",
         schema_version,
@@ -72,8 +100,13 @@ async fn take_backup(
     )
     .await?;
     let origin = taken.manifest.origin();
-    if let Err(error) = backup::prune(&args.backup_dir, &origin, policy(args), &taken.path) {
-        tracing::warn!(error = %format!("{:#}", anyhow::Error::from(error)), "pruning old backups failed");
+    if let Err(error) = backup::prune(
+        &gate.settings.backup.dir,
+        &origin,
+        policy(gate),
+        &taken.path,
+    ) {
+        tracing::warn!(error = %crate::gate::error::chain(&error), "pruning old backups failed");
     }
     Ok(taken)
 }
@@ -81,29 +114,25 @@ async fn take_backup(
 /// `backup`: a backup now, under the lock, whatever `--no-backup` says. With `--dry-run`
 /// it prints the file it would write and the backups retention would remove, and changes
 /// nothing (no lock, no directory, no file).
-pub(super) async fn backup_now(
-    release: &Release,
-    gate_args: &GateArgs,
-    backup_args: &BackupArgs,
-) -> Result<(), Failure> {
-    if gate_args.dry_run {
-        let client = release.connect(gate_args.connect_timeout).await?;
+async fn backup_now(gate: &Gate) -> Result<(), Error> {
+    if gate.settings.dry_run {
+        let client = gate.connect().await?;
         let version = history::current_version(&client)
             .await
             .map_err(read_failed)?;
-        let request = request(release, backup_args, &client, version)?;
-        let preview = backup::preview(&request, policy(backup_args))
+        let request = request(gate, &client, version)?;
+        let preview = backup::preview(&request, policy(gate))
             .await
             .exit(Exit::BackupFailed)?;
         output::backup_preview(&preview);
         return Ok(());
     }
-    let mut lock = acquire_lock(release, gate_args).await?;
+    let mut lock = gate.acquire_lock().await?;
     let result = async {
         let version = history::current_version(lock.client())
             .await
             .map_err(read_failed)?;
-        take_backup(release, backup_args, &lock, version).await
+        take_backup(gate, &lock, version).await
     }
     .await;
     release_lock(lock).await;
@@ -113,26 +142,21 @@ pub(super) async fn backup_now(
 
 /// `backups`: the backups of the target database (by the manifests' database and server
 /// identity), or with `--all` (no database needed) of every database in the directory.
-pub(super) async fn list(
-    release: &Release,
-    gate_args: &GateArgs,
-    backup_args: &BackupArgs,
-    args: &BackupsArgs,
-) -> Result<(), Failure> {
-    let dir = &backup_args.backup_dir;
-    let backups = if args.all {
+async fn list(gate: &Gate, all: bool, json: bool) -> Result<(), Error> {
+    let dir = &gate.settings.backup.dir;
+    let backups = if all {
         backup::list(dir)
     } else {
-        let origin = origin(release, gate_args).await?;
+        let origin = origin(gate).await?;
         backup::list_of(dir, &origin)
     }
     .exit(Exit::BackupFailed)?;
-    output::backups(&backups, args.json).exit(Exit::Internal)
+    output::backups(&backups, json).exit(Exit::Internal)
 }
 
 /// Which database (of which server) the URL points at.
-pub(super) async fn origin(release: &Release, gate_args: &GateArgs) -> Result<Origin, Failure> {
-    let client = release.connect(gate_args.connect_timeout).await?;
+async fn origin(gate: &Gate) -> Result<Origin, Error> {
+    let client = gate.connect().await?;
     Server::query(&client)
         .await
         .map(|server| server.origin())
@@ -142,39 +166,32 @@ pub(super) async fn origin(release: &Release, gate_args: &GateArgs) -> Result<Or
 /// `restore FILE --yes`: checksum and refusals, then (under the lock) the database back to
 /// the dump. Without `--yes` it prints the plan and exits 2; with `--dry-run` it prints the
 /// plan and exits 0; neither changes anything.
-pub(super) async fn restore(
-    release: &Release,
-    gate_args: &GateArgs,
-    backup_args: &BackupArgs,
-    args: &RestoreArgs,
-) -> Result<(), Failure> {
-    let options = RestoreOptions {
-        into_other_database: args.into_other_database,
-        keep_global_objects: args.keep_global_objects,
-    };
-    let pg_dump = backup_args.pg_dump.as_deref();
-    if gate_args.dry_run || !args.yes {
-        let client = release.connect(gate_args.connect_timeout).await?;
-        let plan = RestorePlan::new(&client, &args.file, pg_dump)
+async fn restore(
+    gate: &Gate,
+    file: &Path,
+    confirmed: bool,
+    options: RestoreOptions,
+) -> Result<(), Error> {
+    let pg_dump = gate.settings.backup.pg_dump.as_deref();
+    if gate.settings.dry_run || !confirmed {
+        let client = gate.connect().await?;
+        let plan = RestorePlan::new(&client, file, pg_dump)
             .await
             .exit(Exit::BackupFailed)?;
         output::restore_plan(&plan);
         if let Some(refusal) = plan.refusal(options) {
             return Err(refusal_failure(refusal));
         }
-        if gate_args.dry_run {
+        if gate.settings.dry_run {
             output::nothing_changed();
             return Ok(());
         }
-        return Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!("restore is destructive: nothing was changed; add --yes to do it"),
-        ));
+        return Err(Error::new(Exit::Usage, Unconfirmed));
     }
-    let lock = acquire_lock(release, gate_args).await?;
+    let lock = gate.acquire_lock().await?;
     let started = Instant::now();
     let result = async {
-        let plan = RestorePlan::new(lock.connection(), &args.file, pg_dump)
+        let plan = RestorePlan::new(lock.connection(), file, pg_dump)
             .await
             .exit(Exit::BackupFailed)?;
         output::restore_plan(&plan);
@@ -185,14 +202,14 @@ pub(super) async fn restore(
         let from = history::current_version(lock.connection())
             .await
             .map_err(read_failed)?;
-        let url = release.url()?;
+        let url = gate.url()?;
         let work = async {
-            backup::restore(&plan, options, url, &release.application_name, pg_dump)
+            backup::restore(&plan, options, url, &gate.application_name, pg_dump)
                 .await
                 .exit(Exit::BackupFailed)
         };
         guarded(
-            release,
+            gate,
             &lock,
             "during the restore (its transaction was rolled back)",
             from,
@@ -207,10 +224,10 @@ pub(super) async fn restore(
             from,
             to: version,
             started,
-            backup_file: Some(args.file.display().to_string()),
+            backup_file: Some(file.display().to_string()),
             outcome: "ok".to_owned(),
         }
-        .entry(release);
+        .entry(gate);
         record(lock.connection(), &entry).await;
         Ok((plan, version))
     }
@@ -222,10 +239,15 @@ pub(super) async fn restore(
 }
 
 /// A dump of another database is a usage error (exit 2); the others are refusals (exit 3).
-fn refusal_failure(refusal: RestoreRefusal) -> Failure {
+fn refusal_failure(refusal: RestoreRefusal) -> Error {
     let exit = match refusal {
         RestoreRefusal::OtherDatabase { .. } => Exit::Usage,
         _ => Exit::Refused,
     };
-    Failure::new(exit, refusal)
+    Error::new(exit, refusal)
 }
+
+/// `restore` without `--yes`.
+#[derive(Debug, thiserror::Error)]
+#[error("restore is destructive: nothing was changed; add --yes to do it")]
+struct Unconfirmed;

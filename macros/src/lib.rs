@@ -1,0 +1,119 @@
+//! `embed_catalogue!("dir")`: the migration files of `dir` (relative to the crate's
+//! `Cargo.toml`) embedded in the binary, as refinery's `embed_migrations!` does, with the
+//! checks that need only names made at build time: a file name that matches no style, an
+//! up without its down, a down without its up and a version used twice are compile errors
+//! naming the file. The SQL itself is read at startup by `schemagate::catalogue::from_static`,
+//! with the same rules as a directory (DESIGN §3, §13).
+//!
+//! The naming rules are schemagate's own `catalogue/naming.rs`, compiled into this crate
+//! by path, so the build-time check and the runtime check cannot disagree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::{LitStr, parse_macro_input};
+
+#[allow(dead_code, missing_docs)]
+#[path = "../../src/catalogue/naming.rs"]
+mod naming;
+
+use naming::{Direction, parse_file_name};
+
+/// Embeds the migrations of a directory: expands to a
+/// `Result<schemagate::catalogue::Catalogue, schemagate::catalogue::CatalogueError>`.
+///
+/// Cargo does not see files added to the directory; an application's `build.rs` with
+/// `println!("cargo::rerun-if-changed=migrations");` makes it rebuild when one is.
+#[proc_macro]
+pub fn embed_catalogue(input: TokenStream) -> TokenStream {
+    let dir = parse_macro_input!(input as LitStr);
+    match expand(&dir) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// The expansion, or the first problem as a compile error on the literal.
+fn expand(literal: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
+    let fail = |message: String| syn::Error::new(literal.span(), message);
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .map_err(|_| fail("CARGO_MANIFEST_DIR is not set: build with cargo".to_owned()))?;
+    let shown = literal.value();
+    let dir = Path::new(&root).join(&shown);
+    let names = sql_files(&dir).map_err(|e| fail(format!("{shown}: cannot be read: {e}")))?;
+    check_pairs(&shown, &names).map_err(fail)?;
+    let files = names.iter().map(|name| {
+        let path = dir.join(name).display().to_string();
+        quote! { (#name, &include_bytes!(#path)[..]) }
+    });
+    let origin = format!("embedded {shown}/");
+    Ok(quote! {
+        ::schemagate::catalogue::from_static(#origin, &[#(#files),*])
+    })
+}
+
+/// The `*.sql` file names of `dir`, sorted; hidden files are ignored, as at runtime.
+fn sql_files(dir: &PathBuf) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sql") && !name.starts_with('.') {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Every name parses, every up has its down and every down its up, no version twice.
+fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
+    let mut ups: BTreeMap<i64, &str> = BTreeMap::new();
+    let mut downs: BTreeSet<&str> = BTreeSet::new();
+    let mut parsed = Vec::new();
+    for name in names {
+        let file = parse_file_name(name).map_err(|e| {
+            format!(
+                "{dir}/{name}: {e:?}: use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _; version 1..=i64::MAX), each with a .down.sql"
+            )
+        })?;
+        match file.direction {
+            Direction::Up => {
+                if let Some(other) = ups.insert(file.version, name) {
+                    return Err(format!(
+                        "{dir}: version {} is used by more than one file: {other}, {name}",
+                        file.version
+                    ));
+                }
+            }
+            Direction::Down => {
+                downs.insert(name);
+            }
+        }
+        parsed.push((name.as_str(), file));
+    }
+    let mut paired = BTreeSet::new();
+    for (name, file) in parsed.iter().filter(|(_, f)| f.direction == Direction::Up) {
+        let down = file.style.down_file_name(version_text(name), &file.name);
+        if !downs.contains(down.as_str()) {
+            return Err(format!(
+                "{dir}/{name}: no down file; add {down} (or put `-- schemagate:irreversible` in it)"
+            ));
+        }
+        paired.insert(down);
+    }
+    match downs.iter().find(|down| !paired.contains(**down)) {
+        Some(orphan) => Err(format!("{dir}/{orphan}: down file without an up file")),
+        None => Ok(()),
+    }
+}
+
+/// The version digits as written (leading zeros kept), which the down's name repeats.
+fn version_text(name: &str) -> &str {
+    let digits = name.strip_prefix('V').unwrap_or(name);
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    &digits[..end]
+}

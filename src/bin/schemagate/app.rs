@@ -1,0 +1,186 @@
+//! The command line as a client of the library (DESIGN §13): flags and environment become
+//! [`Settings`] and a [`Gate`], one `match` sends each command to it, and what it returns
+//! is printed through [`schemagate::output`].
+
+use schemagate::backup::RestoreOptions;
+use schemagate::catalogue::{self, Catalogue};
+use schemagate::gate::{Application, BackupSettings, Error, Exit, ServiceSettings, Settings};
+use schemagate::stop::Stop;
+use schemagate::{Compat, Gate, Release, output};
+
+use crate::cli::{Cli, Command, GateArgs, LintMode, ServeArgs};
+use crate::lint;
+
+/// The release this binary was built with: `migrations/` and `compat.toml` of its crate.
+pub struct Embedded {
+    /// The embedded catalogue, read at startup (a bad file is exit 2).
+    pub catalogue: fn() -> Result<Catalogue, catalogue::CatalogueError>,
+    /// The embedded compat.toml.
+    pub compat: &'static str,
+}
+
+/// Runs a command to completion: the one dispatch of the command line.
+pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
+    let command = cli.take_command();
+    let rollback_to = cli.gate.rollback_to.clone();
+    let gating = matches!(
+        command,
+        Command::Serve(_) | Command::Migrate | Command::Plan
+    );
+    if rollback_to.is_some() && !gating {
+        return Err(Error::new(Exit::Usage, RollbackWithoutGate));
+    }
+    let stop = Stop::on_signals();
+    let gate = |serve: Option<&ServeArgs>| {
+        let dry_run = cli.gate.dry_run || matches!(command, Command::Plan);
+        Gate::builder(release(&cli.gate, embedded)?)
+            .database_secret(
+                cli.gate
+                    .database_url
+                    .clone()
+                    .or_else(|| std::env::var("DATABASE_URL").ok().map(Into::into)),
+            )
+            .settings(settings(&cli, serve, dry_run))
+            .stop(stop.clone())
+            .build()
+    };
+    match &command {
+        Command::Healthcheck(args) => schemagate::server::healthcheck::check(&args.url)
+            .await
+            .map_err(|e| Error::new(Exit::Internal, e)),
+        Command::Lint(args) => {
+            let compat = compat(&cli.gate, embedded)?;
+            lint::command(&compat, || catalogue(&cli.gate, embedded), args)
+        }
+        Command::Version => {
+            let release = release(&cli.gate, embedded)?;
+            output::version(&release.compat, &release.catalogue);
+            Ok(())
+        }
+        Command::Serve(_) | Command::Migrate | Command::Plan if rollback_to.is_some() => {
+            gate(None)?
+                .rollback_to(rollback_to.as_deref().unwrap_or_default())
+                .await
+        }
+        Command::Serve(args) if !cli.gate.dry_run => {
+            serve_until_stopped(gate(Some(args))?, stop).await
+        }
+        Command::Serve(_) | Command::Migrate | Command::Plan => {
+            let gate = gate(None)?;
+            let report = gate.run().await?;
+            output::gate_done(&report, &gate.release().compat, report.dry_run);
+            Ok(())
+        }
+        Command::Check => {
+            let gate = gate(None)?;
+            let current = gate.check().await?;
+            output::check_ok(current, &gate.release().compat);
+            Ok(())
+        }
+        Command::Status(args) => {
+            let gate = gate(None)?;
+            let (applied, recent) = gate.status().await?;
+            let release = gate.release();
+            output::status(
+                &release.catalogue,
+                &applied,
+                &recent,
+                &release.compat,
+                args.json,
+            )
+            .map_err(|e| Error::new(Exit::Internal, e))
+        }
+        Command::Backup => gate(None)?.backup_now().await,
+        Command::Backups(args) => gate(None)?.list_backups(args.all, args.json).await,
+        Command::Restore(args) => {
+            let options = RestoreOptions {
+                into_other_database: args.into_other_database,
+                keep_global_objects: args.keep_global_objects,
+            };
+            gate(None)?.restore(&args.file, args.yes, options).await
+        }
+        Command::Verify(args) => gate(None)?.verify(args.scratch_url.as_ref()).await,
+        Command::Baseline(args) => gate(None)?.baseline(args.version, args.verify).await,
+        Command::Adopt(args) => gate(None)?.adopt(args.from.into()).await,
+    }
+}
+
+/// `serve`: gate, print the outcome, then serve until SIGTERM or SIGINT.
+async fn serve_until_stopped(gate: Gate, stop: Stop) -> Result<(), Error> {
+    let (application, report) = Application::build(gate).await?;
+    output::gate_done(&report, &application.gate().release().compat, false);
+    application
+        .run_until_stopped(async move {
+            let signal = stop.wait().await;
+            tracing::info!(signal, "shutting down: finishing in-flight requests");
+        })
+        .await
+}
+
+/// The library's settings from the flags and `SCHEMAGATE_*` variables.
+fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
+    let gate = &cli.gate;
+    let backup = &cli.backup;
+    let defaults = ServiceSettings::default();
+    Settings {
+        connect_timeout: gate.connect_timeout,
+        lock_timeout: gate.lock_timeout,
+        limits: schemagate::ddl::Limits {
+            lock_timeout: gate.ddl_lock_timeout,
+            retries: gate.ddl_retries,
+            statement_timeout: gate.statement_timeout,
+        },
+        dry_run,
+        strict_lint: gate.lint.map(|mode| mode == LintMode::Strict),
+        backup: BackupSettings {
+            dir: backup.backup_dir.clone(),
+            skip: backup.no_backup,
+            keep: backup.backup_keep,
+            max_age: backup.backup_max_age,
+            timeout: backup.backup_timeout,
+            pg_dump: backup.pg_dump.clone(),
+        },
+        service: match serve {
+            Some(args) => ServiceSettings {
+                listen: args.listen,
+                metrics_prefix: args.metrics_prefix.clone(),
+                refresh_interval: args.refresh_interval,
+                no_migrate: args.no_migrate,
+            },
+            None => defaults,
+        },
+    }
+}
+
+/// compat.toml and the catalogue: embedded, or `--compat` / `--migrations-dir` (exit 2).
+fn release(gate: &GateArgs, embedded: &Embedded) -> Result<Release, Error> {
+    Ok(Release::new(
+        catalogue(gate, embedded)?,
+        compat(gate, embedded)?,
+    ))
+}
+
+/// The catalogue, embedded or `--migrations-dir` (exit 2).
+fn catalogue(gate: &GateArgs, embedded: &Embedded) -> Result<Catalogue, Error> {
+    match &gate.migrations_dir {
+        Some(dir) => catalogue::from_dir(dir),
+        None => (embedded.catalogue)(),
+    }
+    .map_err(|e| Error::new(Exit::Usage, e))
+}
+
+/// compat.toml, embedded or `--compat`, with `--app-version` applied (exit 2).
+fn compat(gate: &GateArgs, embedded: &Embedded) -> Result<Compat, Error> {
+    match &gate.compat {
+        Some(path) => Compat::from_file(path),
+        None => Compat::parse("embedded compat.toml", embedded.compat),
+    }
+    // An empty APP_VERSION (an image built without a VERSION) means "not set".
+    .and_then(|c| c.with_app_version(gate.app_version.as_deref().filter(|v| !v.is_empty())))
+    .map_err(|e| Error::new(Exit::Usage, e))
+}
+
+/// `--rollback-to` with a command that does not gate.
+#[derive(Debug, thiserror::Error)]
+#[error("--rollback-to goes with migrate, plan or no command")]
+struct RollbackWithoutGate;

@@ -1,0 +1,290 @@
+//! A release (its catalogue and its window) and the gate built from it: the value an
+//! application holds and calls, as sqlx's `Migrator` and refinery's `Runner` are (STYLE 13).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus::Registry;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::Client;
+
+use super::error::{Error, Exit, ExitWith, Stopped};
+use super::settings::Settings;
+use crate::catalogue::Catalogue;
+use crate::config::Compat;
+use crate::connection::{Connection, ConnectionError};
+use crate::db;
+use crate::server::{Health, Metrics, State};
+use crate::stop::Stop;
+
+/// What a release brings: its migrations and its compat window.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The validated catalogue.
+    pub catalogue: Catalogue,
+    /// The validated compat.toml.
+    pub compat: Compat,
+}
+
+impl Release {
+    /// A release of these migrations and this window.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let release = schemagate::Release::new(
+    ///     schemagate::catalogue::from_dir("migrations".as_ref())?,
+    ///     schemagate::Compat::from_toml_str(&std::fs::read_to_string("compat.toml")?)?,
+    /// );
+    /// assert!(release.compat.window.min <= release.compat.window.max);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(catalogue: Catalogue, compat: Compat) -> Self {
+        Self { catalogue, compat }
+    }
+}
+
+/// A release gated against one database with its settings: [`Gate::run`] migrates (or
+/// refuses), [`Gate::routes`] serves `/health` and `/metrics`, [`Gate::refresh`] keeps them
+/// current.
+pub struct Gate {
+    pub(crate) release: Release,
+    pub(crate) settings: Settings,
+    /// The parsed URL; a parse error is kept for the commands that need the database.
+    url: Option<Result<Connection, Arc<ConnectionError>>>,
+    /// `schemagate/v<app version>`, every connection's application_name.
+    pub(crate) application_name: String,
+    /// What stops the gate between steps (exit 8).
+    pub(crate) stop: Stop,
+    /// What `/health` and `/metrics` serve.
+    pub(crate) state: State,
+    /// The version the last run left, which `/health` judges changes against.
+    pub(crate) baseline: Mutex<Option<i64>>,
+}
+
+impl Gate {
+    /// Starts the settings of a gate of `release`, all at the CLI's defaults.
+    ///
+    /// ```no_run
+    /// # async fn start() -> Result<(), schemagate::Error> {
+    /// # let release: schemagate::Release = unimplemented!();
+    /// let gate = schemagate::Gate::builder(release)
+    ///     .database_url("postgres://app@db/app")
+    ///     .backup_dir("/app/backups")
+    ///     .build()?;
+    /// let report = gate.run().await?;
+    /// println!("schema at {}", report.plan.target);
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(release: Release) -> GateBuilder {
+        GateBuilder {
+            release,
+            settings: Settings::default(),
+            url: None,
+            stop: Stop::never(),
+            registry: None,
+        }
+    }
+
+    /// The release gated.
+    pub fn release(&self) -> &Release {
+        &self.release
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The metrics it records (in the registry given to the builder, or its own).
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
+    /// The parsed database URL, or a usage error saying how to give one or what is wrong
+    /// with it.
+    pub(crate) fn url(&self) -> Result<&Connection, Error> {
+        match &self.url {
+            None => Err(Error::new(Exit::Usage, db::DbError::Missing)),
+            Some(Ok(connection)) => Ok(connection),
+            Some(Err(error)) => Err(Error::new(
+                Exit::Usage,
+                InvalidUrl {
+                    source: Arc::clone(error),
+                },
+            )),
+        }
+    }
+
+    /// Connects with retry until the connect timeout (exit 4); a stop ends it at once
+    /// (exit 8).
+    pub(crate) async fn connect(&self) -> Result<Client, Error> {
+        let url = self.url()?;
+        tokio::select! {
+            connected = db::connect(url, &self.application_name, self.settings.connect_timeout) => {
+                connected.map_err(|e| match e {
+                    db::DbError::InvalidUrl { .. } => Error::new(Exit::Usage, e),
+                    _ => Error::new(Exit::Unreachable, e),
+                })
+            }
+            signal = self.stop.wait() => Err(stopped(signal, "while connecting to the database", None)),
+        }
+    }
+}
+
+/// Exit 8: a stop arrived `when`; `at` is the schema version, when known.
+pub(crate) fn stopped(signal: &'static str, when: &str, at: Option<i64>) -> Error {
+    Error::Stopped(Stopped {
+        signal,
+        when: when.to_owned(),
+        at,
+    })
+}
+
+/// A database URL that does not parse, kept for every command that asks for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the database URL is invalid")]
+pub struct InvalidUrl {
+    #[source]
+    source: Arc<ConnectionError>,
+}
+
+/// The settings of a [`Gate`], each defaulting as the CLI does.
+pub struct GateBuilder {
+    release: Release,
+    settings: Settings,
+    url: Option<SecretString>,
+    stop: Stop,
+    registry: Option<Registry>,
+}
+
+impl GateBuilder {
+    /// The database, as a libpq URL or `key=value` string (DESIGN §10). Never logged.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(SecretString::from(url.into()));
+        self
+    }
+
+    /// The database URL as a secret, as the CLI reads it.
+    pub fn database_secret(mut self, url: Option<SecretString>) -> Self {
+        self.url = url;
+        self
+    }
+
+    /// All settings at once (the CLI fills them from flags and environment).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Where backups go (default `./backups`).
+    pub fn backup_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.backup.dir = dir.into();
+        self
+    }
+
+    /// Changes the schema without a backup first.
+    pub fn no_backup(mut self) -> Self {
+        self.settings.backup.skip = true;
+        self
+    }
+
+    /// How long to wait for the database (default 60 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the migration lock (default 300 s).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.lock_timeout = timeout;
+        self
+    }
+
+    /// How long each statement may wait for a table lock before its step is retried
+    /// (default 5 s), and how often (default 10).
+    pub fn ddl_lock_timeout(mut self, timeout: Duration, retries: usize) -> Self {
+        self.settings.limits.lock_timeout = timeout;
+        self.settings.limits.retries = retries;
+        self
+    }
+
+    /// Refuse every unwaived lint finding, not only `breaks-window`.
+    pub fn strict_lint(mut self, strict: bool) -> Self {
+        self.settings.strict_lint = Some(strict);
+        self
+    }
+
+    /// Plan and report, change nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.settings.dry_run = dry_run;
+        self
+    }
+
+    /// What stops the gate between steps (exit 8); default: nothing. The binary passes
+    /// [`Stop::on_signals`].
+    pub fn stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Registers the metrics into the application's registry instead of a fresh one, so
+    /// one `/metrics` shows both.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Validates the settings (exit 2) and builds the gate; connects to nothing yet.
+    pub fn build(self) -> Result<Gate, Error> {
+        let service = &self.settings.service;
+        if service.refresh_interval.is_zero() {
+            return Err(Error::new(Exit::Usage, SettingError::RefreshInterval));
+        }
+        let compat = &self.release.compat;
+        let metrics = Metrics::register(
+            self.registry.unwrap_or_default(),
+            &service.metrics_prefix,
+            &compat.app_version.to_string(),
+            &compat.window,
+        )
+        .map_err(|source| SettingError::MetricsPrefix {
+            prefix: service.metrics_prefix.clone(),
+            source,
+        })
+        .exit(Exit::Usage)?;
+        let url = self
+            .url
+            .filter(|url| !url.expose_secret().trim().is_empty())
+            .map(|url| Connection::parse(url.expose_secret()).map_err(Arc::new));
+        Ok(Gate {
+            application_name: format!("schemagate/{}", compat.tag()),
+            url,
+            stop: self.stop,
+            state: State {
+                health: Arc::new(Health::starting(&compat.tag())),
+                metrics: Arc::new(metrics),
+            },
+            baseline: Mutex::new(None),
+            release: self.release,
+            settings: self.settings,
+        })
+    }
+}
+
+/// A setting the builder refuses (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    /// A zero refresh interval would spin.
+    #[error("the refresh interval (--refresh-interval) must be above 0")]
+    RefreshInterval,
+    /// The prefix is not a valid metric name start.
+    #[error("metrics prefix {prefix:?} (--metrics-prefix) is not a valid metric name")]
+    MetricsPrefix {
+        /// The prefix given.
+        prefix: String,
+        /// prometheus' complaint.
+        #[source]
+        source: prometheus::Error,
+    },
+}

@@ -1,0 +1,35 @@
+//! The gate as a library (DESIGN §1 and §13): a [`Release`] (catalogue and window) gated
+//! against one database by a [`Gate`], built with [`Gate::builder`]. The `schemagate`
+//! binary is one client of it; an application embedding its own migrations is another.
+//!
+//! - [`builder`]: [`Release`], [`Gate`], [`GateBuilder`]: settings in, nothing connected yet.
+//! - [`settings`]: every setting with the CLI's defaults.
+//! - [`error`]: [`Exit`] codes and the typed [`Error`] of each situation.
+//! - [`run`]: the gate itself (lock, plan, lint, backup, steps, verdict), `check`, `status`.
+//! - [`serve`]: `/health` and `/metrics` as a composable warp filter, the background
+//!   refresh, and the standalone [`Application`].
+//! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
+//!   standby, guard long work, audit), running a plan's steps, and linting it first.
+//! - `backups`, `rollback`, `baseline`, `adopt`, `verify`: the other commands, each a
+//!   method of [`Gate`] (these print their plans through [`crate::output`], as the CLI does).
+
+pub mod builder;
+pub mod error;
+pub mod run;
+pub mod serve;
+pub mod settings;
+
+mod adopt;
+mod backups;
+mod baseline;
+mod lint;
+mod locked;
+mod rollback;
+mod steps;
+mod verify;
+
+pub use builder::{Gate, GateBuilder, Release, SettingError};
+pub use error::{Cause, Error, Exit, Stopped};
+pub use run::Report;
+pub use serve::Application;
+pub use settings::{BackupSettings, ServiceSettings, Settings};
