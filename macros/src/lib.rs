@@ -117,3 +117,55 @@ fn version_text(name: &str) -> &str {
         .unwrap_or(digits.len());
     &digits[..end]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(names: &[&str]) -> Result<(), String> {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        check_pairs("migrations", &names)
+    }
+
+    #[test]
+    fn paired_files_of_each_style_pass() {
+        check(&["V1__a.sql", "V1__a.down.sql", "V2__b.sql", "V2__b.down.sql"]).unwrap();
+        check(&["0001_a.sql", "0001_a.down.sql"]).unwrap();
+        check(&["20240120120000_a.up.sql", "20240120120000_a.down.sql"]).unwrap();
+    }
+
+    #[test]
+    fn a_bad_name_is_refused_naming_the_file() {
+        let error = check(&["create users.sql"]).unwrap_err();
+        assert!(
+            error.starts_with("migrations/create users.sql: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_up_without_its_down_is_refused_naming_both() {
+        let error = check(&["V1__a.sql", "V2__b.sql", "V2__b.down.sql"]).unwrap_err();
+        assert_eq!(
+            error,
+            "migrations/V1__a.sql: no down file; add V1__a.down.sql (or put `-- schemagate:irreversible` in it)"
+        );
+        let error = check(&["0007_a.sql"]).unwrap_err();
+        assert!(error.contains("add 0007_a.down.sql"), "{error}");
+    }
+
+    #[test]
+    fn a_down_without_its_up_and_a_version_used_twice_are_refused() {
+        let error = check(&["V1__a.down.sql"]).unwrap_err();
+        assert_eq!(
+            error,
+            "migrations/V1__a.down.sql: down file without an up file"
+        );
+        let error =
+            check(&["V1__a.sql", "V1__a.down.sql", "V1__b.sql", "V1__b.down.sql"]).unwrap_err();
+        assert!(
+            error.contains("version 1 is used by more than one file"),
+            "{error}"
+        );
+    }
+}
