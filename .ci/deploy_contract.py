@@ -21,7 +21,7 @@ METRICS = {
     "schema_max_supported", "schema_compatible", "migrations_pending",
     "migration_failures_total", "rollbacks_total", "lock_wait_seconds",
     "backup_last_success_timestamp_seconds", "backup_size_bytes", "backup_duration_seconds",
-    "backups_skipped_total", "database_up", "lint_findings",
+    "backups_skipped_total", "database_up", "lint_findings", "fleet_replicas", "fleet_blocked",
 }
 HISTOGRAMS = {"migration_duration_seconds"}
 KNOWN = {f"{PREFIX}_{m}" for m in METRICS} | {
@@ -46,7 +46,8 @@ def main(out_dir):
     alerts = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
     alert_exprs = [r["expr"] for g in alerts["groups"] for r in g["rules"]]
     names = {r.get("alert") for g in alerts["groups"] for r in g["rules"]}
-    for required in ("SchemaIncompatible", "MigrationFailed", "RollbackRequired", "BackupStale"):
+    for required in ("SchemaIncompatible", "MigrationFailed", "RollbackRequired", "BackupStale",
+                     "FleetBlocked"):
         if required not in names:
             errors.append(f"alerts.yml: alert {required} is missing")
 

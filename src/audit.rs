@@ -63,6 +63,17 @@ pub struct Recorded {
     pub outcome: String,
 }
 
+/// What `/metrics` derives from the trail: every change of every replica and Job, so a
+/// gate that failed and exited before serving is still counted by those that serve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Migrate and rollback steps that failed (exit 6; outcome `failed at version …`). A
+    /// stop by a signal (exit 8) is not a failure.
+    pub migration_failures: u64,
+    /// Rollbacks that completed (outcome `ok`, possibly with a note after it).
+    pub rollbacks: u64,
+}
+
 /// Recording or reading the audit trail failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} schemagate_audit: {}", crate::db::describe(.source))]
@@ -148,4 +159,27 @@ pub async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditE
             outcome: r.get(8),
         })
         .collect())
+}
+
+/// The [`Totals`] of the whole trail, in one query; zero when nothing was recorded yet.
+pub async fn totals(client: &Client) -> Result<Totals, AuditError> {
+    const QUERY: &str = "SELECT \
+        count(*) FILTER (WHERE action IN ('migrate', 'rollback') AND outcome LIKE 'failed%'), \
+        count(*) FILTER (WHERE action = 'rollback' AND outcome LIKE 'ok%') \
+        FROM schemagate_audit";
+    let row = match client.query_one(QUERY, &[]).await {
+        Ok(row) => row,
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Totals::default()),
+        Err(source) => {
+            return Err(AuditError {
+                action: "count",
+                source,
+            });
+        }
+    };
+    let count = |i| u64::try_from(row.get::<_, i64>(i)).unwrap_or_default();
+    Ok(Totals {
+        migration_failures: count(0),
+        rollbacks: count(1),
+    })
 }

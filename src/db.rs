@@ -295,9 +295,11 @@ pub fn connection_lost(error: &tokio_postgres::Error) -> bool {
 
 /// Creates `table` with `ddl` (a `CREATE TABLE IF NOT EXISTS`) unless it exists. Asking
 /// first keeps PostgreSQL's "relation … already exists, skipping" NOTICE out of every run's
-/// log; the DDL's own `IF NOT EXISTS` still covers a race. Called under the migration lock.
+/// log; the DDL's own `IF NOT EXISTS` covers a creator that committed in between. Called
+/// under the migration lock (a creator still in its transaction makes the DDL fail with a
+/// unique violation instead: `fleet::ensure_table`, which runs without it, handles that).
 pub async fn create_table_unless_exists(
-    client: &Client,
+    client: &impl tokio_postgres::GenericClient,
     table: &str,
     ddl: &str,
 ) -> Result<(), tokio_postgres::Error> {

@@ -34,6 +34,8 @@
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`, passfile,
 //!   TLS (`sslmode`), and the environment of child processes.
 //! - [`ddl`]: DDL lock timeouts, retries and who blocks them.
+//! - [`fleet`]: `schemagate_fleet`: the serving replicas of every release, and the admission of
+//!   a change that would break one of them.
 //! - [`duration`]: durations as PostgreSQL tools read them (bare seconds or units).
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
 //! - [`lint`]: `schemagate lint` and the gate's lint of its plan: one file per rule, waivers, formats.
@@ -57,6 +59,8 @@
 //! - **window**: `[min, max]` schema versions a release runs on, and its `target`.
 //! - **plan**: the steps a run will execute; **verdict**: whether a version fits the window.
 //! - **lock**: the migration lock; **backup**: the verified `pg_dump` taken before a change.
+//! - **fleet**: the serving replicas of every release; **admission**: the fleet's verdict on a
+//!   change (would it break a live replica of another release?).
 
 pub mod adopt;
 pub mod audit;
@@ -68,6 +72,7 @@ pub mod connection;
 pub mod db;
 pub mod ddl;
 pub mod duration;
+pub mod fleet;
 pub mod gate;
 pub mod history;
 pub mod lint;

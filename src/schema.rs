@@ -13,7 +13,11 @@ use std::collections::BTreeSet;
 use tokio_postgres::Client;
 
 /// Tables schemagate itself keeps in the database.
-pub const OWN_TABLES: &[&str] = &["refinery_schema_history", "schemagate_audit"];
+pub const OWN_TABLES: &[&str] = &[
+    "refinery_schema_history",
+    "schemagate_audit",
+    crate::fleet::TABLE,
+];
 
 /// Namespaces that are the user's: not the system's, not an extension's.
 const USER_NAMESPACES: &str = "SELECT n.oid FROM pg_namespace n \

@@ -11,6 +11,7 @@ mod ddl;
 mod docs;
 mod embedded;
 mod faults;
+mod fleet;
 mod gate;
 mod hostile_input;
 mod lint;

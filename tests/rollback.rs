@@ -12,6 +12,7 @@ async fn schema_of(db: &TestDb) -> String {
             "--no-owner",
             "--exclude-table=refinery_schema_history",
             "--exclude-table=schemagate_audit",
+            "--exclude-table=schemagate_fleet",
         ])
         .arg(&db.url)
         .output()

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::Window;
+use crate::fleet::Group;
 
 /// What one refresh observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,7 @@ struct Body<'a> {
     version: &'a str,
     schema: Schema,
     database: Database,
+    fleet: &'a [Group],
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
 }
@@ -82,8 +84,14 @@ struct Database {
 }
 
 impl Judge {
-    /// Judges an observation and renders the `/health` response.
+    /// Judges an observation and renders the `/health` response, with no fleet known yet.
     pub fn judge(&self, seen: &Observation) -> Verdict {
+        self.judge_with(seen, &[])
+    }
+
+    /// Judges an observation and renders the `/health` response with the live fleet
+    /// (informative: the fleet never makes this replica unready).
+    pub fn judge_with(&self, seen: &Observation, fleet: &[Group]) -> Verdict {
         let window = &self.window;
         let current = seen.current;
         let compatible = window.contains(current);
@@ -129,6 +137,7 @@ impl Judge {
                 reachable: seen.reachable,
                 checked_at: seen.checked_at.format(&Rfc3339).unwrap_or_default(),
             },
+            fleet,
             reason: reason.as_deref(),
         };
         let body = serde_json::to_vec(&body).map_or_else(|_| Bytes::new(), Bytes::from);
@@ -246,8 +255,25 @@ mod tests {
             json(&verdict),
             serde_json::json!({"status":"ok","version":"v1.4.0",
                 "schema":{"current":7,"min":5,"max":7,"pending":0,"compatible":true},
-                "database":{"reachable":true,"checked_at":"2026-11-22T10:00:00Z"}})
+                "database":{"reachable":true,"checked_at":"2026-11-22T10:00:00Z"},
+                "fleet":[]})
         );
+    }
+
+    #[test]
+    fn the_fleet_is_listed_by_release_with_its_window() {
+        let fleet = [Group {
+            version: "v1.3.0".to_owned(),
+            replicas: 2,
+            min: 3,
+            max: 4,
+        }];
+        let verdict = judge(7, false).judge_with(&seen(7, true), &fleet);
+        assert_eq!(
+            json(&verdict)["fleet"],
+            serde_json::json!([{"version":"v1.3.0","replicas":2,"min":3,"max":4}])
+        );
+        assert_eq!(verdict.status, StatusCode::OK);
     }
 
     #[test]

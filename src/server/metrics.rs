@@ -4,6 +4,7 @@
 //! No global registry: every gate (and so every test app) has its own unless given one, so
 //! tests running in one process do not see each other's series.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -13,7 +14,9 @@ use prometheus::{
     TextEncoder,
 };
 
+use crate::audit::Totals;
 use crate::config::Window;
+use crate::fleet::Group;
 
 /// Buckets for one migration's duration: from a trivial DDL statement to a long backfill.
 const MIGRATION_BUCKETS: &[f64] = &[
@@ -38,6 +41,14 @@ pub struct Metrics {
     ddl_lock_retries: IntCounter,
     database_up: IntGauge,
     lint_findings: IntGauge,
+    fleet_replicas: IntGaugeVec,
+    /// The versions with a `_fleet_replicas` series, so a release that left loses its own.
+    fleet_versions: Mutex<Vec<String>>,
+    fleet_blocked: IntGauge,
+    migration_failures: IntCounter,
+    rollbacks: IntCounter,
+    /// The audit trail's totals at the last refresh: the counters rise by the difference.
+    audit_seen: Mutex<Totals>,
     /// The last rendering of the registry. Values only change through the `record_*`
     /// methods (on start and once per refresh), so scrapes between two changes reuse it
     /// instead of gathering and formatting every family again. `None` when the registry is
@@ -108,13 +119,16 @@ impl Metrics {
         )?;
         registry.register(Box::new(migration_duration.clone()))?;
 
-        // Registered for the contract (DESIGN §8) and the alert rules; a failed migration or
-        // a rollback ends the process before it serves, so a serving instance reports 0.
-        counter(
+        // From the audit trail, so that a gate that failed and exited before it served
+        // (a replica, a Job) is still counted by every replica that serves (DESIGN §14).
+        let migration_failures = counter(
             "migration_failures_total",
-            "Migrations this instance tried and that failed.",
+            "Migration and rollback steps that failed, run by any replica or Job: counted from the audit trail (schemagate_audit) at each refresh.",
         )?;
-        counter("rollbacks_total", "Rollbacks this instance ran.")?;
+        let rollbacks = counter(
+            "rollbacks_total",
+            "Completed rollbacks, run by any replica or Job: counted from the audit trail (schemagate_audit) at each refresh.",
+        )?;
         Ok(Self {
             schema_version: labelled(
                 "schema_version",
@@ -163,6 +177,18 @@ impl Metrics {
                 "lint_findings",
                 "Unwaived lint findings (warnings) in the migrations the gate applied.",
             )?,
+            fleet_replicas: labelled(
+                "fleet_replicas",
+                "Live serving replicas of each release (schemagate_fleet), this one included.",
+            )?,
+            fleet_versions: Mutex::new(Vec::new()),
+            fleet_blocked: int_gauge(
+                "fleet_blocked",
+                "1 while this instance's gate waits for the fleet to admit its change, else 0.",
+            )?,
+            migration_failures,
+            rollbacks,
+            audit_seen: Mutex::new(Totals::default()),
             registry,
             rendered: None,
         })
@@ -243,6 +269,54 @@ impl Metrics {
         self.changed();
     }
 
+    /// Records the live fleet: one `_fleet_replicas` series per release, the series of a
+    /// release no longer live removed.
+    pub fn record_fleet(&self, groups: &[Group]) {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for group in groups {
+            *counts.entry(&group.version).or_default() += group.replicas;
+        }
+        let mut versions = self
+            .fleet_versions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for gone in versions.iter().filter(|v| !counts.contains_key(v.as_str())) {
+            let _ = self.fleet_replicas.remove_label_values(&[gone]);
+        }
+        for (version, replicas) in &counts {
+            self.fleet_replicas
+                .with_label_values(&[version])
+                .set(i64::try_from(*replicas).unwrap_or(i64::MAX));
+        }
+        *versions = counts.keys().map(|v| (*v).to_owned()).collect();
+        self.changed();
+    }
+
+    /// Records whether the gate is waiting for the fleet to admit its change.
+    pub fn record_fleet_blocked(&self, blocked: bool) {
+        self.fleet_blocked.set(blocked.into());
+        self.changed();
+    }
+
+    /// Records the audit trail's totals. The counters rise by what the trail gained since
+    /// the last refresh and never fall: a trail that shrank (a restore brought back an
+    /// older one) is the new base to count from.
+    pub fn record_audit_totals(&self, totals: Totals) {
+        let mut seen = self
+            .audit_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.migration_failures.inc_by(
+            totals
+                .migration_failures
+                .saturating_sub(seen.migration_failures),
+        );
+        self.rollbacks
+            .inc_by(totals.rollbacks.saturating_sub(seen.rollbacks));
+        *seen = totals;
+        self.changed();
+    }
+
     /// The registry's content in the Prometheus text format, rendered once per change.
     pub fn encode(&self) -> prometheus::Result<Bytes> {
         let Some(cache) = &self.rendered else {
@@ -272,78 +346,4 @@ impl Metrics {
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(metrics: &Metrics) -> String {
-        String::from_utf8(metrics.encode().unwrap().to_vec()).unwrap()
-    }
-
-    fn metrics() -> Metrics {
-        let window = Window {
-            min: 5,
-            max: 7,
-            target: 7,
-        };
-        Metrics::new("sg", "1.4.0", &window).unwrap()
-    }
-
-    #[test]
-    fn the_schema_version_keeps_exactly_one_series() {
-        let metrics = metrics();
-        metrics.record_schema(6, 1, true);
-        metrics.record_schema(7, 0, true);
-        metrics.record_schema(7, 0, true);
-        let text = text(&metrics);
-        assert!(
-            text.contains("sg_schema_version{version=\"7\"} 1"),
-            "{text}"
-        );
-        assert!(!text.contains("sg_schema_version{version=\"6\"}"), "{text}");
-        assert!(
-            text.contains("sg_app_version{version=\"v1.4.0\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("sg_schema_min_supported 5"), "{text}");
-    }
-
-    #[test]
-    fn a_backup_sets_the_backup_gauges_and_a_skipped_one_counts() {
-        let metrics = metrics();
-        let before = text(&metrics);
-        metrics.record_backup(2048, Duration::from_millis(1500), 1_700_000_000.5);
-        assert_ne!(
-            text(&metrics),
-            before,
-            "a change must not be hidden by the cached rendering"
-        );
-        metrics.record_backup_skipped();
-        metrics.record_backup_skipped();
-        let text = text(&metrics);
-        assert!(text.contains("sg_backup_size_bytes 2048"), "{text}");
-        assert!(text.contains("sg_backup_duration_seconds 1.5"), "{text}");
-        assert!(
-            text.contains("sg_backup_last_success_timestamp_seconds 1700000000.5"),
-            "{text}"
-        );
-        assert!(text.contains("sg_backups_skipped_total 2"), "{text}");
-    }
-
-    #[test]
-    fn lint_findings_are_a_gauge() {
-        let metrics = metrics();
-        assert!(text(&metrics).contains("sg_lint_findings 0"));
-        metrics.record_lint_findings(3);
-        assert!(text(&metrics).contains("sg_lint_findings 3"));
-    }
-
-    #[test]
-    fn an_invalid_prefix_is_rejected() {
-        let window = Window {
-            min: 1,
-            max: 1,
-            target: 1,
-        };
-        assert!(Metrics::new("bad-prefix", "1.0.0", &window).is_err());
-    }
-}
+mod tests;

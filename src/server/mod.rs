@@ -3,12 +3,13 @@
 //!
 //! - [`health`]: judging what a refresh saw against the window; the cached response.
 //! - [`metrics`]: the registry of one application instance and every metric.
-//! - [`refresh`]: the background task reading the schema version through the pool.
+//! - [`refresh`]: the background task reading the schema version through the pool, and
+//!   keeping the fleet and the audit-derived counters current.
 //! - [`routes`]: paths, methods, 404 and 405.
 //! - [`http`]: serving a bound listener until a shutdown future completes.
 //! - [`healthcheck`]: the client behind `schemagate healthcheck`.
 //!
-//! The wiring (gate, pool, first refresh, binding) is `app::Application`; its shutdown
+//! The wiring (gate, pool, first refresh, binding) is `gate::Application`; its shutdown
 //! future is `crate::stop::Stop::wait` in the binary.
 
 pub mod health;
@@ -20,5 +21,5 @@ pub mod routes;
 
 pub use health::{Health, Judge, Observation, Verdict};
 pub use metrics::Metrics;
-pub use refresh::Refresher;
+pub use refresh::{Departure, Refresher};
 pub use routes::State;

@@ -1,5 +1,12 @@
 //! The background refresh: every `--refresh-interval`, read the schema version through the
 //! pool with a short timeout, judge it, and update `/health` and the metrics.
+//!
+//! The same refresh keeps the fleet current (DESIGN §14): it announces this instance in
+//! `schemagate_fleet` (when it has one), reads the live rows for `/health` and
+//! `{p}_fleet_replicas`, and counts failures and rollbacks in the audit trail for
+//! `{p}_migration_failures_total` and `{p}_rollbacks_total`. Those queries are pipelined
+//! with the version's on one connection, within the same timeout; when they fail, the
+//! failure is logged and the last fleet shown, and readiness does not change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +18,8 @@ use tokio::time::MissedTickBehavior;
 
 use super::health::{Health, Judge, Observation};
 use super::metrics::Metrics;
+use crate::audit::{self, Totals};
+use crate::fleet::{self, Group, Instance, Replica};
 use crate::history;
 
 /// The longest a refresh waits for the database, however long the interval.
@@ -27,6 +36,21 @@ pub struct Refresher {
     last: i64,
     /// Whether the last refresh failed, to log transitions rather than every tick.
     failing: Option<bool>,
+    /// This process in the fleet, announced at every refresh; `None` reads the fleet
+    /// without joining it.
+    instance: Option<Instance>,
+    /// The live fleet as the last refresh that could read it saw it.
+    fleet: Vec<Group>,
+    /// What failed in the fleet and audit queries at the last refresh, to log changes
+    /// rather than every tick.
+    fleet_and_audit_failures: Vec<String>,
+}
+
+/// What one refresh read besides the version: each part may fail on its own.
+struct FleetAndAudit {
+    announced: Result<(), fleet::FleetError>,
+    live: Result<Vec<Replica>, fleet::FleetError>,
+    totals: Result<Totals, audit::AuditError>,
 }
 
 impl Refresher {
@@ -47,7 +71,22 @@ impl Refresher {
             timeout: Self::query_timeout(interval),
             last,
             failing: None,
+            instance: None,
+            fleet: Vec::new(),
+            fleet_and_audit_failures: Vec::new(),
         }
+    }
+
+    /// Announces `instance` in `schemagate_fleet` at every refresh (a serving replica, or
+    /// an application serving the gate's routes), so gates of other releases see it.
+    pub fn with_instance(mut self, instance: Instance) -> Self {
+        self.instance = Some(instance);
+        self
+    }
+
+    /// This process in the fleet, if it announces itself.
+    pub fn instance(&self) -> Option<&Instance> {
+        self.instance.as_ref()
     }
 
     /// The query timeout in use (also the pool's timeouts).
@@ -57,11 +96,13 @@ impl Refresher {
 
     /// One refresh: query, judge, publish.
     pub async fn once(&mut self) {
-        let read = tokio::time::timeout(self.timeout, read_version(&self.pool)).await;
+        let read =
+            tokio::time::timeout(self.timeout, read(&self.pool, self.instance.as_ref())).await;
         let checked_at = OffsetDateTime::now_utc();
         let seen = match read {
-            Ok(Ok(current)) => {
+            Ok(Ok((current, more))) => {
                 self.last = current;
+                self.publish_fleet_and_audit(more);
                 Observation {
                     current,
                     reachable: true,
@@ -82,7 +123,7 @@ impl Refresher {
                 checked_at,
             },
         };
-        let verdict = self.judge.judge(&seen);
+        let verdict = self.judge.judge_with(&seen, &self.fleet);
         self.health.set(&verdict);
         self.metrics.record_database_up(seen.reachable);
         self.metrics
@@ -95,6 +136,43 @@ impl Refresher {
             }
             self.failing = Some(failing);
         }
+    }
+
+    /// Publishes the fleet and the audit totals; logs what failed when that changes.
+    fn publish_fleet_and_audit(&mut self, read: FleetAndAudit) {
+        let mut failures = Vec::new();
+        if let Err(error) = read.announced {
+            failures.push(error.to_string());
+        }
+        match read.live {
+            Ok(live) => {
+                self.fleet = fleet::summary(&live);
+                self.metrics.record_fleet(&self.fleet);
+            }
+            Err(error) => failures.push(error.to_string()),
+        }
+        match read.totals {
+            Ok(totals) => self.metrics.record_audit_totals(totals),
+            Err(error) => failures.push(error.to_string()),
+        }
+        if failures != self.fleet_and_audit_failures {
+            if failures.is_empty() {
+                tracing::info!("fleet and audit trail read again");
+            } else {
+                tracing::warn!(errors = %failures.join("; "), "the refresh could not keep the fleet or the audit counters current; health is unaffected");
+            }
+            self.fleet_and_audit_failures = failures;
+        }
+    }
+
+    /// What graceful shutdown needs to take this instance out of the fleet, taken before
+    /// the refresher moves into [`Refresher::run`]; `None` when it does not announce itself.
+    pub fn departure(&self) -> Option<Departure> {
+        self.instance.as_ref().map(|instance| Departure {
+            pool: self.pool.clone(),
+            id: instance.id.clone(),
+            timeout: self.timeout,
+        })
     }
 
     /// Refreshes every `interval` until `stop` turns true.
@@ -118,18 +196,73 @@ impl Refresher {
     }
 }
 
-/// Reads the current version on a pooled connection. A connection that failed is taken out
-/// of the pool rather than returned to it, so the next refresh connects afresh.
-async fn read_version(pool: &Pool) -> Result<i64, String> {
-    let client = pool.get().await.map_err(|e| match e {
-        deadpool_postgres::PoolError::Backend(e) => crate::db::describe(&e),
-        other => other.to_string(),
-    })?;
-    match history::current_version(&**client).await {
-        Ok(version) => Ok(version),
+/// Takes an instance out of the fleet on graceful shutdown ([`Refresher::departure`]).
+pub struct Departure {
+    pool: Pool,
+    id: String,
+    timeout: Duration,
+}
+
+impl Departure {
+    /// Removes the instance's row: once requests have drained, so a gate waiting for this
+    /// release does not change the schema while it still serves. A failure is logged: the
+    /// row goes stale after three refresh intervals anyway.
+    pub async fn leave(self) {
+        let left = tokio::time::timeout(self.timeout, async {
+            let client = self.pool.get().await.map_err(describe_pool_error)?;
+            fleet::leave(&client, &self.id)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
+        match left {
+            Ok(()) => tracing::debug!(id = %self.id, "left the fleet"),
+            Err(error) => {
+                tracing::warn!(%error, "could not leave the fleet; the row goes stale after three refresh intervals")
+            }
+        }
+    }
+}
+
+/// Reads the current version on a pooled connection, and pipelined with it on the same
+/// connection the fleet (announcing `instance` first) and the audit totals. A connection
+/// whose version query failed is taken out of the pool rather than returned to it, so the
+/// next refresh connects afresh.
+async fn read(pool: &Pool, instance: Option<&Instance>) -> Result<(i64, FleetAndAudit), String> {
+    let client = pool.get().await.map_err(describe_pool_error)?;
+    let fleet = async {
+        let announced = match instance {
+            Some(instance) => fleet::announce(&client, instance).await,
+            None => Ok(()),
+        };
+        (announced, fleet::live(&client).await)
+    };
+    let (current, (announced, live), totals) = tokio::join!(
+        history::current_version(&**client),
+        fleet,
+        audit::totals(&client)
+    );
+    match current {
+        Ok(version) => Ok((
+            version,
+            FleetAndAudit {
+                announced,
+                live,
+                totals,
+            },
+        )),
         Err(error) => {
             drop(Object::take(client));
             Err(error.to_string())
         }
+    }
+}
+
+/// A pool failure in the words of the server when it has some.
+fn describe_pool_error(error: deadpool_postgres::PoolError) -> String {
+    match error {
+        deadpool_postgres::PoolError::Backend(e) => crate::db::describe(&e),
+        other => other.to_string(),
     }
 }

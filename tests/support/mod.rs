@@ -93,12 +93,12 @@ impl TestDb {
             .collect()
     }
 
-    /// The tables of the public schema, sorted, without schemagate's history and audit tables.
+    /// The tables of the public schema, sorted, without schemagate's own (history, audit, fleet).
     pub async fn tables(&self) -> Vec<String> {
         let client = self.client().await;
         let rows = client
             .query(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('refinery_schema_history', 'schemagate_audit') ORDER BY 1",
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('refinery_schema_history', 'schemagate_audit', 'schemagate_fleet') ORDER BY 1",
                 &[],
             )
             .await
