@@ -143,7 +143,7 @@ pub trait Observer {
 pub async fn execute(
     client: &mut Client,
     execution: &Execution<'_>,
-    observer: &mut dyn Observer,
+    observer: &mut (dyn Observer + Send),
 ) -> Result<Executed, StepFailed> {
     let plan = execution.plan;
     let mut completed = Vec::with_capacity(plan.steps.len());
@@ -253,7 +253,7 @@ impl RunFailed {
 
 /// Decides, for a statement that timed out waiting for a lock, how long to pause before
 /// running it again (`None`: give up).
-type Retry<'a> = dyn FnMut(&tokio_postgres::Error) -> Option<Duration> + 'a;
+type Retry<'a> = dyn FnMut(&tokio_postgres::Error) -> Option<Duration> + Send + 'a;
 
 /// Runs one file and its history statement with `settings`. A transactional file that
 /// times out waiting for a lock is rolled back and run again whole, its history row with
@@ -351,4 +351,32 @@ pub struct Report {
     pub lint_findings: usize,
     /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// The live replicas of every release, by release (DESIGN §14).
+    pub fleet: Vec<crate::fleet::Group>,
+    /// The fleet's verdict on the plan ("the fleet admits migrating to 5", "refused by
+    /// the fleet: …"), or how `--ignore-fleet` overrode it.
+    pub admission: String,
+    /// `serve` only: the target the fleet does not admit yet; the schema stays at
+    /// `plan.target` (inside the window) and moves there in the background once admitted.
+    pub deferred: Option<i64>,
+}
+
+impl Report {
+    /// A run that changed nothing and leaves the schema at `version`.
+    pub fn unchanged(version: i64, limits: Limits, admission: String) -> Self {
+        Self {
+            plan: Plan::at(version),
+            lock_waited: Duration::ZERO,
+            durations: Vec::new(),
+            backup: None,
+            backup_skipped: false,
+            lock_retries: 0,
+            limits,
+            lint_findings: 0,
+            dry_run: true,
+            fleet: Vec::new(),
+            admission,
+            deferred: None,
+        }
+    }
 }

@@ -9,7 +9,7 @@ use super::error::{Error, Exit};
 use super::locked::{Change, primary_only, read_failed, record, release_lock};
 use crate::adopt::{self, AdoptError, Tool};
 use crate::lock::MigrationLock;
-use crate::{history, output};
+use crate::{fleet, history, output};
 
 /// Refusals are exit 3, `--from` naming the other tool of `schema_migrations` exit 2, a
 /// lost connection exit 4, anything else exit 1.
@@ -50,25 +50,30 @@ async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Resu
         output::nothing_changed();
         return Ok(());
     }
+    let newest = mapped.last().map_or(0, |m| m.version);
+    let change = fleet::Change {
+        from: 0,
+        to: newest,
+    };
+    let (_, verdict) = gate.admission(lock.connection(), change).await?;
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     let started = Instant::now();
     adopt::record(lock.client(), &gate.release.catalogue, &mapped)
         .await
         .map_err(failure)?;
-    let newest = mapped.last().map_or(0, |m| m.version);
     let entry = Change {
         action: "adopt",
         from: 0,
         to: newest,
         started,
         backup_file: backup.map(|b| b.path.display().to_string()),
-        outcome: format!(
+        outcome: verdict.outcome(format!(
             "ok: adopted from {} ({}), {} migration(s)",
             tool_history.tool,
             tool_history.table,
             mapped.len()
-        ),
+        )),
     }
     .entry(gate);
     record(lock.connection(), &entry).await;

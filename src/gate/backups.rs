@@ -11,7 +11,7 @@ use super::error::{Error, Exit, ExitWith};
 use super::locked::{Change, guarded, primary_only, read_failed, record, release_lock};
 use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server};
 use crate::lock::MigrationLock;
-use crate::{history, output};
+use crate::{fleet, history, output};
 
 impl Gate {
     /// `backup`: a verified backup now, under the lock (a dry run prints what it would
@@ -198,10 +198,15 @@ async fn restore(
         if let Some(refusal) = plan.refusal(options) {
             return Err(refusal_failure(refusal));
         }
-        primary_only(lock.connection()).await?;
         let from = history::current_version(lock.connection())
             .await
             .map_err(read_failed)?;
+        let change = fleet::Change {
+            from,
+            to: plan.backup.manifest.schema_version,
+        };
+        let (_, verdict) = gate.admission(lock.connection(), change).await?;
+        primary_only(lock.connection()).await?;
         let url = gate.url()?;
         let work = async {
             backup::restore(&plan, options, url, &gate.application_name, pg_dump)
@@ -225,7 +230,7 @@ async fn restore(
             to: version,
             started,
             backup_file: Some(file.display().to_string()),
-            outcome: "ok".to_owned(),
+            outcome: verdict.outcome("ok".to_owned()),
         }
         .entry(gate);
         record(lock.connection(), &entry).await;

@@ -10,7 +10,7 @@ use super::locked::{Change, primary_only, read_failed, record, release_lock};
 use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
 use crate::lock::MigrationLock;
-use crate::{db, history, output};
+use crate::{db, fleet, history, output};
 
 /// Refusals are exit 3, a version the catalogue lacks exit 2, anything else exit 1.
 fn failure(error: BaselineError) -> Error {
@@ -57,19 +57,23 @@ async fn baseline_locked(
         output::nothing_changed();
         return Ok(());
     }
+    let change = fleet::Change { from: 0, to: version };
+    let (_, verdict) = gate.admission(lock.connection(), change).await?;
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
-    record_baseline(gate, lock, version, backup.as_ref()).await?;
+    record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
     output::baseline_recorded(version);
     Ok(())
 }
 
-/// Records the baseline and its audit entry (the caller took the backup).
+/// Records the baseline and its audit entry (the caller took the backup); `note` says why
+/// it ran although the fleet refused it.
 pub(crate) async fn record_baseline(
     gate: &Gate,
     lock: &mut MigrationLock,
     version: i64,
     backup: Option<&backup::Backup>,
+    note: Option<&str>,
 ) -> Result<(), Error> {
     let started = Instant::now();
     adopt::record(lock.client(), &gate.release.catalogue, version)
@@ -81,7 +85,10 @@ pub(crate) async fn record_baseline(
         to: version,
         started,
         backup_file: backup.map(|b| b.path.display().to_string()),
-        outcome: "ok".to_owned(),
+        outcome: match note {
+            Some(note) => format!("ok; {note}"),
+            None => "ok".to_owned(),
+        },
     }
     .entry(gate);
     record(lock.connection(), &entry).await;

@@ -215,6 +215,20 @@ impl GateBuilder {
         self
     }
 
+    /// Waits up to `wait` for live replicas of other releases that a change would break
+    /// to be gone, instead of refusing at once (`--fleet-wait`).
+    pub fn fleet_wait(mut self, wait: Duration) -> Self {
+        self.settings.fleet.wait = wait;
+        self
+    }
+
+    /// Changes the schema even when live replicas of another release would fail, with a
+    /// warning in the audit row (`--ignore-fleet`).
+    pub fn ignore_fleet(mut self) -> Self {
+        self.settings.fleet.ignore = true;
+        self
+    }
+
     /// Plan and report, change nothing.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.settings.dry_run = dry_run;

@@ -10,6 +10,7 @@ use super::builder::{Gate, stopped};
 use super::error::{Error, Exit};
 use crate::audit;
 use crate::db;
+use crate::fleet::{self, Admission, FleetError};
 use crate::history;
 use crate::history::{Applied, HistoryError};
 use crate::lock::{LockError, MigrationLock};
@@ -37,9 +38,86 @@ impl Gate {
         }
     }
 
+    /// The fleet's verdict on `change` (under the lock, before the backup; DESIGN §14): the
+    /// live replicas, and `Ok` with the verdict to report, or the refusal (exit 3). With
+    /// `--ignore-fleet` a refusal is a warning, and the verdict says so for the audit row.
+    pub(crate) async fn admission(
+        &self,
+        client: &Client,
+        change: fleet::Change,
+    ) -> Result<(Vec<fleet::Replica>, Verdict), Error> {
+        let live = fleet::live(client).await.map_err(fleet_failed)?;
+        let verdict = match fleet::admit(change, &self.release.compat, &live) {
+            Admission::Refused(refusal) if self.settings.fleet.ignore => {
+                tracing::warn!(%refusal, "--ignore-fleet: changing the schema although live replicas of another release will fail");
+                Verdict::Overridden(refusal.overridden())
+            }
+            Admission::Refused(refusal) if !self.settings.dry_run => {
+                return Err(Error::new(Exit::Refused, refusal));
+            }
+            admission => Verdict::Judged(admission.to_string()),
+        };
+        Ok((live, verdict))
+    }
+
     /// The history, read without the lock: exit 4 when the database went away.
     pub(crate) async fn read_history(&self, client: &Client) -> Result<Vec<Applied>, Error> {
         history::read(client).await.map_err(read_failed)
+    }
+}
+
+/// What admission let through.
+pub(crate) enum Verdict {
+    /// Admitted (or, on a dry run, refused): the verdict as shown.
+    Judged(String),
+    /// Refused, overridden by `--ignore-fleet`: the note for the audit row.
+    Overridden(String),
+}
+
+impl Verdict {
+    /// The verdict as `plan` shows it.
+    pub(crate) fn shown(&self) -> &str {
+        match self {
+            Verdict::Judged(text) | Verdict::Overridden(text) => text,
+        }
+    }
+
+    /// What the audit row adds after `ok`.
+    pub(crate) fn note(&self) -> Option<&str> {
+        match self {
+            Verdict::Judged(_) => None,
+            Verdict::Overridden(note) => Some(note),
+        }
+    }
+
+    /// The audit outcome of a change that succeeded: `ok` (the audit-derived counters
+    /// match on it), then what was overridden, if anything.
+    pub(crate) fn outcome(&self, ok: String) -> String {
+        match self.note() {
+            Some(note) => format!("{ok}; {note}"),
+            None => ok,
+        }
+    }
+}
+
+/// A fleet read that failed (exit 4 when the database went away, else 1), or its refusal
+/// (exit 3).
+pub(crate) fn fleet_failed(error: FleetError) -> Error {
+    let exit = match &error {
+        e if e.is_refusal() => Exit::Refused,
+        FleetError::Query { source, .. } if db::connection_lost(source) => Exit::Unreachable,
+        _ => Exit::Internal,
+    };
+    Error::new(exit, error)
+}
+
+/// The change a fleet refusal refused, when `error` is one.
+pub(crate) fn refused_by_fleet(error: &Error) -> Option<fleet::Change> {
+    match error {
+        Error::Refused(cause) => cause
+            .downcast_ref::<fleet::Refusal>()
+            .map(|refusal| refusal.change),
+        _ => None,
     }
 }
 

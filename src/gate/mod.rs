@@ -32,4 +32,4 @@ pub use builder::{Gate, GateBuilder, Release, SettingError};
 pub use error::{Cause, Error, Exit, Stopped};
 pub use run::Report;
 pub use serve::Application;
-pub use settings::{BackupSettings, ServiceSettings, Settings};
+pub use settings::{BackupSettings, FleetSettings, ServiceSettings, Settings};

@@ -8,9 +8,10 @@ use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::locked::{read_failed, release_lock};
-use super::steps::execute_recorded;
+use super::steps::{Recorded, execute_recorded};
 use crate::backup::{self, Origin, Server};
 use crate::config::{Compat, parse_version};
+use crate::fleet;
 use crate::lock::MigrationLock;
 use crate::plan::{self, RollbackRefusal, highest_applied};
 use crate::{history, output};
@@ -155,21 +156,18 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let goal = Goal {
         version,
         origin: origin.as_ref(),
-        limits: gate.settings.limits,
     };
     let result = rollback_locked(gate, &mut lock, &goal).await;
     release_lock(lock).await;
     result
 }
 
-/// Where a resolved rollback goes, and with which settings.
+/// Where a resolved rollback goes.
 struct Goal<'a> {
     /// The schema version to end at.
     version: i64,
     /// The database (and server), to advise a backup of its own.
     origin: Option<&'a Origin>,
-    /// The DDL limits of the downs.
-    limits: crate::ddl::Limits,
 }
 
 /// Under the lock: plan again (another instance may have moved the schema while we
@@ -188,10 +186,16 @@ async fn rollback_locked(
         return Ok(());
     }
     let started = Instant::now();
+    let (_, verdict) = gate
+        .admission(lock.connection(), fleet::Change::from(&plan))
+        .await?;
     super::locked::primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, plan.current).await?;
-    let backup_file = backup.map(|b| b.path.display().to_string());
-    execute_recorded(gate, lock, goal.limits, &plan, backup_file, &mut |_, _| {}).await?;
+    let recorded = Recorded {
+        backup_file: backup.map(|b| b.path.display().to_string()),
+        note: verdict.note(),
+    };
+    execute_recorded(gate, lock, &plan, recorded, &mut |_, _| {}).await?;
     output::rolled_back(plan.current, plan.target, started.elapsed());
     Ok(())
 }

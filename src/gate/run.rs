@@ -9,9 +9,11 @@ use super::baseline;
 use super::builder::Gate;
 use super::error::{Error, Exit, ExitWith};
 use super::lint;
-use super::locked::{primary_only, read_failed, release_lock};
-use super::steps::execute_recorded;
+use super::builder::stopped;
+use super::locked::{fleet_failed, primary_only, read_failed, release_lock};
+use super::steps::{Recorded, execute_recorded};
 use crate::backup;
+use crate::fleet;
 use crate::history::Applied;
 use crate::lock::MigrationLock;
 pub use crate::migrate::Report;
@@ -42,8 +44,57 @@ impl Gate {
         Ok(report)
     }
 
-    /// Lock, gate, unlock.
-    async fn migrate(&self) -> Result<Report, Error> {
+    /// Lock, gate, unlock; while the fleet refuses the change and `--fleet-wait` has time
+    /// left, wait for it without the lock (replicas starting meanwhile must not time out on
+    /// it), then gate again: another instance may have moved the schema meanwhile.
+    pub(crate) async fn migrate(&self) -> Result<Report, Error> {
+        let deadline = Instant::now() + self.settings.fleet.wait;
+        loop {
+            let refused = match self.migrate_once().await {
+                Err(error) => match super::locked::refused_by_fleet(&error) {
+                    Some(change) if Instant::now() < deadline => change,
+                    _ => return Err(error),
+                },
+                done => return done,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.wait_for_fleet(refused, left).await?;
+        }
+    }
+
+    /// Waits (without the lock) until the fleet admits `change` or `timeout` runs out
+    /// (exit 3), re-reading the live replicas every refresh interval; `/health` and
+    /// `{p}_fleet_blocked` say so meanwhile; a stop ends it (exit 8).
+    pub(crate) async fn wait_for_fleet(
+        &self,
+        change: fleet::Change,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let client = self.connect().await?;
+        self.waiting(&format!(
+            "waiting for the fleet to admit migrating from {} to {}",
+            change.from, change.to
+        ));
+        let wait = fleet::Wait {
+            timeout,
+            interval: self.settings.service.refresh_interval,
+        };
+        let metrics = &self.state.metrics;
+        let admitted = fleet::until_admitted(
+            || fleet::live(&client),
+            change,
+            &self.release.compat,
+            wait,
+            |on| metrics.record_fleet_blocked(on),
+        );
+        tokio::select! {
+            admitted = admitted => admitted.map(drop).map_err(fleet_failed),
+            signal = self.stop.wait() => Err(stopped(signal, "while waiting for the fleet", Some(change.from))),
+        }
+    }
+
+    /// One pass: lock, gate, unlock.
+    pub(crate) async fn migrate_once(&self) -> Result<Report, Error> {
         let mut lock = self.acquire_lock().await?;
         let lock_waited = lock.waited();
         let result = self.gate_locked(&mut lock).await;
@@ -59,6 +110,9 @@ impl Gate {
             limits: self.settings.limits,
             lint_findings: locked.lint_findings,
             dry_run,
+            fleet: locked.fleet,
+            admission: locked.admission,
+            deferred: None,
         })
     }
 
@@ -101,17 +155,11 @@ impl Gate {
                 "schema below this release's window; unready until the migration Job has run (--no-migrate)"
             );
         }
-        Ok(Report {
-            plan: Plan::at(current),
-            lock_waited: Duration::ZERO,
-            durations: Vec::new(),
-            backup: None,
-            backup_skipped: false,
-            lock_retries: 0,
-            limits: self.settings.limits,
-            lint_findings: 0,
-            dry_run: true,
-        })
+        Ok(Report::unchanged(
+            current,
+            self.settings.limits,
+            "nothing to admit: --no-migrate changes nothing".to_owned(),
+        ))
     }
 
     /// The part of the gate that runs under the lock.
@@ -127,22 +175,29 @@ impl Gate {
             plan::forward(catalogue, &applied, &self.release.compat.window).exit(Exit::Refused)?;
         // Before the backup and any change; a dry run refuses as the real run would.
         let lint_findings = lint::plan(self, &plan)?;
-        let nothing = |plan| Locked {
-            plan,
-            durations: Vec::new(),
-            backup: None,
-            lock_retries: 0,
-            lint_findings,
-        };
+        // Before the backup too: a change that breaks a live release is refused (exit 3).
+        let (live, verdict) = self
+            .admission(lock.connection(), fleet::Change::from(&plan))
+            .await?;
+        let fleet = fleet::summary(&live);
+        let admission = verdict.shown().to_owned();
         if self.settings.dry_run || (plan.is_empty() && adopted.is_none()) {
-            return Ok(nothing(plan));
+            return Ok(Locked {
+                plan,
+                durations: Vec::new(),
+                backup: None,
+                lock_retries: 0,
+                lint_findings,
+                fleet,
+                admission,
+            });
         }
         // Under the lock and before anything changes, the history table included (DESIGN §1.5).
         primary_only(lock.connection()).await?;
         let at = if adopted.is_some() { 0 } else { plan.current };
         let backup = backups::backup_before_change(self, lock, at).await?;
         if let Some(version) = adopted {
-            baseline::record_baseline(self, lock, version, backup.as_ref()).await?;
+            baseline::record_baseline(self, lock, version, backup.as_ref(), verdict.note()).await?;
         }
         let mut durations = Vec::with_capacity(plan.steps.len());
         let mut lock_retries = 0;
@@ -152,9 +207,11 @@ impl Gate {
             lock_retries = execute_recorded(
                 self,
                 lock,
-                self.settings.limits,
                 &plan,
-                backup_file,
+                Recorded {
+                    backup_file,
+                    note: verdict.note(),
+                },
                 &mut |step, took| durations.push((step.clone(), took)),
             )
             .await?;
@@ -170,6 +227,8 @@ impl Gate {
             backup,
             lock_retries,
             lint_findings,
+            fleet,
+            admission,
         })
     }
 }
@@ -181,4 +240,6 @@ struct Locked {
     backup: Option<backup::Backup>,
     lock_retries: u64,
     lint_findings: usize,
+    fleet: Vec<fleet::Group>,
+    admission: String,
 }

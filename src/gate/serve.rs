@@ -14,13 +14,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::builder::Gate;
-use super::error::{Error, Exit, ExitWith};
+use super::error::{self, Error, Exit, ExitWith};
+use super::locked::refused_by_fleet;
 use super::run::Report;
 use crate::server::{self, Judge, Metrics, Observation, Refresher};
+use crate::fleet::{self, Instance};
 use crate::{backup, db};
 
 /// At most this many connections for the refresh: one in use, one being replaced.
 const POOL_SIZE: usize = 2;
+
+/// How long a deferred step waits for the fleet: as long as the service runs.
+const BACKGROUND_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Gate {
     /// Records what a run did in the metrics and makes `/health` judge its result.
@@ -66,6 +71,58 @@ impl Gate {
         }
     }
 
+    /// The gate as `serve` runs it: when only the fleet blocks the step to the target and
+    /// the schema is already inside this release's window, it is ready on the current
+    /// schema, and [`Application`] migrates in the background once the fleet admits it, so
+    /// a rolling deploy does not deadlock (DESIGN §14).
+    pub(crate) async fn run_or_defer(&self) -> Result<Report, Error> {
+        if self.settings.service.no_migrate || self.settings.dry_run {
+            return self.run().await;
+        }
+        let report = match self.migrate_once().await {
+            Err(error) => match refused_by_fleet(&error) {
+                Some(change) if self.release.compat.window.contains(change.from) => {
+                    tracing::warn!(%error, "ready on schema {}; migrating to {} in the background once the fleet admits it", change.from, change.to);
+                    let mut report =
+                        Report::unchanged(change.from, self.settings.limits, error.to_string());
+                    report.deferred = Some(change.to);
+                    report
+                }
+                _ => return Err(error),
+            },
+            Ok(report) => report,
+        };
+        self.gated(&report);
+        Ok(report)
+    }
+
+    /// The deferred step: waits for the fleet (logging who blocks), then gates; a change
+    /// of the fleet that refuses the new plan waits again. A failure is logged and the
+    /// service stays on the schema it has, inside the window; `/health` and `/metrics`
+    /// show the result either way.
+    async fn migrate_when_admitted(&self, mut change: fleet::Change) {
+        loop {
+            if let Err(error) = self.wait_for_fleet(change, BACKGROUND_WAIT).await {
+                tracing::error!(error = %error::chain(&error), "the background migration stopped waiting for the fleet");
+                return;
+            }
+            match self.migrate_once().await {
+                Ok(report) => {
+                    tracing::info!(schema = report.plan.target, "the background migration is done");
+                    self.gated(&report);
+                    return;
+                }
+                Err(error) => match refused_by_fleet(&error) {
+                    Some(refused) => change = refused,
+                    None => {
+                        tracing::error!(error = %error::chain(&error), "the background migration failed; serving on the schema as it is");
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
     /// What `/health` judges against; `baseline` is the version the gate left.
     fn judge(&self, baseline: i64) -> Judge {
         let compat = &self.release.compat;
@@ -104,8 +161,9 @@ impl Gate {
     }
 
     /// The background refresh: every refresh interval, reads the schema version through a
-    /// small pool, judges it and updates `/health` and `/metrics`, until `shutdown`
-    /// completes. Spawn the returned future; it refreshes once before its first wait.
+    /// small pool, judges it and updates `/health` and `/metrics`, and announces this
+    /// instance in the fleet (DESIGN §14), until `shutdown` completes; then it leaves the
+    /// fleet. Spawn the returned future; it refreshes once before its first wait.
     pub fn refresh(
         &self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -126,6 +184,7 @@ impl Gate {
         let judge = self.judge(baseline);
         let state = self.state.clone();
         let backup_dir = self.settings.backup.dir.clone();
+        let instance = Instance::new(&self.release.compat, interval).exit(Exit::Internal)?;
         Ok(async move {
             record_newest_backup(&state.metrics, &backup_dir, &pool).await;
             let mut refresher = Refresher::new(
@@ -134,12 +193,17 @@ impl Gate {
                 Arc::clone(&state.health),
                 Arc::clone(&state.metrics),
                 interval,
-            );
+            )
+            .with_instance(instance);
             refresher.once().await;
+            let departure = refresher.departure();
             let (stopping, stopped) = watch::channel(false);
             tokio::select! {
                 () = refresher.run(interval, stopped) => {}
                 () = shutdown => { let _ = stopping.send(true); }
+            }
+            if let Some(departure) = departure {
+                departure.leave().await;
             }
         })
     }
@@ -184,6 +248,8 @@ pub struct Application {
     shut_down: watch::Sender<bool>,
     /// Turns true once the server stops accepting.
     stopping: watch::Receiver<bool>,
+    /// The change the fleet did not admit at start, made in the background once it does.
+    deferred: Option<fleet::Change>,
     server: JoinHandle<Result<(), hyper::Error>>,
 }
 
@@ -212,10 +278,14 @@ impl Application {
             stopping_sender,
         ));
         tracing::info!(address = %address, health = "503 until the gate is done", "listening");
-        match gate.run().await {
+        match gate.run_or_defer().await {
             Ok(report) => Ok((
                 Self {
                     address,
+                    deferred: report.deferred.map(|to| fleet::Change {
+                        from: report.plan.target,
+                        to,
+                    }),
                     gate,
                     shut_down,
                     stopping,
@@ -241,20 +311,33 @@ impl Application {
         self.address
     }
 
-    /// Refreshes and serves until `shutdown` completes, lets in-flight requests finish,
-    /// stops the refresh.
+    /// Refreshes and serves (and migrates in the background, when the fleet deferred the
+    /// gate's step) until `shutdown` completes; lets in-flight requests finish, then stops
+    /// the refresh, which takes this instance out of the fleet.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let mut stopping = self.stopping.clone();
+        let (drained, mut refresh_stop) = watch::channel(false);
         let refresh = tokio::spawn(self.gate.refresh(async move {
-            let _ = stopping.wait_for(|stopping| *stopping).await;
+            let _ = refresh_stop.wait_for(|drained| *drained).await;
         })?);
-        shutdown.await;
+        let background = async {
+            match self.deferred {
+                Some(change) => self.gate.migrate_when_admitted(change).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(shutdown);
+        tokio::select! {
+            () = &mut shutdown => {}
+            () = background => shutdown.await,
+        }
         let _ = self.shut_down.send(true);
         let served = self.server.await;
-        refresh.abort();
+        let _ = drained.send(true);
+        let _ = refresh.await;
+        drop(self.stopping);
         served.exit(Exit::Internal)?.exit(Exit::Internal)?;
         tracing::info!("stopped");
         Ok(())

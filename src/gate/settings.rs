@@ -24,6 +24,18 @@ pub struct Settings {
     pub backup: BackupSettings,
     /// How `/health` and `/metrics` are kept current.
     pub service: ServiceSettings,
+    /// How the gate treats live replicas of other releases (DESIGN §14).
+    pub fleet: FleetSettings,
+}
+
+/// Admission by the fleet before any change (DESIGN §14).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FleetSettings {
+    /// Wait this long for the replicas a change would break to be gone (re-checking every
+    /// refresh interval) before refusing; zero refuses at once. Default 0.
+    pub wait: Duration,
+    /// Change the schema even so, with a warning recorded in the audit row.
+    pub ignore: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +52,7 @@ impl Default for Settings {
             strict_lint: None,
             backup: BackupSettings::default(),
             service: ServiceSettings::default(),
+            fleet: FleetSettings::default(),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::locked::{Change, read_failed, record};
-use crate::ddl::{self, Limits};
+use crate::ddl;
 use crate::lock::MigrationLock;
 use crate::migrate::{self, Executed, Execution, Observer};
 use crate::plan::{self, Plan, Step};
@@ -29,11 +29,11 @@ const WATCH_POLL: Duration = Duration::from_millis(100);
 pub(crate) async fn execute_recorded(
     gate: &Gate,
     lock: &mut MigrationLock,
-    limits: Limits,
     plan: &Plan,
-    backup_file: Option<String>,
-    on_step: &mut dyn FnMut(&Step, Duration),
+    recorded: Recorded<'_>,
+    on_step: &mut (dyn FnMut(&Step, Duration) + Send),
 ) -> Result<u64, Error> {
+    let limits = gate.settings.limits;
     if let Some(signal) = gate.stop.requested() {
         return Err(stopped(signal, "before the first step", Some(plan.current)));
     }
@@ -73,7 +73,11 @@ pub(crate) async fn execute_recorded(
         other => other,
     };
     let (to, outcome) = match &result {
-        Ok(Executed::Completed) => (plan.target, "ok".to_owned()),
+        Ok(Executed::Completed) => match recorded.note {
+            // The audit-derived counters match on `ok%` and `failed%`.
+            Some(note) => (plan.target, format!("ok; {note}")),
+            None => (plan.target, "ok".to_owned()),
+        },
         Ok(Executed::Stopped { at }) => (
             *at,
             format!(
@@ -99,7 +103,7 @@ pub(crate) async fn execute_recorded(
         from: plan.current,
         to,
         started,
-        backup_file,
+        backup_file: recorded.backup_file,
         outcome,
     }
     .entry(gate);
@@ -114,10 +118,18 @@ pub(crate) async fn execute_recorded(
     }
 }
 
+/// What the audit row of a run records beside its versions.
+pub(crate) struct Recorded<'a> {
+    /// The backup taken before it.
+    pub(crate) backup_file: Option<String>,
+    /// Why it ran although the fleet refused it (`--ignore-fleet`).
+    pub(crate) note: Option<&'a str>,
+}
+
 /// The gate's ear on the steps: the caller's per-step callback, the stop between steps,
 /// and the log of each lock wait with whoever the watcher saw blocking it.
 struct Steps<'a> {
-    on_step: &'a mut dyn FnMut(&Step, Duration),
+    on_step: &'a mut (dyn FnMut(&Step, Duration) + Send),
     stop: &'a Stop,
     blockers: &'a Mutex<Option<String>>,
     retries: u64,

@@ -4,7 +4,9 @@
 
 use schemagate::backup::RestoreOptions;
 use schemagate::catalogue::{self, Catalogue};
-use schemagate::gate::{Application, BackupSettings, Error, Exit, ServiceSettings, Settings};
+use schemagate::gate::{
+    Application, BackupSettings, Error, Exit, FleetSettings, ServiceSettings, Settings,
+};
 use schemagate::stop::Stop;
 use schemagate::{Compat, Gate, Release, output};
 
@@ -148,6 +150,10 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
                 no_migrate: args.no_migrate,
             },
             None => defaults,
+        },
+        fleet: FleetSettings {
+            wait: gate.fleet_wait,
+            ignore: gate.ignore_fleet,
         },
     }
 }

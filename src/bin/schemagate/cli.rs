@@ -136,6 +136,14 @@ pub struct GateArgs {
     /// Print the plan of the command and change nothing.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Wait this long for live replicas of other releases that the change would break to
+    /// be gone (re-checking every refresh interval) before refusing (exit 3).
+    #[arg(long, global = true, env = "SCHEMAGATE_FLEET_WAIT", hide_env_values = true, default_value = "0s", value_parser = schemagate::duration::parse)]
+    pub fleet_wait: Duration,
+    /// DANGEROUS: change the schema even when live replicas of another release would fail;
+    /// the audit row says so.
+    #[arg(long, global = true, env = "SCHEMAGATE_IGNORE_FLEET", hide_env_values = true)]
+    pub ignore_fleet: bool,
     /// What the gate does with lint findings on its plan: `warn` logs them, `strict`
     /// refuses (exit 3) before any change; `breaks-window` is refused either way. Default:
     /// `[lint] strict` of compat.toml, else `warn`.
