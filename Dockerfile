@@ -5,6 +5,10 @@
 #   docker buildx build --platform linux/amd64,linux/arm64 \
 #     --build-arg VERSION=1.4.0 --build-arg REVISION="$(git rev-parse HEAD)" -t schemagate:1.4.0 .
 #
+# Where only Debian's mirrors are reachable, --build-arg PG_CLIENTS=debian installs Debian's
+# client of one major instead (see below). .ci/image-smoke builds this file with podman,
+# unchanged but for build arguments, and runs the image (deploy/README.md, "Smoke test").
+#
 # Both platforms build natively with the same steps (QEMU emulates arm64 on an amd64
 # builder): no cross-compilation toolchain, nothing that depends on TARGETARCH except
 # the name of the cache mount. The migrations and compat.toml are embedded in the binary
@@ -43,21 +47,33 @@ RUN --mount=type=cache,id=schemagate-cargo-registry,target=/usr/local/cargo/regi
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 ARG DEBIAN_RELEASE
 
-# PostgreSQL's own apt repository (PGDG) ships every supported client major side by
-# side under /usr/lib/postgresql/<major>/bin/, where schemagate picks the pg_dump whose
-# major equals the server's (DESIGN §6). Its signing key comes from Debian's
-# postgresql-common package, so nothing is fetched outside an apt repository.
+# PG_CLIENTS=pgdg (the default): PostgreSQL's own apt repository (PGDG) ships every
+# supported client major side by side under /usr/lib/postgresql/<major>/bin/, where
+# schemagate picks the pg_dump whose major equals the server's (DESIGN §6). Its signing key
+# comes from Debian's postgresql-common package, so nothing is fetched outside an apt
+# repository.
+# PG_CLIENTS=debian: Debian's own postgresql-client, one major (15 on bookworm), at the same
+# path: for networks that reach only Debian's mirrors (DESIGN §15, .ci/image-smoke). Such an
+# image backs up servers of that major only; any other refuses the change (exit 5).
 # Client versions are not pinned on purpose: each major gets its security fixes with
 # every rebuild (see .hadolint.yaml).
+ARG PG_CLIENTS=pgdg
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates postgresql-common \
- && . /etc/os-release \
- && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
-      > /etc/apt/sources.list.d/pgdg.list \
- && apt-get update \
- && apt-get install -y --no-install-recommends \
-      postgresql-client-14 postgresql-client-15 postgresql-client-16 \
-      postgresql-client-17 postgresql-client-18 \
+ && case "${PG_CLIENTS}" in \
+      pgdg) \
+        apt-get install -y --no-install-recommends ca-certificates postgresql-common \
+        && . /etc/os-release \
+        && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
+             > /etc/apt/sources.list.d/pgdg.list \
+        && apt-get update \
+        && apt-get install -y --no-install-recommends \
+             postgresql-client-14 postgresql-client-15 postgresql-client-16 \
+             postgresql-client-17 postgresql-client-18 ;; \
+      debian) \
+        apt-get install -y --no-install-recommends ca-certificates postgresql-client ;; \
+      *) \
+        echo "PG_CLIENTS must be pgdg or debian, not '${PG_CLIENTS}'" >&2; exit 2 ;; \
+    esac \
  && rm -rf /var/lib/apt/lists/*
 
 # A numeric, non-root user, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
