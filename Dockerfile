@@ -12,7 +12,7 @@
 # Both platforms build natively with the same steps (QEMU emulates arm64 on an amd64
 # builder): no cross-compilation toolchain, nothing that depends on TARGETARCH except
 # the name of the cache mount. The migrations and compat.toml are embedded in the binary
-# by build.rs, so the runtime stage needs no copy of them.
+# (embed_catalogue!, include_str!), so the runtime stage needs no copy of them.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
@@ -30,9 +30,12 @@ RUN apt-get update \
 
 # Everything build.rs and cargo read; see .dockerignore for what stays out.
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY macros ./macros
 COPY src ./src
 COPY migrations ./migrations
 COPY compat.toml ./
+# The manifest names this example; cargo wants its file even when it builds only the binary.
+COPY examples/embedded ./examples/embedded
 
 # The registry and target directories are BuildKit cache mounts: a rebuild after a
 # source change recompiles only schemagate, not its dependencies. target/ is a cache
