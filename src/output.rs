@@ -57,7 +57,16 @@ pub fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
 pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
     if dry_run {
         plan(&report.plan, compat, report.limits);
+        fleet(&report.fleet);
+        println!("admission: {}", report.admission);
         nothing_changed();
+        return;
+    }
+    if let Some(target) = report.deferred {
+        println!(
+            "schema at {} (inside the window [{}, {}]); migrating to {target} in the background once the fleet admits it: {}",
+            report.plan.target, compat.window.min, compat.window.max, report.admission
+        );
         return;
     }
     let took: std::time::Duration = report.durations.iter().map(|(_, d)| *d).sum();
@@ -74,6 +83,16 @@ pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
             backup.path.display(),
             backup.manifest.size_bytes
         );
+    }
+}
+
+/// Prints the live replicas of every release.
+pub fn fleet(groups: &[crate::fleet::Group]) {
+    if groups.is_empty() {
+        println!("fleet: no live replicas recorded");
+    }
+    for group in groups {
+        println!("fleet: {group}");
     }
 }
 
@@ -144,13 +163,16 @@ struct Status<'a> {
     compatible: bool,
     migrations: Vec<Row<'a>>,
     recent_changes: &'a [Recorded],
+    fleet: &'a [crate::fleet::Group],
 }
 
-/// Prints catalogue against history: applied, pending, drifted, unknown.
+/// Prints catalogue against history (applied, pending, drifted, unknown), the recent
+/// changes and the live fleet.
 pub fn status(
     catalogue: &Catalogue,
     applied: &[Applied],
     recent: &[Recorded],
+    live: &[crate::fleet::Group],
     compat: &Compat,
     json: bool,
 ) -> serde_json::Result<()> {
@@ -195,6 +217,7 @@ pub fn status(
         compatible: window.contains(current),
         migrations: rows.into_values().collect(),
         recent_changes: recent,
+        fleet: live,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -238,6 +261,7 @@ pub fn status(
             change.outcome
         );
     }
+    fleet(live);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use schemagate::lock::LOCK_KEY;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::support::serve::get;
 use crate::support::{TestDb, send_signal, session};
 
 /// The example's binary, which `cargo test` builds beside the test binary.
@@ -48,14 +49,6 @@ async fn listening(child: &mut Child, within: Duration) -> SocketAddr {
         .unwrap()
         .expect("the example exited before serving");
     line.strip_prefix("listening on ").unwrap().parse().unwrap()
-}
-
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let uri = format!("http://{address}{path}").parse().unwrap();
-    let response = hyper::Client::new().get(uri).await.unwrap();
-    let status = response.status().as_u16();
-    let body = hyper::body::to_bytes(response.into_body()).await.unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 #[tokio::test]

@@ -1,12 +1,16 @@
-//! The fleet (issue 16, DESIGN §14) at the library level, against PostgreSQL.
+//! The fleet (issue 16, DESIGN §14) against PostgreSQL: the library, then real processes.
 //!
 //! - [`table`]: `schemagate_fleet` rows announced, refreshed, pruned and removed; the table
 //!   created by replicas racing each other, and never taken for the user's schema.
 //! - [`admission`]: admission judged on live rows; `--fleet-wait`'s loop.
+//! - [`deploy`]: real `serve` replicas and `migrate` Jobs of two releases in a rolling
+//!   deploy: refusal, `--fleet-wait`, background migration, widening, staleness,
+//!   `--ignore-fleet`, and a Job's failure seen by a serving replica.
 //! - [`refresh`]: a refresh that announces this instance, shows the fleet in `/health` and
 //!   `/metrics`, and counts failures and rollbacks from the audit trail.
 
 mod admission;
+mod deploy;
 mod refresh;
 mod table;
 

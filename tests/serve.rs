@@ -15,11 +15,12 @@ use hyper::{Body, Client, Method, Request, StatusCode};
 use schemagate::gate::{Application, Error, Settings};
 use schemagate::{Compat, Gate, Release, catalogue};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::support::serve::Served;
 use crate::support::{Project, TestDb, with_database};
 use proxy::Proxy;
 
@@ -523,59 +524,8 @@ async fn healthcheck_exits_0_on_200_and_1_otherwise() {
     app.stop().await;
 }
 
-/// The binary running `serve`, its address read from its JSON log.
-struct Served {
-    child: tokio::process::Child,
-    address: SocketAddr,
-    /// Every stderr line, collected in the background (so the pipe never fills).
-    log: JoinHandle<Vec<String>>,
-}
-
 async fn serve_binary(project: &Project, url: &str, rust_log: &str) -> Served {
-    let mut command = project.command(
-        url,
-        &[
-            "serve",
-            "--no-backup",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ],
-    );
-    command.env("RUST_LOG", rust_log).stdout(Stdio::null());
-    let mut child = command.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let address = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("serve logs `listening` within 30 s")
-            .unwrap()
-            .unwrap_or_else(|| panic!("serve exited before listening:\n{}", seen.join("\n")));
-        let parsed: Value = serde_json::from_str(&line).unwrap();
-        seen.push(line);
-        if parsed["message"] == "listening" {
-            break parsed["address"].as_str().unwrap().parse().unwrap();
-        }
-    };
-    let log = tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            seen.push(line);
-        }
-        seen
-    });
-    // It listens while it gates: served means gated, /health 200.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while request(address, Method::GET, "/health").await.0 != StatusCode::OK {
-        assert!(Instant::now() < deadline, "/health never turned 200");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Served {
-        child,
-        address,
-        log,
-    }
+    crate::support::serve::spawn(project, url, &["--no-backup"], rust_log).await
 }
 
 async fn sigterm(child: &tokio::process::Child) {

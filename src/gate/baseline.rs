@@ -57,7 +57,10 @@ async fn baseline_locked(
         output::nothing_changed();
         return Ok(());
     }
-    let change = fleet::Change { from: 0, to: version };
+    let change = fleet::Change {
+        from: 0,
+        to: version,
+    };
     let (_, verdict) = gate.admission(lock.connection(), change).await?;
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;

@@ -30,6 +30,6 @@ mod verify;
 
 pub use builder::{Gate, GateBuilder, Release, SettingError};
 pub use error::{Cause, Error, Exit, Stopped};
-pub use run::Report;
+pub use run::{Report, Status};
 pub use serve::Application;
 pub use settings::{BackupSettings, FleetSettings, ServiceSettings, Settings};

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use super::backups;
 use super::baseline;
 use super::builder::Gate;
+use super::builder::stopped;
 use super::error::{Error, Exit, ExitWith};
 use super::lint;
-use super::builder::stopped;
 use super::locked::{fleet_failed, primary_only, read_failed, release_lock};
 use super::steps::{Recorded, execute_recorded};
 use crate::backup;
@@ -127,12 +127,17 @@ impl Gate {
         Ok(current)
     }
 
-    /// `status`: the history and the newest audit entries.
-    pub async fn status(&self) -> Result<(Vec<Applied>, Vec<audit::Recorded>), Error> {
+    /// `status`: the history, the newest audit entries and the live fleet.
+    pub async fn status(&self) -> Result<Status, Error> {
         let client = self.connect().await?;
         let applied = self.read_history(&client).await?;
         let recent = audit::recent(&client, 5).await.exit(Exit::Internal)?;
-        Ok((applied, recent))
+        let live = fleet::live(&client).await.map_err(fleet_failed)?;
+        Ok(Status {
+            applied,
+            recent,
+            fleet: fleet::summary(&live),
+        })
     }
 
     /// `no_migrate`: read the schema without the lock and change nothing. A history that
@@ -231,6 +236,17 @@ impl Gate {
             admission,
         })
     }
+}
+
+/// What `status` shows.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The history rows.
+    pub applied: Vec<Applied>,
+    /// The newest audit entries, newest first.
+    pub recent: Vec<audit::Recorded>,
+    /// The live replicas, by release.
+    pub fleet: Vec<fleet::Group>,
 }
 
 /// What [`Gate::gate_locked`] did.

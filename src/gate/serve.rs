@@ -17,8 +17,8 @@ use super::builder::Gate;
 use super::error::{self, Error, Exit, ExitWith};
 use super::locked::refused_by_fleet;
 use super::run::Report;
-use crate::server::{self, Judge, Metrics, Observation, Refresher};
 use crate::fleet::{self, Instance};
+use crate::server::{self, Judge, Metrics, Observation, Refresher};
 use crate::{backup, db};
 
 /// At most this many connections for the refresh: one in use, one being replaced.
@@ -108,7 +108,10 @@ impl Gate {
             }
             match self.migrate_once().await {
                 Ok(report) => {
-                    tracing::info!(schema = report.plan.target, "the background migration is done");
+                    tracing::info!(
+                        schema = report.plan.target,
+                        "the background migration is done"
+                    );
                     self.gated(&report);
                     return;
                 }

@@ -8,6 +8,7 @@ use tokio_postgres::{Client, NoTls};
 
 pub mod cluster;
 mod postgres;
+pub mod serve;
 mod skip;
 mod snapshot;
 

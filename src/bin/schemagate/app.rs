@@ -81,12 +81,13 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
         }
         Command::Status(args) => {
             let gate = gate(None)?;
-            let (applied, recent) = gate.status().await?;
+            let status = gate.status().await?;
             let release = gate.release();
             output::status(
                 &release.catalogue,
-                &applied,
-                &recent,
+                &status.applied,
+                &status.recent,
+                &status.fleet,
                 &release.compat,
                 args.json,
             )

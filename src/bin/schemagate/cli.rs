@@ -142,7 +142,12 @@ pub struct GateArgs {
     pub fleet_wait: Duration,
     /// DANGEROUS: change the schema even when live replicas of another release would fail;
     /// the audit row says so.
-    #[arg(long, global = true, env = "SCHEMAGATE_IGNORE_FLEET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_IGNORE_FLEET",
+        hide_env_values = true
+    )]
     pub ignore_fleet: bool,
     /// What the gate does with lint findings on its plan: `warn` logs them, `strict`
     /// refuses (exit 3) before any change; `breaks-window` is refused either way. Default:
