@@ -13,7 +13,7 @@ export LC_ALL=C
 RUNS=5
 PEERS=0
 EXISTING_URL=""
-ROWS="1,2,3,4,5,6,7,8"
+ROWS="1,2,3,4,5,6,7,8,14,16"
 N_MIG=500
 INSTANCES=16
 NOOP_REPS=10
@@ -39,7 +39,7 @@ the same runs (interleaved A/B/A/B), and the ratio schemagate / baseline.
 
 Options:
   --runs N               runs per workload (default 5, at least 1; use >= 5 for results)
-  --rows LIST            comma-separated rows to run: 1..8 (default all)
+  --rows LIST            comma-separated rows to run: 1..8, 14, 16 (default all)
   --peers                add columns for refinery_cli, sqlx-cli, dbmate where on PATH (rows 1-3)
   --existing-server URL  use this server (postgres://user@host:port/db) instead of a
                          throwaway cluster; databases named schemagate_bench_* are
@@ -88,7 +88,8 @@ done
 for v in RUNS N_MIG INSTANCES NOOP_REPS PGBENCH_SCALE PG_PORT HTTP_PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-[[ $ROWS =~ ^[1-8](,[1-8])*$ ]] || die "--rows takes a comma-separated list of 1..8"
+row_re='([1-8]|14|16)'
+[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..8, 14, 16"
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 or newer is needed (EPOCHREALTIME)"
 
 row_on() { [[ ,$ROWS, == *,$1,* ]]; }
@@ -843,6 +844,10 @@ suite_http() {
     fi
 }
 
+# Rows 14 and 16: the library boundary and the fleet.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/library-rows.sh"
+
 # ---------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------
@@ -974,6 +979,7 @@ print_table() {
         row 7 "peak RSS (VmHWM) of \`serve\` after the wrk runs vs warp-hello" \
             "$(cell kb rss_sg serve)" "$(cell kb rss_warp)" "$(ratio_cell rss_sg rss_warp)" "< 30 MB"
     fi
+    print_library_rows
 }
 
 machine_description() {
@@ -1033,6 +1039,8 @@ fi
 if row_on 5; then suite_backup; fi
 if row_on 6 || row_on 7; then suite_http; fi
 if row_on 8; then suite_tls; fi
+if ((SG_OK)) && row_on 14; then suite_embed; fi
+if ((SG_OK)) && row_on 16; then suite_fleet; fi
 
 TABLE=$(print_table)
 printf '%s\n' "$TABLE"

@@ -180,22 +180,29 @@ impl Gate {
             plan::forward(catalogue, &applied, &self.release.compat.window).exit(Exit::Refused)?;
         // Before the backup and any change; a dry run refuses as the real run would.
         let lint_findings = lint::plan(self, &plan)?;
+        let unchanged = plan.is_empty() && adopted.is_none();
+        let nothing = |plan, fleet, admission| Locked {
+            plan,
+            durations: Vec::new(),
+            backup: None,
+            lock_retries: 0,
+            lint_findings,
+            fleet,
+            admission,
+        };
+        if unchanged && !self.settings.dry_run {
+            // The no-op gate: nothing for the fleet to admit, and no query for it.
+            let admission = "nothing to admit: the schema stays where it is".to_owned();
+            return Ok(nothing(plan, Vec::new(), admission));
+        }
         // Before the backup too: a change that breaks a live release is refused (exit 3).
         let (live, verdict) = self
             .admission(lock.connection(), fleet::Change::from(&plan))
             .await?;
         let fleet = fleet::summary(&live);
         let admission = verdict.shown().to_owned();
-        if self.settings.dry_run || (plan.is_empty() && adopted.is_none()) {
-            return Ok(Locked {
-                plan,
-                durations: Vec::new(),
-                backup: None,
-                lock_retries: 0,
-                lint_findings,
-                fleet,
-                admission,
-            });
+        if self.settings.dry_run || unchanged {
+            return Ok(nothing(plan, fleet, admission));
         }
         // Under the lock and before anything changes, the history table included (DESIGN §1.5).
         primary_only(lock.connection()).await?;
