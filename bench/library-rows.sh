@@ -23,8 +23,8 @@ example_flags() { # DB
         --compat "$REPO_DIR/examples/embedded/compat.toml" --backup-dir "$SG_BACKUPS"
 }
 
-embedded() { # DB PORT: the example on 127.0.0.1:PORT
-    DATABASE_URL=$(url_for_db "$1") LISTEN=127.0.0.1:$2 BACKUP_DIR=$SG_BACKUPS "$EMBED_BIN"
+embedded() { # DB PORT: the example on 127.0.0.1:PORT (exec: `$!` of `embedded … &` is its pid)
+    DATABASE_URL=$(url_for_db "$1") LISTEN=127.0.0.1:$2 BACKUP_DIR=$SG_BACKUPS exec "$EMBED_BIN"
 }
 
 suite_embed() {
@@ -84,6 +84,11 @@ suite_fleet() {
     pid=$!
     BG_PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/health" "$pid" 60 || die "serve did not start"
+    local tries=0
+    until [[ $(q "$db" "SELECT to_regclass('schemagate_fleet') IS NOT NULL") == t ]]; do
+        ((++tries < 100)) || die "the replica never announced itself in schemagate_fleet"
+        sleep 0.1
+    done
     for ((r = 1; r <= RUNS; r++)); do
         log "row 16: run $r/$RUNS"
         q "$db" "DELETE FROM schemagate_fleet WHERE id LIKE 'bench-%'" >/dev/null
