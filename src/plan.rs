@@ -245,11 +245,7 @@ impl fmt::Display for Checksum {
 pub fn check_history(catalogue: &Catalogue, history: &[Applied]) -> Result<(), Refusal> {
     for applied in history {
         match catalogue.get(applied.version) {
-            Some(migration)
-                if !applied
-                    .checksum
-                    .is_some_and(|c| migration.accepted_checksums.contains(&c)) =>
-            {
+            Some(migration) if !applied.checksum.is_some_and(|c| migration.accepts(c)) => {
                 return Err(Refusal::Drift {
                     version: applied.version,
                     applied_name: applied.name.clone(),

@@ -2,14 +2,15 @@
 //! [`Catalogue`]. Every problem is collected and reported together, naming the files,
 //! before any SQL runs.
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::{DirEntry, File};
+use std::io::Read as _;
 use std::path::Path;
 
-use super::checksum;
 use super::directives::{self, Timeouts, is_irreversible, wants_no_transaction};
 use super::model::{Catalogue, Down, Migration, Script};
 use super::naming::{Direction, NameError, ParsedName, parse_file_name};
+use super::{checksum, parallel};
 use crate::sql::{self, SyntaxError};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
@@ -166,7 +167,7 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
         dir: dir.display().to_string(),
         source,
     };
-    let mut files = Vec::new();
+    let mut listed = Vec::new();
     let mut problems = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(directory_error)? {
         let entry = entry.map_err(directory_error)?;
@@ -180,69 +181,122 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
         if !name.ends_with(".sql") || name.starts_with('.') {
             continue;
         }
-        match read_limited(&entry.path()) {
-            Ok(bytes) => files.push(SourceFile { name, bytes }),
+        listed.push((name, entry));
+    }
+    let origin = format!("{}/", dir.display());
+    // Each file is read and checked on the same thread, so its text is still in cache.
+    let read = parallel::map(listed, |buffer: &mut Vec<u8>, (name, entry)| {
+        let bytes = read_file(&entry, buffer)?;
+        Ok(prepare(&origin, SourceFile { name, bytes }))
+    });
+    // Files that could not be read are reported first, then what the others hold.
+    let mut prepared = Vec::with_capacity(read.len());
+    for file in read {
+        match file {
+            Ok(file) => prepared.push(file),
             Err(problem) => problems.push(problem),
         }
     }
-    let origin = format!("{}/", dir.display());
-    match from_files(&origin, files) {
-        Err(CatalogueError::Invalid {
-            origin,
-            problems: more,
-        }) => {
-            problems.extend(more);
-            Err(CatalogueError::Invalid { origin, problems })
-        }
-        Ok(_) if !problems.is_empty() => Err(CatalogueError::Invalid { origin, problems }),
-        result => result,
-    }
+    assemble(&origin, prepared, problems)
 }
 
-/// Reads a file, refusing one too large to be a migration.
-fn read_limited(path: &Path) -> Result<Vec<u8>, Problem> {
-    let shown = path.display().to_string();
-    let metadata =
-        std::fs::metadata(path).map_err(|e| Problem::Unreadable(shown.clone(), e.to_string()))?;
+/// What the first read of a file asks for: more than most migrations, so a file costs
+/// that read and the one that finds its end.
+const FIRST_READ: usize = 64 * 1024;
+
+/// Reads a file, refusing one too large to be a migration; `buffer` is the reading
+/// thread's, reused from file to file.
+fn read_file(entry: &DirEntry, buffer: &mut Vec<u8>) -> Result<Vec<u8>, Problem> {
+    let path = entry.path();
+    let unreadable =
+        |e: std::io::Error| Problem::Unreadable(path.display().to_string(), e.to_string());
+    // The entry's type comes with the listing on most file systems, so a regular file
+    // costs no `stat`; a symbolic link is followed.
+    let file_type = entry.file_type().map_err(unreadable)?;
+    let is_file = if file_type.is_symlink() {
+        std::fs::metadata(&path).map_err(unreadable)?.is_file()
+    } else {
+        file_type.is_file()
+    };
     // Reading a FIFO would block forever, and a directory cannot be read.
-    if !metadata.is_file() {
-        return Err(Problem::NotAFile(shown));
+    if !is_file {
+        return Err(Problem::NotAFile(path.display().to_string()));
     }
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(Problem::TooLarge(shown));
+    let mut file = File::open(&path).map_err(unreadable)?;
+    buffer.clear();
+    buffer.reserve(FIRST_READ);
+    (&mut file)
+        .take(FIRST_READ as u64)
+        .read_to_end(buffer)
+        .map_err(unreadable)?;
+    let mut bytes = buffer.clone();
+    if bytes.len() == FIRST_READ {
+        // A large file: its size is checked before the rest is read.
+        if file.metadata().map_err(unreadable)?.len() > MAX_FILE_BYTES {
+            return Err(Problem::TooLarge(path.display().to_string()));
+        }
+        file.take(MAX_FILE_BYTES + 1 - FIRST_READ as u64)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Problem::TooLarge(path.display().to_string()));
+        }
     }
-    std::fs::read(path).map_err(|e| Problem::Unreadable(shown, e.to_string()))
+    Ok(bytes)
 }
 
-/// A file whose name and text have been checked.
+/// A file whose name and text have been checked, and its script.
 struct Parsed {
     name: ParsedName,
-    file: String,
-    version_text: String,
-    sql: String,
+    script: Script,
+    /// A down file that says `-- schemagate:irreversible` (its script is not checked).
+    irreversible: bool,
+    /// What the checks of its script found, reported when it is paired.
+    problems: Vec<Problem>,
 }
 
 /// Validates a set of files into a catalogue; `origin` prefixes file names in messages.
 pub fn from_files(origin: &str, files: Vec<SourceFile>) -> Result<Catalogue, CatalogueError> {
-    let mut problems = Vec::new();
-    let parsed: Vec<Parsed> = files
-        .into_iter()
-        .filter_map(|f| parse_one(origin, f, &mut problems))
-        .collect();
-    let (ups, downs): (Vec<_>, Vec<_>) = parsed
-        .into_iter()
-        .partition(|p| p.name.direction == Direction::Up);
+    let prepared = parallel::map(files, |(): &mut (), file| prepare(origin, file));
+    assemble(origin, prepared, Vec::new())
+}
+
+/// The catalogue of the checked files, or every problem: `problems` (found before), then
+/// those of single files, of styles, of versions and of pairs.
+fn assemble(
+    origin: &str,
+    prepared: Vec<Result<Parsed, Problem>>,
+    mut problems: Vec<Problem>,
+) -> Result<Catalogue, CatalogueError> {
+    let mut ups = Vec::new();
+    let mut downs = Vec::new();
+    for file in prepared {
+        match file {
+            Ok(file) if file.name.direction == Direction::Up => ups.push(file),
+            Ok(file) => downs.push(file),
+            Err(problem) => problems.push(problem),
+        }
+    }
     check_styles(&ups, &downs, &mut problems);
     let ups = by_version(ups, &mut problems);
-    let mut downs = by_version(downs, &mut problems);
-    let migrations = ups
-        .into_values()
-        .filter_map(|up| {
-            let down = downs.remove(&up.name.version);
-            pair(up, down, origin, &mut problems)
-        })
-        .collect();
-    problems.extend(downs.into_values().map(|d| Problem::DownWithoutUp(d.file)));
+    let mut downs = by_version(downs, &mut problems).into_iter().peekable();
+    // Both sorted by version: one pass pairs them.
+    let mut unpaired = Vec::new();
+    let mut migrations = Vec::with_capacity(ups.len());
+    for up in ups {
+        let version = up.name.version;
+        while let Some(down) = downs.next_if(|d| d.name.version < version) {
+            unpaired.push(down);
+        }
+        let down = downs.next_if(|d| d.name.version == version);
+        migrations.extend(pair(up, down, origin, &mut problems));
+    }
+    unpaired.extend(downs);
+    problems.extend(
+        unpaired
+            .into_iter()
+            .map(|d| Problem::DownWithoutUp(d.script.file)),
+    );
     if problems.is_empty() {
         Ok(Catalogue::new(
             origin.trim_end_matches('/').to_owned(),
@@ -256,40 +310,52 @@ pub fn from_files(origin: &str, files: Vec<SourceFile>) -> Result<Catalogue, Cat
     }
 }
 
-fn parse_one(origin: &str, source: SourceFile, problems: &mut Vec<Problem>) -> Option<Parsed> {
-    let file = format!("{origin}{}", source.name);
+/// Checks one file by itself: its name, its text and, unless it is an irreversible
+/// down file, its script.
+fn prepare(origin: &str, source: SourceFile) -> Result<Parsed, Problem> {
+    let file = [origin, &source.name].concat();
     let name = match parse_file_name(&source.name) {
         Ok(name) => name,
-        Err(NameError::Unparsable) => return fail(problems, Problem::Unparsable(file)),
-        Err(NameError::VersionOutOfRange) => {
-            return fail(problems, Problem::VersionOutOfRange(file));
-        }
+        Err(NameError::Unparsable) => return Err(Problem::Unparsable(file)),
+        Err(NameError::VersionOutOfRange) => return Err(Problem::VersionOutOfRange(file)),
     };
     if source.bytes.len() as u64 > MAX_FILE_BYTES {
-        return fail(problems, Problem::TooLarge(file));
+        return Err(Problem::TooLarge(file));
     }
     let Ok(text) = String::from_utf8(source.bytes) else {
-        return fail(problems, Problem::NotUtf8(file));
+        return Err(Problem::NotUtf8(file));
     };
     if let Some(offset) = text.find('\0') {
         let (line, column) = crate::position::line_column(&text, offset);
-        return fail(problems, Problem::NulByte(file, line, column));
+        return Err(Problem::NulByte(file, line, column));
     }
     if text.trim().is_empty() {
-        return fail(problems, Problem::Empty(file));
+        return Err(Problem::Empty(file));
     }
-    let version_text = source
-        .name
-        .trim_start_matches('V')
-        .split('_')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    Some(Parsed {
+    // `replace` copies even when there is nothing to replace.
+    let sql = if text.contains('\r') {
+        text.replace("\r\n", "\n")
+    } else {
+        text
+    };
+    let mut problems = Vec::new();
+    let irreversible = name.direction == Direction::Down && is_irreversible(&sql);
+    let script = if irreversible {
+        Script {
+            file,
+            sql,
+            transactional: true,
+            timeouts: Timeouts::default(),
+            statements: Vec::new(),
+        }
+    } else {
+        script(file, sql, &mut problems)
+    };
+    Ok(Parsed {
         name,
-        file,
-        version_text,
-        sql: text.replace("\r\n", "\n"),
+        script,
+        irreversible,
+        problems,
     })
 }
 
@@ -301,37 +367,43 @@ fn fail<T>(problems: &mut Vec<Problem>, problem: Problem) -> Option<T> {
 /// One naming style per directory, and down files of the matching family.
 fn check_styles(ups: &[Parsed], downs: &[Parsed], problems: &mut Vec<Problem>) {
     let Some(first) = ups.first() else { return };
+    let mixed =
+        |other: &Parsed| Problem::MixedStyles(first.script.file.clone(), other.script.file.clone());
     if let Some(other) = ups.iter().find(|p| p.name.style != first.name.style) {
-        problems.push(Problem::MixedStyles(first.file.clone(), other.file.clone()));
+        problems.push(mixed(other));
     }
     if let Some(other) = downs
         .iter()
         .find(|d| !first.name.style.accepts_down(d.name.style))
     {
-        problems.push(Problem::MixedStyles(first.file.clone(), other.file.clone()));
+        problems.push(mixed(other));
     }
 }
 
-/// Files keyed by version; duplicates are reported and left out.
-fn by_version(files: Vec<Parsed>, problems: &mut Vec<Problem>) -> BTreeMap<i64, Parsed> {
-    let mut groups: BTreeMap<i64, Vec<Parsed>> = BTreeMap::new();
-    for file in files {
-        groups.entry(file.name.version).or_default().push(file);
+/// Files sorted by version; duplicates are reported (in version order) and left out.
+fn by_version(mut files: Vec<Parsed>, problems: &mut Vec<Problem>) -> Vec<Parsed> {
+    // Sorts the keys and moves each file once, instead of moving files while sorting.
+    files.sort_by_cached_key(|p| p.name.version);
+    let mut unique = Vec::with_capacity(files.len());
+    let mut files = files.into_iter().peekable();
+    while let Some(file) = files.next() {
+        let version = file.name.version;
+        if files.peek().is_none_or(|next| next.name.version != version) {
+            unique.push(file);
+            continue;
+        }
+        let mut names = vec![file.script.file];
+        while let Some(same) = files.next_if(|next| next.name.version == version) {
+            names.push(same.script.file);
+        }
+        names.sort();
+        problems.push(Problem::DuplicateVersion(version, names));
     }
-    groups
-        .into_iter()
-        .filter_map(|(version, mut group)| {
-            if group.len() == 1 {
-                return group.pop().map(|file| (version, file));
-            }
-            let mut names: Vec<String> = group.into_iter().map(|p| p.file).collect();
-            names.sort();
-            fail(problems, Problem::DuplicateVersion(version, names))
-        })
-        .collect()
+    unique
 }
 
-/// Pairs an up file with its down file and computes refinery's checksum.
+/// Pairs an up file with its down file, reporting what the checks of both found, and
+/// computes refinery's checksum.
 fn pair(
     up: Parsed,
     down: Option<Parsed>,
@@ -339,30 +411,34 @@ fn pair(
     problems: &mut Vec<Problem>,
 ) -> Option<Migration> {
     let Some(down) = down else {
-        let expected = up
-            .name
-            .style
-            .down_file_name(&up.version_text, &up.name.name);
+        // The version as spelled in the up file (leading zeros kept), for the down's name.
+        let version_text = up.script.file[origin.len()..]
+            .trim_start_matches('V')
+            .split('_')
+            .next()
+            .unwrap_or_default();
+        let expected = up.name.style.down_file_name(version_text, &up.name.name);
         return fail(
             problems,
-            Problem::MissingDown(up.file, format!("{origin}{expected}")),
+            Problem::MissingDown(up.script.file, format!("{origin}{expected}")),
         );
     };
-    let up_script = script(up.file, up.sql, problems);
-    let down = if is_irreversible(&down.sql) {
-        Down::Irreversible { file: down.file }
+    problems.extend(up.problems);
+    problems.extend(down.problems);
+    let down_script = if down.irreversible {
+        Down::Irreversible {
+            file: down.script.file,
+        }
     } else {
-        Down::Script(script(down.file, down.sql, problems))
+        Down::Script(down.script)
     };
-    let checksum = checksum::written(&up.name.name, up.name.version, &up_script.sql);
-    let accepted_checksums = checksum::accepted(&up.name.name, up.name.version, &up_script.sql);
+    let checksum = checksum::written(&up.name.name, up.name.version, &up.script.sql);
     Some(Migration {
         version: up.name.version,
         name: up.name.name,
         checksum,
-        accepted_checksums,
-        up: up_script,
-        down,
+        up: up.script,
+        down: down_script,
     })
 }
 
@@ -395,11 +471,36 @@ fn script(file: String, sql: String, problems: &mut Vec<Problem>) -> Script {
     }
 }
 
-/// Words that open every statement that starts or ends a transaction (PostgreSQL's
-/// `TransactionStmt`): a file without any of them needs no parse for this check.
-const TRANSACTION_WORDS: [&str; 7] = [
-    "ABORT", "BEGIN", "COMMIT", "END", "PREPARE", "ROLLBACK", "START",
-];
+/// Whether a run of ASCII letters in `sql` is, in any case, a word that opens a statement
+/// starting or ending a transaction (PostgreSQL's `TransactionStmt`): `ABORT`, `BEGIN`,
+/// `COMMIT`, `END`, `PREPARE`, `ROLLBACK`, `START`. A keyword is such a run in the text (a
+/// letter before or after it would make it part of a longer identifier), so `false`
+/// proves the file has no transaction statement and needs no parse for this check; `true`
+/// may be a column named `end_date`, which the parse then clears. One pass over the
+/// bytes: this runs on every file at every start.
+fn has_transaction_word(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    let mut start = 0;
+    for end in 0..=bytes.len() {
+        if bytes.get(end).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let word = &bytes[start..end];
+        let candidates: &[&[u8]] = match word.len() {
+            3 => &[b"END"],
+            5 => &[b"ABORT", b"BEGIN", b"START"],
+            6 => &[b"COMMIT"],
+            7 => &[b"PREPARE"],
+            8 => &[b"ROLLBACK"],
+            _ => &[],
+        };
+        if candidates.iter().any(|c| word.eq_ignore_ascii_case(c)) {
+            return true;
+        }
+        start = end + 1;
+    }
+    false
+}
 
 /// A statement that would end or start the transaction a migration runs in, found in
 /// PostgreSQL's parse tree: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`,
@@ -409,8 +510,7 @@ const TRANSACTION_WORDS: [&str; 7] = [
 fn transaction_control(sql: &str) -> Option<String> {
     use pg_query::NodeEnum;
     use pg_query::protobuf::TransactionStmtKind as Kind;
-    let upper = sql.to_ascii_uppercase();
-    if !TRANSACTION_WORDS.iter().any(|word| upper.contains(word)) {
+    if !has_transaction_word(sql) {
         return None;
     }
     let script = sql::parse(sql).ok()?;

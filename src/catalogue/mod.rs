@@ -3,14 +3,15 @@
 //!
 //! `naming` parses file names, `directives` reads the comment markers at the top of a file
 //! (and lets the lint read them), `load` reads embedded files or a directory, splitting
-//! no-transaction files with PostgreSQL's grammar ([`crate::sql`]), and `model` holds the
-//! validated result.
+//! no-transaction files with PostgreSQL's grammar ([`crate::sql`]), on every core for a
+//! large catalogue (`parallel`), and `model` holds the validated result.
 
 mod checksum;
 pub mod directives;
 mod load;
 mod model;
 mod naming;
+mod parallel;
 
 /// Splitting by PostgreSQL's grammar, where the catalogue's no-transaction files are split.
 pub use crate::sql::split_statements;

@@ -38,12 +38,21 @@ pub struct Migration {
     pub name: String,
     /// refinery's checksum of version, name and up SQL, as schemagate writes it.
     pub checksum: u64,
-    /// Every checksum a history row of this migration may carry (see `checksum`).
-    pub accepted_checksums: Vec<u64>,
     /// The up file.
     pub up: Script,
     /// The down file.
     pub down: Down,
+}
+
+impl Migration {
+    /// Whether a history row with this checksum is this migration: the checksum
+    /// schemagate writes, or one refinery wrote in another configuration (see `checksum`).
+    /// The others are computed only when the first does not match, so an up-to-date
+    /// database costs one hash per migration, computed at load.
+    pub fn accepts(&self, checksum: u64) -> bool {
+        checksum == self.checksum
+            || super::checksum::accepted(&self.name, self.version, &self.up.sql).contains(&checksum)
+    }
 }
 
 /// Every migration of the release, sorted by version, versions unique.

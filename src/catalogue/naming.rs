@@ -1,9 +1,5 @@
 //! Migration file names: the three accepted styles of DESIGN §3.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// The naming convention of a migration directory; one per directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -47,51 +43,61 @@ pub enum NameError {
     VersionOutOfRange,
 }
 
-/// The name part is `\w+`, refinery's rule, so refinery computes the same checksum.
-static PATTERNS: LazyLock<[(Regex, Style, Direction); 5]> = LazyLock::new(|| {
-    let re = |pattern: &str| Regex::new(pattern).expect("static migration name pattern");
-    [
-        (
-            re(r"^V([0-9]+)__(\w+)\.down\.sql$"),
-            Style::Refinery,
-            Direction::Down,
-        ),
-        (
-            re(r"^V([0-9]+)__(\w+)\.sql$"),
-            Style::Refinery,
-            Direction::Up,
-        ),
-        (
-            re(r"^([0-9]+)_(\w+)\.up\.sql$"),
-            Style::UpDown,
-            Direction::Up,
-        ),
-        (
-            re(r"^([0-9]+)_(\w+)\.down\.sql$"),
-            Style::Numbered,
-            Direction::Down,
-        ),
-        (re(r"^([0-9]+)_(\w+)\.sql$"), Style::Numbered, Direction::Up),
-    ]
-});
-
 /// Parses a `.sql` file name. Leading zeros in the version are ignored.
+///
+/// The grammar is that of refinery's pattern, read by hand: an optional `V` (then `__`
+/// after the version) or none (then `_`), ASCII digits, a name of word characters
+/// (Unicode `\w`, so refinery computes the same checksum), an optional `.up` (only
+/// without `V`) or `.down`, and `.sql`. Compiling the equivalent regular expressions cost
+/// more than everything else `schemagate version` does (issue 12).
 pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
-    let (captures, style, direction) = PATTERNS
-        .iter()
-        .find_map(|(re, style, direction)| re.captures(file_name).map(|c| (c, *style, *direction)))
+    let stem = file_name
+        .strip_suffix(".sql")
         .ok_or(NameError::Unparsable)?;
-    let version = captures[1]
+    let (stem, marker) = if let Some(stem) = stem.strip_suffix(".down") {
+        (stem, Some(Direction::Down))
+    } else if let Some(stem) = stem.strip_suffix(".up") {
+        (stem, Some(Direction::Up))
+    } else {
+        (stem, None)
+    };
+    let (style, digits_and_name, separator) = match stem.strip_prefix('V') {
+        // refinery has no `.up` marker: `V1__x.up.sql` is no migration name.
+        Some(_) if marker == Some(Direction::Up) => return Err(NameError::Unparsable),
+        Some(rest) => (Style::Refinery, rest, "__"),
+        None if marker == Some(Direction::Up) => (Style::UpDown, stem, "_"),
+        None => (Style::Numbered, stem, "_"),
+    };
+    let digits_end = digits_and_name
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits_and_name.len());
+    let (digits, rest) = digits_and_name.split_at(digits_end);
+    let name = rest.strip_prefix(separator).ok_or(NameError::Unparsable)?;
+    if digits.is_empty() || name.is_empty() || !name.chars().all(is_word_character) {
+        return Err(NameError::Unparsable);
+    }
+    let version = digits
         .parse::<i64>()
         .ok()
         .filter(|v| *v > 0)
         .ok_or(NameError::VersionOutOfRange)?;
     Ok(ParsedName {
         version,
-        name: captures[2].to_owned(),
-        direction,
-        style,
+        name: name.to_owned(),
+        direction: marker.unwrap_or(Direction::Up),
+        // A down file of the numbered styles pairs with both of them.
+        style: match (style, marker) {
+            (Style::Refinery, _) => Style::Refinery,
+            (_, Some(Direction::Down)) => Style::Numbered,
+            (style, _) => style,
+        },
     })
+}
+
+/// Unicode `\w` as the `regex` crate (and so refinery) defines it: alphabetic, marks,
+/// decimal digits, connector punctuation and join controls.
+fn is_word_character(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || (!c.is_ascii() && regex_syntax::is_word_character(c))
 }
 
 impl Style {
@@ -171,6 +177,28 @@ mod tests {
             ("1_name.sql.bak", Err(Unparsable)),
             ("1_name.rollback.sql", Err(Unparsable)),
             ("１_fullwidth_digit.sql", Err(Unparsable)),
+            // Unicode `\w`: letters, combining marks and connector punctuation are
+            // name characters; other symbols and numbers are not.
+            ("1_créer_table.sql", ok(1, "créer_table", Up, Numbered)),
+            ("1_e\u{301}.sql", ok(1, "e\u{301}", Up, Numbered)),
+            (
+                "V2__a\u{203f}b.down.sql",
+                ok(2, "a\u{203f}b", Down, Refinery),
+            ),
+            ("1_x\u{b2}.sql", Err(Unparsable)),
+            ("1_x\u{a0}.sql", Err(Unparsable)),
+            (
+                "1__leading_underscore.sql",
+                ok(1, "_leading_underscore", Up, Numbered),
+            ),
+            ("V1___x.sql", ok(1, "_x", Up, Refinery)),
+            ("1_x.up.down.sql", Err(Unparsable)),
+            ("1_x.down.up.sql", Err(Unparsable)),
+            ("V1__x.up.down.sql", Err(Unparsable)),
+            ("1_.up.sql", Err(Unparsable)),
+            ("1_.down.sql", Err(Unparsable)),
+            ("V.sql", Err(Unparsable)),
+            (".sql", Err(Unparsable)),
         ];
         for (file, expected) in cases {
             assert_eq!(parse_file_name(file), expected, "{file}");
@@ -191,5 +219,67 @@ mod tests {
             Style::Refinery.down_file_name("1", "auth"),
             "V1__auth.down.sql"
         );
+    }
+
+    /// The regular expressions the parser replaced, in the order they were tried: the
+    /// oracle for [`parse_file_name`] on generated names.
+    static OLD_PATTERNS: std::sync::LazyLock<Vec<(regex::Regex, Style, Direction)>> =
+        std::sync::LazyLock::new(|| {
+            use Direction::{Down, Up};
+            [
+                (r"^V([0-9]+)__(\w+)\.down\.sql$", Style::Refinery, Down),
+                (r"^V([0-9]+)__(\w+)\.sql$", Style::Refinery, Up),
+                (r"^([0-9]+)_(\w+)\.up\.sql$", Style::UpDown, Up),
+                (r"^([0-9]+)_(\w+)\.down\.sql$", Style::Numbered, Down),
+                (r"^([0-9]+)_(\w+)\.sql$", Style::Numbered, Up),
+            ]
+            .into_iter()
+            .map(|(pattern, style, direction)| {
+                (regex::Regex::new(pattern).unwrap(), style, direction)
+            })
+            .collect()
+        });
+
+    fn by_the_old_patterns(file_name: &str) -> Result<ParsedName, NameError> {
+        let (captures, style, direction) = OLD_PATTERNS
+            .iter()
+            .find_map(|(re, style, direction)| {
+                re.captures(file_name).map(|c| (c, *style, *direction))
+            })
+            .ok_or(NameError::Unparsable)?;
+        let version = captures[1]
+            .parse::<i64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or(NameError::VersionOutOfRange)?;
+        Ok(ParsedName {
+            version,
+            name: captures[2].to_owned(),
+            direction,
+            style,
+        })
+    }
+
+    proptest::proptest! {
+        /// Names built from the pieces that matter to the grammar (`V`, digits, `_`, `.`,
+        /// the markers, word and non-word characters of Unicode), in the order of a
+        /// migration name or not, parse as the regular expressions did.
+        #[test]
+        fn the_parser_agrees_with_the_regular_expressions_it_replaced(
+            prefix in proptest::sample::select(vec!["", "V", "v", "VV", "_"]),
+            digits in proptest::sample::select(vec!["", "0", "1", "007", "20240120120000", "9223372036854775808", "１", "٣"]),
+            separator in proptest::sample::select(vec!["", "_", "__", "___", "-"]),
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "V", "1", "_", ".", "up", ".up", "down", ".down", ".sql", "x", "é",
+                    "\u{301}", "\u{203f}", "\u{200d}", "\u{b2}", "\u{a0}", "-", " ", "١",
+                ]),
+                0..5,
+            ),
+            suffix in proptest::sample::select(vec!["", ".sql", ".up.sql", ".down.sql", ".SQL", ".sql.bak"]),
+        ) {
+            let name = format!("{prefix}{digits}{separator}{}{suffix}", pieces.concat());
+            proptest::prop_assert_eq!(parse_file_name(&name), by_the_old_patterns(&name), "{}", name);
+        }
     }
 }

@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use super::*;
 
 fn file(name: &str, sql: &str) -> SourceFile {
@@ -46,11 +48,13 @@ fn a_crlf_file_accepts_refinerys_checksums_of_both_spellings() {
         ],
     )
     .unwrap();
-    let accepted = &crlf.migrations()[0].accepted_checksums;
+    let migration = &crlf.migrations()[0];
     for sql in ["SELECT 1;\nSELECT 2;\n", "SELECT 1;\r\nSELECT 2;\r\n"] {
         let refinery = refinery_core::Migration::unapplied("V2__x", sql).unwrap();
-        assert!(accepted.contains(&refinery.checksum()), "{sql:?}");
+        assert!(migration.accepts(refinery.checksum()), "{sql:?}");
     }
+    assert!(migration.accepts(migration.checksum));
+    assert!(!migration.accepts(migration.checksum ^ 1));
 }
 
 #[test]
@@ -274,4 +278,134 @@ fn a_no_transaction_file_keeps_each_statements_place_in_the_file() {
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts[0].ends_with("END"), "{texts:?}");
     assert_eq!(texts[1], "CREATE INDEX CONCURRENTLY i ON t (a)");
+}
+
+/// `count` migrations `V{n}__t{n}.sql` in `dir`, each up file naming its version.
+fn write_migrations(dir: &Path, count: usize) {
+    for n in 1..=count {
+        std::fs::write(dir.join(format!("V{n}__t{n}.sql")), format!("SELECT {n};")).unwrap();
+        std::fs::write(dir.join(format!("V{n}__t{n}.down.sql")), "SELECT 0;").unwrap();
+    }
+}
+
+#[test]
+fn a_directory_read_on_several_threads_gives_each_file_its_own_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = 2 * parallel::MIN_PER_THREAD;
+    write_migrations(dir.path(), count);
+    let catalogue = from_dir(dir.path()).unwrap();
+    assert_eq!(catalogue.migrations().len(), count);
+    for (n, migration) in (1..).zip(catalogue.migrations()) {
+        assert_eq!(migration.version, n);
+        assert_eq!(migration.up.sql, format!("SELECT {n};"));
+        assert!(migration.up.file.ends_with(&format!("/V{n}__t{n}.sql")));
+    }
+}
+
+#[test]
+fn problems_in_a_directory_read_on_several_threads_name_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_migrations(dir.path(), 2 * parallel::MIN_PER_THREAD);
+    std::fs::create_dir(dir.path().join("V9000__dir.sql")).unwrap();
+    std::fs::write(dir.path().join("V9001__empty.sql"), "").unwrap();
+    std::fs::write(dir.path().join("V9001__empty.down.sql"), "SELECT 1;").unwrap();
+    let Err(CatalogueError::Invalid { problems, .. }) = from_dir(dir.path()) else {
+        panic!("expected problems");
+    };
+    let shown = |name: &str| dir.path().join(name).display().to_string();
+    assert_eq!(
+        problems,
+        [
+            Problem::NotAFile(shown("V9000__dir.sql")),
+            Problem::Empty(shown("V9001__empty.sql")),
+            Problem::DownWithoutUp(shown("V9001__empty.down.sql")),
+        ]
+    );
+}
+
+#[test]
+fn files_larger_than_the_first_read_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, size) in [
+        (1, FIRST_READ - 1),
+        (2, FIRST_READ),
+        (3, FIRST_READ + 1),
+        (4, 3 * FIRST_READ),
+    ] {
+        let sql = format!("SELECT 1;{}\n", " ".repeat(size - 10));
+        assert_eq!(sql.len(), size);
+        std::fs::write(dir.path().join(format!("V{n}__t.sql")), &sql).unwrap();
+        std::fs::write(dir.path().join(format!("V{n}__t.down.sql")), "SELECT 0;").unwrap();
+    }
+    let catalogue = from_dir(dir.path()).unwrap();
+    let sizes: Vec<usize> = catalogue
+        .migrations()
+        .iter()
+        .map(|m| m.up.sql.len())
+        .collect();
+    assert_eq!(
+        sizes,
+        [FIRST_READ - 1, FIRST_READ, FIRST_READ + 1, 3 * FIRST_READ]
+    );
+}
+
+#[test]
+fn only_files_with_a_transaction_word_are_parsed_for_transaction_control() {
+    for sql in [
+        "begin;",
+        "CREATE TABLE t ();COMMIT",
+        "/* c */End;",
+        "start transaction;",
+        "ABORT",
+        "SELECT 1;\nPREPARE TRANSACTION 'x';",
+        "ROLLBACK PREPARED 'x';",
+        // Candidates the parse then clears.
+        "CREATE TABLE t (end_date date, begin$ int);",
+        "SELECT 'commit';",
+    ] {
+        assert!(has_transaction_word(sql), "{sql}");
+    }
+    for sql in [
+        "CREATE TABLE appended (id int);",
+        "SELECT xbegin, commits, started, rollbacks FROM t;",
+        "INSERT INTO t (name) VALUES ('é');",
+        "",
+    ] {
+        assert!(!has_transaction_word(sql), "{sql}");
+    }
+}
+
+#[test]
+fn problems_of_files_checked_on_several_threads_keep_the_order_of_the_files() {
+    let mut files = Vec::new();
+    for n in 1..=parallel::MIN_PER_THREAD {
+        files.push(file(&format!("V{n}__t.sql"), "SELECT 1;"));
+        files.push(file(&format!("V{n}__t.down.sql"), "SELECT 0;"));
+    }
+    files.insert(3, file("first-bad.sql", "x"));
+    files.push(file("second-bad.sql", "x"));
+    assert_eq!(
+        problems(files),
+        [
+            Problem::Unparsable("m/first-bad.sql".into()),
+            Problem::Unparsable("m/second-bad.sql".into()),
+        ]
+    );
+}
+
+#[test]
+fn the_text_of_an_irreversible_down_file_is_not_checked_and_an_unpaired_file_only_reported_unpaired()
+ {
+    let catalogue = from_files(
+        "m/",
+        vec![
+            file("1_a.sql", "DROP TABLE old;"),
+            file("1_a.down.sql", "-- schemagate:irreversible\nCOMMIT;"),
+        ],
+    );
+    assert!(catalogue.is_ok(), "{catalogue:?}");
+    assert_eq!(
+        problems(vec![file("2_b.down.sql", "COMMIT;")]),
+        [Problem::DownWithoutUp("m/2_b.down.sql".into())]
+    );
 }
