@@ -86,10 +86,14 @@ pub async fn ensure_table(client: &impl GenericClient) -> Result<(), FleetError>
     }
 }
 
-/// Whether creating the table failed only because a concurrent session created it first.
+/// Whether creating the table failed only because a concurrent session created it first:
+/// a unique violation on `pg_type` while it was in flight, or its row type (42710) or the
+/// table itself (42P07) already there once it committed.
 fn lost_the_race(error: &tokio_postgres::Error) -> bool {
     error.code().is_some_and(|code| {
-        *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::DUPLICATE_TABLE
+        *code == SqlState::UNIQUE_VIOLATION
+            || *code == SqlState::DUPLICATE_TABLE
+            || *code == SqlState::DUPLICATE_OBJECT
     })
 }
 
