@@ -13,7 +13,7 @@ export LC_ALL=C
 RUNS=5
 PEERS=0
 EXISTING_URL=""
-ROWS="1,2,3,4,5,6,7,8,14,16"
+ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16"
 N_MIG=500
 INSTANCES=16
 NOOP_REPS=10
@@ -39,7 +39,7 @@ the same runs (interleaved A/B/A/B), and the ratio schemagate / baseline.
 
 Options:
   --runs N               runs per workload (default 5, at least 1; use >= 5 for results)
-  --rows LIST            comma-separated rows to run: 1..8, 14, 16 (default all)
+  --rows LIST            comma-separated rows to run: 1..11, 14, 16 (default all)
   --peers                add columns for refinery_cli, sqlx-cli, dbmate where on PATH (rows 1-3)
   --existing-server URL  use this server (postgres://user@host:port/db) instead of a
                          throwaway cluster; databases named schemagate_bench_* are
@@ -88,8 +88,8 @@ done
 for v in RUNS N_MIG INSTANCES NOOP_REPS PGBENCH_SCALE PG_PORT HTTP_PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-row_re='([1-8]|14|16)'
-[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..8, 14, 16"
+row_re='([1-9]|10|11|14|16)'
+[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16"
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 or newer is needed (EPOCHREALTIME)"
 
 row_on() { [[ ,$ROWS, == *,$1,* ]]; }
@@ -108,6 +108,11 @@ log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 for tool in psql pg_dump curl wrk cargo; do
     command -v "$tool" >/dev/null || die "$tool is not on PATH (see bench/README.md)"
 done
+# The psql that baselines are timed with: the client itself. Debian's `psql` on PATH is
+# pg_wrapper, a Perl script that finds the cluster and execs this one, which adds about
+# 20 ms to every call (it made row 1's baseline 36 ms where hyperfine timed psql at 22 ms).
+PSQL=$PG_BINDIR/psql
+[[ -x $PSQL ]] || die "$PSQL not found (set PG_BINDIR)"
 
 # ---------------------------------------------------------------------------------------
 # Cleanup: background servers, databases we made, the throwaway cluster and its image
@@ -326,20 +331,13 @@ na_reason() {
 # The corpus: N migrations (a table, an index, three rows; the down drops the table),
 # written once per naming style, plus the psql scripts of the baselines.
 # ---------------------------------------------------------------------------------------
-CORPUS=""
-gen_corpus() {
-    CORPUS=$TMP_ROOT/corpus
-    local sg=$CORPUS/schemagate ref=$CORPUS/refinery sqlx=$CORPUS/sqlx dbm=$CORPUS/dbmate ps=$CORPUS/psql
-    mkdir -p "$sg" "$ref" "$sqlx" "$dbm" "$ps"
-    log "generating $N_MIG migrations in $CORPUS"
-    local n up down
-    {
-        printf '\\set ON_ERROR_STOP 1\n'
-        printf 'CREATE TABLE bench_history (version int4 PRIMARY KEY, name text NOT NULL, applied_on timestamptz NOT NULL DEFAULT now());\n'
-    } >"$ps/apply_per_file.sql"
-    : >"$ps/apply_concat.sql"
-    for ((n = 1; n <= N_MIG; n++)); do
-        up="CREATE TABLE bench_t$n (
+# bench_sql N: migration N of every corpus into UP and DOWN (no subshell: 10,000 files are
+# written for row 9)
+UP=""
+DOWN=""
+bench_sql() {
+    local n=$1
+    UP="CREATE TABLE bench_t$n (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
@@ -347,17 +345,33 @@ gen_corpus() {
 CREATE INDEX bench_t${n}_name_idx ON bench_t$n (name);
 INSERT INTO bench_t$n (name) VALUES ('a$n'), ('b$n'), ('c$n');
 "
-        down="DROP TABLE bench_t$n;
+    DOWN="DROP TABLE bench_t$n;
 "
-        printf '%s' "$up" >"$sg/V${n}__t$n.sql"
-        printf '%s' "$down" >"$sg/V${n}__t$n.down.sql"
-        printf '%s' "$up" >"$ref/V${n}__t$n.sql"
-        printf '%s' "$up" >"$sqlx/${n}_t$n.up.sql"
-        printf '%s' "$down" >"$sqlx/${n}_t$n.down.sql"
-        printf -- '-- migrate:up\n%s\n-- migrate:down\n%s' "$up" "$down" >"$dbm/$(printf '%04d' "$n")_t$n.sql"
+}
+
+CORPUS=""
+gen_corpus() {
+    CORPUS=$TMP_ROOT/corpus
+    local sg=$CORPUS/schemagate ref=$CORPUS/refinery sqlx=$CORPUS/sqlx dbm=$CORPUS/dbmate ps=$CORPUS/psql
+    mkdir -p "$sg" "$ref" "$sqlx" "$dbm" "$ps"
+    log "generating $N_MIG migrations in $CORPUS"
+    local n
+    {
+        printf '\\set ON_ERROR_STOP 1\n'
+        printf 'CREATE TABLE bench_history (version int4 PRIMARY KEY, name text NOT NULL, applied_on timestamptz NOT NULL DEFAULT now());\n'
+    } >"$ps/apply_per_file.sql"
+    : >"$ps/apply_concat.sql"
+    for ((n = 1; n <= N_MIG; n++)); do
+        bench_sql "$n"
+        printf '%s' "$UP" >"$sg/V${n}__t$n.sql"
+        printf '%s' "$DOWN" >"$sg/V${n}__t$n.down.sql"
+        printf '%s' "$UP" >"$ref/V${n}__t$n.sql"
+        printf '%s' "$UP" >"$sqlx/${n}_t$n.up.sql"
+        printf '%s' "$DOWN" >"$sqlx/${n}_t$n.down.sql"
+        printf -- '-- migrate:up\n%s\n-- migrate:down\n%s' "$UP" "$DOWN" >"$dbm/$(printf '%04d' "$n")_t$n.sql"
         printf 'BEGIN;\n\\i %s\nINSERT INTO bench_history (version, name) VALUES (%d, %s);\nCOMMIT;\n' \
             "$sg/V${n}__t$n.sql" "$n" "'t$n'" >>"$ps/apply_per_file.sql"
-        printf '%s' "$up" >>"$ps/apply_concat.sql"
+        printf '%s' "$UP" >>"$ps/apply_concat.sql"
     done
     cat >"$CORPUS/compat.toml" <<EOF
 [app]
@@ -401,7 +415,7 @@ sg_rollback() { # DB TARGET
 psql_file() { # DB FILE [psql flags]
     local db=$1 file=$2
     shift 2
-    timeout "$CMD_TIMEOUT" psql -X -q -v ON_ERROR_STOP=1 "$@" -d "$(url_for_db "$db")" -f "$file"
+    timeout "$CMD_TIMEOUT" "$PSQL" -X -q -v ON_ERROR_STOP=1 "$@" -d "$(url_for_db "$db")" -f "$file"
 }
 
 # Peers: each gets the corpus in its own naming style and its own database.
@@ -551,10 +565,13 @@ check_rolled_back() { # DB LABEL
     fi
 }
 
-# noop_reps KEY LOGFILE CMD...: NOOP_REPS invocations, one sample of the mean per invocation
+# noop_reps KEY LOGFILE CMD...: NOOP_REPS invocations, one sample of the mean per invocation,
+# after one untimed call (as hyperfine's warm-up): the first session of a database fills
+# the server's caches for it, which is not what a gate pays at every start.
 noop_reps() {
     local key=$1 logf=$2 i total=0 rc=0
     shift 2
+    "$@" >>"$logf" 2>&1 || rc=$?
     for ((i = 0; i < NOOP_REPS; i++)); do
         timeit "$logf" "$@" || rc=$?
         total=$((total + ELAPSED_US))
@@ -598,7 +615,7 @@ suite_migrations() {
         timeit "$logf" psql_file "$db" "$CORPUS/psql/apply_per_file.sql" || die "psql apply failed, see $logf"
         add_sample apply_psql "$ELAPSED_US"
         check_applied "$db" psql "$(history_counts "$db" bench_history)"
-        noop_reps noop_psql "$logf" psql -X -q -d "$(url_for_db "$db")" -c 'select 1' || die "psql select 1 failed"
+        noop_reps noop_psql "$logf" "$PSQL" -X -q -d "$(url_for_db "$db")" -c 'select 1' || die "psql select 1 failed"
         timeit "$logf" psql_file "$db" "$CORPUS/psql/rollback_per_file.sql" || die "psql rollback failed, see $logf"
         add_sample rb_psql "$ELAPSED_US"
         check_rolled_back "$db" psql
@@ -748,7 +765,7 @@ suite_tls() {
         log "row 8: run $r/$RUNS"
         noop_reps noop_tls_sg "$logf" "$SG_BIN" migrate --database-url "$tls_url" "${args[@]}" \
             || log "WARNING: schemagate no-op over TLS failed"
-        noop_reps noop_tls_psql "$logf" psql -X -q -d "$tls_url" -c 'select 1' || die "psql over TLS failed, see $logf"
+        noop_reps noop_tls_psql "$logf" "$PSQL" -X -q -d "$tls_url" -c 'select 1' || die "psql over TLS failed, see $logf"
         noop_reps noop_plain_sg "$logf" "$SG_BIN" migrate --database-url "$plain_url" "${args[@]}" \
             || log "WARNING: schemagate no-op without TLS failed"
     done
@@ -848,6 +865,10 @@ suite_http() {
 # shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
 . "$BENCH_DIR/library-rows.sh"
 
+# Rows 1b to 1d and 9 to 11: timestamp versions at scale, embedded and from a directory.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/scale-rows.sh"
+
 # ---------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------
@@ -923,6 +944,7 @@ print_table() {
         row 1 "no-op gate: \`migrate\` on an up-to-date DB (mean of $NOOP_REPS calls) vs \`psql -c 'select 1'\`$nb" \
             "$(cell us noop_sg migrate)" "$(cell us noop_psql)" "$(ratio_cell noop_sg noop_psql)" "≤ 1.5×" noop noop_psql
     fi
+    print_scale_rows 1
     if row_on 2; then
         row 2a "apply $N_MIG fresh (\`migrate --no-backup\`) vs \`psql\`, one transaction + history row per file" \
             "$(cell us apply_sg migrate)" "$(cell us apply_psql)" "$(ratio_cell apply_sg apply_psql)" "≤ 1.03×" apply apply_psql
@@ -979,6 +1001,7 @@ print_table() {
         row 7 "peak RSS (VmHWM) of \`serve\` after the wrk runs vs warp-hello" \
             "$(cell kb rss_sg serve)" "$(cell kb rss_warp)" "$(ratio_cell rss_sg rss_warp)" "< 30 MB"
     fi
+    print_scale_rows 9
     print_library_rows
 }
 
@@ -1039,6 +1062,9 @@ fi
 if row_on 5; then suite_backup; fi
 if row_on 6 || row_on 7; then suite_http; fi
 if row_on 8; then suite_tls; fi
+if ((SG_OK)) && { row_on 1 || row_on 9; }; then suite_scale; fi
+if ((SG_OK)) && row_on 10; then suite_ts_apply; fi
+if row_on 11; then suite_split; fi
 if ((SG_OK)) && row_on 14; then suite_embed; fi
 if ((SG_OK)) && row_on 16; then suite_fleet; fi
 

@@ -1,0 +1,84 @@
+//! `cargo bench --bench split -- DIR [PASSES]`: how long splitting every `.sql` file of DIR
+//! into statements takes (issue 12, bench/run.sh row 11).
+//!
+//! schemagate splits a no-transaction file with PostgreSQL's scanner and parser
+//! (`schemagate::catalogue::split_statements`: the statements without their `;` and the
+//! comments around them). The baseline is libpg_query's own `split_with_parser`, which
+//! runs the same parser and only returns the statements' text: the floor for asking
+//! PostgreSQL's grammar where statements end. Both run over the same texts, read into
+//! memory first, alternating pass by pass; the medians are printed in microseconds as
+//! `files=N statements=N split_us=N floor_us=N`.
+
+use std::time::Instant;
+
+fn main() {
+    // `cargo bench` passes `--bench` to a bench without the test harness.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let Some(dir) = args.first() else {
+        eprintln!("usage: cargo bench --bench split -- DIR [PASSES]");
+        std::process::exit(2);
+    };
+    let passes: usize = args.get(1).map_or(30, |p| p.parse().expect("PASSES is a number"));
+    let texts = read_sql(dir);
+    let statements = count(&texts, |sql| {
+        schemagate::catalogue::split_statements(sql).map(|s| s.len())
+    });
+    let floor = count(&texts, |sql| pg_query::split_with_parser(sql).map(|s| s.len()));
+    assert_eq!(
+        statements, floor,
+        "schemagate and libpg_query disagree on the number of statements in {dir}"
+    );
+    let (mut split_us, mut floor_us) = (Vec::new(), Vec::new());
+    for _ in 0..passes {
+        split_us.push(time(|| {
+            count(&texts, |sql| {
+                schemagate::catalogue::split_statements(sql).map(|s| s.len())
+            })
+        }));
+        floor_us.push(time(|| {
+            count(&texts, |sql| pg_query::split_with_parser(sql).map(|s| s.len()))
+        }));
+    }
+    println!(
+        "files={} statements={statements} split_us={} floor_us={}",
+        texts.len(),
+        median(split_us),
+        median(floor_us)
+    );
+}
+
+/// The text of every `.sql` file in `dir`.
+fn read_sql(dir: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("DIR can be listed") {
+        let path = entry.expect("DIR can be listed").path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            texts.push(std::fs::read_to_string(&path).expect("a migration is UTF-8 text"));
+        }
+    }
+    assert!(!texts.is_empty(), "no .sql file in {dir}");
+    texts
+}
+
+/// The statements of all `texts`, by `split`; a file it refuses stops the benchmark.
+fn count<E: std::fmt::Debug>(texts: &[String], split: impl Fn(&str) -> Result<usize, E>) -> usize {
+    texts
+        .iter()
+        .map(|sql| split(sql).expect("the corpus is valid SQL"))
+        .sum()
+}
+
+/// Microseconds `f` takes; its result is kept from the optimiser.
+fn time(f: impl FnOnce() -> usize) -> u128 {
+    let start = Instant::now();
+    std::hint::black_box(f());
+    start.elapsed().as_micros()
+}
+
+fn median(mut samples: Vec<u128>) -> u128 {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
