@@ -21,12 +21,16 @@ fn main() {
         eprintln!("usage: cargo bench --bench split -- DIR [PASSES]");
         std::process::exit(2);
     };
-    let passes: usize = args.get(1).map_or(30, |p| p.parse().expect("PASSES is a number"));
+    let passes: usize = args
+        .get(1)
+        .map_or(30, |p| p.parse().expect("PASSES is a number"));
     let texts = read_sql(dir);
     let statements = count(&texts, |sql| {
         schemagate::catalogue::split_statements(sql).map(|s| s.len())
     });
-    let floor = count(&texts, |sql| pg_query::split_with_parser(sql).map(|s| s.len()));
+    let floor = count(&texts, |sql| {
+        pg_query::split_with_parser(sql).map(|s| s.len())
+    });
     assert_eq!(
         statements, floor,
         "schemagate and libpg_query disagree on the number of statements in {dir}"
@@ -39,7 +43,9 @@ fn main() {
             })
         }));
         floor_us.push(time(|| {
-            count(&texts, |sql| pg_query::split_with_parser(sql).map(|s| s.len()))
+            count(&texts, |sql| {
+                pg_query::split_with_parser(sql).map(|s| s.len())
+            })
         }));
     }
     println!(

@@ -8,13 +8,41 @@
 //! What retrying cannot fix (a TLS or certificate failure, rejected credentials, a missing
 //! database) fails at once; anything else is retried until `--connect-timeout`.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
 use crate::connection::connect::{Failed, PoolConnect};
 use crate::connection::{Connection, ConnectionError, Connector};
+
+/// The tasks driving the sessions [`connect`] and [`connect_to_database`] opened, until they
+/// end: a dropped client's task sends PostgreSQL's Terminate message and closes the socket.
+static SESSIONS: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Keeps the task of a session opened, forgetting those that have ended.
+fn opened(task: JoinHandle<()>) {
+    let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    sessions.retain(|t| !t.is_finished());
+    sessions.push(task);
+}
+
+/// Waits up to `within` for the sessions this process opened to end, once their clients
+/// are dropped. A process that exits before its connection tasks have run again leaves
+/// the server to log each session as a lost client ("could not receive data from client:
+/// Connection reset by peer") and count it in `pg_stat_database.sessions_abandoned`; the
+/// binary calls this before it exits.
+pub async fn sessions_closed(within: Duration) {
+    let tasks = std::mem::take(&mut *SESSIONS.lock().unwrap_or_else(PoisonError::into_inner));
+    let _ = tokio::time::timeout(within, async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    })
+    .await;
+}
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -116,7 +144,10 @@ pub async fn connect(
             .max(Duration::from_millis(100));
         let error = match tokio::time::timeout(remaining, connector.connect(Some(remaining))).await
         {
-            Ok(Ok((client, _task))) => return Ok(client),
+            Ok(Ok((client, task))) => {
+                opened(task);
+                return Ok(client);
+            }
             Ok(Err(failed)) => {
                 if let Some(permanent) = permanent(&failed, connection) {
                     return Err(permanent);
@@ -151,7 +182,10 @@ pub async fn connect_to_database(
     let scratch = connection.with_dbname(database);
     let connector = connector(&scratch, application_name)?;
     match connector.connect(Some(MAX_BACKOFF * 5)).await {
-        Ok((client, _task)) => Ok(client),
+        Ok((client, task)) => {
+            opened(task);
+            Ok(client)
+        }
         Err(failed) => Err(DbError::Rejected {
             url: scratch.to_string(),
             error: describe_failed(&failed),

@@ -55,8 +55,23 @@ pub struct SyntaxError {
 }
 
 /// The statements of `sql`, as PostgreSQL's parser delimits them, or where it refuses it.
+///
+/// Only where they are is asked of the parser (libpg_query's split), not their trees: a
+/// tree is built in C, serialised and read back in Rust, which made splitting six times
+/// slower than the split itself (bench row 11).
 pub fn split_statements(sql: &str) -> Result<Vec<&str>, SyntaxError> {
-    Ok(parse(sql)?.statements.into_iter().map(|s| s.text).collect())
+    let tokens = scan(sql)?;
+    let pieces =
+        pg_query::split_with_parser(sql).map_err(|error| locate(sql, &tokens, &message(&error)))?;
+    let code = code_tokens(&tokens);
+    Ok(pieces
+        .into_iter()
+        .filter_map(|piece| {
+            // Each piece is a slice of `sql`.
+            let start = piece.as_ptr() as usize - sql.as_ptr() as usize;
+            trimmed(&code, start..start + piece.len()).map(|range| &sql[range])
+        })
+        .collect())
 }
 
 /// Parses `sql` into its statements and comments.

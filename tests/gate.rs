@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, with_user_password};
+use crate::support::{Project, TestDb, connect, server_url, with_user_password};
 
 #[tokio::test]
 async fn a_fresh_database_is_migrated_to_the_target_and_a_second_run_changes_nothing() {
@@ -385,4 +385,55 @@ async fn timestamp_versions_migrate_roll_back_and_show_in_status() {
         .expect_code(0);
     assert_eq!(db.history().await, [versions[0]]);
     assert_eq!(db.tables().await, ["s0"]);
+}
+
+/// Each session a run opens ends with PostgreSQL's Terminate message, as psql's do, whether
+/// the run succeeds or is refused: the server does not log every gate as a lost client
+/// ("could not receive data from client") nor count it in `sessions_abandoned`.
+#[tokio::test]
+async fn every_run_ends_its_database_sessions_cleanly() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    project.compat(5, 6);
+    project.run(&db.url, &["migrate"]).await.expect_code(3);
+    let admin = connect(&server_url()).await;
+    // A backend writes its session counters as it exits.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&db.name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} session(s) still open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let row = admin
+        .query_one(
+            "SELECT sessions, sessions_abandoned FROM pg_stat_database WHERE datname = $1",
+            &[&db.name],
+        )
+        .await
+        .unwrap();
+    let (sessions, abandoned): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        sessions >= 3,
+        "{sessions} session(s) counted for three runs"
+    );
+    assert_eq!(
+        abandoned, 0,
+        "of {sessions} session(s), {abandoned} ended without Terminate"
+    );
 }

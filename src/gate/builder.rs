@@ -2,11 +2,12 @@
 //! application holds and calls, as sqlx's `Migrator` and refinery's `Runner` are (STYLE 13).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use prometheus::Registry;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
 use super::error::{Error, Exit, ExitWith, Stopped};
@@ -60,6 +61,42 @@ pub struct Gate {
     pub(crate) state: State,
     /// The version the last run left, which `/health` judges changes against.
     pub(crate) baseline: Mutex<Option<i64>>,
+    /// The session opened before the gate was built, which its first connection takes.
+    early: Mutex<Option<EarlySession>>,
+}
+
+/// A database session opened before the gate is built, so that connecting (TCP, TLS, the
+/// server starting a backend, authentication) overlaps the caller's reading of its
+/// migrations: the binary reads `--migrations-dir` meanwhile, which at 500 migrations takes
+/// as long as connecting does. Given to [`GateBuilder::early_session`] with the same URL,
+/// it is the gate's first connection; dropped unused, it is abandoned where it is.
+pub struct EarlySession {
+    url: SecretString,
+    task: JoinHandle<Result<Client, db::DbError>>,
+}
+
+impl EarlySession {
+    /// Starts connecting to `url` as the gate of `compat`'s release does, retrying for up to
+    /// `connect_timeout`; `None` when the URL does not parse (the builder then says why).
+    /// Call it inside a tokio runtime.
+    pub fn open(url: SecretString, compat: &Compat, connect_timeout: Duration) -> Option<Self> {
+        let connection = Connection::parse(url.expose_secret()).ok()?;
+        let name = application_name(compat);
+        let task =
+            tokio::spawn(async move { db::connect(&connection, &name, connect_timeout).await });
+        Some(Self { url, task })
+    }
+}
+
+impl Drop for EarlySession {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `schemagate/v<app version>`, every connection's application_name.
+fn application_name(compat: &Compat) -> String {
+    format!("schemagate/{}", compat.tag())
 }
 
 impl Gate {
@@ -83,6 +120,7 @@ impl Gate {
             url: None,
             stop: Stop::never(),
             registry: None,
+            early: None,
         }
     }
 
@@ -120,8 +158,21 @@ impl Gate {
     /// (exit 8).
     pub(crate) async fn connect(&self) -> Result<Client, Error> {
         let url = self.url()?;
+        let early = self
+            .early
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let connecting = async {
+            if let Some(mut early) = early
+                && let Ok(connected) = (&mut early.task).await
+            {
+                return connected;
+            }
+            db::connect(url, &self.application_name, self.settings.connect_timeout).await
+        };
         tokio::select! {
-            connected = db::connect(url, &self.application_name, self.settings.connect_timeout) => {
+            connected = connecting => {
                 connected.map_err(|e| match e {
                     db::DbError::InvalidUrl { .. } => Error::new(Exit::Usage, e),
                     _ => Error::new(Exit::Unreachable, e),
@@ -156,6 +207,7 @@ pub struct GateBuilder {
     url: Option<SecretString>,
     stop: Stop,
     registry: Option<Registry>,
+    early: Option<EarlySession>,
 }
 
 impl GateBuilder {
@@ -168,6 +220,13 @@ impl GateBuilder {
     /// The database URL as a secret, as the CLI reads it.
     pub fn database_secret(mut self, url: Option<SecretString>) -> Self {
         self.url = url;
+        self
+    }
+
+    /// The gate's first session, opened by [`EarlySession::open`]; used only when it was
+    /// opened to the URL this builder is given.
+    pub fn early_session(mut self, session: Option<EarlySession>) -> Self {
+        self.early = session;
         self
     }
 
@@ -269,11 +328,16 @@ impl GateBuilder {
         .exit(Exit::Usage)?;
         let url = self
             .url
-            .filter(|url| !url.expose_secret().trim().is_empty())
-            .map(|url| Connection::parse(url.expose_secret()).map_err(Arc::new));
+            .filter(|url| !url.expose_secret().trim().is_empty());
+        let early = self.early.filter(|early| {
+            url.as_ref()
+                .is_some_and(|url| url.expose_secret() == early.url.expose_secret())
+        });
+        let url = url.map(|url| Connection::parse(url.expose_secret()).map_err(Arc::new));
         Ok(Gate {
-            application_name: format!("schemagate/{}", compat.tag()),
+            application_name: application_name(compat),
             url,
+            early: Mutex::new(early),
             stop: self.stop,
             state: State {
                 health: Arc::new(Health::starting(&compat.tag())),

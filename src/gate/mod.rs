@@ -28,7 +28,7 @@ mod rollback;
 mod steps;
 mod verify;
 
-pub use builder::{Gate, GateBuilder, Release, SettingError};
+pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
 pub use error::{Cause, Error, Exit, Stopped};
 pub use run::{Report, Status};
 pub use serve::Application;

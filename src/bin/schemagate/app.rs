@@ -2,13 +2,17 @@
 //! [`Settings`] and a [`Gate`], one `match` sends each command to it, and what it returns
 //! is printed through [`schemagate::output`].
 
+use std::path::Path;
+
 use schemagate::backup::RestoreOptions;
 use schemagate::catalogue::{self, Catalogue};
 use schemagate::gate::{
-    Application, BackupSettings, Error, Exit, FleetSettings, ServiceSettings, Settings,
+    Application, BackupSettings, EarlySession, Error, Exit, FleetSettings, ServiceSettings,
+    Settings,
 };
 use schemagate::stop::Stop;
 use schemagate::{Compat, Gate, Release, output};
+use secrecy::SecretString;
 
 use crate::cli::{Cli, Command, GateArgs, LintMode, ServeArgs};
 use crate::lint;
@@ -33,19 +37,23 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
         return Err(Error::new(Exit::Usage, RollbackWithoutGate));
     }
     let stop = Stop::on_signals();
-    let gate = |serve: Option<&ServeArgs>| {
+    let url = cli
+        .gate
+        .database_url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok().map(Into::into));
+    let gate_of = |(release, early): (Release, Option<EarlySession>), serve: Option<&ServeArgs>| {
         let dry_run = cli.gate.dry_run || matches!(command, Command::Plan);
-        Gate::builder(release(&cli.gate, embedded)?)
-            .database_secret(
-                cli.gate
-                    .database_url
-                    .clone()
-                    .or_else(|| std::env::var("DATABASE_URL").ok().map(Into::into)),
-            )
+        Gate::builder(release)
+            .database_secret(url.clone())
+            .early_session(early)
             .settings(settings(&cli, serve, dry_run))
             .stop(stop.clone())
             .build()
     };
+    let gate = |serve: Option<&ServeArgs>| gate_of((release(&cli.gate, embedded)?, None), serve);
+    // The commands whose first step is a session: it opens while the migrations are read.
+    let connecting = || release_connecting(&cli.gate, embedded, url.clone());
     match &command {
         Command::Healthcheck(args) => schemagate::server::healthcheck::check(&args.url)
             .await
@@ -60,27 +68,27 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             Ok(())
         }
         Command::Serve(_) | Command::Migrate | Command::Plan if rollback_to.is_some() => {
-            gate(None)?
+            gate_of(connecting().await?, None)?
                 .rollback_to(rollback_to.as_deref().unwrap_or_default())
                 .await
         }
         Command::Serve(args) if !cli.gate.dry_run => {
-            serve_until_stopped(gate(Some(args))?, stop).await
+            serve_until_stopped(gate_of(connecting().await?, Some(args))?, stop).await
         }
         Command::Serve(_) | Command::Migrate | Command::Plan => {
-            let gate = gate(None)?;
+            let gate = gate_of(connecting().await?, None)?;
             let report = gate.run().await?;
             output::gate_done(&report, &gate.release().compat, report.dry_run);
             Ok(())
         }
         Command::Check => {
-            let gate = gate(None)?;
+            let gate = gate_of(connecting().await?, None)?;
             let current = gate.check().await?;
             output::check_ok(current, &gate.release().compat);
             Ok(())
         }
         Command::Status(args) => {
-            let gate = gate(None)?;
+            let gate = gate_of(connecting().await?, None)?;
             let status = gate.status().await?;
             let release = gate.release();
             output::status(
@@ -167,11 +175,37 @@ fn release(gate: &GateArgs, embedded: &Embedded) -> Result<Release, Error> {
     ))
 }
 
+/// The release, with the gate's first session opening meanwhile: compat.toml first (it
+/// names the session), then the catalogue on a thread of its own while the runtime
+/// connects. A bad file is still exit 2, and abandons the session.
+async fn release_connecting(
+    gate: &GateArgs,
+    embedded: &Embedded,
+    url: Option<SecretString>,
+) -> Result<(Release, Option<EarlySession>), Error> {
+    let compat = compat(gate, embedded)?;
+    let early = url.and_then(|url| EarlySession::open(url, &compat, gate.connect_timeout));
+    let dir = gate.migrations_dir.clone();
+    let embedded = embedded.catalogue;
+    let catalogue = tokio::task::spawn_blocking(move || load(dir.as_deref(), embedded))
+        .await
+        .map_err(|e| Error::new(Exit::Internal, e))??;
+    Ok((Release::new(catalogue, compat), early))
+}
+
 /// The catalogue, embedded or `--migrations-dir` (exit 2).
 fn catalogue(gate: &GateArgs, embedded: &Embedded) -> Result<Catalogue, Error> {
-    match &gate.migrations_dir {
+    load(gate.migrations_dir.as_deref(), embedded.catalogue)
+}
+
+/// The catalogue of `dir`, else the embedded one (exit 2).
+fn load(
+    dir: Option<&Path>,
+    embedded: fn() -> Result<Catalogue, catalogue::CatalogueError>,
+) -> Result<Catalogue, Error> {
+    match dir {
         Some(dir) => catalogue::from_dir(dir),
-        None => (embedded.catalogue)(),
+        None => embedded(),
     }
     .map_err(|e| Error::new(Exit::Usage, e))
 }

@@ -12,6 +12,7 @@ mod lint;
 mod telemetry;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -33,7 +34,9 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Internal.code());
         }
     };
-    match runtime.block_on(app::run(cli, &EMBEDDED)) {
+    let outcome = runtime.block_on(app::run(cli, &EMBEDDED));
+    end_sessions(&runtime);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = error.exit().code();
@@ -45,6 +48,13 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Lets the database sessions the command dropped end as psql's do: each sends
+/// PostgreSQL's Terminate message and closes its socket (`schemagate::db::sessions_closed`),
+/// so the server does not log every run as a lost client.
+fn end_sessions(runtime: &tokio::runtime::Runtime) {
+    runtime.block_on(schemagate::db::sessions_closed(Duration::from_millis(500)));
 }
 
 /// One thread for the one-shot commands: the gate talks to one connection, and keeping the
