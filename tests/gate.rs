@@ -321,6 +321,28 @@ async fn an_unreachable_database_exits_4_within_the_timeout_without_showing_the_
     );
 }
 
+/// The first session opens while the migrations are read; a bad file is still exit 2 at
+/// once, not after the database has been waited for.
+#[tokio::test]
+async fn a_bad_migration_file_is_exit_2_at_once_while_the_database_is_still_unreachable() {
+    let project = Project::with_tables(1, 1, 1);
+    std::fs::write(project.migrations().join("V2__no_down.sql"), "SELECT 1;").unwrap();
+    let started = Instant::now();
+    let run = project
+        .run(
+            "postgres://app@127.0.0.1:1/app",
+            &["migrate", "--no-backup", "--connect-timeout", "60s"],
+        )
+        .await;
+    run.expect_code(2);
+    assert!(run.text().contains("V2__no_down.sql"), "{}", run.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn a_password_never_appears_in_any_output() {
     let db = TestDb::new().await;
