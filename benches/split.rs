@@ -25,28 +25,16 @@ fn main() {
         .get(1)
         .map_or(30, |p| p.parse().expect("PASSES is a number"));
     let texts = read_sql(dir);
-    let statements = count(&texts, |sql| {
-        schemagate::catalogue::split_statements(sql).map(|s| s.len())
-    });
-    let floor = count(&texts, |sql| {
-        pg_query::split_with_parser(sql).map(|s| s.len())
-    });
+    let statements = count(&texts, ours);
+    let floor = count(&texts, libpg_query);
     assert_eq!(
         statements, floor,
         "schemagate and libpg_query disagree on the number of statements in {dir}"
     );
     let (mut split_us, mut floor_us) = (Vec::new(), Vec::new());
     for _ in 0..passes {
-        split_us.push(time(|| {
-            count(&texts, |sql| {
-                schemagate::catalogue::split_statements(sql).map(|s| s.len())
-            })
-        }));
-        floor_us.push(time(|| {
-            count(&texts, |sql| {
-                pg_query::split_with_parser(sql).map(|s| s.len())
-            })
-        }));
+        split_us.push(time(|| count(&texts, ours)));
+        floor_us.push(time(|| count(&texts, libpg_query)));
     }
     println!(
         "files={} statements={statements} split_us={} floor_us={}",
@@ -54,6 +42,16 @@ fn main() {
         median(split_us),
         median(floor_us)
     );
+}
+
+/// How many statements schemagate's splitter finds in `sql`.
+fn ours(sql: &str) -> Result<usize, schemagate::sql::SyntaxError> {
+    schemagate::catalogue::split_statements(sql).map(|s| s.len())
+}
+
+/// How many statements libpg_query's own split finds in `sql`.
+fn libpg_query(sql: &str) -> Result<usize, pg_query::Error> {
+    pg_query::split_with_parser(sql).map(|s| s.len())
 }
 
 /// The text of every `.sql` file in `dir`.
@@ -70,7 +68,7 @@ fn read_sql(dir: &str) -> Vec<String> {
 }
 
 /// The statements of all `texts`, by `split`; a file it refuses stops the benchmark.
-fn count<E: std::fmt::Debug>(texts: &[String], split: impl Fn(&str) -> Result<usize, E>) -> usize {
+fn count<E: std::fmt::Debug>(texts: &[String], split: fn(&str) -> Result<usize, E>) -> usize {
     texts
         .iter()
         .map(|sql| split(sql).expect("the corpus is valid SQL"))
