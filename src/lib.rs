@@ -43,8 +43,6 @@
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`plan`]: pure planning and verdicts.
 //! - [`migrate`]: executes plans.
-//! - [`output`]: what the commands print on stdout (plans, status), apart from logs; never
-//!   [`Gate::run`], [`Gate::routes`] or [`Gate::refresh`].
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
@@ -78,7 +76,6 @@ pub mod history;
 pub mod lint;
 pub mod lock;
 pub mod migrate;
-pub mod output;
 pub mod plan;
 pub mod position;
 pub mod schema;

@@ -300,3 +300,51 @@ async fn a_rollback_waits_for_the_lock_held_by_another_instance_then_proceeds() 
     assert!(String::from_utf8_lossy(&output.stderr).contains("waiting for the migration lock"));
     assert_eq!(db.history().await, [1]);
 }
+
+/// The library prints nothing (DESIGN §13): a rollback run through [`schemagate::Gate`]
+/// tells its plan, its backup and its outcome to the listener the application gives, in
+/// that order, and does what the binary does.
+#[tokio::test]
+async fn a_library_rollback_tells_its_plan_and_outcome_as_events() {
+    use std::sync::{Arc, Mutex};
+
+    use schemagate::gate::Event;
+
+    let db = TestDb::new().await;
+    let project = examples();
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let release = schemagate::Release::new(
+        schemagate::catalogue::from_dir(&project.migrations()).unwrap(),
+        schemagate::Compat::from_file(&project.path().join("compat.toml")).unwrap(),
+    );
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let listener = Arc::clone(&told);
+    let gate = schemagate::Gate::builder(release)
+        .database_url(db.url.clone())
+        .backup_dir(project.backups())
+        .on_event(move |event| {
+            let said = match event {
+                Event::Plan { plan, .. } => format!("plan {} -> {}", plan.current, plan.target),
+                Event::BackupIntent { schema_version, .. } => format!("backup of {schema_version}"),
+                Event::RolledBack { from, to, .. } => format!("rolled back {from} -> {to}"),
+                other => format!("{other:?}"),
+            };
+            listener.lock().unwrap().push(said);
+        })
+        .build()
+        .unwrap();
+    gate.rollback_to("3").await.unwrap();
+    assert_eq!(
+        *told.lock().unwrap(),
+        ["plan 5 -> 3", "backup of 5", "rolled back 5 -> 3"]
+    );
+    assert_eq!(db.history().await, [1, 2, 3]);
+    assert_eq!(
+        files(&project.backups()).len(),
+        2,
+        "one dump and its manifest"
+    );
+}

@@ -6,10 +6,11 @@ use std::time::Instant;
 use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
+use super::event::Event;
 use super::locked::{Change, primary_only, read_failed, record, release_lock};
 use crate::adopt::{self, AdoptError, Tool};
 use crate::lock::MigrationLock;
-use crate::{fleet, history, output};
+use crate::{fleet, history};
 
 /// Refusals are exit 3, `--from` naming the other tool of `schema_migrations` exit 2, a
 /// lost connection exit 4, anything else exit 1.
@@ -45,9 +46,12 @@ async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Resu
         .await
         .map_err(failure)?;
     let mapped = adopt::map(&gate.release.catalogue, &tool_history).map_err(failure)?;
-    output::adopt_mapping(&tool_history, &mapped);
+    gate.tell(Event::AdoptMapping {
+        history: &tool_history,
+        mapped: &mapped,
+    });
     if gate.settings.dry_run {
-        output::nothing_changed();
+        gate.tell(Event::NothingChanged);
         return Ok(());
     }
     let newest = mapped.last().map_or(0, |m| m.version);
@@ -77,6 +81,10 @@ async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Resu
     }
     .entry(gate);
     record(lock.connection(), &entry).await;
-    output::adopted(tool_history.tool, tool_history.table, newest);
+    gate.tell(Event::Adopted {
+        tool: tool_history.tool,
+        table: tool_history.table,
+        version: newest,
+    });
     Ok(())
 }

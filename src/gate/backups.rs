@@ -8,10 +8,11 @@ use tokio_postgres::Client;
 
 use super::builder::Gate;
 use super::error::{Error, Exit, ExitWith};
+use super::event::Event;
 use super::locked::{Change, guarded, primary_only, read_failed, record, release_lock};
 use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server};
 use crate::lock::MigrationLock;
-use crate::{fleet, history, output};
+use crate::{fleet, history};
 
 impl Gate {
     /// `backup`: a verified backup now, under the lock (a dry run prints what it would
@@ -20,10 +21,10 @@ impl Gate {
         backup_now(self).await
     }
 
-    /// `backups`: prints the backups of this database, or with `all` of every database
-    /// in the directory (no connection needed).
-    pub async fn list_backups(&self, all: bool, json: bool) -> Result<(), Error> {
-        list(self, all, json).await
+    /// `backups`: the backups of this database, or with `all` of every database in the
+    /// directory (no connection needed), newest first.
+    pub async fn list_backups(&self, all: bool) -> Result<Vec<backup::Backup>, Error> {
+        list(self, all).await
     }
 
     /// DESTRUCTIVE: `restore FILE`: the database back to a backup, under the lock. Unless
@@ -124,7 +125,7 @@ async fn backup_now(gate: &Gate) -> Result<(), Error> {
         let preview = backup::preview(&request, policy(gate))
             .await
             .exit(Exit::BackupFailed)?;
-        output::backup_preview(&preview);
+        gate.tell(Event::BackupPreview(&preview));
         return Ok(());
     }
     let mut lock = gate.acquire_lock().await?;
@@ -136,22 +137,21 @@ async fn backup_now(gate: &Gate) -> Result<(), Error> {
     }
     .await;
     release_lock(lock).await;
-    output::backup_taken(&result?);
+    gate.tell(Event::BackupTaken(&result?));
     Ok(())
 }
 
 /// `backups`: the backups of the target database (by the manifests' database and server
 /// identity), or with `--all` (no database needed) of every database in the directory.
-async fn list(gate: &Gate, all: bool, json: bool) -> Result<(), Error> {
+async fn list(gate: &Gate, all: bool) -> Result<Vec<backup::Backup>, Error> {
     let dir = &gate.settings.backup.dir;
-    let backups = if all {
+    if all {
         backup::list(dir)
     } else {
         let origin = origin(gate).await?;
         backup::list_of(dir, &origin)
     }
-    .exit(Exit::BackupFailed)?;
-    output::backups(&backups, json).exit(Exit::Internal)
+    .exit(Exit::BackupFailed)
 }
 
 /// Which database (of which server) the URL points at.
@@ -178,12 +178,12 @@ async fn restore(
         let plan = RestorePlan::new(&client, file, pg_dump)
             .await
             .exit(Exit::BackupFailed)?;
-        output::restore_plan(&plan);
+        gate.tell(Event::RestorePlan(&plan));
         if let Some(refusal) = plan.refusal(options) {
             return Err(refusal_failure(refusal));
         }
         if gate.settings.dry_run {
-            output::nothing_changed();
+            gate.tell(Event::NothingChanged);
             return Ok(());
         }
         return Err(Error::new(Exit::Usage, Unconfirmed));
@@ -194,7 +194,7 @@ async fn restore(
         let plan = RestorePlan::new(lock.connection(), file, pg_dump)
             .await
             .exit(Exit::BackupFailed)?;
-        output::restore_plan(&plan);
+        gate.tell(Event::RestorePlan(&plan));
         if let Some(refusal) = plan.refusal(options) {
             return Err(refusal_failure(refusal));
         }
@@ -239,7 +239,10 @@ async fn restore(
     .await;
     release_lock(lock).await;
     let (plan, version) = result?;
-    output::restored(&plan, version);
+    gate.tell(Event::Restored {
+        plan: &plan,
+        version,
+    });
     Ok(())
 }
 

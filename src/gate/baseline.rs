@@ -6,11 +6,12 @@ use std::time::Instant;
 use super::backups;
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
+use super::event::Event;
 use super::locked::{Change, primary_only, read_failed, record, release_lock};
 use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
 use crate::lock::MigrationLock;
-use crate::{db, fleet, history, output};
+use crate::{db, fleet, history};
 
 /// Refusals are exit 3, a version the catalogue lacks exit 2, anything else exit 1.
 fn failure(error: BaselineError) -> Error {
@@ -52,9 +53,13 @@ async fn baseline_locked(
         verify(gate, lock, version).await?;
     }
     let rows = adopt::rows(&gate.release.catalogue, version);
-    output::baseline_intent(rows.len(), version, prove);
+    gate.tell(Event::BaselineIntent {
+        migrations: rows.len(),
+        version,
+        verified: prove,
+    });
     if gate.settings.dry_run {
-        output::nothing_changed();
+        gate.tell(Event::NothingChanged);
         return Ok(());
     }
     let change = fleet::Change {
@@ -65,7 +70,7 @@ async fn baseline_locked(
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
-    output::baseline_recorded(version);
+    gate.tell(Event::BaselineRecorded(version));
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
 use super::error::{Error, Exit, ExitWith, Stopped};
+use super::event::{Event, Listener};
 use super::settings::Settings;
 use crate::catalogue::Catalogue;
 use crate::config::Compat;
@@ -63,6 +64,8 @@ pub struct Gate {
     pub(crate) baseline: Mutex<Option<i64>>,
     /// The session opened before the gate was built, which its first connection takes.
     early: Mutex<Option<EarlySession>>,
+    /// Where the commands' [`Event`]s go.
+    events: Listener,
 }
 
 /// A database session opened before the gate is built, so that connecting (TCP, TLS, the
@@ -121,6 +124,7 @@ impl Gate {
             stop: Stop::never(),
             registry: None,
             early: None,
+            events: Listener::default(),
         }
     }
 
@@ -137,6 +141,11 @@ impl Gate {
     /// The metrics it records (in the registry given to the builder, or its own).
     pub fn metrics(&self) -> &Metrics {
         &self.state.metrics
+    }
+
+    /// Tells the builder's listener what a command is doing.
+    pub(crate) fn tell(&self, event: Event<'_>) {
+        self.events.tell(event);
     }
 
     /// The parsed database URL, or a usage error saying how to give one or what is wrong
@@ -208,6 +217,7 @@ pub struct GateBuilder {
     stop: Stop,
     registry: Option<Registry>,
     early: Option<EarlySession>,
+    events: Listener,
 }
 
 impl GateBuilder {
@@ -308,6 +318,14 @@ impl GateBuilder {
         self
     }
 
+    /// Calls `listen` with every [`Event`] of the commands (a rollback's plan, a restore's,
+    /// each migration `verify` proves, what a dry run would do); by default they go nowhere.
+    /// The binary prints them.
+    pub fn on_event(mut self, listen: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.events = Listener::new(listen);
+        self
+    }
+
     /// Validates the settings (exit 2) and builds the gate; connects to nothing yet.
     pub fn build(self) -> Result<Gate, Error> {
         let service = &self.settings.service;
@@ -346,6 +364,7 @@ impl GateBuilder {
             baseline: Mutex::new(None),
             release: self.release,
             settings: self.settings,
+            events: self.events,
         })
     }
 }

@@ -11,10 +11,12 @@
 //! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
 //!   standby, guard long work, audit), running a plan's steps, and linting it first.
 //! - `backups`, `rollback`, `baseline`, `adopt`, `verify`: the other commands, each a
-//!   method of [`Gate`] (these print their plans through [`crate::output`], as the CLI does).
+//!   method of [`Gate`], telling their plans and progress as [`event`]s.
+//! - [`event`]: what those commands tell while they work; the library itself never prints.
 
 pub mod builder;
 pub mod error;
+pub mod event;
 pub mod run;
 pub mod serve;
 pub mod settings;
@@ -30,6 +32,7 @@ mod verify;
 
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
 pub use error::{Cause, Error, Exit, Stopped};
+pub use event::Event;
 pub use run::{Report, Status};
 pub use serve::Application;
 pub use settings::{BackupSettings, FleetSettings, ServiceSettings, Settings};

@@ -7,14 +7,15 @@ use std::time::Instant;
 use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
+use super::event::Event;
 use super::locked::{read_failed, release_lock};
 use super::steps::{Recorded, execute_recorded};
 use crate::backup::{self, Origin, Server};
 use crate::config::{Compat, parse_version};
 use crate::fleet;
+use crate::history;
 use crate::lock::MigrationLock;
 use crate::plan::{self, RollbackRefusal, highest_applied};
-use crate::{history, output};
 
 /// Where a rollback goes: a schema version, or the window of an earlier release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,21 +133,29 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let applied = history::read(&client).await.map_err(read_failed)?;
     let current = highest_applied(&applied);
     let Some(version) = resolve(&target, current) else {
-        output::nothing_to_do(&format!(
+        gate.tell(Event::NothingToDo(&format!(
             "schema {current} is inside the window of {target_text}"
-        ));
+        )));
         return Ok(());
     };
     let origin = Server::query(&client).await.ok().map(|s| s.origin());
     let refused = |refusal| refused(refusal, &gate.settings.backup.dir, origin.as_ref());
     let plan = plan::rollback(&gate.release.catalogue, &applied, version).map_err(refused)?;
-    output::plan(&plan, &gate.release.compat, gate.settings.limits);
+    gate.tell(Event::Plan {
+        plan: &plan,
+        compat: &gate.release.compat,
+        limits: gate.settings.limits,
+    });
     if !plan.is_empty() {
         let backup = &gate.settings.backup;
-        output::backup_intent(backup.skip, &backup.dir, current);
+        gate.tell(Event::BackupIntent {
+            skip: backup.skip,
+            dir: &backup.dir,
+            schema_version: current,
+        });
     }
     if gate.settings.dry_run {
-        output::nothing_changed();
+        gate.tell(Event::NothingChanged);
         return Ok(());
     }
     if plan.is_empty() {
@@ -182,7 +191,10 @@ async fn rollback_locked(
     let plan = plan::rollback(&gate.release.catalogue, &applied, version)
         .map_err(|refusal| refused(refusal, &gate.settings.backup.dir, origin))?;
     if plan.is_empty() {
-        output::nothing_to_do(&format!("schema already at {}", plan.current));
+        gate.tell(Event::NothingToDo(&format!(
+            "schema already at {}",
+            plan.current
+        )));
         return Ok(());
     }
     let started = Instant::now();
@@ -196,7 +208,11 @@ async fn rollback_locked(
         note: verdict.note(),
     };
     execute_recorded(gate, lock, &plan, recorded, &mut |_, _| {}).await?;
-    output::rolled_back(plan.current, plan.target, started.elapsed());
+    gate.tell(Event::RolledBack {
+        from: plan.current,
+        to: plan.target,
+        took: started.elapsed(),
+    });
     Ok(())
 }
 

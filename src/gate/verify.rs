@@ -7,9 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
+use super::event::Event;
 use crate::connection::Connection;
+use crate::db;
 use crate::verify::VerifyError;
-use crate::{db, output};
 
 impl Gate {
     /// `verify`: every down proven to invert its up on a scratch database of
@@ -47,7 +48,7 @@ async fn verify(gate: &Gate, scratch_url: Option<&SecretString>) -> Result<(), E
             .await
             .exit(Exit::Unreachable)?;
         crate::verify::verify(&mut scratch, &gate.release.catalogue, &mut |line| {
-            output::verify_line(&line)
+            gate.tell(Event::Verified(&line))
         })
         .await
         .map_err(|error| {
@@ -67,10 +68,10 @@ async fn verify(gate: &Gate, scratch_url: Option<&SecretString>) -> Result<(), E
     };
     crate::scratch::remove(&admin, &name).await;
     result?;
-    output::verify_line(&format!(
+    gate.tell(Event::Verified(&format!(
         "verified: every down of {} inverts its up",
         gate.release.catalogue.origin
-    ));
+    )));
     Ok(())
 }
 

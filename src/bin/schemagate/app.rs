@@ -1,6 +1,6 @@
 //! The command line as a client of the library (DESIGN §13): flags and environment become
 //! [`Settings`] and a [`Gate`], one `match` sends each command to it, and what it returns
-//! is printed through [`schemagate::output`].
+//! is printed through [`crate::output`], as are the events the commands tell.
 
 use std::path::Path;
 
@@ -11,11 +11,11 @@ use schemagate::gate::{
     Settings,
 };
 use schemagate::stop::Stop;
-use schemagate::{Compat, Gate, Release, output};
+use schemagate::{Compat, Gate, Release};
 use secrecy::SecretString;
 
 use crate::cli::{Cli, Command, GateArgs, LintMode, ServeArgs};
-use crate::lint;
+use crate::{lint, output};
 
 /// The release this binary was built with: `migrations/` and `compat.toml` of its crate.
 pub struct Embedded {
@@ -49,6 +49,7 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             .early_session(early)
             .settings(settings(&cli, serve, dry_run))
             .stop(stop.clone())
+            .on_event(output::event)
             .build()
     };
     let gate = |serve: Option<&ServeArgs>| gate_of((release(&cli.gate, embedded)?, None), serve);
@@ -102,7 +103,10 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             .map_err(|e| Error::new(Exit::Internal, e))
         }
         Command::Backup => gate(None)?.backup_now().await,
-        Command::Backups(args) => gate(None)?.list_backups(args.all, args.json).await,
+        Command::Backups(args) => {
+            let backups = gate(None)?.list_backups(args.all).await?;
+            output::backups(&backups, args.json).map_err(|e| Error::new(Exit::Internal, e))
+        }
         Command::Restore(args) => {
             let options = RestoreOptions {
                 into_other_database: args.into_other_database,

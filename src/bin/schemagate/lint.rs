@@ -2,12 +2,13 @@
 //! release's catalogue, without a database: exit 0 clean, 3 on an unwaived finding, 2 on
 //! unreadable input.
 
+use schemagate::Compat;
 use schemagate::catalogue::Catalogue;
 use schemagate::gate::{Error, Exit};
 use schemagate::lint::{self, Format, LintFile};
-use schemagate::{Compat, output};
 
 use crate::cli::{LintArgs, LintFormat};
+use crate::output;
 
 /// Lints `args.paths`, or the catalogue `catalogue` loads when none are given.
 pub fn command(

@@ -4,11 +4,13 @@
 //! - `cli`: every command, flag and environment variable.
 //! - `app`: flags into the library's settings and gate; the one dispatch.
 //! - `lint`: `schemagate lint`, which needs no database.
+//! - `output`: everything printed on stdout (the library prints nothing).
 //! - `telemetry`: logging to stderr.
 
 mod app;
 mod cli;
 mod lint;
+mod output;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -1,22 +1,74 @@
 //! What commands print on stdout, apart from the logs on stderr: plans, verdicts and the
-//! status table, stable enough for scripts, with `--json` where a machine reads them.
+//! status table, stable enough for scripts, with `--json` where a machine reads them. The
+//! only module that prints: the library returns what it found and tells the rest as
+//! [`Event`]s, which [`event`] prints.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::audit::Recorded;
-use crate::backup::{Backup, RestorePlan};
-use crate::catalogue::Catalogue;
-use crate::config::Compat;
-use crate::ddl::Limits;
-use crate::history::Applied;
-use crate::migrate::Report;
-use crate::plan::{Direction, Plan};
+use schemagate::Compat;
+use schemagate::audit::Recorded;
+use schemagate::backup::{Backup, RestorePlan};
+use schemagate::catalogue::Catalogue;
+use schemagate::ddl::Limits;
+use schemagate::gate::Event;
+use schemagate::history::Applied;
+use schemagate::migrate::Report;
+use schemagate::plan::{Direction, Plan};
+
+/// Prints what a command tells as it works.
+pub fn event(event: &Event<'_>) {
+    match *event {
+        Event::Plan {
+            plan: steps,
+            compat,
+            limits,
+        } => plan(steps, compat, limits),
+        Event::BackupIntent {
+            skip,
+            dir,
+            schema_version,
+        } => backup_intent(skip, dir, schema_version),
+        Event::NothingChanged => nothing_changed(),
+        Event::NothingToDo(why) => println!("nothing to do: {why}"),
+        Event::RolledBack { from, to, took } => {
+            println!("rolled back: schema {from} -> {to} in {took:?}")
+        }
+        Event::BackupPreview(preview) => backup_preview(preview),
+        Event::BackupTaken(backup) => backup_taken(backup),
+        Event::RestorePlan(plan) => restore_plan(plan),
+        Event::Restored { plan, version } => println!(
+            "restored {} into {}: the history now says schema {version}",
+            plan.backup.path.display(),
+            plan.database
+        ),
+        Event::BaselineIntent {
+            migrations,
+            version,
+            verified,
+        } => println!(
+            "baseline: record {migrations} migration(s) up to version {version} as applied{}",
+            if verified { " (verified)" } else { "" }
+        ),
+        Event::BaselineRecorded(version) => {
+            println!("baseline recorded: the database is at schema version {version}")
+        }
+        Event::AdoptMapping { history, mapped } => adopt_mapping(history, mapped),
+        Event::Adopted {
+            tool,
+            table,
+            version,
+        } => println!(
+            "adopted from {tool}: the database is at schema version {version}; {table} was left as it was"
+        ),
+        Event::Verified(line) => println!("{line}"),
+    }
+}
 
 /// Prints a plan: where the schema is, where it goes, every step, and the DDL limits each
 /// runs with.
-pub fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
+fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
     let window = &compat.window;
     let (verb, goal) = match plan.direction {
         Direction::Up => ("up", format!("migrate to target {}", window.target)),
@@ -87,7 +139,7 @@ pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
 }
 
 /// Prints the live replicas of every release.
-pub fn fleet(groups: &[crate::fleet::Group]) {
+fn fleet(groups: &[schemagate::fleet::Group]) {
     if groups.is_empty() {
         println!("fleet: no live replicas recorded");
     }
@@ -97,7 +149,7 @@ pub fn fleet(groups: &[crate::fleet::Group]) {
 }
 
 /// Prints the backup a change will take first (or that `--no-backup` skips it).
-pub fn backup_intent(skip: bool, dir: &std::path::Path, schema_version: i64) {
+fn backup_intent(skip: bool, dir: &std::path::Path, schema_version: i64) {
     if skip {
         println!("backup: NONE (--no-backup): nothing but your own backups can undo this");
     } else {
@@ -163,7 +215,7 @@ struct Status<'a> {
     compatible: bool,
     migrations: Vec<Row<'a>>,
     recent_changes: &'a [Recorded],
-    fleet: &'a [crate::fleet::Group],
+    fleet: &'a [schemagate::fleet::Group],
 }
 
 /// Prints catalogue against history (applied, pending, drifted, unknown), the recent
@@ -172,7 +224,7 @@ pub fn status(
     catalogue: &Catalogue,
     applied: &[Applied],
     recent: &[Recorded],
-    live: &[crate::fleet::Group],
+    live: &[schemagate::fleet::Group],
     compat: &Compat,
     json: bool,
 ) -> serde_json::Result<()> {
@@ -206,7 +258,7 @@ pub fn status(
             row.state = if same { "applied" } else { "drifted" };
         }
     }
-    let current = crate::plan::highest_applied(applied);
+    let current = schemagate::plan::highest_applied(applied);
     let window = compat.window;
     let status = Status {
         app_version: format!("v{}", compat.app_version),
@@ -266,7 +318,7 @@ pub fn status(
 }
 
 /// Prints a backup just taken.
-pub fn backup_taken(backup: &Backup) {
+fn backup_taken(backup: &Backup) {
     let m = &backup.manifest;
     println!(
         "backup {} (schema {}, {} bytes, sha256 {}, {:.1}s)",
@@ -284,7 +336,7 @@ struct Listed<'a> {
     path: String,
     age_seconds: u64,
     #[serde(flatten)]
-    manifest: &'a crate::backup::Manifest,
+    manifest: &'a schemagate::backup::Manifest,
 }
 
 /// Prints the backups, newest first: file, schema version, app version, age, size.
@@ -325,7 +377,7 @@ pub fn backups(backups: &[Backup], json: bool) -> serde_json::Result<()> {
 }
 
 /// Prints what a restore does.
-pub fn restore_plan(plan: &RestorePlan) {
+fn restore_plan(plan: &RestorePlan) {
     let m = &plan.backup.manifest;
     println!(
         "restore {} (database {}, schema {}, taken {} by {}; sha256 verified)",
@@ -365,41 +417,21 @@ fn listed(names: &[String]) -> String {
 }
 
 /// Says that a dry run changed nothing.
-pub fn nothing_changed() {
+fn nothing_changed() {
     println!("dry run: nothing was changed");
-}
-
-/// Says why a command had nothing to do.
-pub fn nothing_to_do(why: &str) {
-    println!("nothing to do: {why}");
-}
-
-/// Prints a finished rollback.
-pub fn rolled_back(from: i64, to: i64, took: std::time::Duration) {
-    println!("rolled back: schema {from} -> {to} in {took:?}");
-}
-
-/// Prints what a baseline records, before it does.
-pub fn baseline_intent(migrations: usize, version: i64, verified: bool) {
-    println!(
-        "baseline: record {migrations} migration(s) up to version {version} as applied{}",
-        if verified { " (verified)" } else { "" }
-    );
-}
-
-/// Prints a recorded baseline.
-pub fn baseline_recorded(version: i64) {
-    println!("baseline recorded: the database is at schema version {version}");
 }
 
 /// Prints the mapping of `adopt`: each of the tool's versions and the catalogue file it
 /// becomes, with what was checked, and what is not adopted.
-pub fn adopt_mapping(tool_history: &crate::adopt::ToolHistory, mapped: &[crate::adopt::Mapped]) {
+fn adopt_mapping(
+    tool_history: &schemagate::adopt::ToolHistory,
+    mapped: &[schemagate::adopt::Mapped],
+) {
     println!(
         "adopt --from {}: {} → {}, {} migration(s):",
         tool_history.tool,
         tool_history.table,
-        crate::history::TABLE,
+        schemagate::history::TABLE,
         mapped.len()
     );
     for m in mapped {
@@ -414,20 +446,8 @@ pub fn adopt_mapping(tool_history: &crate::adopt::ToolHistory, mapped: &[crate::
     }
 }
 
-/// Prints a finished adoption.
-pub fn adopted(tool: impl std::fmt::Display, table: &str, version: i64) {
-    println!(
-        "adopted from {tool}: the database is at schema version {version}; {table} was left as it was"
-    );
-}
-
-/// Prints one line of `verify`.
-pub fn verify_line(line: &str) {
-    println!("{line}");
-}
-
 /// Prints what `backup --dry-run` would do.
-pub fn backup_preview(preview: &crate::backup::Preview) {
+fn backup_preview(preview: &schemagate::backup::Preview) {
     println!(
         "would write {} with {} ({})",
         preview.path.display(),
@@ -440,14 +460,5 @@ pub fn backup_preview(preview: &crate::backup::Preview) {
         .map(|b| b.path.display().to_string())
         .collect();
     println!("would then remove (retention): {}", listed(&pruned));
-    println!("dry run: nothing was changed");
-}
-
-/// Prints the outcome of a restore.
-pub fn restored(plan: &RestorePlan, version: i64) {
-    println!(
-        "restored {} into {}: the history now says schema {version}",
-        plan.backup.path.display(),
-        plan.database
-    );
+    nothing_changed();
 }
