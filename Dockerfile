@@ -57,29 +57,43 @@ ARG DEBIAN_RELEASE
 # schemagate picks the pg_dump whose major equals the server's (DESIGN §6). Its signing key
 # comes from Debian's postgresql-common package, so nothing is fetched outside an apt
 # repository.
-# PG_CLIENTS=debian: Debian's own postgresql-client, one major (15 on bookworm), at the same
-# path: for networks that reach only Debian's mirrors (DESIGN §15, .ci/image-smoke). Such an
-# image backs up servers of that major only; any other refuses the change (exit 5).
+# PG_CLIENTS=debian: Debian's own client, one major (15 on bookworm), at the same path: for
+# networks that reach only Debian's mirrors (DESIGN §15, .ci/image-smoke). Such an image
+# backs up servers of that major only; any other refuses the change (exit 5).
+# The client packages are unpacked (dpkg-deb -x), not installed: each depends on
+# postgresql-client-common, whose /usr/bin wrappers are Perl and bring 47 MB of it, while
+# schemagate runs /usr/lib/postgresql/<major>/bin/ directly. What the programs link
+# (libpq5, readline, lz4, zstd, zlib) is installed by apt as usual, so apt stays
+# consistent for images built FROM this one; the build ends by running each program.
 # Client versions are not pinned on purpose: each major gets its security fixes with
 # every rebuild (see .hadolint.yaml).
 ARG PG_CLIENTS=pgdg
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /tmp/clients
 RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && case "${PG_CLIENTS}" in \
       pgdg) \
-        apt-get install -y --no-install-recommends ca-certificates postgresql-common \
+        apt-get download postgresql-common \
+        && dpkg-deb -x postgresql-common_*.deb common \
+        && install -D -m 0644 common/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
+             /usr/share/keyrings/pgdg.asc \
         && . /etc/os-release \
-        && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
+        && echo "deb [signed-by=/usr/share/keyrings/pgdg.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
              > /etc/apt/sources.list.d/pgdg.list \
         && apt-get update \
-        && apt-get install -y --no-install-recommends \
-             postgresql-client-14 postgresql-client-15 postgresql-client-16 \
-             postgresql-client-17 postgresql-client-18 ;; \
+        && clients="postgresql-client-14 postgresql-client-15 postgresql-client-16 postgresql-client-17 postgresql-client-18" ;; \
       debian) \
-        apt-get install -y --no-install-recommends ca-certificates postgresql-client ;; \
+        clients="$(apt-cache depends postgresql-client | sed -n 's/^ *Depends: \(postgresql-client-[0-9]*\)$/\1/p')" ;; \
       *) \
         echo "PG_CLIENTS must be pgdg or debian, not '${PG_CLIENTS}'" >&2; exit 2 ;; \
     esac \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get install -y --no-install-recommends libpq5 libreadline8 liblz4-1 libzstd1 zlib1g \
+ && for client in ${clients}; do apt-get download "${client}" && dpkg-deb -x "${client}"_*.deb /; done \
+ && rm -rf /tmp/clients/* /var/lib/apt/lists/* /usr/share/postgresql/*/man /usr/share/doc/postgresql-client-* \
+ && for program in /usr/lib/postgresql/*/bin/pg_dump /usr/lib/postgresql/*/bin/pg_restore /usr/lib/postgresql/*/bin/psql; do \
+      "${program}" --version || exit 1; \
+    done
 
 # A numeric, non-root user, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
 RUN groupadd --system --gid 10001 schemagate \
