@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::table::Replica;
+use super::replica::Replica;
 use crate::config::{Compat, Window, parse_version};
 use crate::plan::{Direction, Plan};
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::admission::Refusal;
-use super::table::TABLE;
+use super::replica::TABLE;
 
 /// A fleet operation failed, or the fleet refused a change.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@
 //! of another release; `--fleet-wait` re-asks until it does not ([`until_admitted`]).
 //!
 //! - [`instance`]: this process as a member of the fleet: random id, host, release, window.
+//! - [`replica`]: a row of the table (one serving instance) and the table's name.
 //! - [`table`]: the `schemagate_fleet` table: race-safe creation, announce, leave, live rows.
 //! - [`admission`]: the pure rule, with [`[[releases]]`](crate::config::Compat::releases)
 //!   widening an older release's window, and the refusal naming releases, counts and hosts.
@@ -21,6 +22,7 @@
 pub mod admission;
 pub mod error;
 pub mod instance;
+pub mod replica;
 pub mod summary;
 pub mod table;
 pub mod wait;
@@ -28,6 +30,7 @@ pub mod wait;
 pub use admission::{Admission, Blocker, Change, Limit, Refusal, admit, effective_window};
 pub use error::FleetError;
 pub use instance::Instance;
+pub use replica::{Replica, TABLE};
 pub use summary::{Group, summary};
-pub use table::{Replica, TABLE, announce, ensure_table, leave, live};
+pub use table::{announce, ensure_table, leave, live};
 pub use wait::{Wait, until_admitted};

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::table::Replica;
+use super::replica::Replica;
 use crate::config::parse_version;
 
 /// The live replicas of one release with one window.

@@ -18,9 +18,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use super::error::FleetError;
 use super::instance::Instance;
-
-/// The table's name.
-pub const TABLE: &str = "schemagate_fleet";
+use super::replica::{Replica, TABLE};
 
 /// The table; docs/fleet.md describes each column.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schemagate_fleet (
@@ -55,27 +53,6 @@ static LIVE: LazyLock<String> = LazyLock::new(|| {
          FROM schemagate_fleet WHERE {FRESH} ORDER BY app_version, host, id"
     )
 });
-
-/// A live row of the table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Replica {
-    /// The instance's random id.
-    pub id: String,
-    /// Where it runs.
-    pub host: String,
-    /// Its release, as it wrote it (`v1.3.0`).
-    pub app_version: String,
-    /// Oldest schema version it runs on, by its own `compat.toml`.
-    pub min: i64,
-    /// Newest schema version it runs on, by its own `compat.toml`.
-    pub max: i64,
-    /// Its refresh interval in milliseconds.
-    pub refresh_ms: i64,
-    /// Its first announce (RFC 3339, UTC).
-    pub started_at: String,
-    /// Its latest announce (RFC 3339, UTC).
-    pub last_seen: String,
-}
 
 /// Creates the table unless it exists; safe with any number of instances doing the same
 /// at once (see the module docs). Inside a transaction, losing that race aborts it.

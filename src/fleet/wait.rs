@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::admission::{Admission, Change, admit};
 use super::error::FleetError;
-use super::table::Replica;
+use super::replica::Replica;
 use crate::config::Compat;
 
 /// How long to wait for the fleet, and how often to look again.
