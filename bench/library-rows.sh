@@ -1,8 +1,8 @@
 # bench/library-rows.sh: rows 14 and 16 of bench/run.sh (sourced by it; uses its helpers).
 #
 # Row 14 (DESIGN §13): examples/embedded, the gate inside an application, against the
-# binary on the same database. Row 16 (DESIGN §14): what the fleet adds to the no-op gate
-# and to /health.
+# binary on the same database. Row 16 (DESIGN §14): what the fleet adds to the no-op gate,
+# to /health and to one background refresh.
 # shellcheck shell=bash disable=SC2154 # NA, SG_BIN, RUNS and the helpers are run.sh's
 
 EMBED_BIN=""
@@ -103,7 +103,32 @@ suite_fleet() {
     curl -s "http://127.0.0.1:$port/health" >"$LOG_DIR/health-fleet.json" || true
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    bench_refresh "$db"
     drop_db "$db"
+}
+
+# Row 16c: benches/refresh.rs, one refresh of a replica announcing itself among 50 others
+# (on DB, the replica stopped) vs one on a database of the same schema without the fleet,
+# once per run (each its own median of 200 rounds, alternating).
+bench_refresh() { # DB
+    local bare=schemagate_bench_bare r out args logf=$LOG_DIR/refresh.log
+    log "row 16c: building benches/refresh.rs"
+    if ! (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked --bench refresh --no-run) >"$logf" 2>&1; then
+        NA[refresh]="n/a (build failed, see bench/.last-run/refresh.log)"
+        return
+    fi
+    fresh_db "$bare"
+    mapfile -t args < <(example_flags "$bare")
+    "$SG_BIN" migrate "${args[@]}" >>"$logf" 2>&1 || die "the example's migrations failed, see $logf"
+    for ((r = 1; r <= RUNS; r++)); do
+        log "row 16c: run $r/$RUNS"
+        out=$(cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked --bench refresh -- \
+            "$(url_for_db "$1")" "$(url_for_db "$bare")" 200 2>>"$logf") || die "benches/refresh.rs failed, see $logf"
+        [[ $out =~ fleet_us=([0-9]+)\ bare_us=([0-9]+) ]] || die "unexpected output of benches/refresh.rs: $out"
+        add_sample refresh_fleet "$(awk -v u="${BASH_REMATCH[1]}" 'BEGIN { printf "%.3f", u / 1e3 }')"
+        add_sample refresh_bare "$(awk -v u="${BASH_REMATCH[2]}" 'BEGIN { printf "%.3f", u / 1e3 }')"
+    done
+    drop_db "$bare"
 }
 
 print_library_rows() {
@@ -119,5 +144,7 @@ print_library_rows() {
             "$(cell us fleet_noop_50)" "$(cell us fleet_noop_none)" "$(ratio_cell fleet_noop_50 fleet_noop_none)" "—"
         row 16b "\`/health\` throughput with 50 live fleet rows vs none" \
             "$(cell rps fleet_50_rps)" "$(cell rps fleet_none_rps)" "$(ratio_cell fleet_50_rps fleet_none_rps)" "—"
+        row 16c "one refresh announcing this replica among 50 live ones vs one without the fleet (\`Refresher::once\`, benches/refresh.rs)" \
+            "$(cell ms refresh_fleet refresh)" "$(cell ms refresh_bare refresh)" "$(ratio_cell refresh_fleet refresh_bare)" "—"
     fi
 }

@@ -9,14 +9,14 @@
 //! memory first, alternating pass by pass; the medians are printed in microseconds as
 //! `files=N statements=N split_us=N floor_us=N`.
 
+mod support;
+
 use std::time::Instant;
 
+use support::{args, median};
+
 fn main() {
-    // `cargo bench` passes `--bench` to a bench without the test harness.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = args();
     let Some(dir) = args.first() else {
         eprintln!("usage: cargo bench --bench split -- DIR [PASSES]");
         std::process::exit(2);
@@ -80,9 +80,4 @@ fn time(f: impl FnOnce() -> usize) -> u128 {
     let start = Instant::now();
     std::hint::black_box(f());
     start.elapsed().as_micros()
-}
-
-fn median(mut samples: Vec<u128>) -> u128 {
-    samples.sort_unstable();
-    samples[samples.len() / 2]
 }

@@ -1,0 +1,137 @@
+//! `cargo bench --bench refresh -- FLEET_URL BARE_URL [ROUNDS]`: what the fleet adds to one
+//! background refresh (issue 16, bench/run.sh row 16c).
+//!
+//! Both databases hold the same migrated schema. On FLEET_URL the refresher is a serving
+//! replica: every refresh announces it in `schemagate_fleet` (an upsert and its commit)
+//! and reads 50 live replicas of another release besides its own row. On BARE_URL it is a
+//! refresher without an instance on a database without the table: the refresh as it would
+//! be without the fleet (its read of the table finds none and costs one catalogue lookup).
+//! Both are the library's own `Refresher::once()`, alternating round by round; the medians
+//! are printed in microseconds as `fleet_us=N bare_us=N replicas=N`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use schemagate::Compat;
+use schemagate::connection::Connection;
+use schemagate::fleet::{self, Instance};
+use schemagate::server::{Health, Judge, Metrics, Observation, Refresher};
+use support::{args, median};
+
+/// The release of the refreshing replica: examples/embedded's window.
+const COMPAT: &str = "[app]\nversion = \"0.2.0\"\n[schema]\nmin = 1\nmax = 2\n";
+/// The other release, with live replicas in the fleet.
+const OTHER: &str = "[app]\nversion = \"0.1.0\"\n[schema]\nmin = 1\nmax = 2\n";
+/// How many replicas of the other release are live.
+const REPLICAS: usize = 50;
+/// The refresh interval: long, so no row goes stale during the run.
+const INTERVAL: Duration = Duration::from_secs(3600);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args = args();
+    let [fleet_url, bare_url, rest @ ..] = args.as_slice() else {
+        eprintln!("usage: cargo bench --bench refresh -- FLEET_URL BARE_URL [ROUNDS]");
+        std::process::exit(2);
+    };
+    let rounds: usize = rest
+        .first()
+        .map_or(500, |r| r.parse().expect("ROUNDS is a number"));
+    let compat = Compat::parse("compat.toml", COMPAT).expect("the bench's compat.toml");
+    others(fleet_url).await;
+    let instance = Instance::new(&compat, INTERVAL).expect("an instance id");
+    let mut with_fleet = refresher(fleet_url, &compat, Some(instance));
+    let mut bare = refresher(bare_url, &compat, None);
+    // One untimed refresh each: the pools connect, the table gets this replica's row.
+    with_fleet.once().await;
+    bare.once().await;
+    let (mut fleet_us, mut bare_us) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        fleet_us.push(time(with_fleet.once()).await);
+        bare_us.push(time(bare.once()).await);
+    }
+    let live = fleet::live(&connect(fleet_url).await)
+        .await
+        .expect("reading the fleet");
+    assert_eq!(
+        live.len(),
+        REPLICAS + 1,
+        "the other release's replicas and this one"
+    );
+    let bare_table: Option<String> = connect(bare_url)
+        .await
+        .query_one("SELECT to_regclass('schemagate_fleet')::text", &[])
+        .await
+        .expect("asking for the table")
+        .get(0);
+    assert_eq!(bare_table, None, "BARE_URL must have no fleet table");
+    println!(
+        "fleet_us={} bare_us={} replicas={}",
+        median(fleet_us),
+        median(bare_us),
+        live.len()
+    );
+}
+
+/// Makes the fleet on `url` exactly the other release's replicas.
+async fn others(url: &str) {
+    let other = Compat::parse("compat.toml", OTHER).expect("the other release");
+    let client = connect(url).await;
+    fleet::ensure_table(&client).await.expect("the fleet table");
+    client
+        .execute("DELETE FROM schemagate_fleet", &[])
+        .await
+        .expect("emptying the fleet of an earlier run");
+    for n in 0..REPLICAS {
+        let replica = Instance {
+            host: format!("host-{n}"),
+            ..Instance::new(&other, INTERVAL).expect("an instance id")
+        };
+        fleet::announce(&client, &replica)
+            .await
+            .expect("announcing a replica of the other release");
+    }
+}
+
+/// One connection to `url`.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let connection = Connection::parse(url).expect("a database URL");
+    schemagate::db::connect(&connection, "schemagate-bench", Duration::from_secs(10))
+        .await
+        .expect("the database accepts connections")
+}
+
+/// A refresher of `compat`'s release on `url`, announcing `instance` if there is one.
+fn refresher(url: &str, compat: &Compat, instance: Option<Instance>) -> Refresher {
+    let judge = Judge {
+        app_version: compat.tag(),
+        window: compat.window,
+        catalogue: Vec::new(),
+        baseline: 0,
+        no_migrate: true,
+    };
+    let health = Arc::new(Health::new(&judge.judge(&Observation {
+        current: 0,
+        reachable: true,
+        error: None,
+        checked_at: time::OffsetDateTime::now_utc(),
+    })));
+    let metrics = Arc::new(Metrics::new("bench", "0.2.0", &compat.window).expect("metrics"));
+    let connection = Connection::parse(url).expect("a database URL");
+    let pool = schemagate::db::pool(&connection, "schemagate-bench", Duration::from_secs(5), 2)
+        .expect("a pool");
+    let refresher = Refresher::new(pool, judge, health, metrics, INTERVAL);
+    match instance {
+        Some(instance) => refresher.with_instance(instance),
+        None => refresher,
+    }
+}
+
+/// Microseconds `work` took.
+async fn time(work: impl std::future::Future<Output = ()>) -> u128 {
+    let started = Instant::now();
+    work.await;
+    started.elapsed().as_micros()
+}
