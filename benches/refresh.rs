@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use schemagate::Compat;
 use schemagate::connection::Connection;
 use schemagate::fleet::{self, Instance};
-use schemagate::server::{Health, Judge, Metrics, Observation, Refresher};
+use schemagate::server::{Health, Judge, Metrics, Refresher};
 use support::{args, median};
 
 /// The release of the refreshing replica: examples/embedded's window.
@@ -112,12 +112,7 @@ fn refresher(url: &str, compat: &Compat, instance: Option<Instance>) -> Refreshe
         baseline: 0,
         no_migrate: true,
     };
-    let health = Arc::new(Health::new(&judge.judge(&Observation {
-        current: 0,
-        reachable: true,
-        error: None,
-        checked_at: time::OffsetDateTime::now_utc(),
-    })));
+    let health = Arc::new(Health::starting(&compat.tag()));
     let metrics = Arc::new(Metrics::new("bench", "0.2.0", &compat.window).expect("metrics"));
     let connection = Connection::parse(url).expect("a database URL");
     let pool = schemagate::db::pool(&connection, "schemagate-bench", Duration::from_secs(5), 2)

@@ -42,6 +42,17 @@ fn examples() -> Project {
     project
 }
 
+/// A fresh database migrated to 5 with [`examples`], and the project.
+async fn migrated_examples() -> (TestDb, Project) {
+    let db = TestDb::new().await;
+    let project = examples();
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    (db, project)
+}
+
 #[tokio::test]
 async fn rolling_back_from_5_to_3_leaves_the_schema_a_fresh_migration_to_3_makes() {
     let (rolled, fresh) = (TestDb::new().await, TestDb::new().await);
@@ -75,12 +86,7 @@ async fn rolling_back_from_5_to_3_leaves_the_schema_a_fresh_migration_to_3_makes
 
 #[tokio::test]
 async fn the_example_migrations_go_up_down_and_up_again() {
-    let db = TestDb::new().await;
-    let project = examples();
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    let (db, project) = migrated_examples().await;
     let up = schema_of(&db).await;
     project
         .run(&db.url, &["--rollback-to", "0", "--no-backup"])
@@ -97,12 +103,7 @@ async fn the_example_migrations_go_up_down_and_up_again() {
 
 #[tokio::test]
 async fn a_rollback_to_a_release_goes_to_its_max_and_is_recorded_in_the_audit_trail() {
-    let db = TestDb::new().await;
-    let project = examples();
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    let (db, project) = migrated_examples().await;
     project
         .run(&db.url, &["--rollback-to", "v1.2.0", "--no-backup"])
         .await
@@ -310,12 +311,7 @@ async fn a_library_rollback_tells_its_plan_and_outcome_as_events() {
 
     use schemagate::gate::Event;
 
-    let db = TestDb::new().await;
-    let project = examples();
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    let (db, project) = migrated_examples().await;
     let release = schemagate::Release::new(
         schemagate::catalogue::from_dir(&project.migrations()).unwrap(),
         schemagate::Compat::from_file(&project.path().join("compat.toml")).unwrap(),
