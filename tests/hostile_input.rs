@@ -199,3 +199,23 @@ fn make_fifo(dir: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// With compat.toml and a migration both bad, every command names compat.toml first: those
+/// that connect first (`migrate`, `status`) and those that do not (`version`, `backup`).
+#[tokio::test]
+async fn with_compat_and_a_migration_both_bad_every_command_names_compat_first() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 0, 3);
+    up_2(&project.migrations(), "nul", b"SELECT '\0';");
+    project.compat_text("[app]\nversion = \"1.0.0\"\n[schema]\nmin = 3\nmax = 1\n");
+    for command in ["migrate", "status", "version", "backup"] {
+        let run = project.run(&db.url, &[command]).await;
+        assert_eq!(run.code(), 2, "{command}: {}", run.text());
+        assert!(
+            run.text().contains("compat.toml") && !run.text().contains("V2__nul.sql"),
+            "{command} should name compat.toml, not the migration:\n{}",
+            run.text()
+        );
+    }
+    assert!(!project.backups().exists(), "a backup was made");
+}

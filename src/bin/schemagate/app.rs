@@ -172,11 +172,11 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
 }
 
 /// compat.toml and the catalogue: embedded, or `--compat` / `--migrations-dir` (exit 2).
+/// compat.toml is read first, as [`release_connecting`] does, so that with both bad every
+/// command names the same file.
 fn release(gate: &GateArgs, embedded: &Embedded) -> Result<Release, Error> {
-    Ok(Release::new(
-        catalogue(gate, embedded)?,
-        compat(gate, embedded)?,
-    ))
+    let compat = compat(gate, embedded)?;
+    Ok(Release::new(catalogue(gate, embedded)?, compat))
 }
 
 /// The release, with the gate's first session opening meanwhile: compat.toml first (it
