@@ -195,6 +195,12 @@ async fn a_failing_third_migration_exits_6_with_the_database_at_version_2() {
         text.contains("missing_table") && text.contains("completed before it in this run: 1, 2"),
         "{text}"
     );
+    assert_eq!(
+        text.matches("relation \"missing_table\" does not exist").count(),
+        1,
+        "PostgreSQL's error is said once, with its SQLSTATE, not again as the driver's: {text}"
+    );
+    assert!(text.contains("(SQLSTATE 42P01)"), "{text}");
     assert_eq!(db.history().await, [1, 2]);
     assert_eq!(db.tables().await, ["t1", "t2"]);
 }

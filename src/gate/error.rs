@@ -148,11 +148,14 @@ fn state(at: Option<i64>) -> String {
     }
 }
 
-/// An error and its sources, `: `-separated, as a log line shows them.
+/// An error and its sources, `: `-separated, as a log line shows them. The driver's error
+/// ends the chain: every error that keeps one as its source already says it, described by
+/// [`crate::db::describe`] (severity, message, SQLSTATE, detail, hint), which says more
+/// than the driver's own `db error: …` that would repeat it.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
-    while let Some(cause) = source {
+    while let Some(cause) = source.filter(|cause| !cause.is::<tokio_postgres::Error>()) {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
