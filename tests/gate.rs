@@ -196,7 +196,8 @@ async fn a_failing_third_migration_exits_6_with_the_database_at_version_2() {
         "{text}"
     );
     assert_eq!(
-        text.matches("relation \"missing_table\" does not exist").count(),
+        text.matches("relation \"missing_table\" does not exist")
+            .count(),
         1,
         "PostgreSQL's error is said once, with its SQLSTATE, not again as the driver's: {text}"
     );
