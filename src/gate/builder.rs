@@ -321,6 +321,20 @@ impl GateBuilder {
     /// Calls `listen` with every [`Event`] of the commands (a rollback's plan, a restore's,
     /// each migration `verify` proves, what a dry run would do); by default they go nowhere.
     /// The binary prints them.
+    ///
+    /// ```no_run
+    /// # async fn start(release: schemagate::Release) -> Result<(), schemagate::Error> {
+    /// use schemagate::gate::Event;
+    /// let gate = schemagate::Gate::builder(release)
+    ///     .database_url("postgres://app@db/app")
+    ///     .on_event(|event| match event {
+    ///         Event::Plan { plan, .. } => tracing::info!(from = plan.current, to = plan.target, "rolling back"),
+    ///         other => tracing::debug!(?other, "schemagate"),
+    ///     })
+    ///     .build()?;
+    /// gate.rollback_to("v1.3.0").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn on_event(mut self, listen: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
         self.events = Listener::new(listen);
         self
