@@ -100,7 +100,7 @@ pub enum Event<'a> {
 type Listen = dyn Fn(&Event<'_>) + Send + Sync;
 
 /// Where a gate's events go: nowhere, unless the builder was given a listener.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Listener(Option<Arc<Listen>>);
 
 impl Listener {
