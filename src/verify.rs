@@ -1,7 +1,7 @@
 //! `schemagate verify` (DESIGN §16): proves, on a scratch database, that every down file
-//! inverts its up. For each migration in order: describe the schema, run the up, run the
-//! down and compare with the schema before, then run the up again and compare with the
-//! first up. The first down that does not invert its up stops it, naming the objects that
+//! inverts its up. For each migration in order: run the up and describe the schema, run
+//! the down and compare with the schema before the up, then run the up again and compare
+//! with the first up. The first down that does not invert its up stops it, naming the objects that
 //! differ; irreversible migrations are applied and their down skipped, with a note.
 
 use tokio_postgres::Client;
@@ -61,9 +61,11 @@ pub async fn verify(
 ) -> Result<(), VerifyError> {
     history::ensure_table(scratch).await?;
     let mut applied: Vec<Applied> = Vec::new();
+    // The schema before each migration: the one after the previous migration's up, which
+    // its second up was just proven to make again, so it is described once, not twice.
+    let mut before = describe(scratch).await?;
     for migration in catalogue.migrations() {
         let previous = applied.last().map_or(0, |a| a.version);
-        let before = describe(scratch).await?;
         let version = migration.version;
         let window = Window {
             min: 0,
@@ -85,6 +87,7 @@ pub async fn verify(
                 "version {version} ({}): up; down skipped, irreversible",
                 migration.up.file
             ));
+            before = after_up;
             continue;
         };
         let down = plan::rollback(catalogue, &applied, previous)
@@ -111,6 +114,7 @@ pub async fn verify(
             "version {version} ({}): up, down, up again: identical",
             migration.up.file
         ));
+        before = after_up;
     }
     Ok(())
 }
