@@ -8,7 +8,6 @@
 //! what they return.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adopt::{Mapped, Tool, ToolHistory};
@@ -101,12 +100,12 @@ type Listen = dyn Fn(&Event<'_>) + Send + Sync;
 
 /// Where a gate's events go: nowhere, unless the builder was given a listener.
 #[derive(Default)]
-pub(crate) struct Listener(Option<Arc<Listen>>);
+pub(crate) struct Listener(Option<Box<Listen>>);
 
 impl Listener {
     /// A listener calling `listen` with every event.
     pub(crate) fn new(listen: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
-        Self(Some(Arc::new(listen)))
+        Self(Some(Box::new(listen)))
     }
 
     /// Tells `event`, if anyone listens.
