@@ -40,7 +40,8 @@ async fn main() {
         .first()
         .map_or(500, |r| r.parse().expect("ROUNDS is a number"));
     let compat = Compat::parse("compat.toml", COMPAT).expect("the bench's compat.toml");
-    others(fleet_url).await;
+    let fleet_client = connect(fleet_url).await;
+    others(&fleet_client).await;
     let instance = Instance::new(&compat, INTERVAL).expect("an instance id");
     let mut with_fleet = refresher(fleet_url, &compat, Some(instance));
     let mut bare = refresher(bare_url, &compat, None);
@@ -52,9 +53,7 @@ async fn main() {
         fleet_us.push(time(with_fleet.once()).await);
         bare_us.push(time(bare.once()).await);
     }
-    let live = fleet::live(&connect(fleet_url).await)
-        .await
-        .expect("reading the fleet");
+    let live = fleet::live(&fleet_client).await.expect("reading the fleet");
     assert_eq!(
         live.len(),
         REPLICAS + 1,
@@ -75,11 +74,10 @@ async fn main() {
     );
 }
 
-/// Makes the fleet on `url` exactly the other release's replicas.
-async fn others(url: &str) {
+/// Makes the fleet of `client`'s database exactly the other release's replicas.
+async fn others(client: &tokio_postgres::Client) {
     let other = Compat::parse("compat.toml", OTHER).expect("the other release");
-    let client = connect(url).await;
-    fleet::ensure_table(&client).await.expect("the fleet table");
+    fleet::ensure_table(client).await.expect("the fleet table");
     client
         .execute("DELETE FROM schemagate_fleet", &[])
         .await
@@ -89,7 +87,7 @@ async fn others(url: &str) {
             host: format!("host-{n}"),
             ..Instance::new(&other, INTERVAL).expect("an instance id")
         };
-        fleet::announce(&client, &replica)
+        fleet::announce(client, &replica)
             .await
             .expect("announcing a replica of the other release");
     }
