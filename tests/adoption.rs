@@ -3,7 +3,8 @@
 //! or by `[adopt]` in compat.toml unattended; and a database holding only extensions' and
 //! schemagate's objects is a fresh one.
 
-use crate::support::{Project, Snapshot, TestDb, server_url};
+use crate::support::scratch::{of_process, run_watching};
+use crate::support::{Project, Run, Snapshot, TestDb};
 
 /// A project with the repository's example migrations (1 to 5) and the window `[1, 5]`,
 /// plus `extra` appended to compat.toml.
@@ -36,19 +37,32 @@ async fn initdb_style(db: &TestDb, project: &Project, upto: i64) {
     }
 }
 
-/// The scratch databases left on the server.
-async fn scratch_databases() -> Vec<String> {
-    crate::support::connect(&server_url())
-        .await
-        .query(
-            "SELECT datname::text FROM pg_database WHERE datname LIKE 'schemagate\\_scratch\\_%'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+/// `baseline --version 3 --verify`, checking that the scratch database the run names in its
+/// log is its own (named after its process, as the check below expects) and is gone once
+/// it has exited.
+async fn baseline_verified(db: &TestDb, project: &Project) -> Run {
+    let watched = run_watching(
+        project,
+        &db.url,
+        &["baseline", "--version", "3", "--verify"],
+    )
+    .await;
+    let text = watched.run.text();
+    let logged = text
+        .split_once("database=")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the run names its scratch database:\n{text}"));
+    assert!(
+        logged.starts_with(&format!("schemagate_scratch_{}_", watched.pid)),
+        "{logged} is not named after the run's process {}",
+        watched.pid
+    );
+    assert_eq!(
+        of_process(watched.pid).await,
+        Vec::<String>::new(),
+        "the scratch database was dropped"
+    );
+    watched.run
 }
 
 #[tokio::test]
@@ -78,17 +92,8 @@ async fn an_initdb_style_database_is_refused_with_advice_then_baselined_and_migr
     );
     assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
 
-    project
-        .run(&db.url, &["baseline", "--version", "3", "--verify"])
-        .await
-        .expect_code(0);
+    baseline_verified(&db, &project).await.expect_code(0);
     assert_eq!(db.history().await, [1, 2, 3]);
-    assert!(
-        scratch_databases()
-            .await
-            .iter()
-            .all(|d| !d.contains(&std::process::id().to_string()))
-    );
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     assert_eq!(db.history().await, [1, 2, 3, 4, 5]);
     let again = project.run(&db.url, &["baseline", "--version", "3"]).await;
@@ -110,9 +115,7 @@ async fn verify_refuses_a_database_that_lacks_one_index_of_the_claimed_version_n
         .batch_execute("DROP INDEX accounts_email_key")
         .await
         .unwrap();
-    let run = project
-        .run(&db.url, &["baseline", "--version", "3", "--verify"])
-        .await;
+    let run = baseline_verified(&db, &project).await;
     run.expect_code(3);
     assert!(
         run.text().contains("missing: index accounts_email_key"),
@@ -120,13 +123,6 @@ async fn verify_refuses_a_database_that_lacks_one_index_of_the_claimed_version_n
         run.text()
     );
     assert_eq!(db.history().await, Vec::<i64>::new());
-    assert!(
-        scratch_databases()
-            .await
-            .iter()
-            .all(|d| !d.contains(&format!("_{}_", std::process::id()))),
-        "the scratch database was dropped"
-    );
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, connect};
+use crate::support::serve::{get, spawn};
+use crate::support::{Project, TestDb, connect, sample, send_signal};
 
 /// A session on the test database that holds `ACCESS SHARE` on `t1` in an open
 /// transaction, as a long report would, with its own application_name.
@@ -157,4 +158,83 @@ async fn plan_shows_the_lock_and_statement_timeouts_each_step_runs_with() {
         "{text}"
     );
     assert!(text.contains("up to 4 time(s)"), "{text}");
+}
+
+#[tokio::test]
+async fn a_statement_past_its_statement_timeout_is_cancelled_and_the_step_fails_with_exit_6() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let slow = "CREATE TABLE t2 (id int);\nSELECT pg_sleep(30);";
+    // Set by the flag, then by the file's directive (over a flag that would allow it).
+    for (directive, flag) in [("", "1s"), ("-- schemagate:statement-timeout 1s\n", "1h")] {
+        project.migration(2, "slow", &format!("{directive}{slow}"), "DROP TABLE t2;");
+        let started = Instant::now();
+        let run = project
+            .run(
+                &db.url,
+                &["migrate", "--no-backup", "--statement-timeout", flag],
+            )
+            .await;
+        let took = started.elapsed();
+        run.expect_code(6);
+        let text = run.text();
+        assert!(
+            text.contains("V2__slow.sql")
+                && text.contains("canceling statement due to statement timeout"),
+            "{text}"
+        );
+        assert!(
+            took < Duration::from_secs(10),
+            "the 30 s statement ran {took:?}: no timeout cut it short"
+        );
+        assert_eq!(db.history().await, [1]);
+        assert_eq!(db.tables().await, ["t1"]);
+    }
+}
+
+/// `serve` gates at startup and counts the retries of its steps in
+/// `schemagate_ddl_lock_retries_total`: one per retry its log reports.
+#[tokio::test]
+async fn serve_counts_each_retry_after_a_ddl_lock_timeout_in_its_metrics() {
+    let db = TestDb::new().await;
+    let project = altering_t1(&db).await;
+    let (blocker, _) = blocker(&db).await;
+    let released = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        blocker.batch_execute("COMMIT").await.unwrap();
+    });
+    let args = [
+        "--no-backup",
+        "--ddl-lock-timeout",
+        "300ms",
+        "--ddl-retries",
+        "20",
+    ];
+    let mut served = spawn(&project, &db.url, &args, "info").await;
+    released.await.unwrap();
+    assert_eq!(db.history().await, [1, 2]);
+    let (_, metrics) = get(served.address, "/metrics").await;
+    send_signal(served.child.id().unwrap(), "TERM").await;
+    assert_eq!(served.child.wait().await.unwrap().code(), Some(0));
+    let retried = served
+        .log
+        .await
+        .unwrap()
+        .iter()
+        .filter(|line| {
+            line.contains(
+                "the step gave up waiting for a lock (lock_timeout); rolled back, it runs again",
+            )
+        })
+        .count();
+    assert!(retried > 0, "the step never waited; metrics:\n{metrics}");
+    assert_eq!(
+        sample(&metrics, "schemagate_ddl_lock_retries_total"),
+        Some(f64::from(u32::try_from(retried).unwrap())),
+        "{retried} retries logged"
+    );
 }

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use schemagate::lock::LOCK_KEY;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::support::serve::get;
-use crate::support::{TestDb, send_signal, session};
+use crate::support::{MIGRATION_LOCK_KEY, TestDb, sample, send_signal, session};
 
 /// The example's binary, which `cargo test` builds beside the test binary.
 fn example() -> PathBuf {
@@ -58,7 +57,7 @@ async fn the_embedded_example_gates_itself_and_serves_its_route_beside_the_gates
     // Both instances start while the lock is held: neither may serve before it is free.
     let holder = db.client().await;
     holder
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .unwrap();
     let mut first = start(&db.url, backups.path());
@@ -75,7 +74,7 @@ async fn the_embedded_example_gates_itself_and_serves_its_route_beside_the_gates
         "migrated while the lock was held"
     );
     holder
-        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .unwrap();
 
@@ -90,8 +89,8 @@ async fn the_embedded_example_gates_itself_and_serves_its_route_beside_the_gates
         );
         let (status, metrics) = get(address, "/metrics").await;
         assert_eq!(status, 200);
-        assert!(metrics.contains("notes_requests_total 1"), "{metrics}");
-        assert!(metrics.contains("schemagate_schema_current 2"), "{metrics}");
+        assert_eq!(sample(&metrics, "notes_requests_total"), Some(1.0));
+        assert_eq!(sample(&metrics, "schemagate_schema_current"), Some(2.0));
         assert_eq!(get(address, "/nothing-here").await.0, 404);
     }
     assert_eq!(db.history().await, vec![1, 2]);

@@ -3,16 +3,17 @@
 //! migration lock is free, and the next run completes.
 //!
 //! `SCHEMAGATE_FAULT_KILLS` sets how many random SIGKILLs the kill test makes (default 8, so
-//! `cargo test` stays quick; the issue's 50 with `SCHEMAGATE_FAULT_KILLS=50`), and
-//! `SCHEMAGATE_FAULT_SEED` replays the moments of a failed run (each run prints its seed).
+//! `cargo test` stays quick; the issue's 50 with `SCHEMAGATE_FAULT_KILLS=50`), one in each
+//! equal slice of a run, and `SCHEMAGATE_FAULT_SEED` replays the moments of a failed run
+//! (each run prints its seed). At least one kill must land between the first and the last
+//! migration, or the test proved nothing about a partly applied run.
 
 use std::time::{Duration, Instant};
 
-use schemagate::lock::LOCK_KEY;
 use tokio_postgres::Client;
 
 use crate::support::cluster::{Cluster, Setup};
-use crate::support::{Project, TestDb, connect};
+use crate::support::{MIGRATION_LOCK_KEY, Project, TestDb, connect};
 
 /// Migrations of the kill test: 1, 2, 4 and 5 transactional; 3 runs outside a transaction
 /// and is written to be re-run after a partial application. Each sleeps, so kills land
@@ -68,7 +69,9 @@ async fn sigkill_at_random_moments_leaves_a_consistent_history_a_free_lock_and_a
     let mut applied_at_kill = Vec::new();
     for kill in 0..kills {
         reset(&client).await;
-        let delay = run_time.mul_f64(random.unit());
+        // One kill in each of `kills` equal slices of the run, at a random moment of its
+        // slice: the kills spread over the whole run whatever the seed.
+        let delay = run_time.mul_f64((kill as f64 + random.unit()) / kills as f64);
         let mut child = project
             .command(&db.url, &["migrate", "--no-backup"])
             .spawn()
@@ -96,6 +99,10 @@ async fn sigkill_at_random_moments_leaves_a_consistent_history_a_free_lock_and_a
         assert!(index_is_valid(&client, "t3_id").await, "{context}");
     }
     eprintln!("sigkill test: migrations applied when killed: {applied_at_kill:?}");
+    assert!(
+        applied_at_kill.iter().any(|&n| 0 < n && n < 5),
+        "no kill landed mid-run (between the first and the last migration): {applied_at_kill:?} (seed {seed})"
+    );
 }
 
 #[tokio::test]
@@ -241,7 +248,7 @@ pub(crate) async fn wait_for_free_lock(client: &Client, context: &str) {
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                  AND ((classid::bigint << 32) | objid::bigint) = $1 AND objsubid = 1",
-                &[&LOCK_KEY],
+                &[&MIGRATION_LOCK_KEY],
             )
             .await
             .unwrap()

@@ -244,16 +244,16 @@ async fn eight_instances_started_together_apply_every_migration_exactly_once() {
                 .unwrap()
         })
         .collect();
+    let mut waited = 0;
     for child in children {
-        let output = child.wait_with_output().await.unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let run = crate::support::Run(child.wait_with_output().await.unwrap());
+        run.expect_code(0);
+        waited += usize::from(run.text().contains("waiting for the migration lock"));
     }
     assert_eq!(db.history().await, (1..=20).collect::<Vec<_>>());
     assert_eq!(db.tables().await.len(), 20);
+    // Otherwise they ran one after the other, and nothing above was a race.
+    assert!(waited > 0, "no instance waited for the migration lock");
 }
 
 #[tokio::test]
@@ -278,14 +278,25 @@ async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migratio
     tokio::time::sleep(Duration::from_millis(300)).await;
     holder.start_kill().unwrap();
     holder.wait().await.unwrap();
-    // The server notices the closed socket within client_connection_check_interval (set by
-    // the gate), cancels the migration and frees the lock; the waiter then runs it fast.
+    let killed = Instant::now();
+    // The server notices the closed socket within client_connection_check_interval (1 s,
+    // set by the gate), cancels the migration and frees the lock; the waiter then runs it
+    // fast. Without that setting the killed holder's backend would sleep out its 30 s
+    // holding the lock. The bound leaves room for a loaded 2-core CI machine.
     db.client()
         .await
         .batch_execute("UPDATE sleep_control SET seconds = 0")
         .await
         .unwrap();
-    let output = waiter.wait_with_output().await.unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(6), waiter.wait_with_output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the waiter has not finished {:?} after the holder was killed: the lock was not freed within about a second",
+                killed.elapsed()
+            )
+        })
+        .unwrap();
     assert!(
         output.status.success(),
         "{}",

@@ -271,7 +271,7 @@ async fn a_rollback_waits_for_the_lock_held_by_another_instance_then_proceeds() 
     holder
         .execute(
             "SELECT pg_advisory_lock($1)",
-            &[&schemagate::lock::LOCK_KEY],
+            &[&crate::support::MIGRATION_LOCK_KEY],
         )
         .await
         .unwrap();
@@ -288,7 +288,7 @@ async fn a_rollback_waits_for_the_lock_held_by_another_instance_then_proceeds() 
     holder
         .execute(
             "SELECT pg_advisory_unlock($1)",
-            &[&schemagate::lock::LOCK_KEY],
+            &[&crate::support::MIGRATION_LOCK_KEY],
         )
         .await
         .unwrap();

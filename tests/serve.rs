@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::support::serve::Served;
-use crate::support::{Project, TestDb, with_database};
+use crate::support::{Project, TestDb, sample, with_database};
 use proxy::Proxy;
 
 /// A refresh interval short enough for tests to see several refreshes.
@@ -127,14 +127,6 @@ async fn request(address: SocketAddr, method: Method, path: &str) -> (StatusCode
     let status = response.status();
     let body = hyper::body::to_bytes(response.into_body()).await.unwrap();
     (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-/// The value of an unlabelled sample, or of the one sample with these labels.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|line| {
-        let (name, value) = line.rsplit_once(' ')?;
-        (name == series).then(|| value.parse().unwrap())
-    })
 }
 
 #[tokio::test]
@@ -617,7 +609,7 @@ async fn while_the_gate_waits_for_the_lock_serve_answers_live_and_metrics_and_sa
     holder
         .execute(
             "SELECT pg_advisory_lock($1)",
-            &[&schemagate::lock::LOCK_KEY],
+            &[&crate::support::MIGRATION_LOCK_KEY],
         )
         .await
         .unwrap();
@@ -655,9 +647,9 @@ async fn while_the_gate_waits_for_the_lock_serve_answers_live_and_metrics_and_sa
     );
     let (status, metrics) = request(address, Method::GET, "/metrics").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        metrics.contains("schemagate_schema_max_supported 1"),
-        "{metrics}"
+    assert_eq!(
+        sample(&metrics, "schemagate_schema_max_supported"),
+        Some(1.0)
     );
     // Once the lock is free the gate migrates and /health turns 200.
     drop(holder);

@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use schemagate::lock::LOCK_KEY;
-
-use crate::support::{Project, TestDb, files, pg_program, send_signal, session};
+use crate::support::{
+    MIGRATION_LOCK_KEY, Project, Snapshot, TestDb, files, pg_program, send_signal, session,
+};
 
 /// A `--pg-dump` that answers `--version` as the real one, then touches `marker` and sleeps
 /// `seconds` before becoming the real pg_dump.
@@ -69,7 +69,7 @@ async fn lock_holder(db: &TestDb) -> i32 {
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND ((classid::bigint << 32) | objid::bigint) = $1 AND objsubid = 1",
-            &[&LOCK_KEY],
+            &[&MIGRATION_LOCK_KEY],
         )
         .await
         .expect("someone holds the migration lock")
@@ -129,7 +129,7 @@ async fn sigterm_while_waiting_for_the_lock_exits_8_at_once() {
     let project = Project::with_tables(1, 1, 1);
     let holder = db.client().await;
     holder
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .unwrap();
     let child = project.command(&db.url, &["migrate"]).spawn().unwrap();
@@ -154,6 +154,49 @@ async fn sigterm_while_waiting_for_the_lock_exits_8_at_once() {
         run.text()
     );
     assert_eq!(db.history().await, Vec::<i64>::new());
+}
+
+/// Exit 7 (DESIGN §7): another session holds the migration lock for longer than
+/// `--lock-timeout`. The holder is a plain session holding the key literally, as an older
+/// release's gate would.
+#[tokio::test]
+async fn a_lock_held_past_the_lock_timeout_exits_7_naming_the_holder_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let project = at_schema_1(&db).await;
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let holder =
+        crate::support::connect(&format!("{}{separator}application_name=sg_holder", db.url)).await;
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await
+        .unwrap();
+    let before = Snapshot::take(&db.url, &project.backups()).await;
+    let started = Instant::now();
+    let run = project
+        .run(&db.url, &["migrate", "--lock-timeout", "1s"])
+        .await;
+    let took = started.elapsed();
+    run.expect_code(7);
+    let text = run.text();
+    assert!(
+        text.contains(&format!(
+            "migration lock not acquired within 1s; held by pid {pid} (sg_holder), connected since "
+        )) && text.contains(
+            ", idle: SELECT pg_advisory_lock($1); wait for it to finish, or stop it if it is \
+             stuck, then retry (or raise --lock-timeout)"
+        ),
+        "{text}"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "gave up after {took:?}"
+    );
+    assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
 }
 
 #[tokio::test]

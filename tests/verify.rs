@@ -2,25 +2,8 @@
 //! a scratch database that is always dropped; the first that does not is named with the
 //! objects that differ.
 
-use crate::support::{Project, TestDb, server_url};
-
-/// Scratch databases of this test process left on the server.
-async fn leftovers() -> Vec<String> {
-    crate::support::connect(&server_url())
-        .await
-        .query(
-            "SELECT datname::text FROM pg_database WHERE datname LIKE $1",
-            &[&format!(
-                "schemagate\\_scratch\\_{}\\_%",
-                std::process::id()
-            )],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
+use crate::support::scratch::{of_process, run_watching};
+use crate::support::{Project, TestDb};
 
 #[tokio::test]
 async fn the_example_migrations_verify_clean_and_the_target_database_is_untouched() {
@@ -32,7 +15,8 @@ async fn the_example_migrations_verify_clean_and_the_target_database_is_untouche
         std::fs::copy(entry.path(), project.migrations().join(entry.file_name())).unwrap();
     }
     project.compat(1, 5);
-    let run = project.run(&db.url, &["verify"]).await;
+    let watched = run_watching(&project, &db.url, &["verify"]).await;
+    let run = watched.run;
     run.expect_code(0);
     let text = run.text();
     assert_eq!(
@@ -43,7 +27,7 @@ async fn the_example_migrations_verify_clean_and_the_target_database_is_untouche
     assert!(text.contains("verified: every down"), "{text}");
     assert_eq!(db.tables().await, Vec::<String>::new());
     assert_eq!(db.history().await, Vec::<i64>::new());
-    assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
+    assert_eq!(of_process(watched.pid).await, Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -53,10 +37,12 @@ async fn a_down_that_forgets_an_index_is_caught_and_the_index_named() {
     project.migration(
         2,
         "index_t1",
-        "CREATE INDEX t1_id_idx ON t1 (id);",
+        // The sleep keeps the scratch database long enough for the test to see it.
+        "CREATE INDEX t1_id_idx ON t1 (id);\nSELECT pg_sleep(0.3);",
         "SELECT 1; -- forgot DROP INDEX t1_id_idx",
     );
-    let run = project.run(&db.url, &["verify"]).await;
+    let watched = run_watching(&project, &db.url, &["verify"]).await;
+    let run = watched.run;
     run.expect_code(3);
     let text = run.text();
     assert!(
@@ -67,5 +53,14 @@ async fn a_down_that_forgets_an_index_is_caught_and_the_index_named() {
         text.contains("the down of version 2") && text.contains("extra: index t1_id_idx"),
         "{text}"
     );
-    assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
+    assert_eq!(
+        watched.seen.len(),
+        1,
+        "the run's one scratch database, seen while it ran"
+    );
+    assert_eq!(
+        of_process(watched.pid).await,
+        Vec::<String>::new(),
+        "the scratch database was dropped"
+    );
 }

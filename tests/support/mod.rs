@@ -7,14 +7,23 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio_postgres::{Client, NoTls};
 
 pub mod cluster;
+mod metrics;
 mod postgres;
+pub mod scratch;
 pub mod serve;
 mod skip;
 mod snapshot;
 
+pub use metrics::sample;
 pub use postgres::{pg_bin_dir, pg_program, server_major};
 pub use skip::skip_or_fail;
 pub use snapshot::Snapshot;
+
+/// The key of the migration lock (`pg_advisory_lock`), written here as a literal and not
+/// imported from the crate: it is a compatibility contract between releases. During a
+/// rolling deploy the old release's and the new release's gates must take the same lock,
+/// so a change of the key in `src/lock.rs` must fail the tests that hold or look for it.
+pub const MIGRATION_LOCK_KEY: i64 = 0x7363_6865_6d61_6761; // "schemaga"
 
 /// The server tests create their databases on.
 pub fn server_url() -> String {
