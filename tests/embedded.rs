@@ -69,6 +69,18 @@ async fn the_embedded_example_gates_itself_and_serves_its_route_beside_the_gates
         "the example waiting for the migration lock",
     )
     .await;
+    // Its last query was a try for a lock: had it been for another key, it would have got
+    // it, and would hold it now.
+    let advisory: i64 = watcher
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(advisory, 1, "only the test holds an advisory lock");
     assert!(
         db.history().await.is_empty(),
         "migrated while the lock was held"

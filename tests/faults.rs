@@ -99,8 +99,10 @@ async fn sigkill_at_random_moments_leaves_a_consistent_history_a_free_lock_and_a
         assert!(index_is_valid(&client, "t3_id").await, "{context}");
     }
     eprintln!("sigkill test: migrations applied when killed: {applied_at_kill:?}");
+    // A kill in each third of the run or finer slices puts one between the first and the
+    // last migration on any machine; fewer kills (chosen by hand) may all miss.
     assert!(
-        applied_at_kill.iter().any(|&n| 0 < n && n < 5),
+        kills < 3 || applied_at_kill.iter().any(|&n| 0 < n && n < 5),
         "no kill landed mid-run (between the first and the last migration): {applied_at_kill:?} (seed {seed})"
     );
 }
