@@ -5,8 +5,8 @@
 //! `SCHEMAGATE_FAULT_KILLS` sets how many random SIGKILLs the kill test makes (default 8, so
 //! `cargo test` stays quick; the 50 with `SCHEMAGATE_FAULT_KILLS=50`), one in each
 //! equal slice of a run, and `SCHEMAGATE_FAULT_SEED` replays the moments of a failed run
-//! (each run prints its seed). At least one kill must land between the first and the last
-//! migration, or the test proved nothing about a partly applied run.
+//! (each run prints its seed). With three kills or more, at least one must land between the
+//! first and the last migration, or the test proved nothing about a partly applied run.
 
 use std::time::{Duration, Instant};
 
