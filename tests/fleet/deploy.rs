@@ -54,7 +54,7 @@ async fn fleet_rows(db: &TestDb) -> i64 {
     client
         .query_one("SELECT count(*) FROM schemagate_fleet", &[])
         .await
-        .unwrap_or_else(|e| panic!("count the fleet of {}: {e}", db.name))
+        .unwrap_or_else(|e| panic!("count the fleet of {}: {e:?}", db.name))
         .get(0)
 }
 
