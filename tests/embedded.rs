@@ -12,17 +12,42 @@ use tokio::process::{Child, Command};
 use crate::support::serve::get;
 use crate::support::{MIGRATION_LOCK_KEY, TestDb, sample, send_signal, session};
 
-/// The example's binary, which `cargo test` builds beside the test binary.
+/// The example's binary, which `cargo test` builds beside the test binary (`cargo test
+/// --test integration` does not): one older than the sources it is built from would test
+/// yesterday's gate.
 fn example() -> PathBuf {
     let deps = std::env::current_exe().unwrap();
     let debug = deps.parent().and_then(|d| d.parent()).unwrap();
     let path = debug.join("examples").join("embedded");
-    assert!(
-        path.exists(),
-        "{} is not built: run cargo test",
-        path.display()
-    );
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{} is not built ({e}): run cargo test", path.display()));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sources in ["src", "macros/src", "examples/embedded"] {
+        let (newest, file) = newest(&root.join(sources));
+        assert!(
+            newest <= built,
+            "{} is older than {}: run cargo test, or cargo build --example embedded",
+            path.display(),
+            file.display()
+        );
+    }
     path
+}
+
+/// The most recently modified file under `dir`, with its time.
+fn newest(dir: &std::path::Path) -> (std::time::SystemTime, PathBuf) {
+    let mut found = (std::time::SystemTime::UNIX_EPOCH, dir.to_path_buf());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let candidate = if entry.file_type().unwrap().is_dir() {
+            newest(&entry.path())
+        } else {
+            (entry.metadata().unwrap().modified().unwrap(), entry.path())
+        };
+        found = found.max(candidate);
+    }
+    found
 }
 
 /// Starts the example against `url` on a free port, backups in `backups`.
