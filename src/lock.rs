@@ -121,6 +121,10 @@ impl MigrationLock {
                 Ok(row) => row,
                 Err(error) => {
                     client = replace_lost(LockError::Query(error), reconnect).await?;
+                    // A server that keeps dropping sessions must not outlast the timeout.
+                    if started.elapsed() >= timeout {
+                        return Err(timed_out(&client, timeout).await);
+                    }
                     continue;
                 }
             };
@@ -135,10 +139,7 @@ impl MigrationLock {
             }
             let waited = started.elapsed();
             if waited >= timeout {
-                return Err(LockError::Timeout {
-                    timeout,
-                    holder: holder(&client).await,
-                });
+                return Err(timed_out(&client, timeout).await);
             }
             if waited >= next_report {
                 let holder = holder(&client).await;
@@ -208,6 +209,14 @@ impl MigrationLock {
             .await
             .map(drop)
             .map_err(LockError::Query)
+    }
+}
+
+/// The lock was not acquired within `timeout`: who holds it.
+async fn timed_out(client: &Client, timeout: Duration) -> LockError {
+    LockError::Timeout {
+        timeout,
+        holder: holder(client).await,
     }
 }
 
