@@ -11,11 +11,18 @@
 //! never to time out idle, TCP keepalives are on (`db`), and [`MigrationLock::hold_while`]
 //! checks it every few seconds while the child runs: a lock that died is noticed, the child
 //! stopped, and no further step starts.
+//!
+//! An instance that is still waiting holds nothing, so losing its session (a server
+//! restart, a failover) costs it nothing either: it reconnects as its first connection did
+//! ([`Reconnect`]) and goes on waiting.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
+
+use crate::connection::Connection;
+use crate::db::{self, DbError};
 
 /// The advisory lock key, the same for every schemagate: `hashtext('schemagate')` would do,
 /// but a literal is stable across PostgreSQL versions.
@@ -49,6 +56,32 @@ pub enum LockError {
     /// The lock's session ended (terminated, server restart, network) while it was held.
     #[error("the migration lock was lost ({0})")]
     Lost(String),
+    /// The session waiting for the lock ended, and no new one could be made within the
+    /// connect timeout.
+    #[error("the session waiting for the migration lock was lost, and reconnecting failed")]
+    Reconnect(#[source] DbError),
+}
+
+/// How a waiting instance makes a new session when its own is lost: the way its first
+/// connection was made, retrying until the connect timeout.
+pub struct Reconnect<'a> {
+    /// The connection.
+    pub connection: &'a Connection,
+    /// The session's `application_name`.
+    pub application_name: &'a str,
+    /// How long to retry (`--connect-timeout`).
+    pub timeout: Duration,
+}
+
+impl Reconnect<'_> {
+    /// A new session, set up for the lock.
+    async fn session(&self) -> Result<Client, LockError> {
+        let client = db::connect(self.connection, self.application_name, self.timeout)
+            .await
+            .map_err(LockError::Reconnect)?;
+        watch_the_client(&client).await?;
+        Ok(client)
+    }
 }
 
 /// The held migration lock and the connection that holds it.
@@ -63,24 +96,38 @@ pub struct MigrationLock {
 
 impl MigrationLock {
     /// Polls for the lock until `timeout`; while it waits, tells `waiting` who holds it at
-    /// once and then every [`REPORT_INTERVAL`] (for the log and `/health`).
+    /// once and then every [`REPORT_INTERVAL`] (for the log and `/health`). A session lost
+    /// while waiting is replaced through `reconnect`.
     #[tracing::instrument(skip_all)]
     pub async fn acquire(
-        client: Client,
+        mut client: Client,
         timeout: Duration,
+        reconnect: &Reconnect<'_>,
         waiting: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Self, LockError> {
         let started = Instant::now();
-        watch_the_client(&client).await?;
+        if let Err(error) = watch_the_client(&client).await {
+            client = replace_lost(error, reconnect).await?;
+        }
         let mut next_report = Duration::ZERO;
         loop {
-            let row = client
+            let row = match client
                 .query_one(
                     "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
                     &[&LOCK_KEY],
                 )
                 .await
-                .map_err(LockError::Query)?;
+            {
+                Ok(row) => row,
+                Err(error) => {
+                    client = replace_lost(LockError::Query(error), reconnect).await?;
+                    // A server that keeps dropping sessions must not outlast the timeout.
+                    if started.elapsed() >= timeout {
+                        return Err(timed_out(&client, timeout).await);
+                    }
+                    continue;
+                }
+            };
             if row.get::<_, bool>(0) {
                 let waited = started.elapsed();
                 tracing::debug!(?waited, "migration lock acquired");
@@ -92,10 +139,7 @@ impl MigrationLock {
             }
             let waited = started.elapsed();
             if waited >= timeout {
-                return Err(LockError::Timeout {
-                    timeout,
-                    holder: holder(&client).await,
-                });
+                return Err(timed_out(&client, timeout).await);
             }
             if waited >= next_report {
                 let holder = holder(&client).await;
@@ -165,6 +209,28 @@ impl MigrationLock {
             .await
             .map(drop)
             .map_err(LockError::Query)
+    }
+}
+
+/// The lock was not acquired within `timeout`: who holds it.
+async fn timed_out(client: &Client, timeout: Duration) -> LockError {
+    LockError::Timeout {
+        timeout,
+        holder: holder(client).await,
+    }
+}
+
+/// A new session in place of one that `error` says was lost; any other error is returned.
+async fn replace_lost(error: LockError, reconnect: &Reconnect<'_>) -> Result<Client, LockError> {
+    match error {
+        LockError::Query(lost) if db::connection_lost(&lost) => {
+            tracing::warn!(
+                error = %db::describe(&lost),
+                "the session waiting for the migration lock was lost; reconnecting"
+            );
+            reconnect.session().await
+        }
+        other => Err(other),
     }
 }
 

@@ -295,7 +295,7 @@ async fn an_unwritable_backup_directory_exits_5_and_migrates_nothing() {
 }
 
 #[tokio::test]
-async fn the_password_reaches_pg_dump_only_through_a_private_passfile() {
+async fn the_password_reaches_pg_dump_only_through_an_inherited_in_memory_passfile() {
     let db = TestDb::new().await;
     let admin = db.client().await;
     admin
@@ -317,7 +317,7 @@ async fn the_password_reaches_pg_dump_only_through_a_private_passfile() {
         "spy.sh",
         &format!(
             "tr '\\0' ' ' < /proc/$$/cmdline > {seen}.argv; env > {seen}.env; \
-             stat -c '%a' \"$PGPASSFILE\" \"$(dirname \"$PGPASSFILE\")\" > {seen}.modes; \
+             {{ stat -L -c '%a' \"$PGPASSFILE\"; readlink \"$PGPASSFILE\"; }} > {seen}.modes; \
              cat \"$PGPASSFILE\" > {seen}.pgpass; exec {real} \"$@\"",
             seen = seen.display(),
             real = real_pg_dump().await,
@@ -345,14 +345,10 @@ async fn the_password_reaches_pg_dump_only_through_a_private_passfile() {
         "*:*:*:*:hunter2\n"
     );
     let modes = std::fs::read_to_string(seen.with_extension("modes")).unwrap();
-    assert_eq!(
-        modes, "600\n700\n",
-        "the passfile is 0600 in a 0700 directory"
-    );
     assert!(
-        !std::path::Path::new(passfile).exists()
-            && !std::path::Path::new(passfile).parent().unwrap().exists(),
-        "the passfile and its directory are removed after the run"
+        passfile.starts_with("/proc/self/fd/")
+            && modes.starts_with("600\n/memfd:schemagate-pgpass"),
+        "the passfile is an inherited 0600 in-memory file, never on disk: {passfile} {modes}"
     );
     assert!(
         env.contains("PGUSER=sg_secret_user") && env.contains(&format!("PGDATABASE={}", db.name))

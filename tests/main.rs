@@ -15,6 +15,7 @@ mod fleet;
 mod gate;
 mod hostile_input;
 mod lint;
+mod lock;
 mod newcomer;
 mod output;
 mod passwords;

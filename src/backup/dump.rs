@@ -198,8 +198,10 @@ async fn stream(
         .args(["--format=custom", "--no-password"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let _passfile = tools::connect_env(&mut dump_command, request.url, request.application_name)?;
+    let passfile = tools::connect_env(&mut dump_command, request.url, request.application_name)?;
     let mut dump = dump_command.spawn().map_err(pg_dump.failed())?;
+    // pg_dump holds its own descriptor of the passfile; the verifier must not inherit it.
+    drop(passfile);
     let dump_stderr = Tail::spawn(dump.stderr.take());
 
     let mut verify = pg_restore

@@ -7,7 +7,7 @@
 //!
 //! Connection settings go to the child only through `PG*` environment variables built from
 //! the parsed connection; inherited `PG*` variables are removed so they cannot redirect the
-//! dump. The password travels in a private passfile (`PGPASSFILE`), never in argv
+//! dump. The password travels in an inherited in-memory passfile (`PGPASSFILE`), never in argv
 //! (world-readable `/proc/<pid>/cmdline`) nor `PGPASSWORD` (see `connection::child`).
 
 use std::path::{Path, PathBuf};
@@ -219,8 +219,9 @@ pub fn major_of(version: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// Sets the child's `PG*` variables from the connection; the password goes in a private
-/// passfile that lives as long as the returned guard: keep it until the child has exited.
+/// Sets the child's `PG*` variables from the connection; the password goes in an
+/// in-memory passfile the child inherits: drop the returned guard once the child is
+/// spawned, so no later child inherits it too.
 pub fn connect_env(
     command: &mut Command,
     connection: &Connection,

@@ -3,36 +3,39 @@
 //!
 //! The password never goes in argv (`/proc/<pid>/cmdline` is world-readable) nor in
 //! `PGPASSWORD` (inherited by everything the child starts, and shown by `ps e` to the same
-//! user): it is written to a 0600 file in a private 0700 temporary directory named by
-//! `PGPASSFILE`, which [`ChildConnection`] removes when dropped: after the child exits, or
-//! when the work is dropped and the child killed with it.
+//! user), nor in a file on disk, which a SIGKILLed schemagate could not remove: it is
+//! written to an anonymous in-memory file (`memfd_create`, mode 0600) whose descriptor the
+//! child inherits, and `PGPASSFILE` names it as `/proc/self/fd/N`. libpq opens that path
+//! like any passfile (a regular file, not readable by group or others), and the memory is
+//! freed when the last process holding the descriptor ends, however it ends.
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{MemfdFlags, Mode};
 use secrecy::ExposeSecret;
 
 use super::model::{Connection, Host, RootCert, SessionAttrs};
 use super::passfile::{self, DEFAULT_SOCKET_DIR};
 
-/// The child's connection: its variables and the passfile they name. Keep it alive as long
-/// as the child runs; dropping it removes the passfile.
+/// The child's connection: its variables and the passfile descriptor they name.
+///
+/// The descriptor is inherited by every child spawned while this value lives: spawn the
+/// child, then drop it (the child keeps its own copy), so no other child gets it.
 #[derive(Debug)]
 pub struct ChildConnection {
     vars: Vec<(&'static str, OsString)>,
-    dir: Option<tempfile::TempDir>,
+    passfile: Option<std::fs::File>,
 }
 
 /// The passfile could not be written, or the password cannot be written to one.
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {
-    /// Writing the private passfile failed.
-    #[error("cannot write the private password file for the child process in {dir}")]
+    /// Creating or writing the in-memory passfile failed.
+    #[error("cannot write the in-memory password file for the child process")]
     Write {
-        /// The temporary directory.
-        dir: PathBuf,
         /// The I/O error.
         #[source]
         source: std::io::Error,
@@ -58,9 +61,10 @@ impl ChildConnection {
         &self.vars
     }
 
-    /// The private passfile, when there is a password.
+    /// Where the child finds its passfile (`/proc/self/fd/N`, valid in this process too),
+    /// when there is a password.
     pub fn passfile(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join("pgpass"))
+        self.passfile.as_ref().map(fd_path)
     }
 }
 
@@ -111,16 +115,16 @@ impl Connection {
         }
         let timeout = self.connect_timeout.map_or(30, |t| t.as_secs());
         vars.push(("PGCONNECT_TIMEOUT", timeout.to_string().into()));
-        let dir = self.write_passfile()?;
-        if let Some(dir) = &dir {
-            vars.push(("PGPASSFILE", dir.path().join("pgpass").into()));
+        let passfile = self.write_passfile()?;
+        if let Some(file) = &passfile {
+            vars.push(("PGPASSFILE", fd_path(file).into()));
         }
-        Ok(ChildConnection { vars, dir })
+        Ok(ChildConnection { vars, passfile })
     }
 
-    /// A private directory holding a 0600 passfile with this connection's passwords, or
-    /// `None` when there is no password.
-    fn write_passfile(&self) -> Result<Option<tempfile::TempDir>, ChildError> {
+    /// An inheritable in-memory 0600 passfile with this connection's passwords, or `None`
+    /// when there is no password.
+    fn write_passfile(&self) -> Result<Option<std::fs::File>, ChildError> {
         let passwords: Vec<(&super::model::Target, &str)> = self
             .targets
             .iter()
@@ -152,26 +156,10 @@ impl Connection {
                 ));
             }
         }
-        let dir = tempfile::Builder::new()
-            .prefix("schemagate-pgpass-")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .tempdir()
-            .map_err(|source| ChildError::Write {
-                dir: std::env::temp_dir(),
-                source,
-            })?;
-        let path = dir.path().join("pgpass");
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .and_then(|mut file| file.write_all(text.as_bytes()));
-        written.map_err(|source| ChildError::Write {
-            dir: dir.path().to_owned(),
-            source,
-        })?;
-        Ok(Some(dir))
+        let written = memfd(text.as_bytes());
+        written
+            .map(Some)
+            .map_err(|source| ChildError::Write { source })
     }
 
     /// Every password of the connection, to scrub from text a child wrote.
@@ -188,6 +176,27 @@ impl Connection {
     }
 }
 
+/// An anonymous in-memory file holding `text`, mode 0600 (libpq ignores a passfile that
+/// group or others may read), without close-on-exec so that a child inherits it. Sealed
+/// against becoming executable where the kernel knows that seal (Linux 6.3; a kernel with
+/// `vm.memfd_noexec = 2` refuses a memfd without it).
+fn memfd(text: &[u8]) -> std::io::Result<std::fs::File> {
+    const NAME: &str = "schemagate-pgpass";
+    let fd = match rustix::fs::memfd_create(NAME, MemfdFlags::NOEXEC_SEAL) {
+        Err(rustix::io::Errno::INVAL) => rustix::fs::memfd_create(NAME, MemfdFlags::empty()),
+        created => created,
+    }?;
+    rustix::fs::fchmod(&fd, Mode::RUSR | Mode::WUSR)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(text)?;
+    Ok(file)
+}
+
+/// The path a process opens its descriptor of `file` at.
+fn fd_path(file: &std::fs::File) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -196,7 +205,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_password_goes_to_a_private_passfile_removed_on_drop() {
+    fn the_password_goes_to_an_in_memory_passfile_that_no_drop_needs_to_remove() {
         let env = Environment::empty().os_user("me");
         let connection = Connection::parse_in(
             "postgres://app:p%3Aa%5Cs%20s@db/app?sslmode=verify-full&sslrootcert=/ca.pem",
@@ -217,13 +226,21 @@ mod tests {
         assert!(vars.contains(&("PGSSLMODE".into(), "verify-full".into())));
         assert!(vars.contains(&("PGSSLROOTCERT".into(), "/ca.pem".into())));
         let path = child.passfile().unwrap();
+        assert!(path.starts_with("/proc/self/fd"), "{path:?}");
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "*:*:*:*:p\\:a\\\\s s\n"
         );
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        let metadata = std::fs::metadata(&path).unwrap();
+        assert!(metadata.is_file(), "libpq wants a regular file");
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+        assert!(
+            std::fs::read_link(&path)
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("/memfd:"),
+            "not a file on disk"
+        );
         assert_eq!(
             passfile::lookup(
                 &path,
@@ -238,7 +255,6 @@ mod tests {
             Some("p:a\\s s")
         );
         drop(child);
-        assert!(!path.exists() && !path.parent().unwrap().exists());
         let none = Connection::parse_in("postgres://app@db/app", &env)
             .unwrap()
             .child("x")

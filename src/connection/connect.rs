@@ -7,12 +7,15 @@
 //! is [`crate::db`]'s job.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::{SslMode as PgSslMode, TargetSessionAttrs};
-use tokio_postgres::{Client, Config};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Config, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::model::{Connection, Host, SessionAttrs, SslMode, Target};
@@ -29,7 +32,8 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 pub struct Attempt {
     /// The host it went to (the name the certificate is checked against).
     pub host: String,
-    /// Whether it asked for TLS.
+    /// Whether it spoke TLS (asking is not enough: a server without TLS answers a
+    /// `prefer` attempt's request with "no", and the attempt goes on in plain text).
     pub tls: bool,
     /// What went wrong.
     pub error: tokio_postgres::Error,
@@ -165,7 +169,12 @@ impl Connector {
                     if prefer_standby && pass == 0 {
                         config.target_session_attrs(TargetSessionAttrs::ReadOnly);
                     }
-                    match config.connect(self.tls.clone()).await {
+                    let spoke_tls = Arc::new(AtomicBool::new(false));
+                    let tls = Noting {
+                        inner: self.tls.clone(),
+                        spoke_tls: Arc::clone(&spoke_tls),
+                    };
+                    match config.connect(tls).await {
                         Ok((client, connection)) => {
                             let task = tokio::spawn(async move {
                                 if let Err(error) = connection.await {
@@ -175,14 +184,12 @@ impl Connector {
                             return Ok((client, task));
                         }
                         Err(error) => {
-                            // libpq falls back to the other mode when the server answered
-                            // (an error during startup) or TLS failed, not when the host
-                            // cannot be reached.
-                            let fall_back = i + 1 < modes.len()
-                                && (error.as_db_error().is_some() || is_tls(&error));
+                            let tls = spoke_tls.load(Ordering::Relaxed);
+                            let fall_back =
+                                i + 1 < modes.len() && worth_the_other_mode(*mode, tls, &error);
                             attempts.push(Attempt {
                                 host: target.host.name(),
-                                tls: *mode != PgSslMode::Disable,
+                                tls,
                                 error,
                             });
                             if !fall_back {
@@ -194,6 +201,54 @@ impl Connector {
             }
         }
         Err(Failed { attempts })
+    }
+}
+
+/// Whether an attempt in `mode` that failed with `error` is worth making again in the other
+/// mode of `allow` or `prefer`. libpq tries the other mode when the server answered (an
+/// error during startup: pg_hba.conf may accept only one of the two) or the handshake
+/// failed, not when the host cannot be reached. Two exceptions keep a password from being
+/// sent twice: a rejected password is final (docs/guarantees.md: rejected credentials are
+/// never retried), and a `prefer` attempt that never spoke TLS (the server has none) was
+/// already the plain attempt.
+fn worth_the_other_mode(mode: PgSslMode, spoke_tls: bool, error: &tokio_postgres::Error) -> bool {
+    if error.code() == Some(&SqlState::INVALID_PASSWORD) {
+        return false;
+    }
+    if mode == PgSslMode::Prefer && !spoke_tls {
+        return false;
+    }
+    error.as_db_error().is_some() || is_tls(error)
+}
+
+/// A TLS connector that notes whether a handshake was started: tokio-postgres calls it only
+/// when the server agreed to TLS.
+struct Noting<T> {
+    inner: T,
+    spoke_tls: Arc<AtomicBool>,
+}
+
+impl<T: MakeTlsConnect<Socket>> MakeTlsConnect<Socket> for Noting<T> {
+    type Stream = T::Stream;
+    type TlsConnect = Noting<T::TlsConnect>;
+    type Error = T::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        Ok(Noting {
+            inner: self.inner.make_tls_connect(domain)?,
+            spoke_tls: Arc::clone(&self.spoke_tls),
+        })
+    }
+}
+
+impl<T: TlsConnect<Socket>> TlsConnect<Socket> for Noting<T> {
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = T::Future;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        self.spoke_tls.store(true, Ordering::Relaxed);
+        self.inner.connect(stream)
     }
 }
 

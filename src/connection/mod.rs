@@ -9,7 +9,7 @@
 //! - `display`: how a connection prints — a URL rebuilt without the password.
 //! - [`tls`]: rustls with libpq's `sslmode` semantics and certificate checks.
 //! - [`connect`]: one attempt over every host with libpq's TLS fallbacks.
-//! - [`child`]: the environment and private passfile of `pg_dump`, `pg_restore`, `psql`.
+//! - [`child`]: the environment and in-memory passfile of `pg_dump`, `pg_restore`, `psql`.
 
 pub mod child;
 pub mod connect;

@@ -190,7 +190,36 @@ pub struct Connection {
 /// A keyword's value and where it came from.
 struct Found<'a> {
     value: &'a str,
-    source: &'static str,
+    /// The byte offset of the value in the connection string, or the variable it came from.
+    place: Place,
+}
+
+/// Where a value came from, as a message names it (never showing the value).
+#[derive(Clone, Copy)]
+enum Place {
+    /// The connection string, at this byte offset.
+    Text(usize),
+    /// An environment variable.
+    Variable(&'static str),
+}
+
+impl Place {
+    /// What gave the value: the connection string, or the variable.
+    fn source(self) -> &'static str {
+        match self {
+            Place::Text(_) => "the connection string",
+            Place::Variable(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Text(at) => write!(f, "at byte offset {at} of the connection string"),
+            Place::Variable(name) => write!(f, "from {name}"),
+        }
+    }
 }
 
 /// Reads values: the string first, then the variable.
@@ -205,13 +234,13 @@ impl<'a> Lookup<'a> {
         let found = if let Some(value) = self.given.get(keyword) {
             Some(Found {
                 value,
-                source: "the connection string",
+                place: Place::Text(self.given.position(keyword).unwrap_or_default()),
             })
         } else {
             env::variable_of(keyword).and_then(|name| {
                 self.env.get(name).map(|value| Found {
                     value,
-                    source: name,
+                    place: Place::Variable(name),
                 })
             })
         };
@@ -225,8 +254,7 @@ impl<'a> Lookup<'a> {
 fn invalid(keyword: &'static str, found: &Found<'_>, expected: &'static str) -> ConnectionError {
     ConnectionError::InvalidValue {
         keyword,
-        value: found.value.to_owned(),
-        source_name: found.source.to_owned(),
+        place: found.place.to_string(),
         expected,
     }
 }
@@ -274,11 +302,8 @@ impl Connection {
     pub fn parse_in(text: &str, env: &Environment) -> Result<Self, ConnectionError> {
         let given = conninfo::parse(text)?;
         for keyword in given.keywords() {
-            if let Some((_, advice)) = UNSUPPORTED.iter().find(|(k, _)| *k == keyword) {
-                return Err(ConnectionError::Unsupported {
-                    keyword: keyword.to_owned(),
-                    advice,
-                });
+            if let Some(&(keyword, advice)) = UNSUPPORTED.iter().find(|(k, _)| *k == keyword) {
+                return Err(ConnectionError::Unsupported { keyword, advice });
             }
         }
         check_accepted(&given)?;
@@ -296,11 +321,12 @@ impl Connection {
         let hostaddrs = hostaddrs(look.get("hostaddr"), hosts.len())?;
         let user = match look.get("user") {
             Some(found) => found.value.to_owned(),
-            None => env.user().map(str::to_owned).ok_or_else(|| {
-                ConnectionError::syntax(
-                    "no user name: give one in the URL (postgres://user@…) or PGUSER",
-                )
-            })?,
+            None => env
+                .user()
+                .map(str::to_owned)
+                .ok_or(ConnectionError::Settings {
+                    what: "no user name: give one in the URL (postgres://user@…) or PGUSER",
+                })?,
         };
         let dbname = look
             .get("dbname")
@@ -380,7 +406,9 @@ impl Connection {
         let application_name = look.get("application_name").map(|f| f.value.to_owned());
 
         // The password: given, else PGPASSWORD, else the passfile, per host.
-        let given_password = look.get("password").map(|f| (f.value.to_owned(), f.source));
+        let given_password = look
+            .get("password")
+            .map(|f| (f.value.to_owned(), f.place.source()));
         let passfile_path = look
             .get("passfile")
             .map(|f| PathBuf::from(f.value))
@@ -525,10 +553,10 @@ fn check_accepted(given: &Given) -> Result<(), ConnectionError> {
             && !accepted.contains(&value)
             && !value.is_empty()
         {
+            let at = given.position(keyword).unwrap_or_default();
             return Err(ConnectionError::InvalidValue {
                 keyword,
-                value: value.to_owned(),
-                source_name: "the connection string".to_owned(),
+                place: Place::Text(at).to_string(),
                 expected,
             });
         }
@@ -666,9 +694,9 @@ fn tls_settings(
     let tls13_only = look.given.get("ssl_min_protocol_version") == Some("TLSv1.3");
     let tls12_only = look.given.get("ssl_max_protocol_version") == Some("TLSv1.2");
     if tls12_only && tls13_only {
-        return Err(ConnectionError::syntax(
-            "ssl_min_protocol_version TLSv1.3 is above ssl_max_protocol_version TLSv1.2",
-        ));
+        return Err(ConnectionError::Settings {
+            what: "ssl_min_protocol_version TLSv1.3 is above ssl_max_protocol_version TLSv1.2",
+        });
     }
     Ok(TlsSettings {
         mode,

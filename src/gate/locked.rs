@@ -13,7 +13,7 @@ use crate::db;
 use crate::fleet::{self, Admission, FleetError};
 use crate::history;
 use crate::history::{Applied, HistoryError};
-use crate::lock::{LockError, MigrationLock};
+use crate::lock::{LockError, MigrationLock, Reconnect};
 
 impl Gate {
     /// Connects and takes the migration lock (exit 4, 7 or 8).
@@ -28,10 +28,16 @@ impl Gate {
         let mut waiting = |holder: &str| {
             self.waiting(&format!("waiting for the migration lock held by {holder}"));
         };
+        let reconnect = Reconnect {
+            connection: self.url()?,
+            application_name: &self.application_name,
+            timeout: self.settings.connect_timeout,
+        };
         tokio::select! {
-            acquired = MigrationLock::acquire(client, self.settings.lock_timeout, &mut waiting) => acquired.map_err(|e| match e {
+            acquired = MigrationLock::acquire(client, self.settings.lock_timeout, &reconnect, &mut waiting) => acquired.map_err(|e| match e {
                 LockError::Timeout { .. } => Error::new(Exit::LockTimeout, e),
                 LockError::Query(ref source) if db::connection_lost(source) => Error::new(Exit::Unreachable, e),
+                LockError::Reconnect(_) => Error::new(Exit::Unreachable, e),
                 _ => Error::new(Exit::Internal, e),
             }),
             signal = self.stop.wait() => Err(stopped(signal, "while waiting for the migration lock", None)),
