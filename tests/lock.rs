@@ -6,11 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::{Cluster, Setup};
-use crate::support::{Project, Run, connect, session};
-
-/// The migration lock's key: a compatibility contract between releases (every schemagate
-/// must lock the same key), so it is written here, not imported.
-const LOCK_KEY: i64 = 0x7363_6865_6d61_6761;
+use crate::support::{MIGRATION_LOCK_KEY, Project, Run, connect, session};
 
 #[tokio::test]
 async fn a_gate_waiting_for_the_lock_survives_a_server_restart_and_migrates() {
@@ -21,7 +17,7 @@ async fn a_gate_waiting_for_the_lock_survives_a_server_restart_and_migrates() {
     let url = cluster.url();
     let holder = connect(&url).await;
     holder
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .unwrap();
     let project = Project::with_tables(2, 2, 2);
@@ -75,7 +71,7 @@ async fn a_gate_waiting_for_the_lock_survives_a_server_restart_and_migrates() {
     // The server stops while a gate waits: it tries to reconnect for --connect-timeout,
     // then exits 4.
     client
-        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .unwrap();
     let waiter = project
