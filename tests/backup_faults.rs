@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::faults::wait_for_free_lock;
 use crate::support::{
-    Project, Run, Snapshot, TestDb, files, pg_program, running_as_root, session, skip_or_fail,
+    Project, Run, Snapshot, TestDb, files, pg_program, running_as_root, send_signal, session,
+    skip_or_fail,
 };
 
 /// Gives the dump some weight: a table `filler` of `rows` rows of md5 text (about 22 bytes
@@ -577,7 +578,7 @@ async fn schemagate_killed_mid_restore_commits_nothing() {
     // The replay is copying the filler's rows.
     session(
         &client,
-        "state = 'active' AND query LIKE 'COPY public.filler%'",
+        "state = 'active' AND query LIKE 'COPY public.filler % FROM stdin%'",
         "the restore's psql copying the filler's rows",
     )
     .await;
@@ -605,4 +606,40 @@ async fn schemagate_killed_mid_restore_commits_nothing() {
     }
     wait_for_free_lock(&client, "after schemagate was killed mid-restore").await;
     assert_unchanged(&db, &before, "schemagate was killed mid-restore").await;
+}
+
+#[tokio::test]
+async fn sigterm_mid_restore_exits_8_within_a_second_and_commits_nothing() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let (project, dump) = backed_up_with_filler_then_moved_on(&db).await;
+    let before = database(&db).await;
+    let child = project
+        .command(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    session(
+        &client,
+        "state = 'active' AND query LIKE 'COPY public.filler % FROM stdin%'",
+        "the restore's psql copying the filler's rows",
+    )
+    .await;
+    let signalled = Instant::now();
+    send_signal(pid, "TERM").await;
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("schemagate stops the restore on SIGTERM")
+        .unwrap();
+    let took = signalled.elapsed();
+    let run = Run(output);
+    let text = run.text();
+    run.expect_code(8);
+    assert!(took < Duration::from_secs(1), "took {took:?}: {text}");
+    assert!(
+        text.contains("stopped by SIGTERM during the restore, before its COMMIT was sent: nothing was committed"),
+        "{text}"
+    );
+    wait_for_free_lock(&client, "after a SIGTERM mid-restore").await;
+    assert_unchanged(&db, &before, &text).await;
 }
