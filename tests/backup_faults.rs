@@ -643,3 +643,53 @@ async fn sigterm_mid_restore_exits_8_within_a_second_and_commits_nothing() {
     wait_for_free_lock(&client, "after a SIGTERM mid-restore").await;
     assert_unchanged(&db, &before, &text).await;
 }
+
+#[tokio::test]
+async fn a_restore_failing_after_a_large_object_commits_nothing() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let project = Project::with_tables(2, 1, 1);
+    project.migrate_first(&db.url, 1, 1).await;
+    // pg_restore writes a large object between BEGIN and COMMIT of its own unless told
+    // --single-transaction; the grant to a role dropped since fails after it. (The large
+    // object is removed after the backup: large objects live outside schemas, so the
+    // restore's drops do not remove them.)
+    let role = format!("{}_reader", db.name);
+    client
+        .batch_execute(&format!(
+            "SELECT lo_from_bytea(0, 'blob'); CREATE ROLE {role}; GRANT SELECT ON t1 TO {role}"
+        ))
+        .await
+        .unwrap();
+    project.run(&db.url, &["backup"]).await.expect_code(0);
+    let backups = project.backups();
+    let dump = files(&backups)
+        .into_iter()
+        .find(|name| name.ends_with(".dump"))
+        .map(|name| backups.join(name))
+        .unwrap();
+    client
+        .batch_execute(&format!(
+            "SELECT lo_unlink(oid) FROM pg_largeobject_metadata; REVOKE SELECT ON t1 FROM {role}; \
+             DROP ROLE {role}; INSERT INTO t1 VALUES (1)"
+        ))
+        .await
+        .unwrap();
+    project.compat(1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    let before = database(&db).await;
+    let run = project
+        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await;
+    let text = run.text();
+    assert_unchanged(&db, &before, &text).await;
+    run.expect_code(5);
+    assert!(
+        text.contains("nothing was committed")
+            && text.contains(&format!("role \"{role}\" does not exist")),
+        "{text}"
+    );
+}
