@@ -412,24 +412,8 @@ pub async fn restore(
         Some(write_list(&keep.filter(&plan.list))?)
     };
 
-    let mut script = pg_restore.command();
-    if let Some(list) = &use_list {
-        script.arg("--use-list").arg(list.path());
-    }
-    let mut script = script
-        .args(["--single-transaction", "--file=-"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(pg_restore.failed())?;
-    let script_stderr = Tail::spawn(script.stderr.take());
-    let no_pipe = || std::io::Error::other("no pipe to the child");
-    let script_out = script
-        .stdout
-        .take()
-        .ok_or_else(|| pg_restore.failed()(no_pipe()))?;
-
+    let (mut script, script_out, script_stderr) =
+        spawn_script(&pg_restore, &file, use_list.as_ref().map(|l| l.path()))?;
     let mut command = psql.command();
     command
         .args([
@@ -495,6 +479,37 @@ pub async fn restore(
         Err(Unfinished::Apply) => psql_said().await,
     };
     Err(BackupError::RestoreFailed { file, reason })
+}
+
+/// pg_restore writing the dump's script (`--use-list` when given) on its stdout, in one
+/// transaction: `--single-transaction` keeps large objects from committing on their own.
+fn spawn_script(
+    pg_restore: &Tool,
+    file: &Path,
+    use_list: Option<&Path>,
+) -> Result<(Child, ChildStdout, Tail), BackupError> {
+    let mut command = pg_restore.command();
+    if let Some(list) = use_list {
+        command.arg("--use-list").arg(list);
+    }
+    let mut script = command
+        .args(["--single-transaction", "--file=-"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(pg_restore.failed())?;
+    let stderr = Tail::spawn(script.stderr.take());
+    let out = script
+        .stdout
+        .take()
+        .ok_or_else(|| pg_restore.failed()(no_pipe()))?;
+    Ok((script, out, stderr))
+}
+
+/// A child spawned with a pipe that is not there.
+fn no_pipe() -> std::io::Error {
+    std::io::Error::other("no pipe to the child")
 }
 
 /// Why the transaction was not brought to its `COMMIT`.
