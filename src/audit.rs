@@ -21,6 +21,38 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS schemagate_audit (
     outcome      text        NOT NULL
 )";
 
+/// Its columns, in [`CREATE`]'s order.
+const COLUMNS: &str = "id, at, action, app_version, host, from_version, to_version, duration_ms, backup_file, outcome";
+
+/// What a restore runs in its transaction before it drops the schemas, so that the trail
+/// survives it (DESIGN §18): the rows as they are (when the database has a trail) in a
+/// temporary table, which the drops do not reach and the commit removes.
+pub(crate) fn keep_before_restore(exists: bool) -> String {
+    let mut sql = String::from(
+        "CREATE TEMP TABLE schemagate_audit_kept (id int8, at timestamptz, action text, app_version text, host text, \
+         from_version int8, to_version int8, duration_ms int8, backup_file text, outcome text) ON COMMIT DROP;\n",
+    );
+    if exists {
+        sql.push_str(&format!(
+            "INSERT INTO pg_temp.schemagate_audit_kept SELECT {COLUMNS} FROM schemagate_audit;\n"
+        ));
+    }
+    sql
+}
+
+/// What a restore runs after the dump's replay, in the same transaction and with the
+/// session's own `search_path` back: the kept rows the dump does not have (those written
+/// after it) go back with their ids, and the id sequence moves past every row, so no id is
+/// used twice.
+pub(crate) fn merge_after_restore() -> String {
+    format!(
+        "{CREATE};\n\
+         INSERT INTO schemagate_audit ({COLUMNS}) OVERRIDING SYSTEM VALUE SELECT {COLUMNS} FROM pg_temp.schemagate_audit_kept k \
+         WHERE NOT EXISTS (SELECT FROM schemagate_audit a WHERE a.id = k.id) ORDER BY k.id;\n\
+         SELECT setval(pg_get_serial_sequence('schemagate_audit', 'id'), max(id)) FROM schemagate_audit HAVING max(id) IS NOT NULL;\n"
+    )
+}
+
 /// A schema change to record.
 #[derive(Debug, Clone)]
 pub struct Entry {

@@ -7,6 +7,10 @@ use semver::Version;
 use serde::Deserialize;
 use toml::Spanned;
 
+/// The largest `--compat` file read: a window and a list of releases fit in far less, and a
+/// device or a runaway file is refused instead of filling memory.
+const MAX_COMPAT_BYTES: u64 = 1 << 20;
+
 /// The window of schema versions a release runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -178,9 +182,11 @@ impl Compat {
     /// Reads and validates a `compat.toml` file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
+        let text = crate::input::read_to_string(path, MAX_COMPAT_BYTES).map_err(|e| {
+            ConfigError::Read {
+                path: shown.clone(),
+                source: e.into(),
+            }
         })?;
         Self::parse(&shown, &text)
     }

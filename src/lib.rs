@@ -41,6 +41,8 @@
 //! - [`lint`]: `schemagate lint` and the gate's lint of its plan: one file per rule, waivers, formats.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`history`]: refinery's `refinery_schema_history` table.
+//! - [`input`]: files a user names (a dump, its manifest, `--compat`), read only when regular
+//!   and of a sane size.
 //! - [`plan`]: pure planning and verdicts.
 //! - [`migrate`]: executes plans.
 //! - [`position`]: line and column of an offset, for messages.
@@ -73,6 +75,7 @@ pub mod duration;
 pub mod fleet;
 pub mod gate;
 pub mod history;
+pub mod input;
 pub mod lint;
 pub mod lock;
 pub mod migrate;

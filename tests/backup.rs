@@ -4,7 +4,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, TestDb, files, pg_program, server_major, with_user_password};
+use crate::support::{
+    Project, Run, TestDb, files, pg_program, send_signal, server_major, with_user_password,
+};
 
 /// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
 fn dumps(dir: &Path) -> Vec<String> {
@@ -534,4 +536,209 @@ async fn a_backup_whose_checksum_differs_from_its_manifest_is_refused() {
     assert!(run.text().contains("sha256"), "{}", run.text());
     assert_eq!(db.tables().await, ["t1", "t2", "t3", "t4"]);
     assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
+
+/// Runs the binary, failing the test when it has not finished within `limit`.
+async fn run_within(project: &Project, url: &str, args: &[&str], limit: Duration) -> Run {
+    let output = tokio::time::timeout(limit, project.command(url, args).output())
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} still running after {limit:?}"));
+    Run(output.unwrap())
+}
+
+/// Makes a FIFO at `path`.
+async fn mkfifo(path: &Path) {
+    let status = tokio::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A sparse file of 64 GiB named like a dump, with `manifest` beside it (its `size_bytes`
+/// set to `size` when given): hashing it whole would take a minute.
+fn huge_dump(dir: &Path, manifest: &serde_json::Value, size: Option<u64>) -> PathBuf {
+    let dump = dir.join("app-schema2-20260101T000000.000Z.dump");
+    std::fs::File::create(&dump)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let mut manifest = manifest.clone();
+    if let Some(size) = size {
+        manifest["size_bytes"] = size.into();
+    }
+    std::fs::write(format!("{}.json", dump.display()), manifest.to_string()).unwrap();
+    dump
+}
+
+#[tokio::test]
+async fn restore_refuses_a_dump_or_manifest_that_is_not_a_regular_file_at_once() {
+    let db = TestDb::new().await;
+    let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
+    let manifest = std::fs::read(format!("{}.json", dump.display())).unwrap();
+    let odd = project.path().join("odd");
+    std::fs::create_dir(&odd).unwrap();
+    let with_manifest = |name: &str| {
+        let path = odd.join(name);
+        std::fs::write(format!("{}.json", path.display()), &manifest).unwrap();
+        path
+    };
+    let zero = with_manifest("zero.dump");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = with_manifest("fifo.dump");
+    mkfifo(&fifo).await;
+    let directory = with_manifest("directory.dump");
+    std::fs::create_dir(&directory).unwrap();
+    let good = odd.join("good.dump");
+    std::fs::copy(&dump, &good).unwrap();
+    let fifo_manifest = odd.join("good.dump.json");
+    mkfifo(&fifo_manifest).await;
+    for (file, named, kind) in [
+        (&zero, &zero, "a character device"),
+        (&fifo, &fifo, "a FIFO (named pipe)"),
+        (&directory, &directory, "a directory"),
+        (&good, &fifo_manifest, "a FIFO (named pipe)"),
+    ] {
+        let run = run_within(
+            &project,
+            &db.url,
+            &["restore", file.to_str().unwrap(), "--yes"],
+            Duration::from_secs(10),
+        )
+        .await;
+        run.expect_code(2);
+        assert!(
+            run.text().contains(&format!(
+                "{} is {kind}, not a regular file",
+                named.display()
+            )),
+            "{}",
+            run.text()
+        );
+    }
+    assert_eq!(db.tables().await, ["t1", "t2", "t3", "t4"]);
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_dump_whose_size_differs_from_its_manifest_is_refused_before_it_is_read() {
+    let db = TestDb::new().await;
+    let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
+            .unwrap();
+    let dir = project.path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    let huge = huge_dump(&dir, &manifest, None);
+    let run = run_within(
+        &project,
+        &db.url,
+        &["restore", huge.to_str().unwrap(), "--yes"],
+        Duration::from_secs(5),
+    )
+    .await;
+    run.expect_code(5);
+    assert!(
+        run.text().contains(&format!(
+            "{} is 68719476736 bytes but its manifest says {}",
+            huge.display(),
+            manifest["size_bytes"]
+        )),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn sigterm_while_a_large_dump_is_hashed_exits_8_within_a_second() {
+    let db = TestDb::new().await;
+    let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
+            .unwrap();
+    let dir = project.path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    let huge = huge_dump(&dir, &manifest, Some(64 << 30));
+    let child = project
+        .command(&db.url, &["restore", huge.to_str().unwrap(), "--yes"])
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    // Hashing: the process has read its first 256 MiB.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let read: u64 = io
+            .lines()
+            .find_map(|line| line.strip_prefix("rchar: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if read > 256 << 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not hashing after 20 s: {io}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let signalled = Instant::now();
+    send_signal(pid, "TERM").await;
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("schemagate stops hashing on SIGTERM")
+        .unwrap();
+    let took = signalled.elapsed();
+    let run = Run(output);
+    run.expect_code(8);
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?}: {}",
+        run.text()
+    );
+    assert!(
+        run.text()
+            .contains("stopped by SIGTERM while checking the backup"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(db.history().await, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_compat_file_that_is_not_a_regular_file_of_sane_size_is_refused_naming_it() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 1, 1);
+    let fifo = project.path().join("compat.fifo");
+    mkfifo(&fifo).await;
+    let large = project.path().join("large.toml");
+    std::fs::write(&large, "#".repeat(2 << 20)).unwrap();
+    let zero = PathBuf::from("/dev/zero");
+    for (file, what) in [
+        (
+            &fifo,
+            "is a FIFO (named pipe), not a regular file".to_owned(),
+        ),
+        (
+            &large,
+            format!("is {} bytes, more than the 1048576 bytes", 2 << 20),
+        ),
+        (
+            &zero,
+            "is a character device, not a regular file".to_owned(),
+        ),
+    ] {
+        let run = run_within(
+            &project,
+            &db.url,
+            &["check", "--compat", file.to_str().unwrap()],
+            Duration::from_secs(10),
+        )
+        .await;
+        run.expect_code(2);
+        assert!(
+            run.text().contains(&format!("{} {what}", file.display())),
+            "{}",
+            run.text()
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Backups that can be trusted (issue "Trust" items 1, 2 and 5): `--dry-run` changes nothing,
 //! backups belong to their database in a shared directory, and a restore is exact or refuses
-//! before it starts.
+//! before it starts; a restore is a change like any other (issue 21 item 4): it backs up
+//! first, so it can be undone, and keeps the audit trail.
 
 use std::path::{Path, PathBuf};
 
@@ -253,4 +254,130 @@ async fn a_providers_schema_with_an_extension_survives_a_restore_by_the_database
         .unwrap()
         .get(0);
     assert_eq!(extension, "ext");
+}
+
+/// An audit row: id, action, from, to, backup file, outcome.
+type AuditRow = (i64, String, i64, i64, Option<String>, String);
+
+/// The audit trail in id order.
+async fn audit(db: &TestDb) -> Vec<AuditRow> {
+    db.client()
+        .await
+        .query(
+            "SELECT id, action, from_version, to_version, backup_file, outcome FROM schemagate_audit ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restore_backs_up_first_keeps_the_audit_trail_and_can_be_undone() {
+    let db = TestDb::new().await;
+    let (project, dump) = backed_up_at_2_then_at_3(&db).await;
+    db.client()
+        .await
+        .batch_execute("INSERT INTO t3 VALUES (7)")
+        .await
+        .unwrap();
+    let at_3 = Snapshot::take(&db.url, Path::new("/nonexistent"))
+        .await
+        .database;
+    let trail = audit(&db).await;
+    assert_eq!(
+        trail.last().map(|row| (row.1.as_str(), row.3)),
+        Some(("migrate", 3)),
+        "the migrate to 3, written after the dump: {trail:?}"
+    );
+    let before = dumps(&project.backups());
+
+    let run = project
+        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .await;
+    run.expect_code(0);
+    let text = run.text();
+    assert_eq!(db.tables().await, ["t1", "t2"]);
+    let new: Vec<PathBuf> = dumps(&project.backups())
+        .into_iter()
+        .filter(|d| !before.contains(d))
+        .collect();
+    assert_eq!(new.len(), 1, "one backup taken before the restore: {text}");
+    let undo = &new[0];
+    assert!(
+        text.contains(&format!("backup {}", undo.display())),
+        "{text}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", undo.display())).unwrap())
+            .unwrap();
+    assert_eq!(manifest["schema_version"], 3);
+
+    let restored = audit(&db).await;
+    assert_eq!(
+        restored[..restored.len() - 1],
+        trail[..],
+        "every row survives the restore with its id"
+    );
+    let (id, action, from, to, backup_file, outcome) = restored.last().unwrap().clone();
+    assert!(id > trail.last().unwrap().0, "ids are never reused");
+    assert_eq!((action.as_str(), from, to), ("restore", 3, 2));
+    assert_eq!(backup_file, Some(undo.display().to_string()));
+    assert!(
+        outcome.starts_with(&format!("ok; restored {}", dump.display())),
+        "{outcome}"
+    );
+
+    // The backup taken first undoes the restore; the trail keeps both restores.
+    project
+        .run(&db.url, &["restore", undo.to_str().unwrap(), "--yes"])
+        .await
+        .expect_code(0);
+    assert_eq!(db.tables().await, ["t1", "t2", "t3"]);
+    let undone = audit(&db).await;
+    assert_eq!(undone[..undone.len() - 1], restored[..]);
+    let last = undone.last().unwrap();
+    assert_eq!((last.1.as_str(), last.2, last.3), ("restore", 2, 3));
+    // The database is as before the first restore, but for the trail's two new rows.
+    let without_new_rows = |dump: &str| {
+        dump.lines()
+            .filter(|line| {
+                !line.contains("\trestore\t") && !line.contains("schemagate_audit_id_seq")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let now = Snapshot::take(&db.url, Path::new("/nonexistent"))
+        .await
+        .database;
+    assert_eq!(without_new_rows(&now), without_new_rows(&at_3));
+}
+
+#[tokio::test]
+async fn a_restore_with_no_backup_takes_none_and_the_audit_trail_says_so() {
+    let db = TestDb::new().await;
+    let (project, dump) = backed_up_at_2_then_at_3(&db).await;
+    let before = files(&project.backups());
+    let run = project
+        .run(
+            &db.url,
+            &["restore", dump.to_str().unwrap(), "--yes", "--no-backup"],
+        )
+        .await;
+    run.expect_code(0);
+    let text = run.text();
+    assert!(
+        text.contains("backup: NONE (--no-backup)") && text.contains("WITHOUT a backup"),
+        "{text}"
+    );
+    assert_eq!(files(&project.backups()), before, "no backup taken");
+    let trail = audit(&db).await;
+    let (_, action, _, _, backup_file, outcome) = trail.last().unwrap();
+    assert_eq!((action.as_str(), backup_file), ("restore", &None));
+    assert!(
+        outcome.contains("no backup was taken first (--no-backup)"),
+        "{outcome}"
+    );
 }

@@ -128,17 +128,49 @@ pub enum BackupError {
         /// The server's message.
         message: String,
     },
-    /// Replaying the dump failed; its single transaction was rolled back.
+    /// The dump's size differs from its manifest's (told before reading it whole).
     #[error(
-        "restore of {file} failed and was rolled back (one transaction): the database is as it was before; psql: {stderr}; pg_restore: {restore_stderr}"
+        "{file} is {actual} bytes but its manifest says {expected}: the file is damaged or was changed; refusing to restore it, nothing was changed"
+    )]
+    SizeMismatch {
+        /// The dump.
+        file: PathBuf,
+        /// From the manifest.
+        expected: u64,
+        /// On disk.
+        actual: u64,
+    },
+    /// A dump or manifest that is not a regular file of a sane size.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    /// Replaying the dump failed before its `COMMIT` was sent: the transaction was never
+    /// committed.
+    #[error(
+        "restore of {file} failed and nothing was committed (its transaction was rolled back): the database is as it was before; {reason}"
     )]
     RestoreFailed {
         /// The dump.
         file: PathBuf,
+        /// Which program failed, how, and its stderr (password-free).
+        reason: String,
+    },
+    /// The connection went away while the `COMMIT` was on its way: the outcome is unknown.
+    #[error(
+        "restore of {file}: psql lost its connection after the COMMIT was sent, so the restore may or may not have been committed; `schemagate status` shows which schema version the database is at (the dump's is {schema_version}); psql: {stderr}"
+    )]
+    CommitUnknown {
+        /// The dump.
+        file: PathBuf,
+        /// The dump's schema version.
+        schema_version: i64,
         /// psql's stderr.
         stderr: String,
-        /// pg_restore's stderr.
-        restore_stderr: String,
+    },
+    /// A signal arrived before the restore's `COMMIT` was sent.
+    #[error("stopped by {signal} before the restore's COMMIT was sent: nothing was committed")]
+    Stopped {
+        /// The signal.
+        signal: &'static str,
     },
 }
 

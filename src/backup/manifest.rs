@@ -16,6 +16,9 @@ use super::tools::Origin;
 /// Suffix of a manifest: `<dump file>.json`.
 pub const MANIFEST_SUFFIX: &str = ".json";
 
+/// The largest manifest read: ours are about 500 bytes.
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+
 /// `{db}-schema{version}-{YYYYMMDDTHHMMSS.mmm}Z.dump`; milliseconds so that two backups in
 /// the same second (a backup then a migration) do not collide.
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -98,18 +101,18 @@ impl Backup {
         PathBuf::from(name)
     }
 
-    /// Reads the manifest beside a dump.
+    /// Reads the manifest beside a dump (a regular file of at most 64 KiB).
     pub fn load(dump: &Path) -> Result<Self, BackupError> {
         let manifest_path = Self::manifest_path(dump);
-        let text = match std::fs::read(&manifest_path) {
+        let text = match crate::input::read_regular(&manifest_path, MAX_MANIFEST_BYTES) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 return Err(BackupError::NoManifest {
                     file: dump.to_owned(),
                     manifest: manifest_path,
                 });
             }
-            Err(e) => return Err(BackupError::io("read", manifest_path)(e)),
+            Err(e) => return Err(e.into()),
         };
         let manifest = serde_json::from_slice(&text).map_err(|source| BackupError::Manifest {
             path: manifest_path,

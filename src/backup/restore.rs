@@ -1,30 +1,47 @@
-//! Restore: bring the database back **exactly** to a backup.
+//! Restore: bring the database back **exactly** to a backup, all or nothing.
 //!
 //! `pg_restore --clean` only drops the objects the dump contains, so a table added by a later
 //! migration would survive. Instead, in **one transaction** run by `psql`:
-//! 1. drop every schema a migration could have made, `CASCADE` (everything after the dump
+//! 1. keep the audit trail aside (a temporary table), so that it survives (DESIGN §18);
+//! 2. drop every schema a migration could have made, `CASCADE` (everything after the dump
 //!    goes); schemas an extension created, or owned by a role we are not a member of (a
 //!    cloud provider's), are kept as they are, and their entries left out of the replay;
-//! 2. recreate `public` as PostgreSQL creates it (owner `pg_database_owner`, `USAGE` for
+//! 3. recreate `public` as PostgreSQL creates it (owner `pg_database_owner`, `USAGE` for
 //!    everyone on 15+; `ALL` for everyone before), since dumps do not contain it;
-//! 3. replay the dump's SQL (`pg_restore --file=-`: schemas, tables, rows, owners, grants).
+//! 4. replay the dump's SQL (`pg_restore --single-transaction --file=-`: schemas, tables,
+//!    rows, owners, grants; `--single-transaction` also keeps large objects from committing
+//!    on their own);
+//! 5. put back the audit rows written after the dump, then `COMMIT`.
 //!
-//! Any error stops psql (`ON_ERROR_STOP`) and the transaction rolls back: the database is
-//! either the dump or untouched, never half-dropped. Before starting, a restore refuses
-//! what it could not make exact or could not finish: a dump of another database (unless
-//! `--into-other-database`), objects that live outside schemas (event triggers,
-//! publications, subscriptions, foreign servers, casts; unless `--keep-global-objects`,
-//! which leaves them as they are and replays none of the dump's), and a dump needing more
-//! locks than one transaction can hold. The database itself is not dropped (we are
-//! connected to it, and so may the application be); database-level settings and roles are
-//! outside a database dump and are left alone. The drops wait at most `lock_timeout`
-//! (1 min) for sessions using the tables.
+//! We send the transaction's `BEGIN` and `COMMIT` ourselves, and the `COMMIT` only once
+//! `pg_restore` has exited 0 and psql has run every statement before it (psql echoes a
+//! marker when it gets there): psql takes the end of its input as the end of the script,
+//! so a script cut short (pg_restore killed, a truncated dump, schemagate itself killed)
+//! must never be followed by a `COMMIT`. Without one, the session ends and the server rolls
+//! the transaction back. Any error stops psql (`ON_ERROR_STOP`) with the same effect: the
+//! database is either the dump or untouched, never half-dropped.
+//!
+//! Before starting, a restore refuses what it could not make exact or could not finish: a
+//! dump that is not a regular file or whose size or sha256 differs from its manifest, a dump
+//! of another database (unless `--into-other-database`), objects that live outside schemas
+//! (event triggers, publications, subscriptions, foreign servers, casts; unless
+//! `--keep-global-objects`, which leaves them as they are and replays none of the dump's),
+//! and a dump needing more locks than one transaction can hold. The database itself is not
+//! dropped (we are connected to it, and so may the application be); database-level settings
+//! and roles are outside a database dump and are left alone. The drops wait at most
+//! `lock_timeout` (1 min) for sessions using the tables.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use std::io::Read as _;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio_postgres::Client;
 
 use super::process::{self, Tail};
@@ -32,6 +49,8 @@ use super::toc::{self, Keep};
 use super::tools::{self, Server, Tool};
 use super::{Backup, BackupError};
 use crate::connection::Connection;
+use crate::stop::Stop;
+use crate::{audit, input};
 
 /// Entry types of the dump that each take a lock when the replay creates them.
 const LOCKING_TYPES: &[&str] = &[
@@ -42,6 +61,16 @@ const LOCKING_TYPES: &[&str] = &[
     "MATERIALIZED VIEW",
     "FOREIGN TABLE",
 ];
+
+/// How much of pg_restore's script is held back until it has exited: its closing `COMMIT`
+/// and what follows it (a comment and `\unrestrict`) are a few hundred bytes.
+const HELD_BACK: usize = 64 * 1024;
+
+/// Read size from pg_restore's stdout, and of the dump while it is hashed.
+const CHUNK: usize = 256 * 1024;
+
+/// What psql echoes once it has run every statement before the `COMMIT`.
+const READY: &str = "schemagate: ready to commit";
 
 /// How a restore may go beyond the exact case.
 #[derive(Debug, Clone, Copy, Default)]
@@ -115,6 +144,8 @@ pub struct RestorePlan {
     pub kept_extensions: Vec<String>,
     /// Objects outside schemas that the restore cannot make exact.
     pub globals: Vec<String>,
+    /// Whether the database has an audit trail, which the restore keeps.
+    pub audit: bool,
     /// The dump's table of contents (`pg_restore --list`).
     pub list: String,
     /// Locks the transaction takes (relations dropped and created, roughly).
@@ -126,8 +157,8 @@ pub struct RestorePlan {
 }
 
 impl RestorePlan {
-    /// Reads the manifest beside `file`, checks the file's sha256 against it, reads the
-    /// dump's table of contents, and looks at the target database: which schemas go, which
+    /// Reads the manifest beside `file`, checks the file's size and sha256 against it
+    /// (dropping the future stops the hashing), reads the dump's table of contents, and looks at the target database: which schemas go, which
     /// stay, what lives outside schemas, how many locks it takes.
     pub async fn new(
         client: &Client,
@@ -135,14 +166,7 @@ impl RestorePlan {
         pg_dump: Option<&Path>,
     ) -> Result<Self, BackupError> {
         let backup = Backup::load(file)?;
-        let actual = sha256_of(file).await?;
-        if actual != backup.manifest.sha256 {
-            return Err(BackupError::ChecksumMismatch {
-                file: file.to_owned(),
-                expected: backup.manifest.sha256,
-                actual,
-            });
-        }
+        check_dump(&backup).await?;
         let server = Server::query(client).await?;
         let list = table_of_contents(file, server.major, pg_dump).await?;
         let (schemas, kept) = classify_schemas(client).await?;
@@ -164,6 +188,11 @@ impl RestorePlan {
         let dropped = relations_in(client, &schemas).await?;
         let created = toc::count(&list, LOCKING_TYPES);
         let lock_table = lock_table(client).await?;
+        let audit = client
+            .query_one("SELECT to_regclass('schemagate_audit') IS NOT NULL", &[])
+            .await
+            .map_err(|e| BackupError::query("look for the audit trail", &e))?
+            .get(0);
         Ok(Self {
             backup,
             database: server.database.clone(),
@@ -171,6 +200,7 @@ impl RestorePlan {
             kept,
             kept_extensions,
             globals,
+            audit,
             locks_needed: dropped + u64::try_from(created).unwrap_or(u64::MAX),
             list,
             lock_table,
@@ -221,10 +251,13 @@ impl RestorePlan {
         }
     }
 
-    /// The SQL run before the dump's, in the same transaction.
+    /// The SQL run before the dump's: the transaction's start, the audit trail kept aside,
+    /// the drops. Messages below errors are silenced until the dump's own settings raise
+    /// them to warnings: the dump's `BEGIN` warns that a transaction is already open.
     fn prelude(&self) -> String {
         let mut sql =
-            String::from("SET client_min_messages = warning;\nSET lock_timeout = '1min';\n");
+            String::from("BEGIN;\nSET client_min_messages = error;\nSET lock_timeout = '1min';\n");
+        sql.push_str(&audit::keep_before_restore(self.audit));
         for schema in &self.schemas {
             sql.push_str(&format!("DROP SCHEMA {} CASCADE;\n", quote_ident(schema)));
         }
@@ -236,6 +269,16 @@ impl RestorePlan {
         sql.push_str("COMMENT ON SCHEMA public IS 'standard public schema';\n");
         sql
     }
+}
+
+/// The SQL run after the dump's, before the `COMMIT`: the session's own `search_path` back
+/// (the dump empties it), the audit rows written after the dump, and the marker psql echoes
+/// once it has run all of it.
+fn postlude() -> String {
+    format!(
+        "RESET search_path;\n{}\\echo {READY}\n",
+        audit::merge_after_restore()
+    )
 }
 
 /// Objects outside schemas, made by users (not by an extension), one text each.
@@ -335,9 +378,8 @@ async fn table_of_contents(
     if !output.status.success() {
         return Err(BackupError::RestoreFailed {
             file: file.to_owned(),
-            stderr: "not started".to_owned(),
-            restore_stderr: format!(
-                "pg_restore --list: {}: {}",
+            reason: format!(
+                "pg_restore --list failed ({}), so the restore did not start: {}",
                 process::describe(output.status),
                 String::from_utf8_lossy(&output.stderr).trim()
             ),
@@ -346,7 +388,9 @@ async fn table_of_contents(
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Replays the plan (see the module docs). The caller holds the migration lock.
+/// Replays the plan (see the module docs). The caller holds the migration lock. A `stop`
+/// before the `COMMIT` is sent ends it at once (psql is killed, so nothing is committed);
+/// after, psql is left to finish the `COMMIT`, which takes moments.
 #[tracing::instrument(skip_all, fields(file = %plan.backup.path.display(), database = %plan.database))]
 pub async fn restore(
     plan: &RestorePlan,
@@ -354,6 +398,7 @@ pub async fn restore(
     url: &Connection,
     application_name: &str,
     pg_dump: Option<&Path>,
+    stop: &Stop,
 ) -> Result<(), BackupError> {
     let major = plan.server.major;
     let pg_restore = Tool::beside("pg_restore", major, pg_dump).await?;
@@ -367,70 +412,179 @@ pub async fn restore(
         Some(write_list(&keep.filter(&plan.list))?)
     };
 
-    let mut script = pg_restore.command();
-    if let Some(list) = &use_list {
-        script.arg("--use-list").arg(list.path());
-    }
-    let mut script = script
-        .arg("--file=-")
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(pg_restore.failed())?;
-    let script_stderr = Tail::spawn(script.stderr.take());
-    let mut script_out = script
-        .stdout
-        .take()
-        .ok_or_else(|| pg_restore.failed()(std::io::Error::other("no stdout pipe")))?;
-
+    let (mut script, script_out, script_stderr) =
+        spawn_script(&pg_restore, &file, use_list.as_ref().map(|l| l.path()))?;
     let mut command = psql.command();
     command
         .args([
             "--no-psqlrc",
             "--quiet",
             "--no-password",
-            "--single-transaction",
             "--set=ON_ERROR_STOP=1",
+            "--output=/dev/null",
             "--file=-",
         ])
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let _passfile = tools::connect_env(&mut command, url, application_name)?;
     let mut apply = command.spawn().map_err(psql.failed())?;
     let apply_stderr = Tail::spawn(apply.stderr.take());
-    if let Some(mut stdin) = apply.stdin.take() {
-        // A write error means psql stopped on an error: its status and stderr say which.
-        if stdin.write_all(plan.prelude().as_bytes()).await.is_ok() {
-            let _ = tokio::io::copy(&mut script_out, &mut stdin).await;
+    let (Some(mut stdin), Some(stdout)) = (apply.stdin.take(), apply.stdout.take()) else {
+        return Err(psql.failed()(no_pipe()));
+    };
+
+    let fed = tokio::select! {
+        fed = feed(plan, &mut stdin, stdout, script_out, &mut script) => fed,
+        signal = stop.wait() => return Err(BackupError::Stopped { signal }),
+    };
+    if fed.is_ok() {
+        // Every statement has run: the COMMIT is all that is left.
+        let _ = stdin.write_all(b"COMMIT;\n").await;
+    }
+    // The end of psql's input: without a COMMIT, the session ends and the server rolls
+    // the transaction back.
+    drop(stdin);
+    if matches!(fed, Err(Unfinished::Apply)) {
+        let _ = script.start_kill();
+    }
+    let apply_status = apply.wait().await.map_err(psql.failed())?;
+    let psql_said = || async {
+        format!(
+            "psql: {}: {}",
+            process::describe(apply_status),
+            url.scrub(&apply_stderr.text().await)
+        )
+    };
+    let reason = match fed {
+        Ok(()) if apply_status.success() => {
+            tracing::info!("restore done");
+            return Ok(());
+        }
+        // ON_ERROR_STOP: the COMMIT itself failed, and the server rolled back.
+        Ok(()) if apply_status.code() == Some(3) => psql_said().await,
+        Ok(()) => {
+            return Err(BackupError::CommitUnknown {
+                file,
+                schema_version: plan.backup.manifest.schema_version,
+                stderr: psql_said().await,
+            });
+        }
+        Err(Unfinished::Script(status)) => format!(
+            "pg_restore failed ({}) before the end of the dump, so psql was given no COMMIT; pg_restore: {}",
+            status.map_or_else(|| "unknown status".to_owned(), process::describe),
+            script_stderr.text().await
+        ),
+        Err(Unfinished::NoCommit) => "pg_restore's script did not end with the COMMIT that --single-transaction writes, so psql was given none".to_owned(),
+        Err(Unfinished::Apply) => psql_said().await,
+    };
+    Err(BackupError::RestoreFailed { file, reason })
+}
+
+/// pg_restore writing the dump's script (`--use-list` when given) on its stdout, in one
+/// transaction: `--single-transaction` keeps large objects from committing on their own.
+fn spawn_script(
+    pg_restore: &Tool,
+    file: &Path,
+    use_list: Option<&Path>,
+) -> Result<(Child, ChildStdout, Tail), BackupError> {
+    let mut command = pg_restore.command();
+    if let Some(list) = use_list {
+        command.arg("--use-list").arg(list);
+    }
+    let mut script = command
+        .args(["--single-transaction", "--file=-"])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(pg_restore.failed())?;
+    let stderr = Tail::spawn(script.stderr.take());
+    let out = script
+        .stdout
+        .take()
+        .ok_or_else(|| pg_restore.failed()(no_pipe()))?;
+    Ok((script, out, stderr))
+}
+
+/// A child spawned with a pipe that is not there.
+fn no_pipe() -> std::io::Error {
+    std::io::Error::other("no pipe to the child")
+}
+
+/// Why the transaction was not brought to its `COMMIT`.
+enum Unfinished {
+    /// pg_restore failed, or its output could not be read: its exit status, if known.
+    Script(Option<ExitStatus>),
+    /// pg_restore's script lacks the `COMMIT` `--single-transaction` ends it with.
+    NoCommit,
+    /// psql stopped reading its input: an error stopped it.
+    Apply,
+}
+
+/// Gives psql the transaction up to, not including, its `COMMIT`: the prelude, pg_restore's
+/// script but for its tail (held back until pg_restore has exited 0), the tail without the
+/// script's own `COMMIT`, the postlude; then waits for psql's marker that all of it ran.
+async fn feed(
+    plan: &RestorePlan,
+    stdin: &mut ChildStdin,
+    stdout: ChildStdout,
+    mut script_out: ChildStdout,
+    script: &mut Child,
+) -> Result<(), Unfinished> {
+    let apply = |written: std::io::Result<()>| written.map_err(|_| Unfinished::Apply);
+    apply(stdin.write_all(plan.prelude().as_bytes()).await)?;
+    let mut held = Vec::with_capacity(HELD_BACK + CHUNK);
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match script_out.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => {
+                let _ = script.start_kill();
+                break;
+            }
+        };
+        held.extend_from_slice(&chunk[..n]);
+        if held.len() > HELD_BACK {
+            let ready = held.len() - HELD_BACK;
+            apply(stdin.write_all(&held[..ready]).await)?;
+            held.drain(..ready);
         }
     }
-    drop(script_out);
-    let apply_status = apply.wait().await.map_err(psql.failed())?;
-    let script_status = script.wait().await.map_err(pg_restore.failed())?;
-    if !apply_status.success() || !script_status.success() {
-        let script_text = if script_status.success() {
-            "ok".to_owned()
-        } else {
-            format!(
-                "{}: {}",
-                process::describe(script_status),
-                script_stderr.text().await
-            )
-        };
-        return Err(BackupError::RestoreFailed {
-            file,
-            stderr: url.scrub(&format!(
-                "{}: {}",
-                process::describe(apply_status),
-                apply_stderr.text().await
-            )),
-            restore_stderr: script_text,
-        });
+    let status = script.wait().await.ok();
+    if !status.is_some_and(|status| status.success()) {
+        return Err(Unfinished::Script(status));
     }
-    tracing::info!("restore done");
-    Ok(())
+    let (body, trailer) = without_commit(&held).ok_or(Unfinished::NoCommit)?;
+    apply(stdin.write_all(body).await)?;
+    apply(stdin.write_all(trailer).await)?;
+    apply(stdin.write_all(postlude().as_bytes()).await)?;
+    apply(stdin.flush().await)?;
+    if ready(stdout).await {
+        Ok(())
+    } else {
+        Err(Unfinished::Apply)
+    }
+}
+
+/// The end of pg_restore's script around its last `COMMIT;` line, which it leaves out.
+fn without_commit(tail: &[u8]) -> Option<(&[u8], &[u8])> {
+    const COMMIT: &[u8] = b"\nCOMMIT;\n";
+    let at = tail.windows(COMMIT.len()).rposition(|w| w == COMMIT)?;
+    Some((&tail[..=at], &tail[at + COMMIT.len()..]))
+}
+
+/// Whether psql echoed [`READY`]; `false` when its output ends first (an error stopped it).
+/// Query results go to `/dev/null`, so its output holds only what `\echo` prints.
+async fn ready(stdout: ChildStdout) -> bool {
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line == READY {
+            return true;
+        }
+    }
+    false
 }
 
 /// The filtered table of contents in a private temporary file for `--use-list`.
@@ -449,18 +603,65 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The file's sha256, hex, read off the async workers.
-pub async fn sha256_of(file: &Path) -> Result<String, BackupError> {
-    let path = file.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut reader =
-            std::fs::File::open(&path).map_err(BackupError::io("read", path.clone()))?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut reader, &mut hasher).map_err(BackupError::io("read", path.clone()))?;
-        Ok(hex::encode(hasher.finalize()))
-    })
-    .await
-    .unwrap_or_else(|e| Err(BackupError::io("hash", file)(std::io::Error::other(e))))
+/// Checks the dump against its manifest: a regular file, then its size (a damaged or
+/// foreign file is told at once, not after reading gigabytes), then its sha256.
+async fn check_dump(backup: &Backup) -> Result<(), BackupError> {
+    let (dump, size) = input::open_regular(&backup.path)?;
+    let manifest = &backup.manifest;
+    if size != manifest.size_bytes {
+        return Err(BackupError::SizeMismatch {
+            file: backup.path.clone(),
+            expected: manifest.size_bytes,
+            actual: size,
+        });
+    }
+    let actual = sha256_of(dump, &backup.path).await?;
+    if actual != manifest.sha256 {
+        return Err(BackupError::ChecksumMismatch {
+            file: backup.path.clone(),
+            expected: manifest.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// The file's sha256, hex, read off the async workers. Dropping the future stops the
+/// reading at the next chunk: the runtime waits for blocking work before the process can
+/// exit, so a stop must reach it.
+async fn sha256_of(file: std::fs::File, path: &Path) -> Result<String, BackupError> {
+    /// Tells the reading to stop when the future is dropped, whichever way it ends.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stopped = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let flag = Arc::clone(&stopped.0);
+    let shown = path.to_owned();
+    tokio::task::spawn_blocking(move || hash(file, &shown, &flag))
+        .await
+        .unwrap_or_else(|e| Err(BackupError::io("hash", path)(std::io::Error::other(e))))
+}
+
+/// Hashes `file` chunk by chunk until its end or until `stopped`.
+fn hash(mut file: std::fs::File, path: &Path, stopped: &AtomicBool) -> Result<String, BackupError> {
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        if stopped.load(Ordering::Relaxed) {
+            return Err(BackupError::io("hash", path)(std::io::Error::from(
+                std::io::ErrorKind::Interrupted,
+            )));
+        }
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(hex::encode(hasher.finalize())),
+            Ok(n) => hasher.update(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(BackupError::io("read", path)(e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -497,6 +698,7 @@ mod tests {
             kept: Vec::new(),
             kept_extensions: Vec::new(),
             globals: globals.iter().map(|g| (*g).to_owned()).collect(),
+            audit: true,
             list: String::new(),
             locks_needed,
             lock_table: (64, 100),
@@ -542,6 +744,15 @@ mod tests {
             ..RestoreOptions::default()
         };
         assert!(globals.refusal(keep).is_none());
+    }
+
+    #[test]
+    fn the_scripts_closing_commit_is_left_out_and_what_follows_it_kept() {
+        let tail = b"COPY t FROM stdin;\nCOMMIT;\n\\.\n\nCOMMIT;\n\n-- done\n\\unrestrict k\n";
+        let (body, trailer) = without_commit(tail).unwrap();
+        assert_eq!(body, b"COPY t FROM stdin;\nCOMMIT;\n\\.\n\n");
+        assert_eq!(trailer, b"\n-- done\n\\unrestrict k\n");
+        assert!(without_commit(b"COPY t FROM stdin;\n1\n").is_none());
     }
 
     #[test]

@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
-use super::builder::Gate;
+use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
-use super::locked::{Change, guarded, primary_only, read_failed, record, release_lock};
-use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server};
+use super::locked::{Change, guarded, lock_lost, primary_only, read_failed, record, release_lock};
+use crate::backup::{
+    self, BackupError, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server,
+};
 use crate::lock::MigrationLock;
 use crate::{fleet, history};
 
@@ -44,6 +46,19 @@ impl Gate {
 /// Then prunes old backups of this database; a failed prune is logged, not fatal (the new
 /// backup is safe).
 pub(crate) async fn backup_before_change(
+    gate: &Gate,
+    lock: &MigrationLock,
+    schema_version: i64,
+) -> Result<Option<backup::Backup>, Error> {
+    let taken = backup_unless_skipped(gate, lock, schema_version).await?;
+    if let Some(taken) = &taken {
+        prune(gate, taken);
+    }
+    Ok(taken)
+}
+
+/// The backup before a change, unless `--no-backup` (which is logged), without pruning.
+async fn backup_unless_skipped(
     gate: &Gate,
     lock: &MigrationLock,
     schema_version: i64,
@@ -84,7 +99,7 @@ fn policy(gate: &Gate) -> backup::Retention {
     }
 }
 
-/// Takes a backup under the held lock and prunes old ones (exit 5, 6 or 8 on failure).
+/// Takes a backup under the held lock (exit 5, 6 or 8 on failure).
 async fn take_backup(
     gate: &Gate,
     lock: &MigrationLock,
@@ -92,14 +107,18 @@ async fn take_backup(
 ) -> Result<backup::Backup, Error> {
     let request = request(gate, lock.connection(), schema_version)?;
     let work = async { backup::take(&request).await.exit(Exit::BackupFailed) };
-    let taken = guarded(
+    guarded(
         gate,
         lock,
         "during the backup (its partial file was removed)",
         schema_version,
         work,
     )
-    .await?;
+    .await
+}
+
+/// Removes the backups of `taken`'s database that retention no longer keeps.
+fn prune(gate: &Gate, taken: &backup::Backup) {
     let origin = taken.manifest.origin();
     if let Err(error) = backup::prune(
         &gate.settings.backup.dir,
@@ -109,7 +128,6 @@ async fn take_backup(
     ) {
         tracing::warn!(error = %crate::gate::error::chain(&error), "pruning old backups failed");
     }
-    Ok(taken)
 }
 
 /// `backup`: a backup now, under the lock, whatever `--no-backup` says. With `--dry-run`
@@ -133,7 +151,9 @@ async fn backup_now(gate: &Gate) -> Result<(), Error> {
         let version = history::current_version(lock.client())
             .await
             .map_err(read_failed)?;
-        take_backup(gate, &lock, version).await
+        let taken = take_backup(gate, &lock, version).await?;
+        prune(gate, &taken);
+        Ok(taken)
     }
     .await;
     release_lock(lock).await;
@@ -163,25 +183,29 @@ async fn origin(gate: &Gate) -> Result<Origin, Error> {
         .exit(Exit::Internal)
 }
 
-/// `restore FILE --yes`: checksum and refusals, then (under the lock) the database back to
-/// the dump. Without `--yes` it prints the plan and exits 2; with `--dry-run` it prints the
-/// plan and exits 0; neither changes anything.
+/// `restore FILE --yes`: checks and refusals, then under the lock the fleet's admission, a
+/// backup of the database as it is (so the restore can be undone; unless `--no-backup`),
+/// the database back to the dump, and the restore recorded in the audit trail, which it
+/// keeps (DESIGN §18). Without `--yes` it prints the plan and exits 2; with `--dry-run` it
+/// prints the plan and exits 0; neither changes anything. A stop while the dump is hashed
+/// or replayed exits 8 at once, with nothing changed.
 async fn restore(
     gate: &Gate,
     file: &Path,
     confirmed: bool,
     options: RestoreOptions,
 ) -> Result<(), Error> {
-    let pg_dump = gate.settings.backup.pg_dump.as_deref();
     if gate.settings.dry_run || !confirmed {
         let client = gate.connect().await?;
-        let plan = RestorePlan::new(&client, file, pg_dump)
+        let from = history::current_version(&client)
             .await
-            .exit(Exit::BackupFailed)?;
-        gate.tell(Event::RestorePlan(&plan));
-        if let Some(refusal) = plan.refusal(options) {
-            return Err(refusal_failure(refusal));
-        }
+            .map_err(read_failed)?;
+        let checked = RestorePlan::new(&client, file, gate.settings.backup.pg_dump.as_deref());
+        let plan = tokio::select! {
+            plan = checked => plan.map_err(plan_failed)?,
+            signal = gate.stop.wait() => return Err(stopped(signal, CHECKING, None)),
+        };
+        show_plan(gate, &plan, from, options)?;
         if gate.settings.dry_run {
             gate.tell(Event::NothingChanged);
             return Ok(());
@@ -189,54 +213,7 @@ async fn restore(
         return Err(Error::new(Exit::Usage, Unconfirmed));
     }
     let lock = gate.acquire_lock().await?;
-    let started = Instant::now();
-    let result = async {
-        let plan = RestorePlan::new(lock.connection(), file, pg_dump)
-            .await
-            .exit(Exit::BackupFailed)?;
-        gate.tell(Event::RestorePlan(&plan));
-        if let Some(refusal) = plan.refusal(options) {
-            return Err(refusal_failure(refusal));
-        }
-        let from = history::current_version(lock.connection())
-            .await
-            .map_err(read_failed)?;
-        let change = fleet::Change {
-            from,
-            to: plan.backup.manifest.schema_version,
-        };
-        let (_, verdict) = gate.admission(lock.connection(), change).await?;
-        primary_only(lock.connection()).await?;
-        let url = gate.url()?;
-        let work = async {
-            backup::restore(&plan, options, url, &gate.application_name, pg_dump)
-                .await
-                .exit(Exit::BackupFailed)
-        };
-        guarded(
-            gate,
-            &lock,
-            "during the restore (its transaction was rolled back)",
-            from,
-            work,
-        )
-        .await?;
-        let version = history::current_version(lock.connection())
-            .await
-            .map_err(read_failed)?;
-        let entry = Change {
-            action: "restore",
-            from,
-            to: version,
-            started,
-            backup_file: Some(file.display().to_string()),
-            outcome: verdict.outcome("ok".to_owned()),
-        }
-        .entry(gate);
-        record(lock.connection(), &entry).await;
-        Ok((plan, version))
-    }
-    .await;
+    let result = restore_locked(gate, &lock, file, options).await;
     release_lock(lock).await;
     let (plan, version) = result?;
     gate.tell(Event::Restored {
@@ -244,6 +221,120 @@ async fn restore(
         version,
     });
     Ok(())
+}
+
+/// What a stop while the dump is checked says.
+const CHECKING: &str = "while checking the backup";
+
+/// Tells the plan and the backup taken first, or the refusal (nothing changed).
+fn show_plan(
+    gate: &Gate,
+    plan: &RestorePlan,
+    from: i64,
+    options: RestoreOptions,
+) -> Result<(), Error> {
+    gate.tell(Event::RestorePlan(plan));
+    if let Some(refusal) = plan.refusal(options) {
+        return Err(refusal_failure(refusal));
+    }
+    gate.tell(Event::BackupIntent {
+        skip: gate.settings.backup.skip,
+        dir: &gate.settings.backup.dir,
+        schema_version: from,
+    });
+    Ok(())
+}
+
+/// The restore under the lock; returns its plan and the schema version it left.
+async fn restore_locked(
+    gate: &Gate,
+    lock: &MigrationLock,
+    file: &Path,
+    options: RestoreOptions,
+) -> Result<(RestorePlan, i64), Error> {
+    let started = Instant::now();
+    let client = lock.connection();
+    let pg_dump = gate.settings.backup.pg_dump.as_deref();
+    let from = history::current_version(client)
+        .await
+        .map_err(read_failed)?;
+    let checked = async {
+        RestorePlan::new(client, file, pg_dump)
+            .await
+            .map_err(plan_failed)
+    };
+    let plan = guarded(gate, lock, CHECKING, from, checked).await?;
+    show_plan(gate, &plan, from, options)?;
+    let change = fleet::Change {
+        from,
+        to: plan.backup.manifest.schema_version,
+    };
+    let (_, verdict) = gate.admission(client, change).await?;
+    primary_only(client).await?;
+    // Not pruned: retention must not remove the dump about to be restored.
+    let undo = backup_unless_skipped(gate, lock, from).await?;
+    if let Some(undo) = &undo {
+        gate.tell(Event::BackupTaken(undo));
+    }
+    let url = gate.url()?;
+    let replay = backup::restore(
+        &plan,
+        options,
+        url,
+        &gate.application_name,
+        pg_dump,
+        &gate.stop,
+    );
+    lock.hold_while(replay)
+        .await
+        .map_err(|lost| lock_lost(lost, from))?
+        .map_err(|error| restore_failed(error, from))?;
+    let version = history::current_version(client)
+        .await
+        .map_err(read_failed)?;
+    let mut ok = format!(
+        "ok; restored {} (schema {})",
+        file.display(),
+        plan.backup.manifest.schema_version
+    );
+    if undo.is_none() {
+        ok.push_str("; no backup was taken first (--no-backup)");
+    }
+    let entry = Change {
+        action: "restore",
+        from,
+        to: version,
+        started,
+        backup_file: undo.map(|b| b.path.display().to_string()),
+        outcome: verdict.outcome(ok),
+    }
+    .entry(gate);
+    record(client, &entry).await;
+    Ok((plan, version))
+}
+
+/// A dump or manifest that is not a regular file of a sane size is a usage error (exit 2);
+/// any other failure to check it is a failed backup (exit 5).
+fn plan_failed(error: BackupError) -> Error {
+    let exit = match &error {
+        BackupError::Input(input) if input.is_unusable() => Exit::Usage,
+        _ => Exit::BackupFailed,
+    };
+    Error::new(exit, error)
+}
+
+/// A replay that did not commit: exit 8 on a stop, 4 when the connection went away at the
+/// commit (its outcome unknown), else 5; the database is as it was, but in the unknown case.
+fn restore_failed(error: BackupError, from: i64) -> Error {
+    match error {
+        BackupError::Stopped { signal } => stopped(
+            signal,
+            "during the restore, before its COMMIT was sent: nothing was committed",
+            Some(from),
+        ),
+        BackupError::CommitUnknown { .. } => Error::new(Exit::Unreachable, error),
+        _ => Error::new(Exit::BackupFailed, error),
+    }
 }
 
 /// A dump of another database is a usage error (exit 2); the others are refusals (exit 3).

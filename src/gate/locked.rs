@@ -128,7 +128,7 @@ pub(crate) fn refused_by_fleet(error: &Error) -> Option<fleet::Change> {
 }
 
 /// Exit 6: the lock's session died while a child worked; nothing after `at` was applied.
-fn lock_lost(error: LockError, at: i64) -> Error {
+pub(crate) fn lock_lost(error: LockError, at: i64) -> Error {
     Error::new(Exit::StepFailed, LockLost { error, at })
 }
 
