@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::connections::{Activity, Connections, Phase, Registration, Throttle};
+use super::connections::{Activity, Connections, Ending, Phase, Registration, Throttle};
 use super::limits::ConnectionLimits;
 use super::routes::{self, State};
 use super::watched::Watched;
@@ -70,17 +70,13 @@ pub async fn run(
         while served.try_join_next().is_some() {}
         match connections.admit() {
             Some(registration) => {
-                served.spawn(serve(
-                    stream,
-                    registration,
-                    routes.clone(),
-                    stopping.subscribe(),
-                ));
+                served.spawn(serve(stream, registration, routes.clone()));
             }
             None => tracing::debug!("every connection is being answered; refusing a new one"),
         }
     }
     drop(listener);
+    connections.stop_all();
     let _ = stopping.send(true);
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while served.join_next().await.is_some() {}
@@ -157,14 +153,10 @@ enum Ended {
     Shed,
 }
 
-/// Serves one connection until it ends, times out or is shed; on `stopping`, lets the
-/// request in flight finish and closes it (hyper's graceful shutdown).
-async fn serve<S>(
-    stream: TcpStream,
-    registration: Registration,
-    routes: S,
-    mut stopping: watch::Receiver<bool>,
-) where
+/// Serves one connection until it ends, times out or is shed; told that the server stops,
+/// lets the request in flight finish and closes it (hyper's graceful shutdown).
+async fn serve<S>(stream: TcpStream, registration: Registration, routes: S)
+where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Send + 'static,
     S::Future: Send,
 {
@@ -176,20 +168,21 @@ async fn serve<S>(
             .http1_only(true)
             .serve_connection(watched, answer(routes, Arc::clone(&activity)))
     );
-    let mut shed = pin!(activity.shed());
-    let mut stop = pin!(stopping.wait_for(|stopping| *stopping));
-    let mut stopped = false;
+    let mut ending = pin!(activity.ending());
+    let mut stopping = false;
     let mut timer = pin!(tokio::time::sleep(limits.header_read_timeout));
     let ended = std::future::poll_fn(|cx| {
-        if !stopped && stop.as_mut().poll(cx).is_ready() {
-            stopped = true;
-            connection.as_mut().graceful_shutdown();
+        if !stopping && let Poll::Ready(told) = ending.as_mut().poll(cx) {
+            match told {
+                Ending::Shed => return Poll::Ready(Ended::Shed),
+                Ending::Stop => {
+                    stopping = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
         }
         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
             return Poll::Ready(Ended::Served(result));
-        }
-        if shed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Ended::Shed);
         }
         // The phase changes only while `connection` is polled, just above. The timer is
         // moved earlier at once, but later only when it fires: a keep-alive request pushes
