@@ -867,18 +867,26 @@ suite_http() {
         wait_http "http://127.0.0.1:$warp_port/" "$warp_pid" 30 || { log "warp-hello did not start"; warp_pid=""; }
     fi
     for ((r = 1; r <= RUNS; r++)); do
-        log "row 6: run $r/$RUNS (wrk ${WRK_DURATION} x $((sg_on ? 4 : 1)))"
+        log "row 6: run $r/$RUNS (wrk ${WRK_DURATION} x $((sg_on ? 3 : 1)))"
         [[ -z $warp_pid ]] || run_wrk warp "http://127.0.0.1:$warp_port/"
         if ((sg_on)); then
-            # 6e's two sides in alternating order, so neither always runs first
-            ((r % 2)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
             run_wrk health "http://127.0.0.1:$sg_port/health"
-            ((r % 2 == 0)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
             run_wrk metrics "http://127.0.0.1:$sg_port/metrics"
         fi
     done
+    # Row 7 before row 6e, whose idle connections have buffers of their own.
+    if ((sg_on)); then add_sample rss_sg "$(hwm_kb "$sg_pid")"; fi
+    if ((sg_on)) && row_on 6; then
+        for ((r = 1; r <= RUNS; r++)); do
+            log "row 6e: run $r/$RUNS (wrk ${WRK_DURATION} x 2)"
+            # the two sides in alternating order, so neither always runs first
+            ((r % 2)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
+            run_wrk health_none "http://127.0.0.1:$sg_port/health"
+            ((r % 2 == 0)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
+        done
+        add_sample rss_idle "$(hwm_kb "$sg_pid")"
+    fi
     if ((sg_on)); then
-        add_sample rss_sg "$(hwm_kb "$sg_pid")"
         kill "$sg_pid" 2>/dev/null || true
         wait "$sg_pid" 2>/dev/null || true
         drop_db "$db"
@@ -1026,8 +1034,8 @@ print_table() {
         row 6d "\`/metrics\` p99 latency vs bare warp" \
             "$(cell ms metrics_p99 serve)" "$(cell ms warp_p99)" "$(ratio_cell metrics_p99 warp_p99)" "< 2 ms"
         local idle
-        idle="\`/health\` throughput with $IDLE_CONNS idle keep-alive connections held (\`bench/idle_clients.py\`; $(median idle_ready) opened, $(median idle_held) still open after wrk) vs none, \`--max-connections $IDLE_MAX_CONNECTIONS\`"
-        row 6e "$idle" "$(cell rps health_idle_rps serve)" "$(cell rps health_rps serve)" "$(ratio_cell health_idle_rps health_rps)" "—"
+        idle="\`/health\` throughput with $IDLE_CONNS idle keep-alive connections held (\`bench/idle_clients.py\`; $(median idle_ready) opened, $(median idle_held) still open after wrk) vs none, \`--max-connections $IDLE_MAX_CONNECTIONS\`; serve's peak RSS with them $(cell kb rss_idle serve)"
+        row 6e "$idle" "$(cell rps health_idle_rps serve)" "$(cell rps health_none_rps serve)" "$(ratio_cell health_idle_rps health_none_rps)" "—"
     fi
     if row_on 7; then
         row 7 "peak RSS (VmHWM) of \`serve\` after the wrk runs vs warp-hello" \

@@ -5,8 +5,9 @@
 //! bounded ([`ConnectionLimits`]): each is served by its own task, which closes it when
 //! its headers are late, when it idles past the keep-alive timeout, or when the registry
 //! sheds it to admit a newer one. When descriptors run out anyway (`EMFILE`), the loop
-//! sheds the connection idle longest and pauses, growing the pause, instead of retrying
-//! every second and logging each time as hyper's `AddrIncoming` does.
+//! sheds the connections idle longest and pauses briefly (growing the pause when none can
+//! be shed), logging it at most once a minute, instead of retrying every second and
+//! logging each time as hyper's `AddrIncoming` does.
 
 use std::convert::Infallible;
 use std::future::Future;
