@@ -801,6 +801,29 @@ run_wrk() {
 }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 
+# Row 6e: the idle keep-alive connections held beside wrk, and serve's limit above them.
+IDLE_CONNS=1000
+IDLE_MAX_CONNECTIONS=1100
+# run_wrk_idle KEY URL PORT: one wrk run while bench/idle_clients.py holds IDLE_CONNS idle
+# keep-alive connections to PORT; samples KEY_rps, KEY_p99, idle_ready and idle_held
+run_wrk_idle() {
+    local key=$1 url=$2 port=$3 out=$LOG_DIR/idle-clients.out holder n
+    : >"$out"
+    python3 "$BENCH_DIR/idle_clients.py" 127.0.0.1 "$port" "$IDLE_CONNS" >"$out" 2>>"$LOG_DIR/idle-clients.log" &
+    holder=$!
+    BG_PIDS+=("$holder")
+    for ((n = 0; n < 600; n++)); do
+        grep -q '^ready' "$out" && break
+        kill -0 "$holder" 2>/dev/null || break
+        sleep 0.1
+    done
+    add_sample idle_ready "$(awk '/^ready/ {print $2}' "$out")"
+    run_wrk "$key" "$url"
+    kill -TERM "$holder" 2>/dev/null || true
+    wait "$holder" 2>/dev/null || true
+    add_sample idle_held "$(awk '/^held/ {print $2}' "$out")"
+}
+
 SERVE_STATUS=""
 suite_http() {
     local db=schemagate_bench_serve sg_port warp_port sg_pid="" warp_pid="" r args code
@@ -817,7 +840,10 @@ suite_http() {
         sg_migrate "$db" --no-backup >>"$logf" 2>&1 || true
         sg_port=$(free_port "$HTTP_PORT")
         mapfile -t args < <(sg_common "$db")
-        "$SG_BIN" serve --listen "127.0.0.1:$sg_port" "${args[@]}" >>"$logf" 2>&1 &
+        # Row 6e holds IDLE_CONNS connections beside wrk's: a limit above them, and the
+        # descriptors for it (the holder is started from this shell too).
+        ulimit -n 4096 2>/dev/null || log "cannot raise ulimit -n to 4096: row 6e runs at $(ulimit -n) descriptors"
+        "$SG_BIN" serve --listen "127.0.0.1:$sg_port" --max-connections "$IDLE_MAX_CONNECTIONS" "${args[@]}" >>"$logf" 2>&1 &
         sg_pid=$!
         BG_PIDS+=("$sg_pid")
         if wait_http "http://127.0.0.1:$sg_port/health" "$sg_pid" 120; then
@@ -848,8 +874,19 @@ suite_http() {
             run_wrk metrics "http://127.0.0.1:$sg_port/metrics"
         fi
     done
+    # Row 7 before row 6e, whose idle connections have buffers of their own.
+    if ((sg_on)); then add_sample rss_sg "$(hwm_kb "$sg_pid")"; fi
+    if ((sg_on)) && row_on 6; then
+        for ((r = 1; r <= RUNS; r++)); do
+            log "row 6e: run $r/$RUNS (wrk ${WRK_DURATION} x 2)"
+            # the two sides in alternating order, so neither always runs first
+            ((r % 2)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
+            run_wrk health_none "http://127.0.0.1:$sg_port/health"
+            ((r % 2 == 0)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
+        done
+        add_sample rss_idle "$(hwm_kb "$sg_pid")"
+    fi
     if ((sg_on)); then
-        add_sample rss_sg "$(hwm_kb "$sg_pid")"
         kill "$sg_pid" 2>/dev/null || true
         wait "$sg_pid" 2>/dev/null || true
         drop_db "$db"
@@ -996,6 +1033,9 @@ print_table() {
             "$(cell rps metrics_rps serve)" "$(cell rps warp_rps)" "$(ratio_cell metrics_rps warp_rps)" "≥ 0.80×"
         row 6d "\`/metrics\` p99 latency vs bare warp" \
             "$(cell ms metrics_p99 serve)" "$(cell ms warp_p99)" "$(ratio_cell metrics_p99 warp_p99)" "< 2 ms"
+        local idle
+        idle="\`/health\` throughput with $IDLE_CONNS idle keep-alive connections held (\`bench/idle_clients.py\`; $(median idle_ready) opened, $(median idle_held) still open after wrk) vs none, \`--max-connections $IDLE_MAX_CONNECTIONS\`; serve's peak RSS with them $(cell kb rss_idle serve)"
+        row 6e "$idle" "$(cell rps health_idle_rps serve)" "$(cell rps health_none_rps serve)" "$(ratio_cell health_idle_rps health_none_rps)" "—"
     fi
     if row_on 7; then
         row 7 "peak RSS (VmHWM) of \`serve\` after the wrk runs vs warp-hello" \

@@ -1,11 +1,13 @@
 //! The service (issue 5): `/health`, `/metrics`, the background refresh, graceful shutdown,
-//! `--no-migrate`, `healthcheck` and JSON logs.
+//! `--no-migrate`, `healthcheck` and JSON logs; slow, idle and numerous clients (issue 22)
+//! in [`slow_clients`].
 //!
 //! Most tests start the same `Application` the binary starts, in-process on port 0, and stop
 //! it with their own shutdown future; the tests about signals, exit codes and logs run the
 //! binary.
 
 mod proxy;
+mod slow_clients;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -55,6 +57,16 @@ async fn try_spawn_app(project: &Project, url: &str, extra: &[&str]) -> Result<T
         [] => {}
         ["--no-migrate"] => settings.service.no_migrate = true,
         ["--metrics-prefix", prefix] => settings.service.metrics_prefix = (*prefix).to_owned(),
+        [
+            "--header-read-timeout",
+            header,
+            "--keep-alive-timeout",
+            idle,
+        ] => {
+            let connections = &mut settings.service.connections;
+            connections.header_read_timeout = schemagate::duration::parse(header).unwrap();
+            connections.keep_alive_timeout = schemagate::duration::parse(idle).unwrap();
+        }
         other => panic!("spawn_app does not know {other:?}"),
     }
     let gate = Gate::builder(release)

@@ -253,15 +253,18 @@ pub struct Application {
     stopping: watch::Receiver<bool>,
     /// The change the fleet did not admit at start, made in the background once it does.
     deferred: Option<fleet::Change>,
-    server: JoinHandle<Result<(), hyper::Error>>,
+    server: JoinHandle<()>,
 }
 
 impl Application {
     /// Binds the service's `listen` address (port 0 picks one) and serves at once —
     /// `/health/live` and `/metrics` answer, `/health` is 503 saying what the gate waits
-    /// for — then runs the gate. A refusal stops the server and returns its error.
+    /// for — then runs the gate. A refusal stops the server and returns its error; a zero
+    /// connection limit or timeout is refused before binding (exit 2).
     pub async fn start(gate: Gate) -> Result<(Self, Report), Error> {
-        let listen = gate.settings.service.listen;
+        let service = &gate.settings.service;
+        service.connections.check().exit(Exit::Usage)?;
+        let listen = service.listen;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| Listen {
@@ -275,6 +278,7 @@ impl Application {
         let server = tokio::spawn(server::http::run(
             listener,
             gate.state.clone(),
+            service.connections,
             async move {
                 let _ = shut.wait_for(|shut| *shut).await;
             },
@@ -341,7 +345,7 @@ impl Application {
         let _ = drained.send(true);
         let _ = refresh.await;
         drop(self.stopping);
-        served.exit(Exit::Internal)?.exit(Exit::Internal)?;
+        served.exit(Exit::Internal)?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ddl::Limits;
+use crate::server::ConnectionLimits;
 
 /// How the gate connects, waits, migrates and lints.
 #[derive(Debug, Clone)]
@@ -87,7 +88,8 @@ impl Default for BackupSettings {
     }
 }
 
-/// The service side: metric names and the background refresh (DESIGN §8).
+/// The service side: the listener and its limits, metric names and the background refresh
+/// (DESIGN §8).
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {
     /// Where the standalone `serve` listens. Default `0.0.0.0:8080`.
@@ -99,6 +101,8 @@ pub struct ServiceSettings {
     /// Never change the schema (a Job migrates): the gate only looks, and `/health` stays
     /// unready while the schema is below the window.
     pub no_migrate: bool,
+    /// How the standalone server bounds slow, idle and numerous clients.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServiceSettings {
@@ -108,6 +112,7 @@ impl Default for ServiceSettings {
             metrics_prefix: "schemagate".to_owned(),
             refresh_interval: Duration::from_secs(15),
             no_migrate: false,
+            connections: ConnectionLimits::default(),
         }
     }
 }

@@ -7,6 +7,9 @@
 //!   keeping the fleet and the audit-derived counters current.
 //! - [`routes`]: paths, methods, 404 and 405.
 //! - [`http`]: serving a bound listener until a shutdown future completes.
+//! - [`limits`]: the header-read and keep-alive timeouts and the connection limit.
+//! - `connections`: the open connections, their timeouts, and which to shed at the limit.
+//! - `watched`: a connection's socket, telling its activity when bytes arrive.
 //! - [`healthcheck`]: the client behind `schemagate healthcheck`.
 //!
 //! The wiring (gate, pool, first refresh, binding) is `gate::Application`; its shutdown
@@ -15,11 +18,16 @@
 pub mod health;
 pub mod healthcheck;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod refresh;
 pub mod routes;
 
+mod connections;
+mod watched;
+
 pub use health::{Health, Judge, Observation, Verdict};
+pub use limits::ConnectionLimits;
 pub use metrics::Metrics;
 pub use refresh::{Departure, Refresher};
 pub use routes::State;

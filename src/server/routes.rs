@@ -105,7 +105,8 @@ fn reply(status: StatusCode, content_type: &'static str, body: Bytes) -> Respons
     response
 }
 
-fn error(status: StatusCode, message: &str, path: &str) -> Response<Body> {
+/// A JSON error answer naming the path.
+pub(super) fn error(status: StatusCode, message: &str, path: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": message, "path": path }).to_string();
     reply(status, JSON, Bytes::from(body))
 }

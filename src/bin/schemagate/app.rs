@@ -10,6 +10,7 @@ use schemagate::gate::{
     Application, BackupSettings, EarlySession, Error, Exit, FleetSettings, ServiceSettings,
     Settings,
 };
+use schemagate::server::ConnectionLimits;
 use schemagate::stop::Stop;
 use schemagate::{Compat, Gate, Release};
 use secrecy::SecretString;
@@ -161,6 +162,11 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
                 metrics_prefix: args.metrics_prefix.clone(),
                 refresh_interval: args.refresh_interval,
                 no_migrate: args.no_migrate,
+                connections: ConnectionLimits {
+                    header_read_timeout: args.header_read_timeout,
+                    keep_alive_timeout: args.keep_alive_timeout,
+                    max_connections: args.max_connections,
+                },
             },
             None => defaults,
         },

@@ -285,6 +285,21 @@ pub struct ServeArgs {
     /// Never change the schema (a Job migrates); stay unready while the schema is below the window.
     #[arg(long, env = "SCHEMAGATE_NO_MIGRATE", hide_env_values = true)]
     pub no_migrate: bool,
+    /// Close a connection whose request headers have not all arrived this long after it
+    /// opened (after their first byte, for a later request on the same connection).
+    #[arg(long, env = "SCHEMAGATE_HEADER_READ_TIMEOUT", hide_env_values = true, default_value = "5s", value_parser = schemagate::duration::parse)]
+    pub header_read_timeout: Duration,
+    /// Close a keep-alive connection that starts no new request for this long.
+    #[arg(long, env = "SCHEMAGATE_KEEP_ALIVE_TIMEOUT", hide_env_values = true, default_value = "75s", value_parser = schemagate::duration::parse)]
+    pub keep_alive_timeout: Duration,
+    /// At most this many open HTTP connections; beyond it the one idle longest is closed.
+    #[arg(
+        long,
+        env = "SCHEMAGATE_MAX_CONNECTIONS",
+        hide_env_values = true,
+        default_value = "512"
+    )]
+    pub max_connections: usize,
 }
 
 /// `--json` for commands whose output a machine may read.
