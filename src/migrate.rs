@@ -26,7 +26,7 @@ use crate::position::{byte_offset, line_column};
     error = crate::db::describe(&self.error),
     blocked = self.blocked_by.as_ref().map(|b| format!("; it waited for locks held by {b}")).unwrap_or_default(),
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
-    position = self.position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default(),
+    position = where_it_failed(self.position, self.statement),
     partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
     done = done(&self.completed),
     outcome = self.outcome(),
@@ -41,6 +41,8 @@ pub struct StepFailed {
     pub error: tokio_postgres::Error,
     /// Line and column of the error in the file, when PostgreSQL gives one.
     pub position: Option<(usize, usize)>,
+    /// The statement that failed, in a file run a statement at a time.
+    pub statement: Option<StatementAt>,
     /// Versions completed in this run before the failure.
     pub completed: Vec<i64>,
     /// The schema version the database is at.
@@ -76,6 +78,34 @@ impl StepFailed {
                 self.at
             )
         }
+    }
+}
+
+/// Which statement of a file run a statement at a time failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementAt {
+    /// Its number in the file, from 1.
+    pub index: usize,
+    /// How many statements the file has.
+    pub count: usize,
+    /// The line it starts at.
+    pub line: usize,
+}
+
+/// " at statement 3 of 5 (line 12, column 8)", " at statement 3 of 5 (which starts at line
+/// 12)" when the server gives no position, " at line 4, column 2" for a transactional file.
+fn where_it_failed(position: Option<(usize, usize)>, statement: Option<StatementAt>) -> String {
+    match (statement, position) {
+        (Some(s), Some((line, column))) => format!(
+            " at statement {} of {} (line {line}, column {column})",
+            s.index, s.count
+        ),
+        (Some(s), None) => format!(
+            " at statement {} of {} (which starts at line {})",
+            s.index, s.count, s.line
+        ),
+        (None, Some((line, column))) => format!(" at line {line}, column {column}"),
+        (None, None) => String::new(),
     }
 }
 
@@ -124,6 +154,9 @@ pub struct Execution<'a> {
     pub prelude: Option<&'a str>,
     /// Lock and statement timeouts, retries.
     pub limits: Limits,
+    /// The whole plan in one transaction (`--atomic`): every step transactional, none
+    /// committed unless all are.
+    pub atomic: bool,
 }
 
 /// Hears what [`execute`] does.
@@ -145,6 +178,9 @@ pub async fn execute(
     execution: &Execution<'_>,
     observer: &mut (dyn Observer + Send),
 ) -> Result<Executed, StepFailed> {
+    if execution.atomic {
+        return execute_atomic(client, execution, observer).await;
+    }
     let plan = execution.plan;
     let mut completed = Vec::with_capacity(plan.steps.len());
     let mut at = plan.current;
@@ -172,6 +208,7 @@ pub async fn execute(
                 step: step.clone(),
                 error: failed.error,
                 position,
+                statement: failed.statement,
                 completed,
                 at,
                 connection_lost: failed.connection_lost,
@@ -199,6 +236,115 @@ pub async fn execute(
         }
     }
     Ok(Executed::Completed)
+}
+
+/// Runs every step of the plan in one transaction, each behind a savepoint so that a step
+/// that times out waiting for a lock is rolled back alone and run again (while the earlier
+/// steps keep their locks). A failure, or a stop between steps, rolls back the whole plan:
+/// the schema stays at `plan.current`.
+async fn execute_atomic(
+    client: &mut Client,
+    execution: &Execution<'_>,
+    observer: &mut (dyn Observer + Send),
+) -> Result<Executed, StepFailed> {
+    let plan = execution.plan;
+    let transaction = client.transaction().await;
+    // Nothing of the plan stays applied, so nothing counts as completed.
+    let failed = |step: &Step, failed: RunFailed, script: &Script| {
+        tracing::error!(version = step.version, file = %step.file, "step failed: the whole plan is rolled back (--atomic)");
+        StepFailed {
+            direction: plan.direction,
+            step: step.clone(),
+            position: failed.offset.map(|o| line_column(&script.sql, o)),
+            statement: failed.statement,
+            error: failed.error,
+            completed: Vec::new(),
+            at: plan.current,
+            connection_lost: failed.connection_lost,
+            cancelled: failed.cancelled,
+            blocked_by: None,
+        }
+    };
+    let first = plan.steps.first();
+    let transaction = match (transaction, first) {
+        (Ok(transaction), _) => transaction,
+        (Err(error), Some(step)) => {
+            let (script, _) = step_parts(execution.catalogue, plan.direction, step);
+            return Err(failed(
+                step,
+                RunFailed::new(error, &script.sql, None),
+                script,
+            ));
+        }
+        (Err(_), None) => return Ok(Executed::Completed),
+    };
+    for (index, step) in plan.steps.iter().enumerate() {
+        let (script, mut history_statement) = step_parts(execution.catalogue, plan.direction, step);
+        if let (0, Some(prelude)) = (index, execution.prelude) {
+            history_statement = format!("{prelude};\n{history_statement}");
+        }
+        let settings = execution.limits.for_file(script.timeouts);
+        let begin = format!("SAVEPOINT schemagate_step; {}", settings.statements(true));
+        let end = format!("{history_statement}; RELEASE SAVEPOINT schemagate_step");
+        let mut pauses = execution.limits.pauses();
+        let mut attempt = 0;
+        let started = Instant::now();
+        loop {
+            let ran = async {
+                transaction
+                    .batch_execute(&begin)
+                    .await
+                    .map_err(|e| RunFailed::new(e, &script.sql, None))?;
+                transaction
+                    .batch_execute(&script.sql)
+                    .await
+                    .map_err(|e| RunFailed::new(e, &script.sql, Some(0)))?;
+                transaction
+                    .batch_execute(&end)
+                    .await
+                    .map_err(|e| RunFailed::new(e, &script.sql, None))
+            }
+            .await;
+            match ran {
+                Err(run) if run.lock_timeout => {
+                    attempt += 1;
+                    let pause = pauses.next();
+                    let blocked_by = observer.lock_wait(step, attempt, pause);
+                    let rolled_back = transaction
+                        .batch_execute("ROLLBACK TO SAVEPOINT schemagate_step")
+                        .await;
+                    match (pause, rolled_back) {
+                        (Some(pause), Ok(())) => tokio::time::sleep(pause).await,
+                        _ => {
+                            let mut error = failed(step, run, script);
+                            error.blocked_by = blocked_by;
+                            return Err(error);
+                        }
+                    }
+                }
+                Err(run) => return Err(failed(step, run, script)),
+                Ok(()) => break,
+            }
+        }
+        let took = started.elapsed();
+        tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied (not committed until the whole plan is: --atomic)", verb(plan.direction));
+        let last = index + 1 == plan.steps.len();
+        if observer.step_done(step, took).is_break() && !last {
+            // Dropping the transaction rolls the whole plan back.
+            return Ok(Executed::Stopped { at: plan.current });
+        }
+    }
+    match (transaction.commit().await, plan.steps.last()) {
+        (Err(error), Some(step)) => {
+            let (script, _) = step_parts(execution.catalogue, plan.direction, step);
+            Err(failed(
+                step,
+                RunFailed::new(error, &script.sql, None),
+                script,
+            ))
+        }
+        _ => Ok(Executed::Completed),
+    }
 }
 
 /// The script of a step and the statement that records it in the history.
@@ -236,6 +382,8 @@ struct RunFailed {
     cancelled: bool,
     /// Whether it gave up waiting for a lock.
     lock_timeout: bool,
+    /// The statement that failed, in a file run a statement at a time.
+    statement: Option<StatementAt>,
 }
 
 impl RunFailed {
@@ -246,9 +394,28 @@ impl RunFailed {
             connection_lost: crate::db::connection_lost(&error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
             lock_timeout: ddl::is_lock_timeout(&error),
+            statement: None,
             error,
         }
     }
+
+    /// The failure of statement `index` (from 0) of a file run a statement at a time.
+    fn in_statement(mut self, script: &Script, index: usize) -> Self {
+        let start = script.statements.get(index).map_or(0, |range| range.start);
+        self.statement = Some(StatementAt {
+            index: index + 1,
+            count: script.statements.len(),
+            line: line_column(&script.sql, first_line(&script.sql, start)).0,
+        });
+        self
+    }
+}
+
+/// Where the statement at `start` really starts: after the whitespace PostgreSQL's
+/// splitter leaves before it (the end of the previous statement's line).
+fn first_line(sql: &str, start: usize) -> usize {
+    let rest = sql.get(start..).unwrap_or_default();
+    start + (rest.len() - rest.trim_start().len())
 }
 
 /// Decides, for a statement that timed out waiting for a lock, how long to pause before
@@ -286,14 +453,15 @@ async fn run(
         .await
         .map_err(|e| RunFailed::new(e, &script.sql, None))?;
     // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
-    for range in &script.statements {
+    for (index, range) in script.statements.iter().enumerate() {
         let (base, statement) = (range.start, &script.sql[range.clone()]);
+        let failed = |e| RunFailed::new(e, &script.sql, Some(base)).in_statement(script, index);
         loop {
             match client.batch_execute(statement).await {
-                Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
-                    .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, Some(base)))?,
-                done => break done.map_err(|e| RunFailed::new(e, &script.sql, Some(base)))?,
+                Err(error) if ddl::is_lock_timeout(&error) => {
+                    pause_or_give_up(retry, error).await.map_err(failed)?
+                }
+                done => break done.map_err(failed)?,
             }
         }
     }
