@@ -126,6 +126,7 @@ impl Gate {
         verdicts.end()?;
         Ok(Locked::judged(planned.plan, judged).report(self, Duration::ZERO))
     }
+
     /// `check`: the read-only verdict, without the lock, as the gate gives it (see
     /// [`Gate::verdict_on`]); returns the schema version.
     pub async fn check(&self) -> Result<i64, Error> {
