@@ -331,8 +331,14 @@ fn warn_stranding(gate: &Gate, plan: &Plan) {
         });
         return;
     }
-    for step in &stranded {
-        tracing::warn!(remedy = atomic::remedy(atomic_possible), "{step}");
+    // The first is the one to read; a long plan would otherwise log one line per step.
+    if let Some(first) = stranded.first() {
+        tracing::warn!(
+            steps = stranded.len(),
+            remedy = atomic::remedy(atomic_possible),
+            "{first}; a failure at any of {} step(s) would strand the schema between the windows",
+            stranded.len()
+        );
     }
 }
 

@@ -360,10 +360,18 @@ fn admission(groups: &[schemagate::fleet::Group], verdict: &str) {
     say!("admission: {verdict}");
 }
 
-/// Prints the steps whose failure would strand the schema, and the remedy.
+/// Prints the steps whose failure would strand the schema (the first few, then how many
+/// more), and the remedy.
 fn stranded(steps: &[schemagate::plan::Stranded], atomic_possible: bool) {
-    for step in steps {
+    const SHOWN: usize = 3;
+    for step in steps.iter().take(SHOWN) {
         say!("WARNING: {step}");
+    }
+    if steps.len() > SHOWN {
+        say!(
+            "WARNING: and {} more step(s) whose failure would strand the schema",
+            steps.len() - SHOWN
+        );
     }
     if atomic_possible {
         say!(
