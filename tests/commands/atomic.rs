@@ -61,7 +61,11 @@ async fn without_atomic_the_plan_warns_that_a_failure_strands_the_schema_and_it_
     let run = project.run(&db.url, &["migrate"]).await;
     run.expect_code(6);
     assert!(
-        run.text().contains("if step 5 (") && run.text().contains("--atomic"),
+        run.text().contains("if step 4 (")
+            && run
+                .text()
+                .contains("a failure at any of 4 step(s) would strand the schema")
+            && run.text().contains("--atomic"),
         "the gate's log warns before the steps:\n{}",
         run.text()
     );
