@@ -32,6 +32,16 @@ impl Gate {
     /// scratch database with `verify`.
     pub async fn baseline(&self, version: i64, verify: bool) -> Result<(), Error> {
         adopt::check_version(&self.release.catalogue, version).map_err(failure)?;
+        if self.settings.dry_run {
+            // No lock: what it would record, and the verdicts the real run would meet.
+            let client = self.connect().await?;
+            intent(self, &client, version, verify).await?;
+            let change = fleet::Change {
+                from: 0,
+                to: version,
+            };
+            return super::verdicts::preview_change(self, &client, change, None).await;
+        }
         let mut lock = self.acquire_lock().await?;
         let result = baseline_locked(self, &mut lock, version, verify).await;
         release_lock(lock).await;
@@ -45,25 +55,7 @@ async fn baseline_locked(
     version: i64,
     prove: bool,
 ) -> Result<(), Error> {
-    let current = history::current_version(lock.connection())
-        .await
-        .map_err(read_failed)?;
-    if current > 0 {
-        return Err(failure(BaselineError::HasHistory { current }));
-    }
-    if prove {
-        verify(gate, lock.connection(), version).await?;
-    }
-    let rows = adopt::rows(&gate.release.catalogue, version);
-    gate.tell(Event::BaselineIntent {
-        migrations: rows.len(),
-        version,
-        verified: prove,
-    });
-    if gate.settings.dry_run {
-        gate.tell(Event::NothingChanged);
-        return Ok(());
-    }
+    intent(gate, lock.connection(), version, prove).await?;
     let change = fleet::Change {
         from: 0,
         to: version,
@@ -73,6 +65,26 @@ async fn baseline_locked(
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
     gate.tell(Event::BaselineRecorded(version));
+    Ok(())
+}
+
+/// Refuses a database that has a history, proves the version first with `prove`, and
+/// tells what the baseline records.
+async fn intent(gate: &Gate, client: &Client, version: i64, prove: bool) -> Result<(), Error> {
+    let current = history::current_version(client)
+        .await
+        .map_err(read_failed)?;
+    if current > 0 {
+        return Err(failure(BaselineError::HasHistory { current }));
+    }
+    if prove {
+        verify(gate, client, version).await?;
+    }
+    gate.tell(Event::BaselineIntent {
+        migrations: adopt::rows(&gate.release.catalogue, version).len(),
+        version,
+        verified: prove,
+    });
     Ok(())
 }
 

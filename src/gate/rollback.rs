@@ -175,21 +175,12 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
 }
 
 /// A rollback's dry run, after its plan: the verdicts the real run would meet before its
-/// backup (the fleet's, `--atomic`'s, the primary's), without the lock, ending with the
-/// first refusal as the real run would.
+/// backup, without the lock, ending with the first refusal as the real run would.
 async fn preview(gate: &Gate, client: &Client, plan: &Plan) -> Result<(), Error> {
-    let mut verdicts = Verdicts::new(gate);
-    if !plan.is_empty() {
-        let (live, verdict) = gate.admission(client, fleet::Change::from(plan)).await?;
-        gate.tell(Event::Admission {
-            fleet: &fleet::summary(&live),
-            verdict: &verdict.shown(),
-        });
-        verdicts.keep(verdict.refusal())?;
-        verdicts.keep(atomic::fits(gate, client, plan).await)?;
-        verdicts.keep(primary_only(client).await)?;
+    if plan.is_empty() {
+        return Verdicts::new(gate).end();
     }
-    verdicts.end()
+    super::verdicts::preview_change(gate, client, fleet::Change::from(plan), Some(plan)).await
 }
 
 /// Where a resolved rollback goes.

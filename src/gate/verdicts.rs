@@ -3,9 +3,14 @@
 //! first, so `plan` exits with the code the real run would give and says everything that
 //! stands in its way at once.
 
+use tokio_postgres::Client;
+
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
+use super::locked::primary_only;
+use crate::fleet;
+use crate::plan::Plan;
 
 /// The refusals met so far, and whether to go on after one.
 pub(crate) struct Verdicts<'g> {
@@ -42,6 +47,30 @@ impl<'g> Verdicts<'g> {
         }
         self.first.map_or(Ok(()), Err)
     }
+}
+
+/// The end of a dry run of a rollback, a baseline or an adoption, after it told what it
+/// would do: the verdicts the real run meets before its backup — the fleet's admission,
+/// `--atomic`'s limits for the steps it would run (`plan`), the primary — shown, and the
+/// first refusal as the outcome.
+pub(crate) async fn preview_change(
+    gate: &Gate,
+    client: &Client,
+    change: fleet::Change,
+    plan: Option<&Plan>,
+) -> Result<(), Error> {
+    let mut verdicts = Verdicts::new(gate);
+    let (live, verdict) = gate.admission(client, change).await?;
+    gate.tell(Event::Admission {
+        fleet: &fleet::summary(&live),
+        verdict: &verdict.shown(),
+    });
+    verdicts.keep(verdict.refusal())?;
+    if let Some(plan) = plan {
+        verdicts.keep(super::atomic::fits(gate, client, plan).await)?;
+    }
+    verdicts.keep(primary_only(client).await)?;
+    verdicts.end()
 }
 
 /// Whether `error` judges the plan (a refusal or a bad file) rather than reports a failure.

@@ -109,3 +109,55 @@ async fn plan_shows_every_refusal_and_exits_with_the_first_the_real_run_meets() 
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn baseline_and_adopt_dry_runs_return_at_once_while_another_session_holds_the_lock() {
+    let db = TestDb::new().await;
+    let project = crate::support::Project::with_tables(2, 1, 2);
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "CREATE TABLE t1 (id int); \
+             CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); \
+             INSERT INTO schema_migrations VALUES (1, false);",
+        )
+        .await
+        .unwrap();
+    client
+        .query_one("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .unwrap();
+    for args in [
+        &[
+            "baseline",
+            "--version",
+            "1",
+            "--dry-run",
+            "--lock-timeout",
+            "5s",
+        ][..],
+        &[
+            "adopt",
+            "--from",
+            "golang-migrate",
+            "--dry-run",
+            "--lock-timeout",
+            "5s",
+        ],
+    ] {
+        let started = Instant::now();
+        let run = project.run(&db.url, args).await;
+        run.expect_code(0);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{args:?} waited {:?} for the lock",
+            started.elapsed()
+        );
+        assert!(
+            run.text().contains("admission: ") && run.text().contains("no lock taken"),
+            "{args:?}:\n{}",
+            run.text()
+        );
+    }
+    assert!(db.history().await.is_empty(), "a dry run records nothing");
+}
