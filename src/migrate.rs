@@ -30,7 +30,7 @@ mod atomic;
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
     position = where_it_failed(self.position, self.statement),
     partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
-    done = done(&self.completed),
+    done = if self.atomic { "--atomic: the whole plan was rolled back with it, the steps before it included".to_owned() } else { done(&self.completed) },
     outcome = self.outcome(),
 )]
 pub struct StepFailed {
@@ -57,6 +57,8 @@ pub struct StepFailed {
     pub cancelled: bool,
     /// Who held the lock it waited for when its retries ran out.
     pub blocked_by: Option<String>,
+    /// The plan ran in one transaction (`--atomic`): nothing of it stays applied.
+    pub atomic: bool,
 }
 
 impl StepFailed {
@@ -220,6 +222,7 @@ pub async fn execute(
                 } else {
                     None
                 },
+                atomic: false,
             });
         }
         let took = started.elapsed();

@@ -20,7 +20,6 @@ pub(super) async fn execute(
 ) -> Result<Executed, StepFailed> {
     let plan = execution.plan;
     let transaction = client.transaction().await;
-    // Nothing of the plan stays applied, so nothing counts as completed.
     let failed = |step: &Step, failed: RunFailed, script: &Script| {
         tracing::error!(version = step.version, file = %step.file, "step failed: the whole plan is rolled back (--atomic)");
         StepFailed {
@@ -34,6 +33,7 @@ pub(super) async fn execute(
             connection_lost: failed.connection_lost,
             cancelled: failed.cancelled,
             blocked_by: None,
+            atomic: true,
         }
     };
     let first = plan.steps.first();

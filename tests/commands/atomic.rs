@@ -88,7 +88,14 @@ async fn with_atomic_a_failing_third_of_five_steps_leaves_schema_history_and_bac
     assert!(!plan.text().contains("WARNING: if step"), "{}", plan.text());
     let run = project.run(&db.url, &["migrate", "--atomic"]).await;
     run.expect_code(6);
-    assert!(run.text().contains("division by zero"), "{}", run.text());
+    assert!(
+        run.text().contains("division by zero")
+            && run
+                .text()
+                .contains("--atomic: the whole plan was rolled back with it"),
+        "{}",
+        run.text()
+    );
     assert_eq!(db.history().await, [1, 2]);
     assert_eq!(schema_and_history(&db).await, schema_before);
     let backups_after = Snapshot::take(&db.url, &project.backups()).await.files;
