@@ -13,7 +13,7 @@ export LC_ALL=C
 RUNS=5
 PEERS=0
 EXISTING_URL=""
-ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16"
+ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16,17,18"
 N_MIG=500
 INSTANCES=16
 NOOP_REPS=10
@@ -39,7 +39,7 @@ the same runs (interleaved A/B/A/B), and the ratio schemagate / baseline.
 
 Options:
   --runs N               runs per workload (default 5, at least 1; use >= 5 for results)
-  --rows LIST            comma-separated rows to run: 1..11, 14, 16 (default all)
+  --rows LIST            comma-separated rows to run: 1..11, 14, 16, 17, 18 (default all)
   --peers                add columns for refinery_cli, sqlx-cli, dbmate where on PATH (rows 1-3)
   --existing-server URL  use this server (postgres://user@host:port/db) instead of a
                          throwaway cluster; databases named schemagate_bench_* are
@@ -88,8 +88,8 @@ done
 for v in RUNS N_MIG INSTANCES NOOP_REPS PGBENCH_SCALE PG_PORT HTTP_PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-row_re='([1-9]|10|11|14|16)'
-[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16"
+row_re='([1-9]|10|11|14|16|17|18)'
+[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16, 17, 18"
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 or newer is needed (EPOCHREALTIME)"
 
 row_on() { [[ ,$ROWS, == *,$1,* ]]; }
@@ -902,6 +902,10 @@ suite_http() {
 # shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
 . "$BENCH_DIR/library-rows.sh"
 
+# Rows 17 and 18: dry runs under a held lock, and --atomic.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/commands-rows.sh"
+
 # Rows 1b to 1d and 9 to 11: timestamp versions at scale, embedded and from a directory.
 # shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
 . "$BENCH_DIR/scale-rows.sh"
@@ -1043,6 +1047,7 @@ print_table() {
     fi
     print_scale_rows 9
     print_library_rows
+    print_commands_rows
 }
 
 machine_description() {
@@ -1107,6 +1112,8 @@ if ((SG_OK)) && row_on 10; then suite_ts_apply; fi
 if row_on 11; then suite_split; fi
 if ((SG_OK)) && row_on 14; then suite_embed; fi
 if ((SG_OK)) && row_on 16; then suite_fleet; fi
+if ((SG_OK)) && row_on 17; then suite_dry_run; fi
+if ((SG_OK)) && row_on 18; then suite_atomic; fi
 
 TABLE=$(print_table)
 printf '%s\n' "$TABLE"

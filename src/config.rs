@@ -54,6 +54,18 @@ pub struct Compat {
     pub adopt: Adopt,
     /// `[lint]`: what the gate does with the lint's findings on its plan.
     pub lint: Lint,
+    /// `[apply]`: how the gate applies its plan.
+    pub apply: Apply,
+}
+
+/// `[apply]` of compat.toml (DESIGN §18).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Apply {
+    /// Apply the whole plan in one transaction, as `--atomic`: a failure anywhere leaves
+    /// the schema where it was, at the price of holding every lock until the end.
+    #[serde(default)]
+    pub atomic: bool,
 }
 
 /// `[lint]` of compat.toml (DESIGN §12). The gate always refuses `breaks-window`; other
@@ -135,6 +147,8 @@ struct RawCompat {
     adopt: Adopt,
     #[serde(default)]
     lint: Lint,
+    #[serde(default)]
+    apply: Apply,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +267,7 @@ impl Compat {
             releases,
             adopt: raw.adopt,
             lint: raw.lint,
+            apply: raw.apply,
         };
         Ok(compat)
     }

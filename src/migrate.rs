@@ -19,6 +19,8 @@ use crate::history;
 use crate::plan::{Direction, Plan, Step};
 use crate::position::{byte_offset, line_column};
 
+mod atomic;
+
 /// A step failed; the steps before it are committed.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -26,9 +28,9 @@ use crate::position::{byte_offset, line_column};
     error = crate::db::describe(&self.error),
     blocked = self.blocked_by.as_ref().map(|b| format!("; it waited for locks held by {b}")).unwrap_or_default(),
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
-    position = self.position.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default(),
+    position = where_it_failed(self.position, self.statement),
     partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
-    done = done(&self.completed),
+    done = if self.atomic { "--atomic: the whole plan was rolled back with it, the steps before it included".to_owned() } else { done(&self.completed) },
     outcome = self.outcome(),
 )]
 pub struct StepFailed {
@@ -41,6 +43,8 @@ pub struct StepFailed {
     pub error: tokio_postgres::Error,
     /// Line and column of the error in the file, when PostgreSQL gives one.
     pub position: Option<(usize, usize)>,
+    /// The statement that failed, in a file run a statement at a time.
+    pub statement: Option<StatementAt>,
     /// Versions completed in this run before the failure.
     pub completed: Vec<i64>,
     /// The schema version the database is at.
@@ -53,6 +57,8 @@ pub struct StepFailed {
     pub cancelled: bool,
     /// Who held the lock it waited for when its retries ran out.
     pub blocked_by: Option<String>,
+    /// The plan ran in one transaction (`--atomic`): nothing of it stays applied.
+    pub atomic: bool,
 }
 
 impl StepFailed {
@@ -76,6 +82,34 @@ impl StepFailed {
                 self.at
             )
         }
+    }
+}
+
+/// Which statement of a file run a statement at a time failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementAt {
+    /// Its number in the file, from 1.
+    pub index: usize,
+    /// How many statements the file has.
+    pub count: usize,
+    /// The line it starts at.
+    pub line: usize,
+}
+
+/// " at statement 3 of 5 (line 12, column 8)", " at statement 3 of 5 (which starts at line
+/// 12)" when the server gives no position, " at line 4, column 2" for a transactional file.
+fn where_it_failed(position: Option<(usize, usize)>, statement: Option<StatementAt>) -> String {
+    match (statement, position) {
+        (Some(s), Some((line, column))) => format!(
+            " at statement {} of {} (line {line}, column {column})",
+            s.index, s.count
+        ),
+        (Some(s), None) => format!(
+            " at statement {} of {} (which starts at line {})",
+            s.index, s.count, s.line
+        ),
+        (None, Some((line, column))) => format!(" at line {line}, column {column}"),
+        (None, None) => String::new(),
     }
 }
 
@@ -124,6 +158,9 @@ pub struct Execution<'a> {
     pub prelude: Option<&'a str>,
     /// Lock and statement timeouts, retries.
     pub limits: Limits,
+    /// The whole plan in one transaction (`--atomic`): every step transactional, none
+    /// committed unless all are.
+    pub atomic: bool,
 }
 
 /// Hears what [`execute`] does.
@@ -145,6 +182,9 @@ pub async fn execute(
     execution: &Execution<'_>,
     observer: &mut (dyn Observer + Send),
 ) -> Result<Executed, StepFailed> {
+    if execution.atomic {
+        return atomic::execute(client, execution, observer).await;
+    }
     let plan = execution.plan;
     let mut completed = Vec::with_capacity(plan.steps.len());
     let mut at = plan.current;
@@ -172,6 +212,7 @@ pub async fn execute(
                 step: step.clone(),
                 error: failed.error,
                 position,
+                statement: failed.statement,
                 completed,
                 at,
                 connection_lost: failed.connection_lost,
@@ -181,6 +222,7 @@ pub async fn execute(
                 } else {
                     None
                 },
+                atomic: false,
             });
         }
         let took = started.elapsed();
@@ -236,6 +278,8 @@ struct RunFailed {
     cancelled: bool,
     /// Whether it gave up waiting for a lock.
     lock_timeout: bool,
+    /// The statement that failed, in a file run a statement at a time.
+    statement: Option<StatementAt>,
 }
 
 impl RunFailed {
@@ -246,9 +290,28 @@ impl RunFailed {
             connection_lost: crate::db::connection_lost(&error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
             lock_timeout: ddl::is_lock_timeout(&error),
+            statement: None,
             error,
         }
     }
+
+    /// The failure of statement `index` (from 0) of a file run a statement at a time.
+    fn in_statement(mut self, script: &Script, index: usize) -> Self {
+        let start = script.statements.get(index).map_or(0, |range| range.start);
+        self.statement = Some(StatementAt {
+            index: index + 1,
+            count: script.statements.len(),
+            line: line_column(&script.sql, first_line(&script.sql, start)).0,
+        });
+        self
+    }
+}
+
+/// Where the statement at `start` really starts: after the whitespace PostgreSQL's
+/// splitter leaves before it (the end of the previous statement's line).
+fn first_line(sql: &str, start: usize) -> usize {
+    let rest = sql.get(start..).unwrap_or_default();
+    start + (rest.len() - rest.trim_start().len())
 }
 
 /// Decides, for a statement that timed out waiting for a lock, how long to pause before
@@ -286,14 +349,15 @@ async fn run(
         .await
         .map_err(|e| RunFailed::new(e, &script.sql, None))?;
     // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
-    for range in &script.statements {
+    for (index, range) in script.statements.iter().enumerate() {
         let (base, statement) = (range.start, &script.sql[range.clone()]);
+        let failed = |e| RunFailed::new(e, &script.sql, Some(base)).in_statement(script, index);
         loop {
             match client.batch_execute(statement).await {
-                Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
-                    .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, Some(base)))?,
-                done => break done.map_err(|e| RunFailed::new(e, &script.sql, Some(base)))?,
+                Err(error) if ddl::is_lock_timeout(&error) => {
+                    pause_or_give_up(retry, error).await.map_err(failed)?
+                }
+                done => break done.map_err(failed)?,
             }
         }
     }

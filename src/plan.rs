@@ -7,6 +7,12 @@ use crate::catalogue::{Catalogue, Down, Migration};
 use crate::config::Window;
 use crate::history::Applied;
 
+pub mod stranding;
+pub mod window;
+
+pub use stranding::{Stranded, stranding};
+pub use window::{Unreachable, WindowError, reachable};
+
 /// Which way a plan moves the schema: the direction of the files it runs.
 pub use crate::catalogue::Direction;
 

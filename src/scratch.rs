@@ -61,6 +61,7 @@ pub async fn run(
         plan,
         prelude: None,
         limits: LIMITS,
+        atomic: false,
     };
     migrate::execute(client, &execution, &mut Unobserved)
         .await

@@ -7,6 +7,7 @@ mod adopt;
 mod adoption;
 mod backup;
 mod backup_faults;
+mod commands;
 mod ddl;
 mod docs;
 mod embedded;

@@ -346,7 +346,7 @@ async fn relations_in(client: &Client, schemas: &[String]) -> Result<u64, Backup
 }
 
 /// `max_locks_per_transaction` and the slots it is multiplied by.
-async fn lock_table(client: &Client) -> Result<(u64, u64), BackupError> {
+pub(crate) async fn lock_table(client: &Client) -> Result<(u64, u64), BackupError> {
     let row = client
         .query_one(
             "SELECT current_setting('max_locks_per_transaction')::int8, \

@@ -37,6 +37,7 @@ fn the_reference_file_parses() {
         }
     );
     assert!(compat.lint.strict);
+    assert!(compat.apply.atomic);
     assert!(
         !Compat::from_toml_str(include_str!("../../compat.toml"))
             .unwrap()

@@ -8,7 +8,9 @@ use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
 use super::locked::{Change, primary_only, read_failed, record, release_lock};
-use crate::adopt::{self, AdoptError, Tool};
+use tokio_postgres::Client;
+
+use crate::adopt::{self, AdoptError, Mapped, Tool, ToolHistory};
 use crate::lock::MigrationLock;
 use crate::{fleet, history};
 
@@ -26,8 +28,15 @@ fn failure(error: AdoptError) -> Error {
 
 impl Gate {
     /// `schemagate adopt --from TOOL [--dry-run]`: records the versions `tool` applied as
-    /// this catalogue's history, printing the mapping.
+    /// this catalogue's history, printing the mapping. A dry run takes no lock: it shows
+    /// the mapping and the verdicts the real run would meet, and exits with its code.
     pub async fn adopt(&self, tool: Tool) -> Result<(), Error> {
+        if self.settings.dry_run {
+            let client = self.connect().await?;
+            let (_, mapped) = mapping(self, &client, tool).await?;
+            let newest = mapped.last().map_or(0, |m| m.version);
+            return super::verdicts::preview_change(self, &client, change_to(newest), None).await;
+        }
         let mut lock = self.acquire_lock().await?;
         let result = adopt_locked(self, &mut lock, tool).await;
         release_lock(lock).await;
@@ -35,31 +44,39 @@ impl Gate {
     }
 }
 
-async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Result<(), Error> {
-    let current = history::current_version(lock.connection())
+/// The tool's history mapped to the catalogue (refused when ours exists), told as an event.
+async fn mapping(
+    gate: &Gate,
+    client: &Client,
+    tool: Tool,
+) -> Result<(ToolHistory, Vec<Mapped>), Error> {
+    let current = history::current_version(client)
         .await
         .map_err(read_failed)?;
     if current > 0 {
         return Err(failure(AdoptError::HasHistory { current }));
     }
-    let tool_history = adopt::read(lock.connection(), tool)
-        .await
-        .map_err(failure)?;
+    let tool_history = adopt::read(client, tool).await.map_err(failure)?;
     let mapped = adopt::map(&gate.release.catalogue, &tool_history).map_err(failure)?;
     gate.tell(Event::AdoptMapping {
         history: &tool_history,
         mapped: &mapped,
     });
-    if gate.settings.dry_run {
-        gate.tell(Event::NothingChanged);
-        return Ok(());
-    }
-    let newest = mapped.last().map_or(0, |m| m.version);
-    let change = fleet::Change {
+    Ok((tool_history, mapped))
+}
+
+/// An adoption takes the schema from nothing recorded to the newest version adopted.
+fn change_to(newest: i64) -> fleet::Change {
+    fleet::Change {
         from: 0,
         to: newest,
-    };
-    let (_, verdict) = gate.admission(lock.connection(), change).await?;
+    }
+}
+
+async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Result<(), Error> {
+    let (tool_history, mapped) = mapping(gate, lock.connection(), tool).await?;
+    let newest = mapped.last().map_or(0, |m| m.version);
+    let (_, verdict) = gate.admission(lock.connection(), change_to(newest)).await?;
     primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     let started = Instant::now();

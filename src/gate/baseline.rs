@@ -8,10 +8,12 @@ use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
 use super::locked::{Change, primary_only, read_failed, record, release_lock};
+use crate::adopt::Tool;
 use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
 use crate::lock::MigrationLock;
 use crate::{db, fleet, history};
+use tokio_postgres::Client;
 
 /// Refusals are exit 3, a version the catalogue lacks exit 2, anything else exit 1.
 fn failure(error: BaselineError) -> Error {
@@ -30,6 +32,16 @@ impl Gate {
     /// scratch database with `verify`.
     pub async fn baseline(&self, version: i64, verify: bool) -> Result<(), Error> {
         adopt::check_version(&self.release.catalogue, version).map_err(failure)?;
+        if self.settings.dry_run {
+            // No lock: what it would record, and the verdicts the real run would meet.
+            let client = self.connect().await?;
+            intent(self, &client, version, verify).await?;
+            let change = fleet::Change {
+                from: 0,
+                to: version,
+            };
+            return super::verdicts::preview_change(self, &client, change, None).await;
+        }
         let mut lock = self.acquire_lock().await?;
         let result = baseline_locked(self, &mut lock, version, verify).await;
         release_lock(lock).await;
@@ -43,25 +55,7 @@ async fn baseline_locked(
     version: i64,
     prove: bool,
 ) -> Result<(), Error> {
-    let current = history::current_version(lock.connection())
-        .await
-        .map_err(read_failed)?;
-    if current > 0 {
-        return Err(failure(BaselineError::HasHistory { current }));
-    }
-    if prove {
-        verify(gate, lock, version).await?;
-    }
-    let rows = adopt::rows(&gate.release.catalogue, version);
-    gate.tell(Event::BaselineIntent {
-        migrations: rows.len(),
-        version,
-        verified: prove,
-    });
-    if gate.settings.dry_run {
-        gate.tell(Event::NothingChanged);
-        return Ok(());
-    }
+    intent(gate, lock.connection(), version, prove).await?;
     let change = fleet::Change {
         from: 0,
         to: version,
@@ -71,6 +65,26 @@ async fn baseline_locked(
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
     gate.tell(Event::BaselineRecorded(version));
+    Ok(())
+}
+
+/// Refuses a database that has a history, proves the version first with `prove`, and
+/// tells what the baseline records.
+async fn intent(gate: &Gate, client: &Client, version: i64, prove: bool) -> Result<(), Error> {
+    let current = history::current_version(client)
+        .await
+        .map_err(read_failed)?;
+    if current > 0 {
+        return Err(failure(BaselineError::HasHistory { current }));
+    }
+    if prove {
+        verify(gate, client, version).await?;
+    }
+    gate.tell(Event::BaselineIntent {
+        migrations: adopt::rows(&gate.release.catalogue, version).len(),
+        version,
+        verified: prove,
+    });
     Ok(())
 }
 
@@ -105,8 +119,7 @@ pub(crate) async fn record_baseline(
 
 /// `--verify`: a scratch database migrated to `version` must have the same schema. The
 /// scratch database is dropped on every path, a stop (exit 8) included.
-async fn verify(gate: &Gate, lock: &MigrationLock, version: i64) -> Result<(), Error> {
-    let admin = lock.connection();
+async fn verify(gate: &Gate, admin: &Client, version: i64) -> Result<(), Error> {
     let name = crate::scratch::create(admin).await.map_err(|source| {
         failure(BaselineError::Query {
             action: "create a scratch database (the user needs CREATEDB)",
@@ -130,36 +143,47 @@ async fn verify(gate: &Gate, lock: &MigrationLock, version: i64) -> Result<(), E
     result
 }
 
-/// The gate's first step on a database without a history: `None` when it is empty (fresh)
-/// or has a history; the baseline version when `[adopt] baseline` takes it over (verified
-/// first if asked); a refusal (exit 3) with the advice otherwise.
+/// The gate's first step on a database without a history (on the lock's session, or a
+/// dry run's): `None` when it is empty (fresh) or has a history; the baseline version when
+/// `[adopt] baseline` takes it over (verified first if asked); a refusal (exit 3) with the
+/// advice otherwise: `adopt --from TOOL` when another tool's history table is there.
 pub(crate) async fn adoption(
     gate: &Gate,
-    lock: &MigrationLock,
+    client: &Client,
     applied: &[history::Applied],
 ) -> Result<Option<i64>, Error> {
     if !applied.is_empty() {
         return Ok(None);
     }
-    let objects = adopt::existing_objects(lock.connection())
-        .await
-        .map_err(failure)?;
+    let objects = adopt::existing_objects(client).await.map_err(failure)?;
     if objects.is_empty() {
         return Ok(None);
     }
     let adopt = gate.release.compat.adopt;
     let Some(version) = adopt.baseline else {
-        return Err(Error::new(
-            Exit::Refused,
-            NoHistory {
-                objects: shown(&objects),
-                compat: gate.release.compat.origin.clone(),
-            },
-        ));
+        let compat = gate.release.compat.origin.clone();
+        let objects_shown = shown(&objects);
+        return Err(match other_tool(&objects) {
+            Some((table, tools)) => Error::new(
+                Exit::Refused,
+                OtherToolsHistory {
+                    objects: objects_shown,
+                    table,
+                    tools,
+                },
+            ),
+            None => Error::new(
+                Exit::Refused,
+                NoHistory {
+                    objects: objects_shown,
+                    compat,
+                },
+            ),
+        });
     };
     adopt::check_version(&gate.release.catalogue, version).map_err(failure)?;
     if adopt.verify {
-        verify(gate, lock, version).await?;
+        verify(gate, client, version).await?;
     }
     tracing::info!(
         version,
@@ -181,6 +205,41 @@ fn shown(objects: &[String]) -> String {
         text.push_str(&format!(" and {} more", objects.len() - SHOWN));
     }
     text
+}
+
+/// The history table of another migration tool among `objects`, and the `--from` names of
+/// the tools that keep their history in a table of that name.
+fn other_tool(objects: &[String]) -> Option<(String, String)> {
+    const TOOLS: [Tool; 5] = [
+        Tool::Sqlx,
+        Tool::GolangMigrate,
+        Tool::Dbmate,
+        Tool::Goose,
+        Tool::Flyway,
+    ];
+    objects.iter().find_map(|object| {
+        let table = object.strip_prefix("table ")?;
+        let name = table.rsplit('.').next()?;
+        let tools: Vec<&str> = TOOLS
+            .iter()
+            .filter(|tool| tool.table() == name)
+            .map(|tool| tool.name())
+            .collect();
+        (!tools.is_empty()).then(|| (table.to_owned(), tools.join(" or ")))
+    })
+}
+
+/// Another tool's history without ours: `adopt` maps it and checks it, where a baseline
+/// would check nothing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database has no schemagate history, but {table} is the history of {tools} (the database has {objects}); nothing was changed. Take it over with `schemagate adopt --from {first}` (--dry-run shows the mapping; docs/adopting.md), which checks each applied version against the catalogue",
+    first = self.tools.split(" or ").next().unwrap_or_default()
+)]
+struct OtherToolsHistory {
+    objects: String,
+    table: String,
+    tools: String,
 }
 
 /// User objects without a history, and no `[adopt] baseline`.

@@ -298,6 +298,13 @@ impl GateBuilder {
         self
     }
 
+    /// Applies the whole plan in one transaction, history rows included: a failure leaves
+    /// the schema where it was (`--atomic`; default: compat.toml's `[apply] atomic`).
+    pub fn atomic(mut self, atomic: bool) -> Self {
+        self.settings.atomic = Some(atomic);
+        self
+    }
+
     /// Plan and report, change nothing.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.settings.dry_run = dry_run;
@@ -340,13 +347,20 @@ impl GateBuilder {
         self
     }
 
-    /// Validates the settings (exit 2) and builds the gate; connects to nothing yet.
+    /// Validates the settings and the release's window against its catalogue (exit 2) and
+    /// builds the gate; connects to nothing yet.
     pub fn build(self) -> Result<Gate, Error> {
         let service = &self.settings.service;
         if service.refresh_interval.is_zero() {
             return Err(Error::new(Exit::Usage, SettingError::RefreshInterval));
         }
         let compat = &self.release.compat;
+        crate::plan::reachable(&self.release.catalogue, &compat.window)
+            .map_err(|problem| SettingError::Window {
+                compat: compat.origin.clone(),
+                problem,
+            })
+            .exit(Exit::Usage)?;
         let metrics = Metrics::register(
             self.registry.unwrap_or_default(),
             &service.metrics_prefix,
@@ -386,6 +400,14 @@ impl GateBuilder {
 /// A setting the builder refuses (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum SettingError {
+    /// compat.toml's window names no version of the catalogue.
+    #[error("{compat}: {problem}")]
+    Window {
+        /// compat.toml's origin.
+        compat: String,
+        /// What is wrong with the window.
+        problem: crate::plan::WindowError,
+    },
     /// A zero refresh interval would spin.
     #[error("the refresh interval (--refresh-interval) must be above 0")]
     RefreshInterval,

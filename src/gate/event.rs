@@ -4,8 +4,9 @@
 //! commands logs them, shows them or ignores them (the default) through
 //! [`GateBuilder::on_event`](super::GateBuilder::on_event).
 //!
-//! [`Gate::run`](super::Gate::run), `check` and `status` tell nothing: what they found is
-//! what they return.
+//! [`Gate::run`](super::Gate::run) tells only on a dry run (its plan and verdicts, which a
+//! refusal would otherwise hide); `check` and `status` tell nothing: what they found is what
+//! they return.
 
 use std::path::Path;
 use std::time::Duration;
@@ -38,7 +39,25 @@ pub enum Event<'a> {
         /// The schema version it is a backup of.
         schema_version: i64,
     },
-    /// A dry run ends: nothing was changed.
+    /// The live replicas and the fleet's verdict on the change (a dry run shows it).
+    Admission {
+        /// The live replicas of every release, by release.
+        fleet: &'a [crate::fleet::Group],
+        /// The verdict as shown ("the fleet admits migrating to 5", "refused by the fleet: …").
+        verdict: &'a str,
+    },
+    /// Steps of the plan whose failure would leave the schema outside the windows of the
+    /// releases running now and of this one (a dry run shows them; a real run logs them).
+    Stranded {
+        /// The steps, in order.
+        steps: &'a [crate::plan::Stranded],
+        /// Whether `--atomic` can apply this plan (no step runs outside a transaction).
+        atomic_possible: bool,
+    },
+    /// A refusal a dry run met: the real run would stop there. The dry run goes on to
+    /// show the other verdicts and ends with the first refusal.
+    Refused(&'a super::Error),
+    /// A dry run ends: nothing was changed, and no lock was taken.
     NothingChanged,
     /// The command had nothing to do, and why.
     NothingToDo(&'a str),

@@ -45,7 +45,8 @@ impl Gate {
     }
 
     /// The fleet's verdict on `change` (under the lock, before the backup; DESIGN §14): the
-    /// live replicas, and `Ok` with the verdict to report, or the refusal (exit 3). With
+    /// live replicas, and `Ok` with the verdict to report, or the refusal (exit 3); a dry
+    /// run gets the refusal as its verdict, to show it beside the others. With
     /// `--ignore-fleet` a refusal is a warning, and the verdict says so for the audit row.
     pub(crate) async fn admission(
         &self,
@@ -61,6 +62,7 @@ impl Gate {
             Admission::Refused(refusal) if !self.settings.dry_run => {
                 return Err(Error::new(Exit::Refused, refusal));
             }
+            Admission::Refused(refusal) => Verdict::Refused(refusal),
             admission => Verdict::Judged(admission.to_string()),
         };
         Ok((live, verdict))
@@ -74,25 +76,36 @@ impl Gate {
 
 /// What admission let through.
 pub(crate) enum Verdict {
-    /// Admitted (or, on a dry run, refused): the verdict as shown.
+    /// Admitted: the verdict as shown.
     Judged(String),
     /// Refused, overridden by `--ignore-fleet`: the note for the audit row.
     Overridden(String),
+    /// Refused, on a dry run: the real run would exit 3 with it.
+    Refused(fleet::Refusal),
 }
 
 impl Verdict {
     /// The verdict as `plan` shows it.
-    pub(crate) fn shown(&self) -> &str {
+    pub(crate) fn shown(&self) -> String {
         match self {
-            Verdict::Judged(text) | Verdict::Overridden(text) => text,
+            Verdict::Judged(text) | Verdict::Overridden(text) => text.clone(),
+            Verdict::Refused(refusal) => format!("refused by the fleet: {}", refusal.blocking()),
         }
     }
 
     /// What the audit row adds after `ok`.
     pub(crate) fn note(&self) -> Option<&str> {
         match self {
-            Verdict::Judged(_) => None,
+            Verdict::Judged(_) | Verdict::Refused(_) => None,
             Verdict::Overridden(note) => Some(note),
+        }
+    }
+
+    /// The refusal a dry run met, as the real run's error (exit 3).
+    pub(crate) fn refusal(&self) -> Result<(), Error> {
+        match self {
+            Verdict::Refused(refusal) => Err(Error::new(Exit::Refused, refusal.clone())),
+            _ => Ok(()),
         }
     }
 

@@ -10,6 +10,8 @@
 //!   refresh, and the standalone [`Application`].
 //! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
 //!   standby, guard long work, audit), running a plan's steps, and linting it first.
+//! - `verdicts`, `atomic`: every verdict before a change (a dry run shows them all and
+//!   exits as the real run would), and `--atomic`'s refusals.
 //! - `backups`, `rollback`, `baseline`, `adopt`, `verify`: the other commands, each a
 //!   method of [`Gate`], telling their plans and progress as [`event`]s.
 //! - [`event`]: what those commands tell while they work; the library itself never prints.
@@ -22,12 +24,14 @@ pub mod serve;
 pub mod settings;
 
 mod adopt;
+mod atomic;
 mod backups;
 mod baseline;
 mod lint;
 mod locked;
 mod rollback;
 mod steps;
+mod verdicts;
 mod verify;
 
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};

@@ -4,18 +4,21 @@
 use std::path::Path;
 use std::time::Instant;
 
+use super::atomic;
 use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{read_failed, release_lock};
+use super::locked::{primary_only, read_failed, release_lock};
 use super::steps::{Recorded, execute_recorded};
+use super::verdicts::Verdicts;
 use crate::backup::{self, Origin, Server};
 use crate::config::{Compat, parse_version};
 use crate::fleet;
 use crate::history;
 use crate::lock::MigrationLock;
-use crate::plan::{self, RollbackRefusal, highest_applied};
+use crate::plan::{self, Plan, RollbackRefusal, highest_applied};
+use tokio_postgres::Client;
 
 /// Where a rollback goes: a schema version, or the window of an earlier release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +129,8 @@ impl Gate {
     }
 }
 
-/// Runs `--rollback-to`; with `dry_run`, prints the plan and changes nothing.
+/// Runs `--rollback-to`; with `dry_run`, prints the plan and every verdict, takes no lock
+/// and changes nothing.
 async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let target = parse_target(target_text, &gate.release.compat)?;
     let client = gate.connect().await?;
@@ -155,8 +159,7 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
         });
     }
     if gate.settings.dry_run {
-        gate.tell(Event::NothingChanged);
-        return Ok(());
+        return preview(gate, &client, &plan).await;
     }
     if plan.is_empty() {
         return Ok(());
@@ -169,6 +172,15 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let result = rollback_locked(gate, &mut lock, &goal).await;
     release_lock(lock).await;
     result
+}
+
+/// A rollback's dry run, after its plan: the verdicts the real run would meet before its
+/// backup, without the lock, ending with the first refusal as the real run would.
+async fn preview(gate: &Gate, client: &Client, plan: &Plan) -> Result<(), Error> {
+    if plan.is_empty() {
+        return Verdicts::new(gate).end();
+    }
+    super::verdicts::preview_change(gate, client, fleet::Change::from(plan), Some(plan)).await
 }
 
 /// Where a resolved rollback goes.
@@ -201,7 +213,8 @@ async fn rollback_locked(
     let (_, verdict) = gate
         .admission(lock.connection(), fleet::Change::from(&plan))
         .await?;
-    super::locked::primary_only(lock.connection()).await?;
+    atomic::fits(gate, lock.connection(), &plan).await?;
+    primary_only(lock.connection()).await?;
     let backup = backups::backup_before_change(gate, lock, plan.current).await?;
     let recorded = Recorded {
         backup_file: backup.map(|b| b.path.display().to_string()),

@@ -4,14 +4,19 @@
 
 use std::time::{Duration, Instant};
 
+use tokio_postgres::Client;
+
+use super::atomic;
 use super::backups;
 use super::baseline;
 use super::builder::Gate;
 use super::builder::stopped;
 use super::error::{Error, Exit, ExitWith};
+use super::event::Event;
 use super::lint;
-use super::locked::{fleet_failed, primary_only, read_failed, release_lock};
+use super::locked::{Verdict, fleet_failed, primary_only, read_failed, release_lock};
 use super::steps::{Recorded, execute_recorded};
+use super::verdicts::Verdicts;
 use crate::backup;
 use crate::fleet;
 use crate::history::Applied;
@@ -93,51 +98,72 @@ impl Gate {
         }
     }
 
-    /// One pass: lock, gate, unlock.
+    /// One pass: lock, gate, unlock. A dry run takes no lock (see [`Gate::preview`]).
     pub(crate) async fn migrate_once(&self) -> Result<Report, Error> {
+        if self.settings.dry_run {
+            return self.preview().await;
+        }
         let mut lock = self.acquire_lock().await?;
         let lock_waited = lock.waited();
         let result = self.gate_locked(&mut lock).await;
         release_lock(lock).await;
-        let dry_run = self.settings.dry_run;
-        result.map(|locked| Report {
-            backup_skipped: self.settings.backup.skip && !dry_run && !locked.plan.is_empty(),
-            plan: locked.plan,
-            lock_waited,
-            durations: locked.durations,
-            backup: locked.backup,
-            lock_retries: locked.lock_retries,
-            limits: self.settings.limits,
-            lint_findings: locked.lint_findings,
-            dry_run,
-            fleet: locked.fleet,
-            admission: locked.admission,
-            deferred: None,
-        })
+        result.map(|locked| locked.report(self, lock_waited))
     }
 
-    /// `check`: the read-only verdict, without the lock; returns the schema version.
+    /// A dry run: the plan and every verdict the real run would give, told as events, and
+    /// the real run's exit code. It takes no lock and never waits: it reads the history as
+    /// it is now (a run under way elsewhere may move it meanwhile), and changes nothing.
+    async fn preview(&self) -> Result<Report, Error> {
+        let client = self.connect().await?;
+        let planned = self.planned(&client).await?;
+        self.tell(Event::Plan {
+            plan: &planned.plan,
+            compat: &self.release.compat,
+            limits: self.settings.limits,
+        });
+        let mut verdicts = Verdicts::new(self);
+        let judged = self.verdicts_on(&client, &planned, &mut verdicts).await?;
+        verdicts.end()?;
+        Ok(Locked::judged(planned.plan, judged).report(self, Duration::ZERO))
+    }
+
+    /// `check`: the read-only verdict, without the lock, as the gate gives it (see
+    /// [`Gate::verdict_on`]); returns the schema version.
     pub async fn check(&self) -> Result<i64, Error> {
         let client = self.connect().await?;
         let applied = self.read_history(&client).await?;
-        let catalogue = &self.release.catalogue;
-        plan::check_history(catalogue, &applied).exit(Exit::Refused)?;
-        let current = plan::highest_applied(&applied);
-        plan::verdict(current, &self.release.compat.window, catalogue).exit(Exit::Refused)?;
-        Ok(current)
+        self.verdict_on(&applied)
     }
 
-    /// `status`: the history, the newest audit entries and the live fleet.
+    /// `status`: the history, the gate's verdict on it, the newest audit entries and the
+    /// live fleet.
     pub async fn status(&self) -> Result<Status, Error> {
         let client = self.connect().await?;
         let applied = self.read_history(&client).await?;
+        let refusal = self
+            .verdict_on(&applied)
+            .err()
+            .map(|error| super::error::chain(&error));
         let recent = audit::recent(&client, 5).await.exit(Exit::Internal)?;
         let live = fleet::live(&client).await.map_err(fleet_failed)?;
         Ok(Status {
             applied,
+            refusal,
             recent,
             fleet: fleet::summary(&live),
         })
+    }
+
+    /// The gate's verdict on a history, without the database: what it refuses before
+    /// planning (drift, an unknown or out-of-order version, a schema ahead of the window or
+    /// a target it cannot reach) and a schema outside the window (exit 3). Returns the
+    /// schema version.
+    fn verdict_on(&self, applied: &[Applied]) -> Result<i64, Error> {
+        let (catalogue, window) = (&self.release.catalogue, &self.release.compat.window);
+        plan::forward(catalogue, applied, window).exit(Exit::Refused)?;
+        let current = plan::highest_applied(applied);
+        plan::verdict(current, window, catalogue).exit(Exit::Refused)?;
+        Ok(current)
     }
 
     /// `no_migrate`: read the schema without the lock and change nothing. A history that
@@ -167,45 +193,81 @@ impl Gate {
         ))
     }
 
-    /// The part of the gate that runs under the lock.
-    async fn gate_locked(&self, lock: &mut MigrationLock) -> Result<Locked, Error> {
-        let catalogue = &self.release.catalogue;
-        let applied = self.read_history(lock.client()).await?;
-        let adopted = baseline::adoption(self, lock, &applied).await?;
+    /// The history, an adoption it needs, and the plan to the window's target: refused
+    /// (exit 3) when they cannot be reconciled.
+    async fn planned(&self, client: &Client) -> Result<Planned, Error> {
+        let applied = self.read_history(client).await?;
+        let adopted = baseline::adoption(self, client, &applied).await?;
         let applied = match adopted {
-            Some(version) => crate::baseline::rows(catalogue, version),
+            Some(version) => crate::baseline::rows(&self.release.catalogue, version),
             None => applied,
         };
-        let plan =
-            plan::forward(catalogue, &applied, &self.release.compat.window).exit(Exit::Refused)?;
-        // Before the backup and any change; a dry run refuses as the real run would.
-        let lint_findings = lint::plan(self, &plan)?;
-        let unchanged = plan.is_empty() && adopted.is_none();
-        let nothing = |plan, fleet, admission| Locked {
-            plan,
-            durations: Vec::new(),
-            backup: None,
-            lock_retries: 0,
+        let plan = plan::forward(
+            &self.release.catalogue,
+            &applied,
+            &self.release.compat.window,
+        )
+        .exit(Exit::Refused)?;
+        Ok(Planned { plan, adopted })
+    }
+
+    /// Every verdict on a plan before anything changes, in the order the real run meets
+    /// them: the lint, the stranding warning, the fleet's admission, `--atomic`'s limits,
+    /// the primary. The no-op gate asks none of the database's (no query for the fleet).
+    async fn verdicts_on(
+        &self,
+        client: &Client,
+        planned: &Planned,
+        verdicts: &mut Verdicts<'_>,
+    ) -> Result<Judged, Error> {
+        let plan = &planned.plan;
+        let lint_findings = verdicts.keep(lint::plan(self, plan))?.unwrap_or(0);
+        let unchanged = plan.is_empty() && planned.adopted.is_none();
+        if unchanged && !self.settings.dry_run {
+            return Ok(Judged {
+                lint_findings,
+                fleet: Vec::new(),
+                admission: "nothing to admit: the schema stays where it is".to_owned(),
+                verdict: None,
+            });
+        }
+        warn_stranding(self, plan);
+        // Before the backup too: a change that breaks a live release is refused (exit 3).
+        let (live, verdict) = self.admission(client, fleet::Change::from(plan)).await?;
+        let fleet = fleet::summary(&live);
+        let admission = verdict.shown();
+        if self.settings.dry_run {
+            self.tell(Event::Admission {
+                fleet: &fleet,
+                verdict: &admission,
+            });
+        }
+        verdicts.keep(verdict.refusal())?;
+        if !unchanged {
+            verdicts.keep(atomic::fits(self, client, plan).await)?;
+            // Before anything changes, the history table included (DESIGN §1.5).
+            verdicts.keep(primary_only(client).await)?;
+        }
+        Ok(Judged {
             lint_findings,
             fleet,
             admission,
-        };
-        if unchanged && !self.settings.dry_run {
-            // The no-op gate: nothing for the fleet to admit, and no query for it.
-            let admission = "nothing to admit: the schema stays where it is".to_owned();
-            return Ok(nothing(plan, Vec::new(), admission));
-        }
-        // Before the backup too: a change that breaks a live release is refused (exit 3).
-        let (live, verdict) = self
-            .admission(lock.connection(), fleet::Change::from(&plan))
+            verdict: (!unchanged).then_some(verdict),
+        })
+    }
+
+    /// The part of the gate that runs under the lock.
+    async fn gate_locked(&self, lock: &mut MigrationLock) -> Result<Locked, Error> {
+        let planned = self.planned(lock.connection()).await?;
+        let mut verdicts = Verdicts::new(self);
+        let mut judged = self
+            .verdicts_on(lock.connection(), &planned, &mut verdicts)
             .await?;
-        let fleet = fleet::summary(&live);
-        let admission = verdict.shown().to_owned();
-        if self.settings.dry_run || unchanged {
-            return Ok(nothing(plan, fleet, admission));
-        }
-        // Under the lock and before anything changes, the history table included (DESIGN §1.5).
-        primary_only(lock.connection()).await?;
+        verdicts.end()?;
+        let Planned { plan, adopted } = planned;
+        let Some(verdict) = judged.verdict.take() else {
+            return Ok(Locked::judged(plan, judged));
+        };
         let at = if adopted.is_some() { 0 } else { plan.current };
         let backup = backups::backup_before_change(self, lock, at).await?;
         if let Some(version) = adopted {
@@ -232,17 +294,68 @@ impl Gate {
         let current = history::current_version(lock.client())
             .await
             .map_err(read_failed)?;
-        plan::verdict(current, &self.release.compat.window, catalogue).exit(Exit::Refused)?;
+        plan::verdict(
+            current,
+            &self.release.compat.window,
+            &self.release.catalogue,
+        )
+        .exit(Exit::Refused)?;
         Ok(Locked {
             plan,
             durations,
             backup,
             lock_retries,
-            lint_findings,
-            fleet,
-            admission,
+            lint_findings: judged.lint_findings,
+            fleet: judged.fleet,
+            admission: judged.admission,
         })
     }
+}
+
+/// Warns of the steps whose failure would leave the schema between the windows of the
+/// releases running now and this one (DESIGN §18): on a dry run as an event, else in the
+/// log. `--atomic` leaves nothing between, so it has nothing to warn of.
+fn warn_stranding(gate: &Gate, plan: &Plan) {
+    if gate.atomic() {
+        return;
+    }
+    let stranded = plan::stranding(plan, &gate.release.compat);
+    if stranded.is_empty() {
+        return;
+    }
+    let atomic_possible = plan.steps.iter().all(|step| step.transactional);
+    if gate.settings.dry_run {
+        gate.tell(Event::Stranded {
+            steps: &stranded,
+            atomic_possible,
+        });
+        return;
+    }
+    // The first is the one to read; a long plan would otherwise log one line per step.
+    if let Some(first) = stranded.first() {
+        tracing::warn!(
+            steps = stranded.len(),
+            remedy = atomic::remedy(atomic_possible),
+            "{first}; a failure at any of {} step(s) would strand the schema between the windows",
+            stranded.len()
+        );
+    }
+}
+
+/// What [`Gate::planned`] found.
+struct Planned {
+    plan: Plan,
+    /// The version `[adopt] baseline` records first, when it takes the database over.
+    adopted: Option<i64>,
+}
+
+/// What [`Gate::verdicts_on`] judged.
+struct Judged {
+    lint_findings: usize,
+    fleet: Vec<fleet::Group>,
+    admission: String,
+    /// The fleet's verdict on a change to make; `None` when the schema stays as it is.
+    verdict: Option<Verdict>,
 }
 
 /// What `status` shows.
@@ -250,6 +363,8 @@ impl Gate {
 pub struct Status {
     /// The history rows.
     pub applied: Vec<Applied>,
+    /// Why the gate (and `check`) would refuse this history, if it would.
+    pub refusal: Option<String>,
     /// The newest audit entries, newest first.
     pub recent: Vec<audit::Recorded>,
     /// The live replicas, by release.
@@ -265,4 +380,38 @@ struct Locked {
     lint_findings: usize,
     fleet: Vec<fleet::Group>,
     admission: String,
+}
+
+impl Locked {
+    /// A run that judged `plan` and changed nothing.
+    fn judged(plan: Plan, judged: Judged) -> Self {
+        Self {
+            plan,
+            durations: Vec::new(),
+            backup: None,
+            lock_retries: 0,
+            lint_findings: judged.lint_findings,
+            fleet: judged.fleet,
+            admission: judged.admission,
+        }
+    }
+
+    /// The report of the run, which waited `lock_waited` for the lock.
+    fn report(self, gate: &Gate, lock_waited: Duration) -> Report {
+        let dry_run = gate.settings.dry_run;
+        Report {
+            backup_skipped: gate.settings.backup.skip && !dry_run && !self.plan.is_empty(),
+            plan: self.plan,
+            lock_waited,
+            durations: self.durations,
+            backup: self.backup,
+            lock_retries: self.lock_retries,
+            limits: gate.settings.limits,
+            lint_findings: self.lint_findings,
+            dry_run,
+            fleet: self.fleet,
+            admission: self.admission,
+            deferred: None,
+        }
+    }
 }

@@ -27,6 +27,9 @@ pub struct Settings {
     pub service: ServiceSettings,
     /// How the gate treats live replicas of other releases (DESIGN §14).
     pub fleet: FleetSettings,
+    /// `Some(true)`: apply the whole plan in one transaction (`--atomic`); `Some(false)`:
+    /// one transaction per file; `None`: as compat.toml's `[apply] atomic` says.
+    pub atomic: Option<bool>,
 }
 
 /// Admission by the fleet before any change (DESIGN §14).
@@ -54,6 +57,7 @@ impl Default for Settings {
             backup: BackupSettings::default(),
             service: ServiceSettings::default(),
             fleet: FleetSettings::default(),
+            atomic: None,
         }
     }
 }

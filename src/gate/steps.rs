@@ -59,6 +59,7 @@ pub(crate) async fn execute_recorded(
         plan,
         prelude: widen,
         limits,
+        atomic: gate.atomic(),
     };
     let result = tokio::select! {
         result = migrate::execute(client, &execution, &mut observer) => result,

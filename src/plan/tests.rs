@@ -236,3 +236,46 @@ fn a_rollback_with_drift_is_refused() {
         Err(RollbackRefusal::History(Refusal::Drift { version: 1, .. }))
     ));
 }
+
+#[test]
+fn a_window_below_the_first_timestamp_migration_is_named_with_it() {
+    let c = catalogue(&[20240101120000, 20240102120000]);
+    let window = Window {
+        min: 5,
+        max: 6,
+        target: 6,
+    };
+    let error = reachable(&c, &window).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("max 6 is below the first migration, 20240101120000"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_window_between_migrations_is_refused_and_reachable_ones_pass() {
+    let c = catalogue(&[1, 3, 5]);
+    let between = Window {
+        min: 2,
+        max: 2,
+        target: 2,
+    };
+    assert!(matches!(
+        reachable(&c, &between),
+        Err(WindowError::Between {
+            below: 1,
+            above: 3,
+            ..
+        })
+    ));
+    for (min, max) in [(0, 0), (3, 4), (1, 9), (6, 9)] {
+        let window = Window {
+            min,
+            max,
+            target: max,
+        };
+        assert_eq!(reachable(&c, &window), Ok(()), "[{min}, {max}]");
+    }
+}

@@ -97,7 +97,7 @@ async fn a_migration_above_a_live_releases_max_is_refused_naming_it_then_waits_f
         "refused before any change"
     );
     let plan = new.run(&db.url, &["plan"]).await;
-    plan.expect_code(0);
+    plan.expect_code(3);
     assert!(
         plan.text().contains("refused by the fleet"),
         "{}",

@@ -28,14 +28,11 @@ pub struct Embedded {
 
 /// Runs a command to completion: the one dispatch of the command line.
 pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
+    let serve_named = matches!(cli.command, Some(Command::Serve(_)));
     let command = cli.take_command();
     let rollback_to = cli.gate.rollback_to.clone();
-    let gating = matches!(
-        command,
-        Command::Serve(_) | Command::Migrate | Command::Plan
-    );
-    if rollback_to.is_some() && !gating {
-        return Err(Error::new(Exit::Usage, RollbackWithoutGate));
+    if rollback_to.is_some() {
+        rollback_goes_with(&command, serve_named)?;
     }
     let stop = Stop::on_signals();
     let url = cli
@@ -80,7 +77,7 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
         Command::Serve(_) | Command::Migrate | Command::Plan => {
             let gate = gate_of(connecting().await?, None)?;
             let report = gate.run().await?;
-            output::gate_done(&report, &gate.release().compat, report.dry_run);
+            output::gate_done(&report, &gate.release().compat);
             Ok(())
         }
         Command::Check => {
@@ -93,15 +90,8 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             let gate = gate_of(connecting().await?, None)?;
             let status = gate.status().await?;
             let release = gate.release();
-            output::status(
-                &release.catalogue,
-                &status.applied,
-                &status.recent,
-                &status.fleet,
-                &release.compat,
-                args.json,
-            )
-            .map_err(|e| Error::new(Exit::Internal, e))
+            output::status(&release.catalogue, &status, &release.compat, args.json)
+                .map_err(|e| Error::new(Exit::Internal, e))
         }
         Command::Backup => gate(None)?.backup_now().await,
         Command::Backups(args) => {
@@ -124,7 +114,7 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
 /// `serve`: gate, print the outcome, then serve until SIGTERM or SIGINT.
 async fn serve_until_stopped(gate: Gate, stop: Stop) -> Result<(), Error> {
     let (application, report) = Application::start(gate).await?;
-    output::gate_done(&report, &application.gate().release().compat, false);
+    output::gate_done(&report, &application.gate().release().compat);
     application
         .run_until_stopped(async move {
             let signal = stop.wait().await;
@@ -174,6 +164,7 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
             wait: gate.fleet_wait,
             ignore: gate.ignore_fleet,
         },
+        atomic: gate.atomic.then_some(true),
     }
 }
 
@@ -231,7 +222,29 @@ fn compat(gate: &GateArgs, embedded: &Embedded) -> Result<Compat, Error> {
     .map_err(|e| Error::new(Exit::Usage, e))
 }
 
-/// `--rollback-to` with a command that does not gate.
+/// Refuses `--rollback-to` (exit 2) beside a command that is not a rollback: any command
+/// but `migrate`, `plan` or none, an explicit `serve` (a stray argument in a Deployment
+/// would roll back at every start of every pod), and `--no-migrate`, which promises never
+/// to change the schema.
+fn rollback_goes_with(command: &Command, serve_named: bool) -> Result<(), Error> {
+    let misplaced = match command {
+        Command::Migrate | Command::Plan => return Ok(()),
+        Command::Serve(args) if args.no_migrate => RollbackMisplaced::NoMigrate,
+        Command::Serve(_) if !serve_named => return Ok(()),
+        _ => RollbackMisplaced::Command,
+    };
+    Err(Error::new(Exit::Usage, misplaced))
+}
+
+/// `--rollback-to` beside something that is not a rollback.
 #[derive(Debug, thiserror::Error)]
-#[error("--rollback-to goes with migrate, plan or no command")]
-struct RollbackWithoutGate;
+enum RollbackMisplaced {
+    #[error(
+        "--rollback-to goes with migrate, plan or no command (it rolls back, then exits); nothing was done"
+    )]
+    Command,
+    #[error(
+        "--rollback-to with --no-migrate (or SCHEMAGATE_NO_MIGRATE): --no-migrate never changes the schema and a rollback does; nothing was done. Drop one of them"
+    )]
+    NoMigrate,
+}

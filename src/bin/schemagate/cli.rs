@@ -133,9 +133,15 @@ pub struct GateArgs {
         allow_hyphen_values = true
     )]
     pub rollback_to: Option<String>,
-    /// Print the plan of the command and change nothing.
+    /// Print the plan of the command and every verdict, and change nothing; takes no lock
+    /// and exits with the code the real run would.
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Apply the whole plan in one transaction, history rows included: a failure leaves
+    /// the schema where it was. Holds every lock until the end (default: compat.toml's
+    /// `[apply] atomic`, else one transaction per file).
+    #[arg(long, global = true, env = "SCHEMAGATE_ATOMIC", hide_env_values = true)]
+    pub atomic: bool,
     /// Wait this long for live replicas of other releases that the change would break to
     /// be gone (re-checking every refresh interval) before refusing (exit 3).
     #[arg(long, global = true, env = "SCHEMAGATE_FLEET_WAIT", hide_env_values = true, default_value = "0s", value_parser = schemagate::duration::parse)]

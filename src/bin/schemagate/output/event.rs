@@ -8,7 +8,7 @@ use schemagate::adopt::{Mapped, ToolHistory};
 use schemagate::backup::{Backup, Preview, RestorePlan};
 use schemagate::gate::Event;
 
-use super::{listed, nothing_changed, plan};
+use super::{admission, listed, nothing_changed, plan, stranded};
 
 /// Prints what a command tells as it works.
 pub fn event(event: &Event<'_>) {
@@ -24,14 +24,24 @@ pub fn event(event: &Event<'_>) {
             schema_version,
         } => backup_intent(skip, dir, schema_version),
         Event::NothingChanged => nothing_changed(),
-        Event::NothingToDo(why) => println!("nothing to do: {why}"),
+        Event::Admission { fleet, verdict } => admission(fleet, verdict),
+        Event::Stranded {
+            steps,
+            atomic_possible,
+        } => stranded(steps, atomic_possible),
+        Event::Refused(error) => say!(
+            "refused (exit {}): {}",
+            error.exit().code(),
+            schemagate::gate::error::chain(error)
+        ),
+        Event::NothingToDo(why) => say!("nothing to do: {why}"),
         Event::RolledBack { from, to, took } => {
-            println!("rolled back: schema {from} -> {to} in {took:?}")
+            say!("rolled back: schema {from} -> {to} in {took:?}")
         }
         Event::BackupPreview(preview) => backup_preview(preview),
         Event::BackupTaken(backup) => backup_taken(backup),
         Event::RestorePlan(plan) => restore_plan(plan),
-        Event::Restored { plan, version } => println!(
+        Event::Restored { plan, version } => say!(
             "restored {} into {}: the history now says schema {version}",
             plan.backup.path.display(),
             plan.database
@@ -40,31 +50,31 @@ pub fn event(event: &Event<'_>) {
             migrations,
             version,
             verified,
-        } => println!(
+        } => say!(
             "baseline: record {migrations} migration(s) up to version {version} as applied{}",
             if verified { " (verified)" } else { "" }
         ),
         Event::BaselineRecorded(version) => {
-            println!("baseline recorded: the database is at schema version {version}")
+            say!("baseline recorded: the database is at schema version {version}")
         }
         Event::AdoptMapping { history, mapped } => adopt_mapping(history, mapped),
         Event::Adopted {
             tool,
             table,
             version,
-        } => println!(
+        } => say!(
             "adopted from {tool}: the database is at schema version {version}; {table} was left as it was"
         ),
-        Event::Verified(line) => println!("{line}"),
+        Event::Verified(line) => say!("{line}"),
     }
 }
 
 /// Prints the backup a change will take first (or that `--no-backup` skips it).
 fn backup_intent(skip: bool, dir: &Path, schema_version: i64) {
     if skip {
-        println!("backup: NONE (--no-backup): nothing but your own backups can undo this");
+        say!("backup: NONE (--no-backup): nothing but your own backups can undo this");
     } else {
-        println!(
+        say!(
             "backup: a verified pg_dump of schema {schema_version} into {} before the first step",
             dir.display()
         );
@@ -74,7 +84,7 @@ fn backup_intent(skip: bool, dir: &Path, schema_version: i64) {
 /// Prints a backup just taken.
 fn backup_taken(backup: &Backup) {
     let m = &backup.manifest;
-    println!(
+    say!(
         "backup {} (schema {}, {} bytes, sha256 {}, {:.1}s)",
         backup.path.display(),
         m.schema_version,
@@ -87,7 +97,7 @@ fn backup_taken(backup: &Backup) {
 /// Prints what a restore does.
 fn restore_plan(plan: &RestorePlan) {
     let m = &plan.backup.manifest;
-    println!(
+    say!(
         "restore {} (database {}, schema {}, taken {} by {}; sha256 verified)",
         plan.backup.path.display(),
         m.database,
@@ -97,7 +107,7 @@ fn restore_plan(plan: &RestorePlan) {
             .unwrap_or_default(),
         m.release()
     );
-    println!(
+    say!(
         "into database {}, in one transaction: drop schema(s) {} with everything in them, recreate public, replay the dump ({} entries, about {} locks)",
         plan.database,
         listed(&plan.schemas),
@@ -105,10 +115,10 @@ fn restore_plan(plan: &RestorePlan) {
         plan.locks_needed,
     );
     for (schema, reason) in &plan.kept {
-        println!("  keep schema {schema} as it is ({reason}); its entries are not replayed");
+        say!("  keep schema {schema} as it is ({reason}); its entries are not replayed");
     }
     if !plan.globals.is_empty() {
-        println!(
+        say!(
             "  outside schemas, a restore cannot make exact: {}",
             plan.globals.join(", ")
         );
@@ -118,7 +128,7 @@ fn restore_plan(plan: &RestorePlan) {
 /// Prints the mapping of `adopt`: each of the tool's versions and the catalogue file it
 /// becomes, with what was checked, and what is not adopted.
 fn adopt_mapping(tool_history: &ToolHistory, mapped: &[Mapped]) {
-    println!(
+    say!(
         "adopt --from {}: {} → {}, {} migration(s):",
         tool_history.tool,
         tool_history.table,
@@ -130,16 +140,16 @@ fn adopt_mapping(tool_history: &ToolHistory, mapped: &[Mapped]) {
             .checked
             .map(|c| format!(" ({c} checksum matches)"))
             .unwrap_or_default();
-        println!("  {} → {}{checked}", m.tool, m.file);
+        say!("  {} → {}{checked}", m.tool, m.file);
     }
     for skipped in &tool_history.skipped {
-        println!("  not adopted: {skipped}");
+        say!("  not adopted: {skipped}");
     }
 }
 
 /// Prints what `backup --dry-run` would do.
 fn backup_preview(preview: &Preview) {
-    println!(
+    say!(
         "would write {} with {} ({})",
         preview.path.display(),
         preview.pg_dump.path.display(),
@@ -150,6 +160,6 @@ fn backup_preview(preview: &Preview) {
         .iter()
         .map(|b| b.path.display().to_string())
         .collect();
-    println!("would then remove (retention): {}", listed(&pruned));
+    say!("would then remove (retention): {}", listed(&pruned));
     nothing_changed();
 }

@@ -3,6 +3,14 @@
 //! only module that prints: the library returns what it found (printed here) and tells the
 //! rest as events ([`event`]).
 
+/// Prints a line on stdout, as `println!` does, but through [`write_out`]: a reader that
+/// went away is not a failure of the command.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod event;
 
 pub use event::event;
@@ -16,7 +24,6 @@ use schemagate::audit::Recorded;
 use schemagate::backup::Backup;
 use schemagate::catalogue::Catalogue;
 use schemagate::ddl::Limits;
-use schemagate::history::Applied;
 use schemagate::migrate::Report;
 use schemagate::plan::{Direction, Plan};
 
@@ -28,7 +35,7 @@ fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
         Direction::Up => ("up", format!("migrate to target {}", window.target)),
         Direction::Down => ("down", format!("roll back to {}", plan.target)),
     };
-    println!(
+    say!(
         "schema {} -> {} ({goal}; release {}, window [{}, {}]): {} step(s)",
         plan.current,
         plan.target,
@@ -43,7 +50,7 @@ fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
         } else {
             "NO transaction"
         };
-        println!(
+        say!(
             "  {verb} {:>6}  {:<32} {}  ({mode}; {})",
             step.version,
             step.name,
@@ -52,31 +59,30 @@ fn plan(plan: &Plan, compat: &Compat, limits: Limits) {
         );
     }
     if !plan.steps.is_empty() {
-        println!(
+        say!(
             "a step that gives up waiting for a lock is rolled back and run again, up to {} time(s)",
             limits.retries
         );
     }
 }
 
-/// Prints the outcome of a gate run (or its plan, on a dry run).
-pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
-    if dry_run {
-        plan(&report.plan, compat, report.limits);
-        fleet(&report.fleet);
-        println!("admission: {}", report.admission);
-        nothing_changed();
+/// Prints the outcome of a gate run; a dry run told its plan and verdicts as it went.
+pub fn gate_done(report: &Report, compat: &Compat) {
+    if report.dry_run {
         return;
     }
     if let Some(target) = report.deferred {
-        println!(
+        say!(
             "schema at {} (inside the window [{}, {}]); migrating to {target} in the background once the fleet admits it: {}",
-            report.plan.target, compat.window.min, compat.window.max, report.admission
+            report.plan.target,
+            compat.window.min,
+            compat.window.max,
+            report.admission
         );
         return;
     }
     let took: std::time::Duration = report.durations.iter().map(|(_, d)| *d).sum();
-    println!(
+    say!(
         "schema at {} (window [{}, {}]); {} migration(s) applied in {took:?}",
         report.plan.target,
         compat.window.min,
@@ -84,7 +90,7 @@ pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
         report.durations.len()
     );
     if let Some(backup) = &report.backup {
-        println!(
+        say!(
             "backup before the change: {} ({} bytes)",
             backup.path.display(),
             backup.manifest.size_bytes
@@ -95,44 +101,63 @@ pub fn gate_done(report: &Report, compat: &Compat, dry_run: bool) {
 /// Prints the live replicas of every release.
 fn fleet(groups: &[schemagate::fleet::Group]) {
     if groups.is_empty() {
-        println!("fleet: no live replicas recorded");
+        say!("fleet: no live replicas recorded");
     }
     for group in groups {
-        println!("fleet: {group}");
+        say!("fleet: {group}");
     }
 }
 
 /// Prints the verdict of `check`.
 pub fn check_ok(current: i64, compat: &Compat) {
-    println!(
+    say!(
         "ok: schema {current} is inside the window [{}, {}] of release v{}",
-        compat.window.min, compat.window.max, compat.app_version
+        compat.window.min,
+        compat.window.max,
+        compat.app_version
     );
 }
 
 /// Prints the lint's rendered findings.
 pub fn lint(rendered: &str) {
-    print!("{rendered}");
+    write_out(format_args!("{rendered}"));
+}
+
+/// Writes to stdout. When the reader has gone (`status --json | head -1`, a closed pipe)
+/// the rest of the output is dropped quietly and the command ends with its own exit code,
+/// as `git log | head -1` does; `println!` would panic (exit 101). Any other write error
+/// is logged.
+pub fn write_out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let written = std::io::stdout().lock().write_fmt(text);
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            tracing::warn!(%error, "cannot write to stdout");
+        }
+        _ => {}
+    }
 }
 
 /// Prints the release, its window and its catalogue.
 pub fn version(compat: &Compat, catalogue: &Catalogue) {
-    println!("schemagate {}", env!("CARGO_PKG_VERSION"));
-    println!("release v{} (from {})", compat.app_version, compat.origin);
-    println!(
+    say!("schemagate {}", env!("CARGO_PKG_VERSION"));
+    say!("release v{} (from {})", compat.app_version, compat.origin);
+    say!(
         "window [{}, {}], target {}",
-        compat.window.min, compat.window.max, compat.window.target
+        compat.window.min,
+        compat.window.max,
+        compat.window.target
     );
     let versions = catalogue.migrations();
     match (versions.first(), versions.last()) {
-        (Some(first), Some(last)) => println!(
+        (Some(first), Some(last)) => say!(
             "catalogue {}: {} migration(s), versions {}..={}",
             catalogue.origin,
             versions.len(),
             first.version,
             last.version
         ),
-        _ => println!("catalogue {}: empty", catalogue.origin),
+        _ => say!("catalogue {}: empty", catalogue.origin),
     }
 }
 
@@ -155,21 +180,21 @@ struct Status<'a> {
     max: i64,
     target: i64,
     compatible: bool,
+    refusal: Option<&'a str>,
     migrations: Vec<Row<'a>>,
     recent_changes: &'a [Recorded],
     fleet: &'a [schemagate::fleet::Group],
 }
 
-/// Prints catalogue against history (applied, pending, drifted, unknown), the recent
-/// changes and the live fleet.
+/// Prints catalogue against history (applied, pending, drifted, unknown), the gate's
+/// verdict, the recent changes and the live fleet.
 pub fn status(
     catalogue: &Catalogue,
-    applied: &[Applied],
-    recent: &[Recorded],
-    live: &[schemagate::fleet::Group],
+    found: &schemagate::gate::Status,
     compat: &Compat,
     json: bool,
 ) -> serde_json::Result<()> {
+    let (applied, recent, live) = (&found.applied, &found.recent, &found.fleet);
     let mut rows: BTreeMap<i64, Row> = catalogue
         .migrations()
         .iter()
@@ -208,16 +233,17 @@ pub fn status(
         min: window.min,
         max: window.max,
         target: window.target,
-        compatible: window.contains(current),
+        compatible: found.refusal.is_none(),
+        refusal: found.refusal.as_deref(),
         migrations: rows.into_values().collect(),
         recent_changes: recent,
         fleet: live,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        say!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(());
     }
-    println!(
+    say!(
         "release {}: schema {} (window [{}, {}], {})",
         status.app_version,
         current,
@@ -229,8 +255,11 @@ pub fn status(
             "INCOMPATIBLE"
         }
     );
+    if let Some(refusal) = status.refusal {
+        say!("refused (the gate exits 3): {refusal}");
+    }
     for row in &status.migrations {
-        println!(
+        say!(
             "  {:>6}  {:<8} {:<32} {}",
             row.version,
             row.state,
@@ -239,10 +268,10 @@ pub fn status(
         );
     }
     if !recent.is_empty() {
-        println!("recent changes:");
+        say!("recent changes:");
     }
     for change in recent {
-        println!(
+        say!(
             "  {}  {:<8} {} -> {}  {} on {}  {} ms  backup {}  {}",
             change.at,
             change.action,
@@ -280,20 +309,24 @@ pub fn backups(backups: &[Backup], json: bool) -> serde_json::Result<()> {
                 manifest: &b.manifest,
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&listed)?);
+        say!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(());
     }
     if backups.is_empty() {
-        println!("no backups");
+        say!("no backups");
         return Ok(());
     }
-    println!(
+    say!(
         "{:<48} {:>6} {:>10} {:>10} {:>12}",
-        "file", "schema", "release", "age", "size"
+        "file",
+        "schema",
+        "release",
+        "age",
+        "size"
     );
     for b in backups {
         let age = std::time::Duration::from_secs(b.age(now).as_secs());
-        println!(
+        say!(
             "{:<48} {:>6} {:>10} {:>10} {:>12}",
             b.manifest.file,
             b.manifest.schema_version,
@@ -316,5 +349,37 @@ fn listed(names: &[String]) -> String {
 
 /// Says that a dry run changed nothing.
 fn nothing_changed() {
-    println!("dry run: nothing was changed");
+    say!(
+        "dry run: nothing was changed (no lock taken: the history was read as it is now, and a run under way elsewhere may change it)"
+    );
+}
+
+/// Prints the fleet and its verdict on the change.
+fn admission(groups: &[schemagate::fleet::Group], verdict: &str) {
+    fleet(groups);
+    say!("admission: {verdict}");
+}
+
+/// Prints the steps whose failure would strand the schema (the first few, then how many
+/// more), and the remedy.
+fn stranded(steps: &[schemagate::plan::Stranded], atomic_possible: bool) {
+    const SHOWN: usize = 3;
+    for step in steps.iter().take(SHOWN) {
+        say!("WARNING: {step}");
+    }
+    if steps.len() > SHOWN {
+        say!(
+            "WARNING: and {} more step(s) whose failure would strand the schema",
+            steps.len() - SHOWN
+        );
+    }
+    if atomic_possible {
+        say!(
+            "  remedy: --atomic (or [apply] atomic = true in compat.toml) applies the whole plan in one transaction: all or nothing"
+        );
+    } else {
+        say!(
+            "  remedy: ship the change in two releases (--atomic cannot help: a step runs outside a transaction)"
+        );
+    }
 }
