@@ -16,6 +16,7 @@ mod gate;
 mod hostile_input;
 mod lint;
 mod lock;
+mod new;
 mod newcomer;
 mod output;
 mod passwords;

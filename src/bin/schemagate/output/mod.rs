@@ -115,6 +115,13 @@ pub fn lint(rendered: &str) {
     print!("{rendered}");
 }
 
+/// Prints the files `new` wrote, one path a line.
+pub fn created(paths: &[&std::path::Path]) {
+    for path in paths {
+        println!("{}", path.display());
+    }
+}
+
 /// Prints the release, its window and its catalogue.
 pub fn version(compat: &Compat, catalogue: &Catalogue) {
     println!("schemagate {}", env!("CARGO_PKG_VERSION"));
