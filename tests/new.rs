@@ -259,3 +259,20 @@ async fn the_written_pair_migrates_and_rolls_back() {
         .expect_code(0);
     assert_eq!(db.history().await, [1]);
 }
+
+#[tokio::test]
+async fn no_pair_is_written_past_the_largest_version() {
+    for latest in ["9223372036854775807", "99991231235959"] {
+        let project = Project::with_tables(0, 1, 1);
+        let files = [format!("{latest}_a.sql"), format!("{latest}_a.down.sql")];
+        seed(&project, &[&files[0], &files[1]]);
+        let run = new(&project, &["b"]).await;
+        run.expect_code(2);
+        assert!(
+            run.text().contains(&format!("no version follows {latest}")),
+            "{}",
+            run.text()
+        );
+        assert_eq!(listing(&project).len(), 2);
+    }
+}
