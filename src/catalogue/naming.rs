@@ -109,6 +109,16 @@ impl Style {
         }
     }
 
+    /// The up file name of this style, the inverse of [`parse_file_name`]; `version_text`
+    /// is the version as spelled, leading zeros kept.
+    pub fn up_file_name(self, version_text: &str, name: &str) -> String {
+        match self {
+            Style::Refinery => format!("V{version_text}__{name}.sql"),
+            Style::Numbered => format!("{version_text}_{name}.sql"),
+            Style::UpDown => format!("{version_text}_{name}.up.sql"),
+        }
+    }
+
     /// The down file name that pairs with an up file of this style.
     pub fn down_file_name(self, version_text: &str, name: &str) -> String {
         match self {
@@ -219,6 +229,18 @@ mod tests {
             Style::Refinery.down_file_name("1", "auth"),
             "V1__auth.down.sql"
         );
+    }
+
+    #[test]
+    fn up_file_names_parse_back_to_their_style() {
+        for style in [Style::Refinery, Style::Numbered, Style::UpDown] {
+            let file = style.up_file_name("0007", "add_index");
+            assert_eq!(
+                parse_file_name(&file),
+                ok(7, "add_index", Direction::Up, style),
+                "{file}"
+            );
+        }
     }
 
     /// The regular expressions the parser replaced, in the order they were tried: the

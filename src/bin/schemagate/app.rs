@@ -16,7 +16,7 @@ use schemagate::{Compat, Gate, Release};
 use secrecy::SecretString;
 
 use crate::cli::{Cli, Command, GateArgs, LintMode, ServeArgs};
-use crate::{lint, output};
+use crate::{lint, new, output};
 
 /// The release this binary was built with: `migrations/` and `compat.toml` of its crate.
 pub struct Embedded {
@@ -61,6 +61,13 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             let compat = compat(&cli.gate, embedded)?;
             lint::command(&compat, || catalogue(&cli.gate, embedded), args)
         }
+        Command::New(args) => new::command(
+            args.dir
+                .as_deref()
+                .or(cli.gate.migrations_dir.as_deref())
+                .unwrap_or(Path::new("migrations")),
+            &args.name,
+        ),
         Command::Version => {
             let release = release(&cli.gate, embedded)?;
             output::version(&release.compat, &release.catalogue);

@@ -62,6 +62,9 @@ pub enum Command {
     /// Check migrations for statements that lock or rewrite live tables and for changes
     /// that break a release inside the window: exit 0 clean, 3 on findings, 2 unreadable.
     Lint(LintArgs),
+    /// Write the next up/down migration pair in the directory's naming style and print
+    /// both paths; no database (exit 2 on a name or directory that would not load).
+    New(NewArgs),
     /// GET the local /health and exit 0 on 200, 1 otherwise (for Docker HEALTHCHECK).
     Healthcheck(HealthcheckArgs),
     /// Print the app version, the schema window and the catalogue's versions.
@@ -176,6 +179,16 @@ pub enum LintMode {
     Warn,
     /// Refuse (exit 3) before any change.
     Strict,
+}
+
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The migration's name: letters, digits and `_` (e.g. `add_users_email`).
+    pub name: String,
+    /// Where to write the pair. Default: `--migrations-dir`, else `migrations`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Arguments of `lint`.

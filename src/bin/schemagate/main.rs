@@ -4,12 +4,14 @@
 //! - `cli`: every command, flag and environment variable.
 //! - `app`: flags into the library's settings and gate; the one dispatch.
 //! - `lint`: `schemagate lint`, which needs no database.
+//! - `new`: `schemagate new`, the next migration pair, without a database.
 //! - `output`: everything printed on stdout (the library prints nothing).
 //! - `telemetry`: logging to stderr.
 
 mod app;
 mod cli;
 mod lint;
+mod new;
 mod output;
 mod telemetry;
 

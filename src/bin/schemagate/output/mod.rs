@@ -138,6 +138,13 @@ pub fn write_out(text: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Prints the files `new` wrote, one path a line.
+pub fn created(paths: &[&std::path::Path]) {
+    for path in paths {
+        println!("{}", path.display());
+    }
+}
+
 /// Prints the release, its window and its catalogue.
 pub fn version(compat: &Compat, catalogue: &Catalogue) {
     say!("schemagate {}", env!("CARGO_PKG_VERSION"));
