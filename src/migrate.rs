@@ -285,8 +285,8 @@ async fn run(
         .batch_execute(&settings.statements(false))
         .await
         .map_err(|e| RunFailed::new(e, &script.sql, None))?;
-    // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
-    for range in &script.statements {
+    // Split by PostgreSQL's grammar; each range is a statement's place in the file.
+    for range in script.statements() {
         let (base, statement) = (range.start, &script.sql[range.clone()]);
         loop {
             match client.batch_execute(statement).await {

@@ -1,7 +1,7 @@
 //! Mapping the files of a large catalogue on every core, keeping their order.
 //!
 //! Loading is per file: four system calls to read it (open, read, the read that finds its
-//! end, close) and its checks (name, UTF-8, directives, transaction control). At 5,000
+//! end, close) and its checks (name, UTF-8, directives, checksum). At 5,000
 //! migrations, 10,000 files, that is most of a no-op gate's time (issue 12), while the
 //! other cores are idle, since nothing has been sent to the server yet.
 
