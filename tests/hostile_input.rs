@@ -1,6 +1,7 @@
-//! Hostile input (issue 7): each kind of bad migrations directory is refused with exit 2 and a
-//! message naming the file and the problem, before schemagate connects: the database and
-//! the backup directory are untouched.
+//! Hostile input (issue 7, issue 22): each kind of bad migrations directory is refused with
+//! exit 2 and a message naming the file and the problem, before anything changes (at load,
+//! or for what only PostgreSQL's grammar can tell, when the plan is read): the database and
+//! the backup directory are untouched, and no message shows the text of a file.
 
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -131,9 +132,52 @@ const CASES: &[Case] = &[
                 b"CREATE TABLE t2 (id int);\ncommit;\nCREATE TABLE t3 (id int);",
             );
         },
-        expected: &["V2__commit.sql: `commit` inside a transactional migration"],
+        expected: &["V2__commit.sql:2:1: COMMIT inside a transactional migration"],
+    },
+    Case {
+        what: "a comment-only up file",
+        setup: |dir| up_2(dir, "todo", b"-- TODO: write it\n/* later */\n"),
+        expected: &["V2__todo.sql: empty (nothing but white space and comments)"],
+    },
+    Case {
+        what: "a statement PostgreSQL's grammar refuses",
+        setup: |dir| {
+            up_2(
+                dir,
+                "typo",
+                format!("CREATE TABLE t2 (id int);\nCREATE TABLEE {SECRET} ();").as_bytes(),
+            );
+        },
+        expected: &["V2__typo.sql:2:8: syntax error"],
+    },
+    Case {
+        what: "CREATE INDEX CONCURRENTLY in a transactional migration",
+        setup: |dir| {
+            up_2(
+                dir,
+                "concurrently",
+                b"CREATE TABLE t2 (id int);\nCREATE INDEX CONCURRENTLY t2_id ON t2 (id);",
+            );
+        },
+        expected: &[
+            "V2__concurrently.sql:2:1: CREATE INDEX CONCURRENTLY cannot run inside a transaction block",
+        ],
+    },
+    Case {
+        what: "a symlink to a file outside the migrations directory",
+        setup: |dir| {
+            // Beside the directory, as /etc/shadow would be elsewhere.
+            let outside = dir.parent().unwrap().join("shadow");
+            std::fs::write(&outside, format!("{SECRET}:$6$x:19000:0:99999:7:::\n")).unwrap();
+            symlink(&outside, dir.join("V2__shadow.sql")).unwrap();
+            write(dir, "V2__shadow.down.sql", b"SELECT 1;");
+        },
+        expected: &["V2__shadow.sql: a symbolic link to a file outside the migrations directory"],
     },
 ];
+
+/// A word in hostile files that no message may show.
+const SECRET: &str = "hunter2secret";
 
 #[tokio::test]
 async fn each_hostile_migrations_directory_is_refused_with_exit_2_and_nothing_is_touched() {
@@ -145,18 +189,6 @@ async fn each_hostile_migrations_directory_is_refused_with_exit_2_and_nothing_is
         setup: make_fifo,
         expected: &["V2__fifo.sql: not a regular file"],
     });
-    // Root reads a mode-000 file anyway, so this case only means something as another user.
-    if !running_as_root() {
-        cases.push(Case {
-            what: "a file nobody may read",
-            setup: |dir| {
-                up_2(dir, "secret", b"SELECT 1;");
-                let path = dir.join("V2__secret.sql");
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-            },
-            expected: &["V2__secret.sql: cannot be read", "ermission denied"],
-        });
-    }
     for Case {
         what,
         setup,
@@ -168,23 +200,63 @@ async fn each_hostile_migrations_directory_is_refused_with_exit_2_and_nothing_is
         let run = tokio::time::timeout(Duration::from_secs(30), project.run(&db.url, &["migrate"]))
             .await
             .unwrap_or_else(|_| panic!("{what}: schemagate hung"));
-        assert_eq!(run.code(), 2, "{what}: {}", run.text());
-        for needle in expected {
-            assert!(
-                run.text().contains(needle),
-                "{what}: expected {needle:?} in:\n{}",
-                run.text()
-            );
-        }
-        assert!(!project.backups().exists(), "{what}: a backup was made");
-        let tables = db
-            .client()
-            .await
-            .query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'", &[])
-            .await
-            .unwrap();
-        assert!(tables.is_empty(), "{what}: the database was changed");
+        assert_refused(&db, &project, what, &run, expected).await;
     }
+}
+
+/// A file the gate's user may not read: root reads a mode-000 file anyway, so the binary
+/// runs as `nobody` when the tests run as root (as in CI), and as the tests' own user
+/// otherwise.
+#[tokio::test]
+async fn a_migration_file_the_gates_user_may_not_read_is_refused_with_exit_2() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 0, 3);
+    up_2(&project.migrations(), "secret", b"SELECT 1;");
+    let secret = project.migrations().join("V2__secret.sql");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut command = project.command(&db.url, &["migrate"]);
+    if running_as_root() {
+        // nobody must reach the directory and read everything else in it.
+        for dir in [project.path(), &project.migrations()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        command.uid(65534).gid(65534);
+    }
+    let run = crate::support::Run(command.output().await.unwrap());
+    let expected = &["V2__secret.sql: cannot be read", "ermission denied"];
+    assert_refused(&db, &project, "a file nobody may read", &run, expected).await;
+}
+
+/// The run was refused with exit 2 naming `expected`, showed nothing of the files' text,
+/// and changed neither the database nor the backup directory.
+async fn assert_refused(
+    db: &TestDb,
+    project: &Project,
+    what: &str,
+    run: &crate::support::Run,
+    expected: &[&str],
+) {
+    assert_eq!(run.code(), 2, "{what}: {}", run.text());
+    for needle in expected {
+        assert!(
+            run.text().contains(needle),
+            "{what}: expected {needle:?} in:\n{}",
+            run.text()
+        );
+    }
+    assert!(
+        !run.text().contains(SECRET) && !run.text().contains("TABLEE"),
+        "{what}: the file's text was shown:\n{}",
+        run.text()
+    );
+    assert!(!project.backups().exists(), "{what}: a backup was made");
+    let tables = db
+        .client()
+        .await
+        .query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'", &[])
+        .await
+        .unwrap();
+    assert!(tables.is_empty(), "{what}: the database was changed");
 }
 
 /// Creates the FIFO `V2__fifo.sql`.
