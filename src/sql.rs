@@ -72,6 +72,9 @@ pub struct SyntaxError {
     pub offset: usize,
 }
 
+/// The largest statement read, in bytes: its tokens take about four times its size.
+pub const MAX_STATEMENT_BYTES: usize = 16 << 20;
+
 /// The most tokens a statement may have to be parsed in C (to check it): about 100 bytes
 /// each while the parser holds the tree, so a 512 MiB container has room to spare.
 pub const MAX_TOKENS: usize = 1_000_000;

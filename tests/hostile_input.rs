@@ -291,3 +291,99 @@ async fn with_compat_and_a_migration_both_bad_every_command_names_compat_first()
     }
     assert!(!project.backups().exists(), "a backup was made");
 }
+
+/// A 20 MB data migration (no-transaction, `INSERT`s of 500 rows) is gated, `check` and
+/// `migrate`, by a binary limited to 512 MiB of address space, the documented container
+/// limit: parsing it whole took about 230 times its size.
+#[tokio::test]
+async fn a_20_mb_data_migration_is_gated_under_a_512_mib_address_space_limit() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 2, 2);
+    let mut data = String::from("-- schemagate:no-transaction\n");
+    let mut rows = 0;
+    while data.len() < 20 << 20 {
+        data.push_str("INSERT INTO t2 (id, name) VALUES\n");
+        let batch: Vec<String> = (rows..rows + 500)
+            .map(|n| format!("  ({n}, 'row {n}; it''s data')"))
+            .collect();
+        data.push_str(&batch.join(",\n"));
+        data.push_str(";\n");
+        rows += 500;
+    }
+    project.migration(
+        2,
+        "data",
+        &format!("CREATE TABLE IF NOT EXISTS t2 (id int, name text);\n{data}"),
+        "DROP TABLE t2;",
+    );
+    // `check` reads everything and refuses: the schema is below the window (exit 3).
+    let check = limited(project.command(&db.url, &["check"])).output().await;
+    crate::support::Run(check.unwrap()).expect_code(3);
+    let migrate = limited(project.command(&db.url, &["migrate", "--no-backup"]))
+        .output()
+        .await;
+    crate::support::Run(migrate.unwrap()).expect_code(0);
+    assert_eq!(db.history().await, [1, 2]);
+    let counted = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM t2", &[])
+        .await
+        .unwrap();
+    assert_eq!(counted.get::<_, i64>(0), rows);
+}
+
+/// `command` run by `prlimit` under a 512 MiB address-space limit, with the same arguments
+/// and environment.
+fn limited(command: tokio::process::Command) -> tokio::process::Command {
+    let command = command.as_std();
+    let mut limited = tokio::process::Command::new("prlimit");
+    limited
+        .arg(format!("--as={}", 512 << 20))
+        .arg("--")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => limited.env(key, value),
+            None => limited.env_remove(key),
+        };
+    }
+    limited
+}
+
+/// A down file PostgreSQL's grammar refuses is refused (exit 2, file, line and column)
+/// before a rollback shows its plan or changes anything, in a dry run too.
+#[tokio::test]
+async fn a_down_file_the_grammar_refuses_is_refused_before_a_rollback_changes_anything() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 2, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+    project.migration(
+        2,
+        "create_t2",
+        "CREATE TABLE t2 (id int);",
+        &format!("DROP TABLE t2;\nDROPP TABLE {SECRET};"),
+    );
+    for args in [
+        &["--rollback-to", "1", "--dry-run"][..],
+        &["--rollback-to", "1"][..],
+    ] {
+        let run = project.run(&db.url, args).await;
+        run.expect_code(2);
+        assert!(
+            run.text()
+                .contains("V2__create_t2.down.sql:2:1: syntax error"),
+            "{}",
+            run.text()
+        );
+        assert!(!run.text().contains(SECRET), "{}", run.text());
+    }
+    assert_eq!(db.history().await, [1, 2]);
+    assert!(!project.backups().exists(), "a backup was made");
+}

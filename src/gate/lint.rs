@@ -13,7 +13,7 @@ use crate::plan::{Direction, Plan};
 /// Refuses the plan (exit 2) when a file it runs would certainly fail: every statement of
 /// every step's file, up or down, is read with PostgreSQL's grammar. Only these files are
 /// parsed; applied ones never are. The gate calls it through [`plan`]; a rollback calls it
-/// on its plan before anything changes.
+/// on its plan before it shows it.
 pub(crate) fn certain_failures(gate: &Gate, plan: &Plan) -> Result<(), Error> {
     let catalogue = &gate.release.catalogue;
     let scripts = plan.steps.iter().filter_map(|step| {

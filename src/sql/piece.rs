@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use pg_query::protobuf::{ScanToken, Token};
 
-use super::{MAX_TOKENS, SyntaxError, is_comment, message, without_quotes};
+use super::{MAX_STATEMENT_BYTES, MAX_TOKENS, SyntaxError, is_comment, message, without_quotes};
 
 /// One statement's text, or several joined by `BEGIN ATOMIC`, or none (comments).
 pub(super) struct Piece {
@@ -153,25 +153,47 @@ fn atomic_depth(tokens: &[ScanToken], mut depth: usize) -> usize {
     depth
 }
 
+/// How much of a script the scanner split reads at once: its own copy of the text and the
+/// strings of every token stay allocated until it returns, about six times what it reads.
+pub(super) const WINDOW: usize = 1 << 20;
+
 /// The offsets of the `;` where libpg_query's scanner split ends statements, then the end
-/// of the script.
+/// of the script. The script is split a window at a time, each starting after an end found
+/// before (where the scanner's state is its initial one: no open parenthesis, quote or
+/// comment), and each window's last piece is left to the next, as the window may cut it. A
+/// window that cuts a quote or comment open fails to scan and is read again twice as long:
+/// only an error in the whole rest of the script is the script's.
 fn ends(sql: &str) -> Result<Vec<usize>, SyntaxError> {
     let mut ends = Vec::new();
-    if !sql.bytes().all(is_sql_space) {
-        let pieces = pg_query::split_with_scanner(sql).map_err(|error| {
-            let message = message(&error);
-            SyntaxError {
-                offset: scan_error_offset(sql, &message),
-                message: without_quotes(&message),
-            }
-        })?;
-        ends.extend(
-            pieces
+    let (mut start, mut window) = (0, WINDOW);
+    while !sql[start..].bytes().all(is_sql_space) {
+        let mut end = sql.len().min(start + window);
+        while !sql.is_char_boundary(end) {
+            end += 1;
+        }
+        let last = end == sql.len();
+        let found: Vec<usize> = match pg_query::split_with_scanner(&sql[start..end]) {
+            Ok(pieces) => pieces
                 .iter()
                 // Each piece is a slice of `sql`.
                 .map(|piece| piece.as_ptr() as usize - sql.as_ptr() as usize + piece.len())
-                .filter(|&end| sql.as_bytes().get(end) == Some(&b';')),
-        );
+                .filter(|&end| sql.as_bytes().get(end) == Some(&b';'))
+                .collect(),
+            Err(_) if !last => Vec::new(),
+            Err(error) => {
+                let message = message(&error);
+                return Err(SyntaxError {
+                    offset: start + scan_error_offset(&sql[start..], &message),
+                    message: without_quotes(&message),
+                });
+            }
+        };
+        ends.extend(&found);
+        match found.last() {
+            _ if last => break,
+            Some(&end) => (start, window) = (end + 1, WINDOW),
+            None => window *= 2,
+        }
     }
     ends.push(sql.len());
     Ok(ends)
@@ -184,6 +206,16 @@ fn scan(sql: &str, range: Range<usize>) -> Result<Vec<ScanToken>, SyntaxError> {
     // in debug builds).
     if text.bytes().all(is_sql_space) {
         return Ok(Vec::new());
+    }
+    if text.len() > MAX_STATEMENT_BYTES {
+        return Err(SyntaxError {
+            message: format!(
+                "a statement of {} MiB, more than the {} MiB schemagate reads at once; split it into smaller statements (a data load into INSERTs of a few thousand rows each)",
+                text.len() >> 20,
+                MAX_STATEMENT_BYTES >> 20
+            ),
+            offset: range.start + text.len() - text.trim_start().len(),
+        });
     }
     let shift = i32::try_from(range.start).map_err(|_| SyntaxError {
         message: "the file is too large".to_owned(),

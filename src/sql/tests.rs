@@ -179,3 +179,27 @@ fn transaction_statements_are_in_the_tree() {
         Some(NodeEnum::TransactionStmt(_))
     ));
 }
+
+#[test]
+fn a_script_longer_than_the_scanners_window_splits_as_a_short_one() {
+    // Strings, dollar quotes and comments far longer than a window, so that windows cut
+    // them open, among many short statements.
+    let long = "x;'".repeat(piece::WINDOW / 2);
+    let mut expected = Vec::new();
+    for n in 0..40 {
+        expected.push(format!("SELECT {n}"));
+        match n % 4 {
+            0 => expected.push(format!("SELECT '{}'", long.replace('\'', "''"))),
+            1 => expected.push(format!("SELECT $body$ {long} $body$")),
+            2 => expected.push(format!("SELECT \"{}\" FROM t", "y".repeat(50))),
+            _ => expected.push(format!("SELECT 2 /* {} */ + 1", long.replace("*/", ""))),
+        }
+    }
+    let sql = format!("{};\n-- {long}\n", expected.join(";\n"));
+    assert!(sql.len() > 10 * piece::WINDOW);
+    let statements = split_statements(&sql).unwrap();
+    assert_eq!(statements.len(), expected.len());
+    for (statement, expected) in statements.iter().zip(&expected) {
+        assert!(statement == expected, "a statement differs");
+    }
+}
