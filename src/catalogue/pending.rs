@@ -43,14 +43,14 @@ fn check(script: &Script) -> Option<Problem> {
     let read = sql::read(&script.sql, &mut |statement| {
         if script.transactional && refused.is_none() {
             refused = statement.node.as_ref().and_then(|node| {
+                type Kind = fn(String, usize, usize, &'static str) -> Problem;
+                let (name, kind): (_, Kind) = match controls_transaction(node) {
+                    Some(name) => (name, Problem::TransactionControl),
+                    None => (refused_in_transaction(node)?, Problem::InTransaction),
+                };
+                // Placed only when refused: counting lines is a pass over the file.
                 let (line, column) = place(statement.range.start);
-                let file = script.file.clone();
-                if let Some(name) = controls_transaction(node) {
-                    Some(Problem::TransactionControl(file, line, column, name))
-                } else {
-                    refused_in_transaction(node)
-                        .map(|name| Problem::InTransaction(file, line, column, name))
-                }
+                Some(kind(script.file.clone(), line, column, name))
             });
         }
         if !script.transactional {
