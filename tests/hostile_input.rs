@@ -387,3 +387,44 @@ async fn a_down_file_the_grammar_refuses_is_refused_before_a_rollback_changes_an
     assert_eq!(db.history().await, [1, 2]);
     assert!(!project.backups().exists(), "a backup was made");
 }
+
+/// A certain failure in the third of three pending files: `plan` refuses it as `migrate`
+/// would (exit 2, file, line and column), and `migrate` refuses it before the backup and
+/// the first step, where it used to apply the first two and fail on the third (exit 6),
+/// leaving the schema between releases.
+#[tokio::test]
+async fn a_certain_failure_in_a_later_step_is_refused_before_the_first_step_and_by_plan() {
+    let db = TestDb::new().await;
+    let project = Project::with_tables(1, 1, 1);
+    project.run(&db.url, &["migrate"]).await.expect_code(0);
+    let backups = crate::support::files(&project.backups());
+    for v in 2..=3 {
+        project.migration(
+            v,
+            &format!("create_t{v}"),
+            &format!("CREATE TABLE t{v} (id int);"),
+            &format!("DROP TABLE t{v};"),
+        );
+    }
+    project.migration(
+        4,
+        "index_t3",
+        "-- builds the index\nCREATE INDEX CONCURRENTLY t3_id ON t3 (id);",
+        "DROP INDEX t3_id;",
+    );
+    project.compat(4, 4);
+    for command in ["plan", "migrate"] {
+        let run = project.run(&db.url, &[command]).await;
+        run.expect_code(2);
+        assert!(
+            run.text().contains(
+                "V4__index_t3.sql:2:1: CREATE INDEX CONCURRENTLY cannot run inside a transaction block"
+            ),
+            "{command}: {}",
+            run.text()
+        );
+    }
+    assert_eq!(db.history().await, [1]);
+    assert_eq!(db.tables().await, ["t1"]);
+    assert_eq!(crate::support::files(&project.backups()), backups);
+}
