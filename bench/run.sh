@@ -13,7 +13,7 @@ export LC_ALL=C
 RUNS=5
 PEERS=0
 EXISTING_URL=""
-ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16,17,18"
+ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16,17,18,21,22"
 N_MIG=500
 INSTANCES=16
 NOOP_REPS=10
@@ -39,7 +39,7 @@ the same runs (interleaved A/B/A/B), and the ratio schemagate / baseline.
 
 Options:
   --runs N               runs per workload (default 5, at least 1; use >= 5 for results)
-  --rows LIST            comma-separated rows to run: 1..11, 14, 16, 17, 18 (default all)
+  --rows LIST            comma-separated rows to run: 1..11, 14, 16, 17, 18, 21, 22 (default all)
   --peers                add columns for refinery_cli, sqlx-cli, dbmate where on PATH (rows 1-3)
   --existing-server URL  use this server (postgres://user@host:port/db) instead of a
                          throwaway cluster; databases named schemagate_bench_* are
@@ -88,8 +88,8 @@ done
 for v in RUNS N_MIG INSTANCES NOOP_REPS PGBENCH_SCALE PG_PORT HTTP_PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-row_re='([1-9]|10|11|14|16|17|18)'
-[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16, 17, 18"
+row_re='([1-9]|10|11|14|16|17|18|21|22)'
+[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16, 17, 18, 21, 22"
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 or newer is needed (EPOCHREALTIME)"
 
 row_on() { [[ ,$ROWS, == *,$1,* ]]; }
@@ -910,6 +910,10 @@ suite_http() {
 # shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
 . "$BENCH_DIR/scale-rows.sh"
 
+# Rows 21 and 22: a realistic migration history's no-op gate, and memory per MB of SQL.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/parsing-rows.sh"
+
 # ---------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------
@@ -1048,6 +1052,7 @@ print_table() {
     print_scale_rows 9
     print_library_rows
     print_commands_rows
+    print_parsing_rows
 }
 
 machine_description() {
@@ -1114,6 +1119,8 @@ if ((SG_OK)) && row_on 14; then suite_embed; fi
 if ((SG_OK)) && row_on 16; then suite_fleet; fi
 if ((SG_OK)) && row_on 17; then suite_dry_run; fi
 if ((SG_OK)) && row_on 18; then suite_atomic; fi
+if ((SG_OK)) && row_on 21; then suite_realistic; fi
+if ((SG_OK)) && row_on 22; then suite_memory; fi
 
 TABLE=$(print_table)
 printf '%s\n' "$TABLE"

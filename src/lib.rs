@@ -26,7 +26,8 @@
 //!   typed errors with exit codes, the gate run, routes and refresh, every command.
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
-//! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums.
+//! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums,
+//!   and the check of the files a plan is about to run (no SQL is parsed at load).
 //! - [`baseline`]: taking over a database with tables but no history (`baseline`, `[adopt]`).
 //! - [`adopt`]: taking over another tool's history (sqlx, golang-migrate, dbmate, goose,
 //!   Flyway): its table read as the tool reads it, mapped and checked against the catalogue.
@@ -48,7 +49,8 @@
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
-//! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query): statements, comments, trees.
+//! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query), a statement at a time:
+//!   statements, comments, trees, and what a transaction block refuses.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`verify`]: every down proven to invert its up, on a scratch database.

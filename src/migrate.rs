@@ -297,10 +297,11 @@ impl RunFailed {
 
     /// The failure of statement `index` (from 0) of a file run a statement at a time.
     fn in_statement(mut self, script: &Script, index: usize) -> Self {
-        let start = script.statements.get(index).map_or(0, |range| range.start);
+        let statements = script.statements();
+        let start = statements.get(index).map_or(0, |range| range.start);
         self.statement = Some(StatementAt {
             index: index + 1,
-            count: script.statements.len(),
+            count: statements.len(),
             line: line_column(&script.sql, first_line(&script.sql, start)).0,
         });
         self
@@ -348,8 +349,8 @@ async fn run(
         .batch_execute(&settings.statements(false))
         .await
         .map_err(|e| RunFailed::new(e, &script.sql, None))?;
-    // Split at load by PostgreSQL's grammar; each range is a statement's place in the file.
-    for (index, range) in script.statements.iter().enumerate() {
+    // Split by PostgreSQL's grammar; each range is a statement's place in the file.
+    for (index, range) in script.statements().iter().enumerate() {
         let (base, statement) = (range.start, &script.sql[range.clone()]);
         let failed = |e| RunFailed::new(e, &script.sql, Some(base)).in_statement(script, index);
         loop {

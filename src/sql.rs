@@ -1,17 +1,31 @@
 //! SQL read with PostgreSQL's own grammar (`pg_query`, libpg_query: the server's scanner
-//! and parser compiled as a library), for splitting no-transaction files into statements,
-//! for the transaction-control check at load, and for the lint (DESIGN §11, §12).
+//! and parser compiled as a library): the statements of a pending file, checked before
+//! anything runs (DESIGN §18), split for no-transaction files, and parsed for the lint
+//! (DESIGN §11, §12).
 //!
 //! PostgreSQL runs a multi-statement simple query as one implicit transaction, so
 //! `CREATE INDEX CONCURRENTLY` in such a string fails; a no-transaction file must be sent a
 //! statement at a time. Where a statement ends is the grammar's business, not a scanner's
 //! guess: `BEGIN ATOMIC … END` bodies hold `;`, `E'\''` is one quote inside a string, `$`
 //! may continue an identifier (`a$b`), and dollar quotes and block comments nest.
+//!
+//! A script is read a statement at a time ([`piece`]): PostgreSQL's scanner finds the `;`
+//! that may end statements, and each piece between them is parsed alone, so what a parse
+//! holds in memory follows the largest statement, not the file (issue 22: a parse tree
+//! takes about 230 times its text, so a 2 MB data migration needed 456 MB). A piece is
+//! first parsed in C only, where nothing is copied out; the tree is built in Rust only for
+//! statements other than `SELECT`, `INSERT`, `UPDATE`, `DELETE` and `MERGE`, the only
+//! ones a check looks into.
 
 use std::ops::Range;
 
 use pg_query::NodeEnum;
 use pg_query::protobuf::{ScanToken, Token};
+
+mod piece;
+mod transaction;
+
+pub use transaction::{controls_transaction, refused_in_transaction};
 
 /// One statement of a script: its text (a slice of the script, without the `;` that ends
 /// it and without the white space and comments around it), where it starts, and its tree.
@@ -21,7 +35,8 @@ pub struct Statement<'a> {
     pub text: &'a str,
     /// Its byte range in the script.
     pub range: Range<usize>,
-    /// PostgreSQL's parse tree of it.
+    /// PostgreSQL's parse tree of it; `None` for `SELECT`, `INSERT`, `UPDATE`, `DELETE`
+    /// and `MERGE`, whose trees no check reads (the grammar accepted them all the same).
     pub node: Option<NodeEnum>,
 }
 
@@ -44,114 +59,153 @@ pub struct Script<'a> {
     pub comments: Vec<Comment<'a>>,
 }
 
-/// PostgreSQL's grammar refuses the text.
+/// PostgreSQL's grammar refuses the text, or a statement is too large to be read.
+///
+/// The message never quotes the script: a migration file may be anything (a link to a
+/// secret), and an error shows its place, not its text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SyntaxError {
-    /// PostgreSQL's message (`syntax error at or near "TABLEE"`).
+    /// PostgreSQL's message without the text it quotes (`syntax error`).
     pub message: String,
     /// The byte offset it points at.
     pub offset: usize,
 }
 
-/// The statements of `sql`, as PostgreSQL's parser delimits them, or where it refuses it.
-///
-/// Only where they are is asked of the parser (libpg_query's split), not their trees: a
-/// tree is built in C, serialised and read back in Rust, which made splitting six times
-/// slower than the split itself (bench row 11).
+/// The largest statement read, in bytes: its tokens take about four times its size.
+pub const MAX_STATEMENT_BYTES: usize = 16 << 20;
+
+/// The most tokens a statement may have to be parsed in C (to check it): about 100 bytes
+/// each while the parser holds the tree, so a 512 MiB container has room to spare.
+pub const MAX_TOKENS: usize = 1_000_000;
+
+/// The most tokens a statement other than `SELECT`, `INSERT`, `UPDATE`, `DELETE` and
+/// `MERGE` may have, whose tree is also built in Rust: about 1 KiB each.
+pub const MAX_TREE_TOKENS: usize = 100_000;
+
+/// The statements of `sql`, as PostgreSQL's grammar delimits them, or where it refuses it.
 pub fn split_statements(sql: &str) -> Result<Vec<&str>, SyntaxError> {
-    let tokens = scan(sql)?;
-    let pieces =
-        pg_query::split_with_parser(sql).map_err(|error| locate(sql, &tokens, &message(&error)))?;
-    let code = code_tokens(&tokens);
-    Ok(pieces
-        .into_iter()
-        .filter_map(|piece| {
-            // Each piece is a slice of `sql`.
-            let start = piece.as_ptr() as usize - sql.as_ptr() as usize;
-            trimmed(&code, start..start + piece.len()).map(|range| &sql[range])
-        })
-        .collect())
+    let mut statements = Vec::new();
+    read(sql, &mut |statement| statements.push(statement.text))?;
+    Ok(statements)
 }
 
 /// Parses `sql` into its statements and comments.
 pub fn parse(sql: &str) -> Result<Script<'_>, SyntaxError> {
-    let tokens = scan(sql)?;
-    let tree = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
-        .map_err(|error| locate(sql, &tokens, &message(&error)))?;
-    let code = code_tokens(&tokens);
-    let mut statements = Vec::with_capacity(tree.protobuf.stmts.len());
-    for raw in tree.protobuf.stmts {
-        let start = usize::try_from(raw.stmt_location).unwrap_or(0);
-        let end = match usize::try_from(raw.stmt_len) {
-            // A length of 0 means "to the end of the text" (a last statement without `;`).
-            Ok(0) | Err(_) => sql.len(),
-            Ok(len) => start + len,
-        };
-        let Some(range) = trimmed(&code, start..end) else {
-            continue;
-        };
-        statements.push(Statement {
-            text: &sql[range.clone()],
-            range,
-            node: raw.stmt.and_then(|node| node.node),
-        });
-    }
-    let comments = tokens
-        .iter()
-        .filter(|t| t.token == Token::SqlComment as i32)
-        .filter_map(|t| {
-            let range = token_range(t)?;
-            Some(Comment {
-                text: sql.get(range.clone())?,
-                offset: range.start,
-            })
-        })
-        .collect();
+    let mut statements = Vec::new();
+    let comments = read(sql, &mut |statement| statements.push(statement))?;
     Ok(Script {
         statements,
         comments,
     })
 }
 
-/// The script's tokens, comments included; a scanner error (an unterminated quote,
-/// comment or dollar quote, a bad escape) is located at the token it names.
-fn scan(sql: &str) -> Result<Vec<ScanToken>, SyntaxError> {
-    match scan_tokens(sql) {
-        Ok(tokens) => Ok(tokens),
-        Err(error) => {
-            let message = message(&error);
-            Err(SyntaxError {
-                offset: scan_error_offset(sql, &message),
-                message,
-            })
+/// Reads `sql` a statement at a time: `each` gets every statement in order (and may drop
+/// it, tree and all, before the next is parsed); returns the script's `--` comments.
+pub fn read<'a>(
+    sql: &'a str,
+    each: &mut dyn FnMut(Statement<'a>),
+) -> Result<Vec<Comment<'a>>, SyntaxError> {
+    let mut comments = Vec::new();
+    for piece in piece::pieces(sql)? {
+        let piece = piece?;
+        comments.extend(
+            piece
+                .tokens
+                .iter()
+                .filter(|t| t.token == Token::SqlComment as i32)
+                .filter_map(|t| {
+                    let range = token_range(t)?;
+                    Some(Comment {
+                        text: sql.get(range.clone())?,
+                        offset: range.start,
+                    })
+                }),
+        );
+        statements(sql, &piece, each)?;
+    }
+    Ok(comments)
+}
+
+/// The statements of one piece of `sql` (see [`piece`]), given to `each`.
+fn statements<'a>(
+    sql: &'a str,
+    piece: &piece::Piece,
+    each: &mut dyn FnMut(Statement<'a>),
+) -> Result<(), SyntaxError> {
+    let code = code_tokens(&piece.tokens);
+    let kinds = match &piece.kinds {
+        Ok(kinds) => kinds,
+        Err(message) => return Err(locate(sql, piece, &code, message)),
+    };
+    match kinds.as_slice() {
+        [] => {}
+        // The common case, and every row of a data migration: one statement whose tree no
+        // check reads, so none is built.
+        [false] => {
+            if let Some(range) = trimmed(&code, piece.range.clone()) {
+                each(Statement {
+                    text: &sql[range.clone()],
+                    range,
+                    node: None,
+                });
+            }
+        }
+        _ if code.len() > MAX_TREE_TOKENS => {
+            return Err(SyntaxError {
+                message: format!(
+                    "a statement of {} tokens, more than the {MAX_TREE_TOKENS} schemagate reads at once for a statement other than SELECT, INSERT, UPDATE, DELETE or MERGE; split it",
+                    code.len()
+                ),
+                offset: code.first().map_or(piece.range.start, |(r, _)| r.start),
+            });
+        }
+        _ => {
+            let text = &sql[piece.range.clone()];
+            let tree = pg_query::parse(text, pg_query::ParserOptions::DEFAULT)
+                .map_err(|error| locate(sql, piece, &code, &message(&error)))?;
+            for raw in tree.protobuf.stmts {
+                let start = piece.range.start + usize::try_from(raw.stmt_location).unwrap_or(0);
+                let end = match usize::try_from(raw.stmt_len) {
+                    // A length of 0 means "to the end of the text" (a last statement
+                    // without `;`).
+                    Ok(0) | Err(_) => piece.range.end,
+                    Ok(len) => start + len,
+                };
+                let Some(range) = trimmed(&code, start..end) else {
+                    continue;
+                };
+                each(Statement {
+                    text: &sql[range.clone()],
+                    range,
+                    node: raw.stmt.and_then(|node| node.node),
+                });
+            }
         }
     }
-}
-
-/// pg_query's scanner, except on text without a token: pg_query 18.1 then builds a slice
-/// from a null pointer (a panic in debug builds).
-fn scan_tokens(sql: &str) -> pg_query::Result<Vec<ScanToken>> {
-    if sql.bytes().all(is_sql_space) {
-        return Ok(Vec::new());
-    }
-    pg_query::scan_tokens(sql)
-}
-
-/// PostgreSQL's white space (`space` in its lexer, scan.l): not Unicode's, which also
-/// counts characters such as U+00A0 that PostgreSQL reads as part of an identifier.
-fn is_sql_space(byte: u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    Ok(())
 }
 
 /// PostgreSQL's message without pg_query's prefix.
 fn message(error: &pg_query::Error) -> String {
     match error {
-        pg_query::Error::Parse(m) | pg_query::Error::Scan(m) | pg_query::Error::Split(m) => {
-            m.clone()
-        }
+        pg_query::Error::Parse(m)
+        | pg_query::Error::Scan(m)
+        | pg_query::Error::Split(m)
+        | pg_query::Error::IsUtility(m) => m.clone(),
         other => other.to_string(),
     }
+}
+
+/// PostgreSQL's message without the text of the script it quotes: `syntax error at or
+/// near "TABLEE"` becomes `syntax error`, and a message that names an identifier stops
+/// before it.
+fn without_quotes(message: &str) -> String {
+    let end = message
+        .find(" at or near ")
+        .or_else(|| message.find('"'))
+        .unwrap_or(message.len());
+    message[..end].trim_end().to_owned()
 }
 
 /// The byte range of a token.
@@ -186,27 +240,33 @@ fn trimmed(code: &[(Range<usize>, i32)], range: Range<usize>) -> Option<Range<us
     Some(inside.first()?.0.start..inside.last()?.0.end)
 }
 
-/// The byte offset a parser error points at. libpg_query reports the message but not the
-/// cursor position, so the position is found the way the parser found the error: the
-/// shortest prefix of whole tokens that fails with the same message ends with the token
-/// the parser stopped at (an LR parser detects an error at the first token that cannot
-/// continue, whatever follows it). "at end of input" points at the end of the text.
-fn locate(sql: &str, tokens: &[ScanToken], message: &str) -> SyntaxError {
+/// The byte offset a parser error in `piece` points at. libpg_query reports the message
+/// but not the cursor position, so the position is found the way the parser found the
+/// error: the shortest prefix of whole tokens that fails with the same message ends with
+/// the token the parser stopped at (an LR parser detects an error at the first token that
+/// cannot continue, whatever follows it). "at end of input" points at the end of the
+/// piece's text.
+fn locate(
+    sql: &str,
+    piece: &piece::Piece,
+    code: &[(Range<usize>, i32)],
+    message: &str,
+) -> SyntaxError {
     let error = |offset| SyntaxError {
-        message: message.to_owned(),
+        message: without_quotes(message),
         offset,
     };
-    let code = code_tokens(tokens);
     let ends: Vec<usize> = code.iter().map(|(r, _)| r.end).collect();
     if message.ends_with("at end of input") || ends.is_empty() {
-        return error(ends.last().copied().unwrap_or(sql.len()));
+        return error(ends.last().copied().unwrap_or(piece.range.end));
     }
+    let start = piece.range.start;
     let fails_alike = |count: usize| {
-        pg_query::parse(&sql[..ends[count - 1]], pg_query::ParserOptions::DEFAULT)
+        pg_query::is_utility_stmt(&sql[start..ends[count - 1]])
             .err()
             .is_some_and(|e| self::message(&e) == message)
     };
-    // The smallest count of tokens whose prefix fails alike; the whole text does.
+    // The smallest count of tokens whose prefix fails alike; the whole piece does.
     let (mut low, mut high) = (1, ends.len());
     while low < high {
         let middle = low + (high - low) / 2;
@@ -217,21 +277,6 @@ fn locate(sql: &str, tokens: &[ScanToken], message: &str) -> SyntaxError {
         }
     }
     error(code[low - 1].0.start)
-}
-
-/// Where a scanner error is: its message quotes the text from the bad token on (`at or
-/// near "'abc…"`); the first place that text starts after cleanly scanned text is it.
-fn scan_error_offset(sql: &str, message: &str) -> usize {
-    let near = message
-        .split_once("at or near \"")
-        .and_then(|(_, rest)| rest.strip_suffix('"'));
-    let Some(near) = near.filter(|n| !n.is_empty()) else {
-        return sql.len();
-    };
-    sql.match_indices(near)
-        .map(|(at, _)| at)
-        .find(|&at| scan_tokens(&sql[..at]).is_ok())
-        .unwrap_or(sql.len())
 }
 
 #[cfg(test)]

@@ -69,11 +69,64 @@ async fn lint_exits_0_when_clean_3_on_findings_and_2_on_unreadable_input() {
     let refused = project.run(url, &["lint", broken.to_str().unwrap()]).await;
     refused.expect_code(2);
     assert!(
-        refused
-            .text()
-            .contains("broken.sql:2:10: syntax error at or near \"TABLEE\""),
+        refused.text().contains("broken.sql:2:10: syntax error"),
         "{}",
         refused.text()
+    );
+    assert!(!refused.text().contains("TABLEE"), "{}", refused.text());
+}
+
+/// `lint` of the repository's own migrations/ (the README's quick start), judged against
+/// the compat.toml beside it: clean, without a warning.
+#[tokio::test]
+async fn the_repositorys_own_migrations_lint_clean_against_the_compat_beside_them() {
+    let project = Project::new();
+    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let mut command = project.command("postgres://nobody@127.0.0.1:1/none", &["lint", migrations]);
+    command.env_remove("SCHEMAGATE_COMPAT");
+    let run = crate::support::Run(command.output().await.unwrap());
+    run.expect_code(0);
+    assert!(!run.text().contains("WARN"), "{}", run.text());
+    assert!(
+        run.text()
+            .contains(concat!(env!("CARGO_MANIFEST_DIR"), "/compat.toml")),
+        "{}",
+        run.text()
+    );
+}
+
+/// `lint PATHS` without `--compat` judges `breaks-window` against the project's own
+/// window (compat.toml beside the migrations directory), not the binary's embedded one,
+/// and says so when there is none.
+#[tokio::test]
+async fn lint_paths_without_compat_judge_breaks_window_against_their_own_compat_or_say_it_is_missing()
+ {
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    let lint = |project: &Project| {
+        let mut command = project.command(url, &["lint", project.migrations().to_str().unwrap()]);
+        command.env_remove("SCHEMAGATE_COMPAT");
+        async move { crate::support::Run(command.output().await.unwrap()) }
+    };
+    // Migration 2 drops a column inside this project's window (1, 2], which the embedded
+    // window [4, 5] would not see.
+    let project = Project::with_tables(1, 1, 2);
+    project.migration(2, "drop", "ALTER TABLE t1 DROP COLUMN id;", "SELECT 1;");
+    let run = lint(&project).await;
+    run.expect_code(3);
+    assert!(run.text().contains("breaks-window"), "{}", run.text());
+    project.compat(2, 2);
+    lint(&project).await.expect_code(0);
+
+    // Migration 5 drops a column: inside the embedded window (4, 5], but this project has
+    // no compat.toml, so the window is not judged, and the output says so.
+    let bare = Project::new();
+    bare.migration(5, "drop", "ALTER TABLE t1 DROP COLUMN id;", "SELECT 1;");
+    let run = lint(&bare).await;
+    run.expect_code(0);
+    assert!(
+        run.text().contains("no compat.toml beside the paths"),
+        "{}",
+        run.text()
     );
 }
 

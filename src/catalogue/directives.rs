@@ -62,9 +62,77 @@ pub fn is_irreversible(sql: &str) -> bool {
     leading_comments(sql).any(|line| line.eq_ignore_ascii_case(IRREVERSIBLE))
 }
 
+/// Whether the file holds nothing but white space, comments and `;`: no statement, so it
+/// is refused like an empty file (a forgotten body would otherwise be recorded as applied).
+/// It stops at the first other character, so a real file costs its leading comments; an
+/// unterminated `/*` is left to the grammar, which says where it opens.
+pub fn only_comments(sql: &str) -> bool {
+    let mut rest = sql.trim_start_matches('\u{feff}');
+    loop {
+        rest =
+            rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{b}' || c == ';');
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if rest.starts_with("/*") {
+            match block_comment_end(rest) {
+                Some(end) => rest = &rest[end..],
+                None => return false,
+            }
+        } else {
+            return rest.is_empty();
+        }
+    }
+}
+
+/// The byte offset just after the block comment `text` starts with (block comments nest in
+/// PostgreSQL), or `None` when it is not closed.
+fn block_comment_end(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0);
+    while i + 1 < bytes.len() {
+        match &bytes[i..i + 2] {
+            b"/*" => {
+                depth += 1;
+                i += 2;
+            }
+            b"*/" => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_of_comments_alone_holds_no_statement() {
+        for sql in [
+            "",
+            " \n\t",
+            "-- todo",
+            "-- todo\n/* later /* nested */ */ ;\n-- end",
+            "\u{feff}-- bom\n",
+        ] {
+            assert!(only_comments(sql), "{sql:?}");
+        }
+        for sql in [
+            "SELECT 1",
+            "-- c\nSELECT 1",
+            "/* c */ x",
+            "/* open",
+            "-- c\n/* c */ /* open",
+        ] {
+            assert!(!only_comments(sql), "{sql:?}");
+        }
+    }
 
     #[test]
     fn every_tools_no_transaction_directive_is_honoured() {

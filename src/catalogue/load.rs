@@ -7,11 +7,10 @@ use std::fs::{DirEntry, File};
 use std::io::Read as _;
 use std::path::Path;
 
-use super::directives::{self, Timeouts, is_irreversible, wants_no_transaction};
-use super::model::{Catalogue, Down, Migration, Script};
+use super::directives::{self, Timeouts, is_irreversible, only_comments, wants_no_transaction};
+use super::model::{Catalogue, Down, Migration, Script, Split};
 use super::naming::{Direction, NameError, ParsedName, parse_file_name};
 use super::{checksum, parallel};
-use crate::sql::{self, SyntaxError};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -60,11 +59,13 @@ pub enum Problem {
     NulByte(String, usize, usize),
     /// A directory, FIFO, socket or device with a migration's name.
     NotAFile(String),
+    /// A symbolic link to a file outside the migrations directory.
+    LinkOutside(String),
     /// Could not be read.
     Unreadable(String, String),
     /// Larger than [`MAX_FILE_BYTES`].
     TooLarge(String),
-    /// Empty, or white space only.
+    /// Empty, or white space and comments only.
     Empty(String),
     /// Two files of the same direction share a version.
     DuplicateVersion(i64, Vec<String>),
@@ -74,13 +75,17 @@ pub enum Problem {
     MissingDown(String, String),
     /// A down file without its up file.
     DownWithoutUp(String),
-    /// A transactional file that ends or starts a transaction itself.
-    TransactionControl(String, String),
     /// A directive whose value cannot be read.
     Directive(String, String),
-    /// A no-transaction file that PostgreSQL's grammar refuses, so it cannot be split into
-    /// statements: file, line, column and PostgreSQL's message.
+    /// A pending file that PostgreSQL's grammar refuses (or holds a statement too large to
+    /// read): file, line, column and PostgreSQL's message, which never quotes the file.
     Syntax(String, usize, usize, String),
+    /// A statement of a pending transactional file that ends or starts the transaction:
+    /// file, line, column and the statement's name.
+    TransactionControl(String, usize, usize, &'static str),
+    /// A statement of a pending transactional file that PostgreSQL refuses inside a
+    /// transaction block: file, line, column and the statement's name.
+    InTransaction(String, usize, usize, &'static str),
 }
 
 impl fmt::Display for Problem {
@@ -105,6 +110,10 @@ impl fmt::Display for Problem {
                 f,
                 "{file}: not a regular file (a directory, FIFO, socket or device); move it out of the migrations directory"
             ),
+            Problem::LinkOutside(file) => write!(
+                f,
+                "{file}: a symbolic link to a file outside the migrations directory, which is not followed; copy the file into the directory"
+            ),
             Problem::Unreadable(file, error) => write!(f, "{file}: cannot be read: {error}"),
             Problem::TooLarge(file) => {
                 write!(
@@ -113,7 +122,10 @@ impl fmt::Display for Problem {
                     MAX_FILE_BYTES >> 20
                 )
             }
-            Problem::Empty(file) => write!(f, "{file}: empty; write its SQL or delete it"),
+            Problem::Empty(file) => write!(
+                f,
+                "{file}: empty (nothing but white space and comments); write its SQL or delete it"
+            ),
             Problem::DuplicateVersion(version, files) => {
                 write!(
                     f,
@@ -130,14 +142,18 @@ impl fmt::Display for Problem {
                 "{up}: no down file; add {down} (or put `-- schemagate:irreversible` in it)"
             ),
             Problem::DownWithoutUp(file) => write!(f, "{file}: down file without an up file"),
-            Problem::TransactionControl(file, statement) => write!(
-                f,
-                "{file}: `{statement}` inside a transactional migration; remove it or start the file with `-- schemagate:no-transaction`"
-            ),
             Problem::Directive(file, reason) => write!(f, "{file}: {reason}"),
             Problem::Syntax(file, line, column, message) => write!(
                 f,
-                "{file}:{line}:{column}: {message} (PostgreSQL's grammar; this file runs outside a transaction, so it is split into statements before anything runs)"
+                "{file}:{line}:{column}: {message} (PostgreSQL's grammar, which reads every statement of a file before it runs); fix the file"
+            ),
+            Problem::TransactionControl(file, line, column, statement) => write!(
+                f,
+                "{file}:{line}:{column}: {statement} inside a transactional migration; remove it or start the file with `-- schemagate:no-transaction`"
+            ),
+            Problem::InTransaction(file, line, column, statement) => write!(
+                f,
+                "{file}:{line}:{column}: {statement} cannot run inside a transaction block, and this file runs in one; start the file with `-- schemagate:no-transaction` (and keep the statement alone in it)"
             ),
         }
     }
@@ -186,7 +202,7 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
     let origin = format!("{}/", dir.display());
     // Each file is read and checked on the same thread, so its text is still in cache.
     let read = parallel::map(listed, |buffer: &mut Vec<u8>, (name, entry)| {
-        let bytes = read_file(&entry, buffer)?;
+        let bytes = read_file(dir, &entry, buffer)?;
         Ok(prepare(&origin, SourceFile { name, bytes }))
     });
     // Files that could not be read are reported first, then what the others hold.
@@ -204,17 +220,22 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
 /// that read and the one that finds its end.
 const FIRST_READ: usize = 64 * 1024;
 
-/// Reads a file, refusing one too large to be a migration; `buffer` is the reading
-/// thread's, reused from file to file.
-fn read_file(entry: &DirEntry, buffer: &mut Vec<u8>) -> Result<Vec<u8>, Problem> {
+/// Reads a file of `dir`, refusing one too large to be a migration; `buffer` is the
+/// reading thread's, reused from file to file.
+fn read_file(dir: &Path, entry: &DirEntry, buffer: &mut Vec<u8>) -> Result<Vec<u8>, Problem> {
     let path = entry.path();
     let unreadable =
         |e: std::io::Error| Problem::Unreadable(path.display().to_string(), e.to_string());
     // The entry's type comes with the listing on most file systems, so a regular file
-    // costs no `stat`; a symbolic link is followed.
+    // costs no `stat`; a symbolic link is followed only inside the directory: a link to a
+    // secret elsewhere must not be read, let alone sent to the server.
     let file_type = entry.file_type().map_err(unreadable)?;
     let is_file = if file_type.is_symlink() {
-        std::fs::metadata(&path).map_err(unreadable)?.is_file()
+        let target = std::fs::canonicalize(&path).map_err(unreadable)?;
+        if !target.starts_with(std::fs::canonicalize(dir).map_err(unreadable)?) {
+            return Err(Problem::LinkOutside(path.display().to_string()));
+        }
+        std::fs::metadata(&target).map_err(unreadable)?.is_file()
     } else {
         file_type.is_file()
     };
@@ -329,7 +350,8 @@ fn prepare(origin: &str, source: SourceFile) -> Result<Parsed, Problem> {
         let (line, column) = crate::position::line_column(&text, offset);
         return Err(Problem::NulByte(file, line, column));
     }
-    if text.trim().is_empty() {
+    let irreversible = name.direction == Direction::Down && is_irreversible(&text);
+    if only_comments(&text) && !irreversible {
         return Err(Problem::Empty(file));
     }
     // `replace` copies even when there is nothing to replace.
@@ -339,18 +361,7 @@ fn prepare(origin: &str, source: SourceFile) -> Result<Parsed, Problem> {
         text
     };
     let mut problems = Vec::new();
-    let irreversible = name.direction == Direction::Down && is_irreversible(&sql);
-    let script = if irreversible {
-        Script {
-            file,
-            sql,
-            transactional: true,
-            timeouts: Timeouts::default(),
-            statements: Vec::new(),
-        }
-    } else {
-        script(file, sql, &mut problems)
-    };
+    let script = script(file, sql, irreversible, &mut problems);
     Ok(Parsed {
         name,
         script,
@@ -442,88 +453,25 @@ fn pair(
     })
 }
 
-fn script(file: String, sql: String, problems: &mut Vec<Problem>) -> Script {
-    let transactional = !wants_no_transaction(&sql);
-    let timeouts = directives::timeouts(&sql).unwrap_or_else(|reason| {
-        problems.push(Problem::Directive(file.clone(), reason));
+/// The script of a file: how it runs, and its timeouts (an irreversible down file's are
+/// not read: it never runs). Its statements are read only when it is about to run
+/// ([`super::check_pending`]), not at every start.
+fn script(file: String, sql: String, irreversible: bool, problems: &mut Vec<Problem>) -> Script {
+    let timeouts = if irreversible {
         Timeouts::default()
-    });
-    let mut statements = Vec::new();
-    if transactional {
-        if let Some(statement) = transaction_control(&sql) {
-            problems.push(Problem::TransactionControl(file.clone(), statement));
-        }
     } else {
-        match sql::parse(&sql) {
-            Ok(script) => statements = script.statements.into_iter().map(|s| s.range).collect(),
-            Err(SyntaxError { message, offset }) => {
-                let (line, column) = crate::position::line_column(&sql, offset);
-                problems.push(Problem::Syntax(file.clone(), line, column, message));
-            }
-        }
-    }
+        directives::timeouts(&sql).unwrap_or_else(|reason| {
+            problems.push(Problem::Directive(file.clone(), reason));
+            Timeouts::default()
+        })
+    };
     Script {
         file,
+        transactional: irreversible || !wants_no_transaction(&sql),
         sql,
-        transactional,
         timeouts,
-        statements,
+        statements: Split::default(),
     }
-}
-
-/// Whether a run of ASCII letters in `sql` is, in any case, a word that opens a statement
-/// starting or ending a transaction (PostgreSQL's `TransactionStmt`): `ABORT`, `BEGIN`,
-/// `COMMIT`, `END`, `PREPARE`, `ROLLBACK`, `START`. A keyword is such a run in the text (a
-/// letter before or after it would make it part of a longer identifier), so `false`
-/// proves the file has no transaction statement and needs no parse for this check; `true`
-/// may be a column named `end_date`, which the parse then clears. One pass over the
-/// bytes: this runs on every file at every start.
-fn has_transaction_word(sql: &str) -> bool {
-    let bytes = sql.as_bytes();
-    let mut start = 0;
-    for end in 0..=bytes.len() {
-        if bytes.get(end).is_some_and(u8::is_ascii_alphabetic) {
-            continue;
-        }
-        let word = &bytes[start..end];
-        let candidates: &[&[u8]] = match word.len() {
-            3 => &[b"END"],
-            5 => &[b"ABORT", b"BEGIN", b"START"],
-            6 => &[b"COMMIT"],
-            7 => &[b"PREPARE"],
-            8 => &[b"ROLLBACK"],
-            _ => &[],
-        };
-        if candidates.iter().any(|c| word.eq_ignore_ascii_case(c)) {
-            return true;
-        }
-        start = end + 1;
-    }
-    false
-}
-
-/// A statement that would end or start the transaction a migration runs in, found in
-/// PostgreSQL's parse tree: `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`,
-/// `ABORT`, `PREPARE TRANSACTION` and the `… PREPARED` forms. Savepoints stay inside the
-/// transaction and are fine; a `BEGIN ATOMIC` body is part of its function. A file the
-/// grammar refuses is left to the server, which reports where when it runs it (exit 6).
-fn transaction_control(sql: &str) -> Option<String> {
-    use pg_query::NodeEnum;
-    use pg_query::protobuf::TransactionStmtKind as Kind;
-    if !has_transaction_word(sql) {
-        return None;
-    }
-    let script = sql::parse(sql).ok()?;
-    script.statements.into_iter().find_map(|statement| {
-        let Some(NodeEnum::TransactionStmt(stmt)) = &statement.node else {
-            return None;
-        };
-        let ends_or_starts = !matches!(
-            Kind::try_from(stmt.kind),
-            Ok(Kind::TransStmtSavepoint | Kind::TransStmtRelease | Kind::TransStmtRollbackTo)
-        );
-        ends_or_starts.then(|| statement.text.chars().take(40).collect())
-    })
 }
 
 #[cfg(test)]

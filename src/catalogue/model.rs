@@ -1,5 +1,7 @@
 //! The validated catalogue: one [`Migration`] per version, sorted.
 
+use std::ops::Range;
+
 /// One SQL file of a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
@@ -12,9 +14,38 @@ pub struct Script {
     /// Its own lock and statement timeouts, overriding `--ddl-lock-timeout` and
     /// `--statement-timeout`.
     pub timeouts: super::directives::Timeouts,
+    /// The byte ranges in `sql` of its statements, split when first asked for: a file is
+    /// read with PostgreSQL's grammar only when it is about to run, never at every start.
+    pub(super) statements: Split,
+}
+
+/// A script's statements once split: derived from its SQL, so two scripts of the same SQL
+/// are equal whether or not either has been split yet.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Split(pub(super) std::sync::OnceLock<Vec<Range<usize>>>);
+
+impl PartialEq for Split {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Split {}
+
+impl Script {
     /// The byte ranges in `sql` of its statements, as PostgreSQL's grammar splits them, for
-    /// a file that runs a statement at a time (empty for a transactional file).
-    pub statements: Vec<std::ops::Range<usize>>,
+    /// a file that runs a statement at a time. The gate checks every file it is about to
+    /// run first ([`super::check_pending`]), which splits it; a file the grammar refuses
+    /// is one statement here, so the server refuses it, and nothing of it is skipped.
+    pub fn statements(&self) -> &[Range<usize>] {
+        self.statements.0.get_or_init(|| {
+            let mut ranges = Vec::new();
+            match crate::sql::read(&self.sql, &mut |statement| ranges.push(statement.range)) {
+                Ok(_) => ranges,
+                Err(_) => std::iter::once(0..self.sql.len()).collect(),
+            }
+        })
+    }
 }
 
 /// How a migration is undone.

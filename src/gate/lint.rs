@@ -1,16 +1,38 @@
-//! The gate's lint of the migrations it is about to apply (DESIGN §12): `breaks-window`
-//! always refuses, other findings refuse only in strict mode and are otherwise warnings.
+//! The gate's reading of the files it is about to run, before anything changes: the
+//! certain failures of DESIGN §18 (a statement PostgreSQL's grammar or a transaction block
+//! refuses) are exit 2, like any other bad file; then the lint of DESIGN §12:
+//! `breaks-window` always refuses, other findings refuse only in strict mode and are
+//! otherwise warnings.
 
 use super::builder::Gate;
 use super::error::{Error, Exit};
-use crate::lint::{self, BREAKS_WINDOW, Finding, LintError, LintFile};
+use crate::catalogue::{self, Down};
+use crate::lint::{self, BREAKS_WINDOW, Finding, LintFile};
 use crate::plan::{Direction, Plan};
 
-/// Lints the up files of a forward plan before anything changes: refuses (exit 3) on an
-/// unwaived `breaks-window`, and under `strict` on any unwaived finding; otherwise logs
-/// each as a warning and returns how many there are. A file PostgreSQL's grammar refuses
-/// (transactional files are not parsed at load) is left to the server, with a warning.
+/// Refuses the plan (exit 2) when a file it runs would certainly fail: every statement of
+/// every step's file, up or down, is read with PostgreSQL's grammar. Only these files are
+/// parsed; applied ones never are. The gate calls it through [`plan`]; a rollback calls it
+/// on its plan before it shows it.
+pub(crate) fn certain_failures(gate: &Gate, plan: &Plan) -> Result<(), Error> {
+    let catalogue = &gate.release.catalogue;
+    let scripts = plan.steps.iter().filter_map(|step| {
+        let migration = catalogue.get(step.version)?;
+        match (plan.direction, &migration.down) {
+            (Direction::Up, _) => Some(&migration.up),
+            (Direction::Down, Down::Script(script)) => Some(script),
+            (Direction::Down, Down::Irreversible { .. }) => None,
+        }
+    });
+    catalogue::check_pending(&catalogue.origin, scripts).map_err(|e| Error::new(Exit::Usage, e))
+}
+
+/// Refuses the plan's certain failures ([`certain_failures`]), then lints the up files of
+/// a forward plan before anything changes: refuses (exit 3) on an unwaived
+/// `breaks-window`, and under `strict` on any unwaived finding; otherwise logs each as a
+/// warning and returns how many there are.
 pub(crate) fn plan(gate: &Gate, plan: &Plan) -> Result<usize, Error> {
+    certain_failures(gate, plan)?;
     let strict = gate
         .settings
         .strict_lint
@@ -29,13 +51,9 @@ pub(crate) fn plan(gate: &Gate, plan: &Plan) -> Result<usize, Error> {
             transactional: migration.up.transactional,
             version: Some(migration.version),
         };
-        match lint::lint_file(&file, &gate.release.compat) {
-            Ok(findings) => active.extend(findings.into_iter().filter(Finding::is_active)),
-            Err(error @ LintError::Syntax { .. }) => {
-                tracing::warn!(%error, "not linted: PostgreSQL's grammar refuses the file; the server will say where when it runs");
-            }
-            Err(error) => return Err(Error::new(Exit::Internal, error)),
-        }
+        let findings = lint::lint_file(&file, &gate.release.compat)
+            .map_err(|error| Error::new(Exit::Usage, error))?;
+        active.extend(findings.into_iter().filter(Finding::is_active));
     }
     let refused: Vec<&Finding> = active
         .iter()

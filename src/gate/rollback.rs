@@ -145,6 +145,7 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let origin = Server::query(&client).await.ok().map(|s| s.origin());
     let refused = |refusal| refused(refusal, &gate.settings.backup.dir, origin.as_ref());
     let plan = plan::rollback(&gate.release.catalogue, &applied, version).map_err(refused)?;
+    super::lint::certain_failures(gate, &plan)?;
     gate.tell(Event::Plan {
         plan: &plan,
         compat: &gate.release.compat,

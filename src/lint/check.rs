@@ -137,9 +137,27 @@ fn is_up_file(path: &Path) -> bool {
         })
 }
 
-/// Every rule's findings in one file, waived ones marked.
+/// Every rule's findings in one file, waived ones marked. The file is read a statement at
+/// a time and each tree is dropped once the rules have seen it, so memory follows the
+/// largest statement; what a rule needs of the statements before (the tables the file
+/// created) is kept in [`Created`].
 pub fn lint_file(file: &LintFile, compat: &Compat) -> Result<Vec<Finding>, LintError> {
-    let script = sql::parse(&file.sql).map_err(|error| {
+    let mut created = Created::default();
+    let mut hits = Vec::new();
+    let comments = sql::read(&file.sql, &mut |statement| {
+        created.add(&statement);
+        let input = Input {
+            statements: std::slice::from_ref(&statement),
+            transactional: file.transactional,
+            version: file.version,
+            compat,
+            created: &created,
+        };
+        for rule in RULES {
+            hits.extend((rule.check)(&input).into_iter().map(|hit| (rule, hit)));
+        }
+    })
+    .map_err(|error| {
         let (line, column) = line_column(&file.sql, error.offset);
         LintError::Syntax {
             file: file.file.clone(),
@@ -148,14 +166,7 @@ pub fn lint_file(file: &LintFile, compat: &Compat) -> Result<Vec<Finding>, LintE
             message: error.message,
         }
     })?;
-    let input = Input {
-        statements: &script.statements,
-        transactional: file.transactional,
-        version: file.version,
-        compat,
-        created: Created::of(&script.statements),
-    };
-    let waivers = waiver::waivers(&script.comments);
+    let waivers = waiver::waivers(&comments);
     let known = |id: &str| RULES.iter().any(|r| r.id == id);
     let place = |offset: usize| line_column(&file.sql, offset);
     let mut findings = Vec::new();
@@ -173,23 +184,21 @@ pub fn lint_file(file: &LintFile, compat: &Compat) -> Result<Vec<Finding>, LintE
             });
         }
     }
-    for rule in RULES {
+    for (rule, hit) in hits {
         let waived = waivers
             .iter()
             .find(|w| w.rule == rule.id && !w.reason.is_empty())
             .map(|w| w.reason.clone());
-        for hit in (rule.check)(&input) {
-            let (line, column) = place(hit.offset);
-            findings.push(Finding {
-                file: file.file.clone(),
-                line,
-                column,
-                rule: rule.id,
-                message: hit.message,
-                safe: rule.safe,
-                waived: waived.clone(),
-            });
-        }
+        let (line, column) = place(hit.offset);
+        findings.push(Finding {
+            file: file.file.clone(),
+            line,
+            column,
+            rule: rule.id,
+            message: hit.message,
+            safe: rule.safe,
+            waived,
+        });
     }
     findings.sort_by_key(|f| (f.line, f.column));
     Ok(findings)

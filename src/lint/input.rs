@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use pg_query::NodeEnum;
+use pg_query::protobuf::{AlterTableType, ConstrType};
 
 use crate::config::Compat;
 use crate::sql::Statement;
@@ -18,43 +19,47 @@ pub struct Input<'a> {
     pub version: Option<i64>,
     /// The release's compat.toml (window and earlier releases).
     pub compat: &'a Compat,
-    /// The tables and indexes the file creates.
-    pub created: Created,
+    /// The tables and indexes the file creates before this statement.
+    pub created: &'a Created,
 }
 
-/// Tables and indexes created by a file: nothing else can be using them yet, so locking
-/// or rewriting them is harmless.
+/// What a file's statements have done so far, which a rule looking at one statement needs:
+/// the tables and indexes it created (nothing else can be using them yet, so locking or
+/// rewriting them is harmless), and the tables a validated `CHECK` now covers.
 #[derive(Debug, Default)]
 pub struct Created {
     /// Table names (unqualified, as the parser folds them).
     pub tables: BTreeSet<String>,
     /// Index names.
     pub indexes: BTreeSet<String>,
+    /// Tables with a `CHECK` constraint added validated, or a constraint validated.
+    pub checked: BTreeSet<String>,
 }
 
 impl Created {
-    /// What `statements` create.
-    pub fn of(statements: &[Statement<'_>]) -> Self {
-        let mut created = Self::default();
-        for statement in statements {
-            match &statement.node {
-                Some(NodeEnum::CreateStmt(stmt)) => {
-                    if let Some(relation) = &stmt.relation {
-                        created.tables.insert(relation.relname.clone());
-                    }
+    /// Adds what `statement` creates.
+    pub fn add(&mut self, statement: &Statement<'_>) {
+        match &statement.node {
+            Some(NodeEnum::CreateStmt(stmt)) => {
+                if let Some(relation) = &stmt.relation {
+                    self.tables.insert(relation.relname.clone());
                 }
-                Some(NodeEnum::CreateTableAsStmt(stmt)) => {
-                    if let Some(relation) = stmt.into.as_ref().and_then(|i| i.rel.as_ref()) {
-                        created.tables.insert(relation.relname.clone());
-                    }
-                }
-                Some(NodeEnum::IndexStmt(stmt)) if !stmt.idxname.is_empty() => {
-                    created.indexes.insert(stmt.idxname.clone());
-                }
-                _ => {}
             }
+            Some(NodeEnum::CreateTableAsStmt(stmt)) => {
+                if let Some(relation) = stmt.into.as_ref().and_then(|i| i.rel.as_ref()) {
+                    self.tables.insert(relation.relname.clone());
+                }
+            }
+            Some(NodeEnum::IndexStmt(stmt)) if !stmt.idxname.is_empty() => {
+                self.indexes.insert(stmt.idxname.clone());
+            }
+            Some(NodeEnum::AlterTableStmt(stmt)) if stmt.cmds.iter().any(checks) => {
+                if let Some(relation) = &stmt.relation {
+                    self.checked.insert(relation.relname.clone());
+                }
+            }
+            _ => {}
         }
-        created
     }
 
     /// Whether the file creates this table (`None`: no table named, e.g. unparsed).
@@ -89,6 +94,22 @@ impl Input<'_> {
                 .into_iter()
                 .map(move |(table, cmd)| (statement, table, cmd))
         })
+    }
+}
+
+/// Whether an `ALTER TABLE` command validates a constraint or adds a validated `CHECK`.
+fn checks(command: &pg_query::protobuf::Node) -> bool {
+    let Some(NodeEnum::AlterTableCmd(cmd)) = &command.node else {
+        return false;
+    };
+    match AlterTableType::try_from(cmd.subtype) {
+        Ok(AlterTableType::AtValidateConstraint) => true,
+        Ok(AlterTableType::AtAddConstraint) => matches!(
+            cmd.def.as_ref().and_then(|d| d.node.as_ref()),
+            Some(NodeEnum::Constraint(c))
+                if c.contype == ConstrType::ConstrCheck as i32 && !c.skip_validation
+        ),
+        _ => false,
     }
 }
 

@@ -57,10 +57,12 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
         Command::Healthcheck(args) => schemagate::server::healthcheck::check(&args.url)
             .await
             .map_err(|e| Error::new(Exit::Internal, e)),
-        Command::Lint(args) => {
-            let compat = compat(&cli.gate, embedded)?;
-            lint::command(&compat, || catalogue(&cli.gate, embedded), args)
-        }
+        Command::Lint(args) => lint::command(
+            || compat(&cli.gate, embedded),
+            cli.gate.compat.is_some(),
+            || catalogue(&cli.gate, embedded),
+            args,
+        ),
         Command::New(args) => new::command(
             args.dir
                 .as_deref()

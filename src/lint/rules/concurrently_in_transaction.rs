@@ -1,17 +1,19 @@
-//! `concurrently-in-transaction`: `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`
-//! and `REINDEX … CONCURRENTLY` cannot run inside a transaction block, and a migration
-//! file runs in one unless it says otherwise: PostgreSQL would refuse it when it runs.
-
-use pg_query::NodeEnum;
+//! `concurrently-in-transaction`: `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`,
+//! `REINDEX … CONCURRENTLY` and every other statement PostgreSQL refuses inside a
+//! transaction block (`VACUUM`, `CREATE DATABASE`, `ALTER SYSTEM`, …), in a file that runs
+//! in one: PostgreSQL would refuse it when it runs, so the gate refuses the file before
+//! anything changes whatever a waiver says ([`crate::sql::refused_in_transaction`], the
+//! same list); the lint names it earlier, in CI.
 
 use super::{Hit, Rule};
 use crate::lint::input::Input;
+use crate::sql::refused_in_transaction;
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "concurrently-in-transaction",
-    summary: "CONCURRENTLY in a file that runs in a transaction",
-    safe: "start the file with `-- schemagate:no-transaction` (and keep the concurrent statement alone in it)",
+    summary: "CONCURRENTLY, VACUUM or another statement PostgreSQL refuses in a transaction block, in a file that runs in one",
+    safe: "start the file with `-- schemagate:no-transaction` (and keep the statement alone in it)",
     check,
 };
 
@@ -23,18 +25,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
         .statements
         .iter()
         .filter_map(|statement| {
-            let what = match &statement.node {
-                Some(NodeEnum::IndexStmt(s)) if s.concurrent => "CREATE INDEX CONCURRENTLY",
-                Some(NodeEnum::DropStmt(s)) if s.concurrent => "DROP INDEX CONCURRENTLY",
-                Some(NodeEnum::ReindexStmt(s))
-                    if s.params.iter().any(|p| {
-                        matches!(&p.node, Some(NodeEnum::DefElem(d)) if d.defname == "concurrently")
-                    }) =>
-                {
-                    "REINDEX CONCURRENTLY"
-                }
-                _ => return None,
-            };
+            let what = refused_in_transaction(statement.node.as_ref()?)?;
             Some(Hit::at(
                 statement,
                 format!("{what} cannot run inside a transaction block, and this file runs in one"),
@@ -65,6 +56,8 @@ mod tests {
                     Quiet,
                 ),
                 ("REINDEX INDEX i;", Quiet),
+                ("VACUUM accounts;", Fires),
+                ("ANALYZE accounts;", Quiet),
                 (
                     "-- schemagate:allow concurrently-in-transaction run by hand\nCREATE INDEX CONCURRENTLY i ON accounts (email);",
                     Waived,

@@ -1,11 +1,10 @@
 //! `set-not-null`: `ALTER COLUMN … SET NOT NULL` scans the whole table under an ACCESS
 //! EXCLUSIVE lock, unless a validated `CHECK (column IS NOT NULL)` already proves it
 //! (PostgreSQL 12 and later then skip the scan). The file is checked for such a CHECK, or
-//! a `VALIDATE CONSTRAINT` on the table, before the `SET NOT NULL`; one in an earlier
-//! migration is the waiver's business.
+//! a `VALIDATE CONSTRAINT` on the table, before the `SET NOT NULL` (`Created::checked`);
+//! one in an earlier migration is the waiver's business.
 
-use pg_query::NodeEnum;
-use pg_query::protobuf::{AlterTableType, ConstrType};
+use pg_query::protobuf::AlterTableType;
 
 use super::{Hit, Rule};
 use crate::lint::input::Input;
@@ -19,31 +18,22 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(input: &Input<'_>) -> Vec<Hit> {
-    // Tables with a validated CHECK so far in the file.
-    let mut proven: Vec<&str> = Vec::new();
-    let mut hits = Vec::new();
-    for (statement, table, cmd) in input.alter_commands() {
-        match AlterTableType::try_from(cmd.subtype) {
-            Ok(AlterTableType::AtValidateConstraint) => proven.push(table),
-            Ok(AlterTableType::AtAddConstraint) => {
-                if let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
-                    && c.contype == ConstrType::ConstrCheck as i32
-                    && !c.skip_validation
-                {
-                    proven.push(table);
-                }
-            }
-            Ok(AlterTableType::AtSetNotNull) if !proven.contains(&table) => hits.push(Hit::at(
+    input
+        .alter_commands()
+        .filter(|(_, table, cmd)| {
+            cmd.subtype == AlterTableType::AtSetNotNull as i32
+                && !input.created.checked.contains(*table)
+        })
+        .map(|(statement, table, cmd)| {
+            Hit::at(
                 statement,
                 format!(
                     "SET NOT NULL on `{table}.{}` scans the whole table under an ACCESS EXCLUSIVE lock",
                     cmd.name
                 ),
-            )),
-            _ => {}
-        }
-    }
-    hits
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
