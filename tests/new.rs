@@ -25,7 +25,8 @@ async fn new(project: &Project, args: &[&str]) -> Run {
 }
 
 /// The file names `run` printed, each asserted to be a path into `dir`; stdout holds the
-/// paths and nothing else.
+/// paths and nothing else. Each file is then filled in with a statement, as its user
+/// would: a pair of comments alone does not load (an unwritten migration is never applied).
 fn printed(run: &Run, dir: &Path) -> Vec<String> {
     run.expect_code(0);
     let stdout = String::from_utf8(run.0.stdout.clone()).unwrap();
@@ -34,7 +35,8 @@ fn printed(run: &Run, dir: &Path) -> Vec<String> {
         .map(|line| {
             let path = Path::new(line);
             assert_eq!(path.parent().unwrap(), dir, "{stdout}");
-            assert!(path.is_file(), "{line} printed but not written");
+            let template = std::fs::read_to_string(path).expect("printed but not written");
+            std::fs::write(path, format!("{template}SELECT 1;\n")).unwrap();
             path.file_name().unwrap().to_str().unwrap().to_owned()
         })
         .collect()
@@ -213,7 +215,7 @@ async fn a_directory_that_does_not_load_is_refused_and_no_file_is_overwritten() 
     for (existing, problem) in cases {
         let project = Project::with_tables(0, 1, 1);
         seed(&project, existing);
-        std::fs::write(project.migrations().join(existing[0]), "-- mine\n").unwrap();
+        std::fs::write(project.migrations().join(existing[0]), "SELECT 'mine';\n").unwrap();
         let before = listing(&project);
         let run = new(&project, &["b"]).await;
         run.expect_code(2);
@@ -223,7 +225,7 @@ async fn a_directory_that_does_not_load_is_refused_and_no_file_is_overwritten() 
         }
         assert_eq!(listing(&project), before);
         let kept = std::fs::read_to_string(project.migrations().join(existing[0])).unwrap();
-        assert_eq!(kept, "-- mine\n");
+        assert_eq!(kept, "SELECT 'mine';\n");
     }
 
     // A file where the directory should be: unreadable as a directory.
@@ -240,13 +242,24 @@ async fn a_directory_that_does_not_load_is_refused_and_no_file_is_overwritten() 
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
 
-/// The pair as written runs: migrate applies both headers-only files, and the rollback
-/// runs the down.
+/// The pair as written is refused until it is filled in (its comments alone are no
+/// migration: nothing is applied); filled in, migrate applies it and the rollback runs
+/// the down.
 #[tokio::test]
-async fn the_written_pair_migrates_and_rolls_back() {
+async fn the_written_pair_is_refused_until_filled_in_then_migrates_and_rolls_back() {
     let db = TestDb::new().await;
     let project = Project::with_tables(1, 2, 2);
-    printed(&new(&project, &["add_email"]).await, &project.migrations());
+    let run = new(&project, &["add_email"]).await;
+    run.expect_code(0);
+    let unwritten = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    unwritten.expect_code(2);
+    assert!(
+        unwritten.text().contains("V2__add_email.sql: empty"),
+        "{}",
+        unwritten.text()
+    );
+    assert!(db.history().await.is_empty());
+    printed(&run, &project.migrations());
     project
         .run(&db.url, &["migrate", "--no-backup"])
         .await
