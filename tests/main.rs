@@ -19,6 +19,7 @@ mod lock;
 mod newcomer;
 mod output;
 mod passwords;
+mod poolers;
 mod properties;
 mod rollback;
 mod serve;

@@ -207,6 +207,7 @@ async fn restore(
         };
         let (_, verdict) = gate.admission(lock.connection(), change).await?;
         primary_only(lock.connection()).await?;
+        super::session::session_only(gate, &lock).await?;
         let url = gate.url()?;
         let work = async {
             backup::restore(&plan, options, url, &gate.application_name, pg_dump)

@@ -27,6 +27,7 @@ mod baseline;
 mod lint;
 mod locked;
 mod rollback;
+mod session;
 mod steps;
 mod verify;
 

@@ -202,6 +202,7 @@ async fn rollback_locked(
         .admission(lock.connection(), fleet::Change::from(&plan))
         .await?;
     super::locked::primary_only(lock.connection()).await?;
+    super::session::session_only(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, plan.current).await?;
     let recorded = Recorded {
         backup_file: backup.map(|b| b.path.display().to_string()),

@@ -206,6 +206,7 @@ impl Gate {
         }
         // Under the lock and before anything changes, the history table included (DESIGN §1.5).
         primary_only(lock.connection()).await?;
+        super::session::session_only(self, lock).await?;
         let at = if adopted.is_some() { 0 } else { plan.current };
         let backup = backups::backup_before_change(self, lock, at).await?;
         if let Some(version) = adopted {

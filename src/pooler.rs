@@ -1,0 +1,105 @@
+//! Refusing a transaction pooler (DESIGN §20): behind PgBouncer's `pool_mode = transaction`,
+//! Supavisor, Neon's `-pooler` hosts or Supabase's port 6543, the server process behind one
+//! client connection changes between transactions, so the session advisory lock
+//! ([`crate::lock`]) stays with a server process that other clients then use, and two
+//! deploys can migrate at once. The gate asks before any change whether the lock's
+//! connection is a session, and refuses when it is not.
+//!
+//! One connection alone cannot always tell: a pooler that hands one client the same idle
+//! server process every time (PgBouncer's default, with nobody else connected) looks like a
+//! session from inside. So a second connection, made the way the lock's was, asks for its
+//! own server process: a session pooler or a direct connection must give it another one,
+//! since the lock's process is bound to the lock's session; a transaction pooler gives it
+//! the lock's idle one. Then the lock's session, in a new transaction, must still be on its
+//! process and still hold the lock (`pg_locks`), which a pooler that moved it, or reset the
+//! process between clients (`DISCARD ALL`), fails.
+//!
+//! Every query here is a simple query: a transaction pooler may run the parse and the
+//! execution of a prepared statement on two different server processes.
+
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::db;
+use crate::lock::LOCK_KEY;
+
+/// The lock's connection is not a session, or could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolerError {
+    /// A transaction (or statement) pooler sits between schemagate and the server.
+    #[error(
+        "this connection goes through a transaction pooler ({evidence}); the migration lock needs a session: give schemagate the direct URL (Neon: the host without -pooler; Supabase: the direct connection db.<project>.supabase.co:5432 or the session pooler on port 5432, not port 6543; PgBouncer: the server itself or a pool with pool_mode = session; see docs/operations.md); nothing was changed"
+    )]
+    Transaction {
+        /// What showed it.
+        evidence: String,
+    },
+    /// A query of the check failed.
+    #[error("cannot check that the migration lock's connection is a session: {}", db::describe(.0))]
+    Query(#[source] tokio_postgres::Error),
+}
+
+impl PoolerError {
+    /// Whether the check failed because a connection was lost (exit 4 rather than 1).
+    pub fn connection_lost(&self) -> bool {
+        matches!(self, PoolerError::Query(error) if db::connection_lost(error))
+    }
+}
+
+/// Refuses unless `lock` (whose server process was `lock_pid` when it took the lock) is a
+/// session of its own: `probe`, a second connection made the same way, must be given
+/// another server process, and `lock`, in a later transaction, must be on `lock_pid` still
+/// and hold the migration lock.
+pub async fn ensure_session(
+    lock: &Client,
+    lock_pid: i32,
+    probe: &Client,
+) -> Result<(), PoolerError> {
+    let [probe_pid] = one_row::<1>(probe, "SELECT pg_backend_pid()").await?;
+    if probe_pid == lock_pid.to_string() {
+        return Err(PoolerError::Transaction {
+            evidence: format!(
+                "a second connection was given the lock's server process, pid {lock_pid}"
+            ),
+        });
+    }
+    let [pid, held] = one_row::<2>(lock, &held_query()).await?;
+    if pid != lock_pid.to_string() {
+        return Err(PoolerError::Transaction {
+            evidence: format!(
+                "the lock's connection moved from server process {lock_pid} to {pid} between two transactions"
+            ),
+        });
+    }
+    if held != "t" {
+        return Err(PoolerError::Transaction {
+            evidence: format!(
+                "server process {lock_pid} no longer held the migration lock in the next transaction"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The session's server process, and whether it holds the migration lock in this database.
+fn held_query() -> String {
+    format!(
+        "SELECT pg_backend_pid(), EXISTS (SELECT FROM pg_locks l \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid() \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((l.classid::bigint << 32) | l.objid::bigint) = {LOCK_KEY} AND l.objsubid = 1)"
+    )
+}
+
+/// The text values of the first `N` columns of the one row `sql` returns.
+async fn one_row<const N: usize>(client: &Client, sql: &str) -> Result<[String; N], PoolerError> {
+    let messages = client.simple_query(sql).await.map_err(PoolerError::Query)?;
+    let row = messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    Ok(std::array::from_fn(|i| {
+        row.and_then(|row| row.get(i))
+            .unwrap_or_default()
+            .to_owned()
+    }))
+}
