@@ -15,7 +15,7 @@ const PROGRAM: &str = "/usr/sbin/pgbouncer";
 
 /// A running PgBouncer.
 pub struct PgBouncer {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _process: tokio::process::Child,
     port: u16,
 }
@@ -51,7 +51,7 @@ impl PgBouncer {
             .spawn()
             .unwrap();
         let bouncer = Self {
-            _dir: dir,
+            dir,
             _process: process,
             port,
         };
@@ -75,7 +75,7 @@ impl PgBouncer {
                 started.elapsed() < Duration::from_secs(10),
                 "pgbouncer did not listen on port {} within 10 s; its log:\n{}",
                 self.port,
-                std::fs::read_to_string(self._dir.path().join("pgbouncer.log")).unwrap_or_default()
+                std::fs::read_to_string(self.dir.path().join("pgbouncer.log")).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
