@@ -54,7 +54,14 @@ pub async fn ensure_session(
     lock_pid: i32,
     probe: &Client,
 ) -> Result<(), PoolerError> {
-    let [probe_pid] = one_row::<1>(probe, "SELECT pg_backend_pid()").await?;
+    // Given the lock's process, the probe frees the lock there and then: the pooler keeps
+    // that process, and a session lock with it, after schemagate has gone, while the
+    // release sent on the lock's connection may reach another of the pooler's processes.
+    let probe_query = format!(
+        "SELECT pg_backend_pid(), \
+         CASE WHEN pg_backend_pid() = {lock_pid} THEN pg_advisory_unlock({LOCK_KEY}) END"
+    );
+    let [probe_pid, _] = one_row::<2>(probe, &probe_query).await?;
     if probe_pid == lock_pid.to_string() {
         return Err(PoolerError::Transaction {
             evidence: format!(

@@ -45,6 +45,34 @@ async fn a_transaction_pooler_is_refused_before_any_change_and_the_direct_url_wo
 }
 
 #[tokio::test]
+async fn a_rollback_through_a_transaction_pooler_is_refused_before_any_change() {
+    let test = "a_rollback_through_a_transaction_pooler_is_refused";
+    let Some(bouncer) = PgBouncer::start(test, "transaction").await else {
+        return;
+    };
+    let db = TestDb::new().await;
+    let project = Project::with_tables(2, 1, 2);
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0);
+
+    let refused = project
+        .run(&bouncer.url(&db.name), &["migrate", "--rollback-to", "1"])
+        .await;
+    refused.expect_code(4);
+    assert!(
+        refused
+            .text()
+            .contains("this connection goes through a transaction pooler"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(db.history().await, [1, 2], "nothing was rolled back");
+    assert!(files(&project.backups()).is_empty(), "no backup was taken");
+}
+
+#[tokio::test]
 async fn a_session_pooler_passes() {
     let Some(bouncer) = PgBouncer::start("a_session_pooler_passes", "session").await else {
         return;
