@@ -7,12 +7,12 @@
 //!
 //! One connection alone cannot always tell: a pooler that hands one client the same idle
 //! server process every time (PgBouncer's default, with nobody else connected) looks like a
-//! session from inside. So a second connection, made the way the lock's was, asks for its
-//! own server process: a session pooler or a direct connection must give it another one,
-//! since the lock's process is bound to the lock's session; a transaction pooler gives it
-//! the lock's idle one. Then the lock's session, in a new transaction, must still be on its
-//! process and still hold the lock (`pg_locks`), which a pooler that moved it, or reset the
-//! process between clients (`DISCARD ALL`), fails.
+//! session from inside. So first the lock's session, in a new transaction, must still be on
+//! its process and still hold the lock (`pg_locks`), which a pooler that moved it, or reset
+//! the process between clients (`DISCARD ALL`), fails; then a second connection, made the
+//! way the lock's was, asks for its own server process: a session pooler or a direct
+//! connection must give it another one, since the lock's process is bound to the lock's
+//! session; a transaction pooler gives it the lock's, idle again.
 //!
 //! Every query here is a simple query: a transaction pooler may run the parse and the
 //! execution of a prepared statement on two different server processes.
@@ -46,30 +46,15 @@ impl PoolerError {
 }
 
 /// Refuses unless `lock` (whose server process was `lock_pid` when it took the lock) is a
-/// session of its own: `probe`, a second connection made the same way, must be given
-/// another server process, and `lock`, in a later transaction, must be on `lock_pid` still
-/// and hold the migration lock.
+/// session of its own: `lock`, in a later transaction, must be on `lock_pid` still and hold
+/// the migration lock, and `probe`, a second connection made the same way, must be given
+/// another server process.
 pub async fn ensure_session(
     lock: &Client,
     lock_pid: i32,
     probe: &Client,
 ) -> Result<(), PoolerError> {
-    // Given the lock's process, the probe frees the lock there and then: the pooler keeps
-    // that process, and a session lock with it, after schemagate has gone, while the
-    // release sent on the lock's connection may reach another of the pooler's processes.
-    let probe_query = format!(
-        "SELECT pg_backend_pid(), \
-         CASE WHEN pg_backend_pid() = {lock_pid} THEN pg_advisory_unlock({LOCK_KEY}) END"
-    );
-    let [probe_pid, _] = one_row::<2>(probe, &probe_query).await?;
-    if probe_pid == lock_pid.to_string() {
-        return Err(PoolerError::Transaction {
-            evidence: format!(
-                "a second connection was given the lock's server process, pid {lock_pid}"
-            ),
-        });
-    }
-    let [pid, held] = one_row::<2>(lock, &held_query()).await?;
+    let [pid, held, server] = one_row::<3>(lock, &held_query()).await?;
     if pid != lock_pid.to_string() {
         return Err(PoolerError::Transaction {
             evidence: format!(
@@ -84,16 +69,35 @@ pub async fn ensure_session(
             ),
         });
     }
+    // Given the lock's process, the probe frees the lock there and then: the pooler keeps
+    // that process, and a session lock with it, after schemagate has gone, while the
+    // release sent on the lock's connection may reach another of the pooler's processes.
+    // (On another server a process of the same pid holds no lock of the probe's: nothing.)
+    let probe_query = format!(
+        "SELECT pg_backend_pid(), pg_postmaster_start_time()::text, \
+         CASE WHEN pg_backend_pid() = {lock_pid} THEN pg_advisory_unlock({LOCK_KEY}) END"
+    );
+    let [probe_pid, probe_server, _] = one_row::<3>(probe, &probe_query).await?;
+    // The same pid on the same server (a URL of several hosts may lead elsewhere).
+    if probe_pid == pid && probe_server == server {
+        return Err(PoolerError::Transaction {
+            evidence: format!(
+                "a second connection was given the lock's server process, pid {lock_pid}"
+            ),
+        });
+    }
     Ok(())
 }
 
-/// The session's server process, and whether it holds the migration lock in this database.
+/// The session's server process, whether it holds the migration lock in this database, and
+/// when its server started (which tells two servers apart).
 fn held_query() -> String {
     format!(
         "SELECT pg_backend_pid(), EXISTS (SELECT FROM pg_locks l \
          WHERE l.locktype = 'advisory' AND l.granted AND l.pid = pg_backend_pid() \
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         AND ((l.classid::bigint << 32) | l.objid::bigint) = {LOCK_KEY} AND l.objsubid = 1)"
+         AND ((l.classid::bigint << 32) | l.objid::bigint) = {LOCK_KEY} AND l.objsubid = 1), \
+         pg_postmaster_start_time()::text"
     )
 }
 
