@@ -41,6 +41,7 @@
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
 //! - [`lint`]: `schemagate lint` and the gate's lint of its plan: one file per rule, waivers, formats.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
+//! - [`pooler`]: refusing a transaction pooler, behind which the lock's session is not one.
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`input`]: files a user names (a dump, its manifest, `--compat`), read only when regular
 //!   and of a sane size.
@@ -82,6 +83,7 @@ pub mod lint;
 pub mod lock;
 pub mod migrate;
 pub mod plan;
+pub mod pooler;
 pub mod position;
 pub mod schema;
 pub mod scratch;

@@ -78,6 +78,7 @@ async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Resu
     let newest = mapped.last().map_or(0, |m| m.version);
     let (_, verdict) = gate.admission(lock.connection(), change_to(newest)).await?;
     primary_only(lock.connection()).await?;
+    super::session::session_only(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     let started = Instant::now();
     adopt::record(lock.client(), &gate.release.catalogue, &mapped)

@@ -271,6 +271,7 @@ async fn restore_locked(
     };
     let (_, verdict) = gate.admission(client, change).await?;
     primary_only(client).await?;
+    super::session::session_only(gate, lock).await?;
     // Not pruned: retention must not remove the dump about to be restored.
     let undo = backup_unless_skipped(gate, lock, from).await?;
     if let Some(undo) = &undo {

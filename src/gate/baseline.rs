@@ -62,6 +62,7 @@ async fn baseline_locked(
     };
     let (_, verdict) = gate.admission(lock.connection(), change).await?;
     primary_only(lock.connection()).await?;
+    super::session::session_only(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
     gate.tell(Event::BaselineRecorded(version));

@@ -30,6 +30,7 @@ mod baseline;
 mod lint;
 mod locked;
 mod rollback;
+mod session;
 mod steps;
 mod verdicts;
 mod verify;

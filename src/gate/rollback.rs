@@ -216,6 +216,7 @@ async fn rollback_locked(
         .await?;
     atomic::fits(gate, lock.connection(), &plan).await?;
     primary_only(lock.connection()).await?;
+    super::session::session_only(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, plan.current).await?;
     let recorded = Recorded {
         backup_file: backup.map(|b| b.path.display().to_string()),

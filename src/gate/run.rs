@@ -268,6 +268,7 @@ impl Gate {
         let Some(verdict) = judged.verdict.take() else {
             return Ok(Locked::judged(plan, judged));
         };
+        super::session::session_only(self, lock).await?;
         let at = if adopted.is_some() { 0 } else { plan.current };
         let backup = backups::backup_before_change(self, lock, at).await?;
         if let Some(version) = adopted {

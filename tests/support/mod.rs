@@ -8,6 +8,7 @@ use tokio_postgres::{Client, NoTls};
 
 pub mod cluster;
 mod metrics;
+pub mod pgbouncer;
 mod postgres;
 pub mod scratch;
 pub mod serve;
