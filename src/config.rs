@@ -103,13 +103,22 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// Not TOML of the expected shape; toml's message carries line and column.
-    #[error("{origin}: {message}see compat.reference.toml for every key")]
+    /// Not TOML of the expected shape. Only a short excerpt of the line is shown: a
+    /// line of the file may be long, or hold what no log should.
+    #[error(
+        "{origin}:{line}:{column}: {message} (at `{excerpt}`); see compat.reference.toml for every key"
+    )]
     Parse {
         /// The file.
         origin: String,
-        /// toml's report.
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// toml's message, without its quote of the line.
         message: String,
+        /// At most [`EXCERPT_CHARS`] characters of the line around the error.
+        excerpt: String,
     },
     /// A rule between values is broken.
     #[error("{origin}:{line}:{column}: {message}")]
@@ -207,10 +216,7 @@ impl Compat {
 
     /// Parses and validates `compat.toml` text.
     pub fn parse(origin: &str, text: &str) -> Result<Self, ConfigError> {
-        let raw: RawCompat = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
+        let raw: RawCompat = toml::from_str(text).map_err(|e| parse_error(origin, text, &e))?;
         let invalid = |span: Range<usize>, message: String| {
             let (line, column) = crate::position::line_column(text, span.start);
             ConfigError::Invalid {
@@ -296,6 +302,23 @@ impl Compat {
 }
 
 /// Checks `0 <= min <= target <= max`.
+/// How much of a compat.toml line an error shows.
+const EXCERPT_CHARS: usize = 40;
+
+/// toml's error as ours: its place and message, and a short excerpt where toml would quote
+/// the whole line.
+fn parse_error(origin: &str, text: &str, error: &toml::de::Error) -> ConfigError {
+    let at = error.span().map_or(0, |span| span.start);
+    let (line, column) = crate::position::line_column(text, at);
+    ConfigError::Parse {
+        origin: origin.to_owned(),
+        line,
+        column,
+        message: error.message().trim_end().to_owned(),
+        excerpt: crate::position::excerpt(text, at, EXCERPT_CHARS),
+    }
+}
+
 fn checked_window(
     min: &Spanned<i64>,
     max: &Spanned<i64>,

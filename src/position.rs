@@ -20,9 +20,41 @@ pub fn byte_offset(text: &str, base: usize, char_position: usize) -> usize {
         .map_or(text.len(), |(i, _)| base + i)
 }
 
+/// At most `width` characters of the line holding `byte_offset`, starting a few characters
+/// before it, with `…` where the line goes on: enough to find the place, never a whole line
+/// of a file that may hold a secret or a megabyte.
+pub fn excerpt(text: &str, byte_offset: usize, width: usize) -> String {
+    let mut at = byte_offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].split('\n').next().unwrap_or_default();
+    let column = text[start..at].chars().count();
+    let skip = column.saturating_sub(width / 4);
+    let shown: String = line.chars().skip(skip).take(width).collect();
+    let before = if skip > 0 { "…" } else { "" };
+    let after = if line.chars().count() > skip + width {
+        "…"
+    } else {
+        ""
+    };
+    format!("{before}{}{after}", shown.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excerpt_is_a_short_piece_of_the_line_around_the_place() {
+        let long = format!("a = \"x\"\nversion = \"1\" {}\nb = 1", "y".repeat(5000));
+        let at = long.find(" y").unwrap() + 1;
+        let shown = excerpt(&long, at, 40);
+        assert_eq!(shown, format!("…ion = \"1\" {}…", "y".repeat(30)));
+        assert_eq!(excerpt("min = 6", 6, 40), "min = 6");
+        assert_eq!(excerpt("é = [", 3, 40), "é = [");
+    }
 
     #[test]
     fn positions_count_lines_and_characters() {

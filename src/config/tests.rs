@@ -51,11 +51,11 @@ fn bad_files_are_refused_with_line_and_column() {
     let cases = [
         (
             "[app]\nversion = \"1.0.0\"\nbogus = 1\n[schema]\nmin = 1\nmax = 2\n",
-            "line 3, column 1",
+            "c.toml:3:1: unknown field `bogus`",
         ),
         (
             "[app]\nversion = \"1.0.0\"\n[schema]\nmin = \"one\"\nmax = 2\n",
-            "line 4, column 7",
+            "c.toml:4:7: ",
         ),
         (
             "[app]\nversion = \"1.0\"\n[schema]\nmin = 1\nmax = 2\n",
@@ -75,7 +75,7 @@ fn bad_files_are_refused_with_line_and_column() {
         ),
         (
             "[app]\nversion = \"1.0.0\"\n[schema]\nmin = 1\nmax = 99999999999999999999\n",
-            "line 5",
+            "c.toml:5:7: ",
         ),
         ("[app]\nversion = \"1.0.0\"\n", "missing field `schema`"),
         (
@@ -104,4 +104,14 @@ fn the_app_version_override_accepts_a_leading_v_and_refuses_garbage() {
         compat.with_app_version(Some("latest")),
         Err(ConfigError::AppVersion { .. })
     ));
+}
+
+#[test]
+fn a_parse_error_quotes_a_short_excerpt_of_its_line_never_the_line() {
+    let secret = "s3cr3t".repeat(1000);
+    let text = format!("[app]\nversion = \"1.0.0\" {secret}\n[schema]\nmin = 1\nmax = 2\n");
+    let message = Compat::parse("c.toml", &text).unwrap_err().to_string();
+    assert!(message.starts_with("c.toml:2:19: "), "{message}");
+    assert!(message.contains("(at `…= \"1.0.0\" s3cr3t"), "{message}");
+    assert!(message.chars().count() < 200, "{message}");
 }
