@@ -156,11 +156,13 @@ impl Gate {
 
     /// The gate's verdict on a history, without the database: what it refuses before
     /// planning (drift, an unknown or out-of-order version, a schema ahead of the window or
-    /// a target it cannot reach) and a schema outside the window (exit 3). Returns the
+    /// a target it cannot reach), a pending file certain to fail (exit 2, as the gate
+    /// refuses it before any change) and a schema outside the window (exit 3). Returns the
     /// schema version.
     fn verdict_on(&self, applied: &[Applied]) -> Result<i64, Error> {
         let (catalogue, window) = (&self.release.catalogue, &self.release.compat.window);
-        plan::forward(catalogue, applied, window).exit(Exit::Refused)?;
+        let plan = plan::forward(catalogue, applied, window).exit(Exit::Refused)?;
+        lint::certain_failures(self, &plan)?;
         let current = plan::highest_applied(applied);
         plan::verdict(current, window, catalogue).exit(Exit::Refused)?;
         Ok(current)

@@ -107,6 +107,41 @@ async fn check_and_status_refuse_an_out_of_order_migration_as_migrate_does() {
     );
 }
 
+/// A pending file the grammar refuses: `migrate` refuses it before any change (exit 2,
+/// naming the file's line and column), and so do `check` and `status`, never "run
+/// `schemagate migrate`".
+#[tokio::test]
+async fn check_and_status_refuse_a_pending_file_certain_to_fail_as_migrate_does() {
+    let db = TestDb::new().await;
+    let project = migrated(&db, 1, 1, (1, 2)).await;
+    project.migration(
+        2,
+        "t2",
+        "CREATE TABLE t2 (id int);\nCREATE TABL t3 (id int);",
+        "DROP TABLE t2;",
+    );
+    let migrate = project.run(&db.url, &["migrate", "--no-backup"]).await;
+    migrate.expect_code(2);
+    let check = project.run(&db.url, &["check"]).await;
+    check.expect_code(2);
+    for run in [&migrate, &check] {
+        assert!(run.text().contains("V2__t2.sql:2:8"), "{}", run.text());
+        assert!(
+            !run.text().contains("run `schemagate migrate`"),
+            "{}",
+            run.text()
+        );
+    }
+    let status = project.run(&db.url, &["status"]).await;
+    status.expect_code(0);
+    assert!(
+        status.text().contains("INCOMPATIBLE") && status.text().contains("V2__t2.sql:2:8"),
+        "{}",
+        status.text()
+    );
+    assert_eq!(db.history().await, [1]);
+}
+
 #[tokio::test]
 async fn status_calls_a_drifted_history_incompatible_and_says_why() {
     let db = TestDb::new().await;
