@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Project, Run, TestDb, files, pg_program, send_signal, server_major, with_user_password,
+    Project, Run, TestDb, files, pg_dump_text, pg_program, send_signal, server_major,
+    with_user_password,
 };
 
 /// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
@@ -46,18 +47,7 @@ async fn real_pg_dump() -> String {
 
 /// `pg_dump --schema-only` as text, without the per-run `\restrict` key lines.
 async fn schema_dump(url: &str) -> String {
-    let output = tokio::process::Command::new(real_pg_dump().await)
-        .args(["--schema-only", "--dbname", url])
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    pg_dump_text(url, &["--schema-only"]).await
 }
 
 /// The manifest of the only backup in the directory.
