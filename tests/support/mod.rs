@@ -77,31 +77,9 @@ impl TestDb {
     }
 
     /// The applied versions in the history, in order; none while the history table does not
-    /// exist yet. Any other failure to read it fails the test: an unreadable history must
-    /// not look like an empty one.
+    /// exist yet (see [`history`]).
     pub async fn history(&self) -> Vec<i64> {
-        let client = self.client().await;
-        let exists: bool = client
-            .query_one(
-                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
-                &[],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("look for the history table in {}: {e}", self.name))
-            .get(0);
-        if !exists {
-            return Vec::new();
-        }
-        client
-            .query(
-                "SELECT version FROM refinery_schema_history ORDER BY version",
-                &[],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("read the history of {}: {e}", self.name))
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
+        history(&self.client().await, &self.name).await
     }
 
     /// The tables of the public schema, sorted, without schemagate's own (history, audit, fleet).
@@ -123,6 +101,34 @@ impl Drop for TestDb {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         cleanup(&format!("drop test database {}", self.name), sql);
     }
+}
+
+/// The applied versions in the history of the database `client` is connected to (`what`
+/// names it in a failure), in order; none while the history table does not exist yet. Any
+/// other failure to read it fails the test: an unreadable history must not look like an
+/// empty one.
+pub async fn history(client: &Client, what: &str) -> Vec<i64> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("look for the history table in {what}: {e}"))
+        .get(0);
+    if !exists {
+        return Vec::new();
+    }
+    client
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("read the history of {what}: {e}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// Runs `sql` on the test server from a `Drop` (inside the test's runtime, which cannot
