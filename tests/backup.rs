@@ -62,15 +62,8 @@ fn only_manifest(dir: &Path) -> (PathBuf, serde_json::Value) {
 /// A project at schema 2 with rows in t1, and migrations 3 and 4 pending under window [1, 4].
 async fn at_schema_2(db: &TestDb) -> Project {
     let project = Project::with_tables(4, 1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
-    db.client()
-        .await
-        .batch_execute("INSERT INTO t1 VALUES (1), (2), (3)")
-        .await
-        .unwrap();
+    project.migrate_no_backup(&db.url).await;
+    db.execute("INSERT INTO t1 VALUES (1), (2), (3)").await;
     project.compat(1, 4);
     project
 }
@@ -168,10 +161,7 @@ fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
 async fn nothing_pending_takes_no_backup() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     project.run(&db.url, &["plan"]).await.expect_code(0);
     assert!(files(&project.backups()).is_empty());
@@ -354,10 +344,7 @@ async fn the_password_reaches_pg_dump_only_through_an_inherited_in_memory_passfi
 async fn retention_keeps_the_newest_of_each_schema_version_and_never_foreign_files() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 1);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     let dir = project.backups();
     std::fs::create_dir_all(&dir).unwrap();
     let foreign = ["notes.txt", "other-schema1-20200101T000000.000Z.dump"];
@@ -443,15 +430,8 @@ async fn backed_up_at_2_then_moved_on(db: &TestDb) -> (Project, PathBuf, String)
     project.run(&db.url, &["backup"]).await.expect_code(0);
     let at_2 = schema_dump(&db.url).await;
     let dump = project.backups().join(&dumps(&project.backups())[0]);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
-    db.client()
-        .await
-        .batch_execute("INSERT INTO t1 VALUES (99); INSERT INTO t3 VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.x (id int)")
-        .await
-        .unwrap();
+    project.migrate_no_backup(&db.url).await;
+    db.execute("INSERT INTO t1 VALUES (99); INSERT INTO t3 VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.x (id int)").await;
     (project, dump, at_2)
 }
 
