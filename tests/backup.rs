@@ -526,20 +526,26 @@ async fn mkfifo(path: &Path) {
     assert!(status.success(), "mkfifo {}", path.display());
 }
 
-/// A sparse file of 64 GiB named like a dump, with `manifest` beside it (its `size_bytes`
-/// set to `size` when given): hashing it whole would take a minute.
-fn huge_dump(dir: &Path, manifest: &serde_json::Value, size: Option<u64>) -> PathBuf {
-    let dump = dir.join("app-schema2-20260101T000000.000Z.dump");
-    std::fs::File::create(&dump)
+/// A sparse file of 64 GiB named like a dump, in a directory `huge` of the project, with
+/// the manifest of `dump` beside it (its `size_bytes` set to `size` when given): hashing it
+/// whole would take a minute. Returns the file and the manifest as `dump` has it.
+fn huge_dump(project: &Project, dump: &Path, size: Option<u64>) -> (PathBuf, serde_json::Value) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
+            .unwrap();
+    let dir = project.path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    let huge = dir.join("app-schema2-20260101T000000.000Z.dump");
+    std::fs::File::create(&huge)
         .unwrap()
         .set_len(64 << 30)
         .unwrap();
-    let mut manifest = manifest.clone();
+    let mut beside = manifest.clone();
     if let Some(size) = size {
-        manifest["size_bytes"] = size.into();
+        beside["size_bytes"] = size.into();
     }
-    std::fs::write(format!("{}.json", dump.display()), manifest.to_string()).unwrap();
-    dump
+    std::fs::write(format!("{}.json", huge.display()), beside.to_string()).unwrap();
+    (huge, manifest)
 }
 
 #[tokio::test]
@@ -595,12 +601,7 @@ async fn restore_refuses_a_dump_or_manifest_that_is_not_a_regular_file_at_once()
 async fn a_dump_whose_size_differs_from_its_manifest_is_refused_before_it_is_read() {
     let db = TestDb::new().await;
     let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
-            .unwrap();
-    let dir = project.path().join("huge");
-    std::fs::create_dir(&dir).unwrap();
-    let huge = huge_dump(&dir, &manifest, None);
+    let (huge, manifest) = huge_dump(&project, &dump, None);
     let run = run_within(
         &project,
         &db.url,
@@ -625,12 +626,7 @@ async fn a_dump_whose_size_differs_from_its_manifest_is_refused_before_it_is_rea
 async fn sigterm_while_a_large_dump_is_hashed_exits_8_within_a_second() {
     let db = TestDb::new().await;
     let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
-            .unwrap();
-    let dir = project.path().join("huge");
-    std::fs::create_dir(&dir).unwrap();
-    let huge = huge_dump(&dir, &manifest, Some(64 << 30));
+    let (huge, _) = huge_dump(&project, &dump, Some(64 << 30));
     let child = project
         .command(&db.url, &["restore", huge.to_str().unwrap(), "--yes"])
         .spawn()
