@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Project, Run, TestDb, files, pg_program, send_signal, server_major, with_user_password,
+    Project, Run, TestDb, files, pg_dump_text, pg_program, send_signal, server_major,
+    with_user_password,
 };
 
 /// The dumps (`*.dump`) in a directory, sorted; none when it does not exist.
@@ -46,18 +47,7 @@ async fn real_pg_dump() -> String {
 
 /// `pg_dump --schema-only` as text, without the per-run `\restrict` key lines.
 async fn schema_dump(url: &str) -> String {
-    let output = tokio::process::Command::new(real_pg_dump().await)
-        .args(["--schema-only", "--dbname", url])
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    pg_dump_text(url, &["--schema-only"]).await
 }
 
 /// The manifest of the only backup in the directory.
@@ -72,15 +62,8 @@ fn only_manifest(dir: &Path) -> (PathBuf, serde_json::Value) {
 /// A project at schema 2 with rows in t1, and migrations 3 and 4 pending under window [1, 4].
 async fn at_schema_2(db: &TestDb) -> Project {
     let project = Project::with_tables(4, 1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
-    db.client()
-        .await
-        .batch_execute("INSERT INTO t1 VALUES (1), (2), (3)")
-        .await
-        .unwrap();
+    project.migrate_no_backup(&db.url).await;
+    db.execute("INSERT INTO t1 VALUES (1), (2), (3)").await;
     project.compat(1, 4);
     project
 }
@@ -178,10 +161,7 @@ fn sha2_digest(bytes: &[u8]) -> Vec<u8> {
 async fn nothing_pending_takes_no_backup() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     project.run(&db.url, &["plan"]).await.expect_code(0);
     assert!(files(&project.backups()).is_empty());
@@ -364,10 +344,7 @@ async fn the_password_reaches_pg_dump_only_through_an_inherited_in_memory_passfi
 async fn retention_keeps_the_newest_of_each_schema_version_and_never_foreign_files() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 1);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     let dir = project.backups();
     std::fs::create_dir_all(&dir).unwrap();
     let foreign = ["notes.txt", "other-schema1-20200101T000000.000Z.dump"];
@@ -453,15 +430,8 @@ async fn backed_up_at_2_then_moved_on(db: &TestDb) -> (Project, PathBuf, String)
     project.run(&db.url, &["backup"]).await.expect_code(0);
     let at_2 = schema_dump(&db.url).await;
     let dump = project.backups().join(&dumps(&project.backups())[0]);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
-    db.client()
-        .await
-        .batch_execute("INSERT INTO t1 VALUES (99); INSERT INTO t3 VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.x (id int)")
-        .await
-        .unwrap();
+    project.migrate_no_backup(&db.url).await;
+    db.execute("INSERT INTO t1 VALUES (99); INSERT INTO t3 VALUES (1); CREATE SCHEMA extra; CREATE TABLE extra.x (id int)").await;
     (project, dump, at_2)
 }
 
@@ -556,20 +526,26 @@ async fn mkfifo(path: &Path) {
     assert!(status.success(), "mkfifo {}", path.display());
 }
 
-/// A sparse file of 64 GiB named like a dump, with `manifest` beside it (its `size_bytes`
-/// set to `size` when given): hashing it whole would take a minute.
-fn huge_dump(dir: &Path, manifest: &serde_json::Value, size: Option<u64>) -> PathBuf {
-    let dump = dir.join("app-schema2-20260101T000000.000Z.dump");
-    std::fs::File::create(&dump)
+/// A sparse file of 64 GiB named like a dump, in a directory `huge` of the project, with
+/// the manifest of `dump` beside it (its `size_bytes` set to `size` when given): hashing it
+/// whole would take a minute. Returns the file and the manifest as `dump` has it.
+fn huge_dump(project: &Project, dump: &Path, size: Option<u64>) -> (PathBuf, serde_json::Value) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
+            .unwrap();
+    let dir = project.path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    let huge = dir.join("app-schema2-20260101T000000.000Z.dump");
+    std::fs::File::create(&huge)
         .unwrap()
         .set_len(64 << 30)
         .unwrap();
-    let mut manifest = manifest.clone();
+    let mut beside = manifest.clone();
     if let Some(size) = size {
-        manifest["size_bytes"] = size.into();
+        beside["size_bytes"] = size.into();
     }
-    std::fs::write(format!("{}.json", dump.display()), manifest.to_string()).unwrap();
-    dump
+    std::fs::write(format!("{}.json", huge.display()), beside.to_string()).unwrap();
+    (huge, manifest)
 }
 
 #[tokio::test]
@@ -625,12 +601,7 @@ async fn restore_refuses_a_dump_or_manifest_that_is_not_a_regular_file_at_once()
 async fn a_dump_whose_size_differs_from_its_manifest_is_refused_before_it_is_read() {
     let db = TestDb::new().await;
     let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
-            .unwrap();
-    let dir = project.path().join("huge");
-    std::fs::create_dir(&dir).unwrap();
-    let huge = huge_dump(&dir, &manifest, None);
+    let (huge, manifest) = huge_dump(&project, &dump, None);
     let run = run_within(
         &project,
         &db.url,
@@ -655,12 +626,7 @@ async fn a_dump_whose_size_differs_from_its_manifest_is_refused_before_it_is_rea
 async fn sigterm_while_a_large_dump_is_hashed_exits_8_within_a_second() {
     let db = TestDb::new().await;
     let (project, dump, _) = backed_up_at_2_then_moved_on(&db).await;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", dump.display())).unwrap())
-            .unwrap();
-    let dir = project.path().join("huge");
-    std::fs::create_dir(&dir).unwrap();
-    let huge = huge_dump(&dir, &manifest, Some(64 << 30));
+    let (huge, _) = huge_dump(&project, &dump, Some(64 << 30));
     let child = project
         .command(&db.url, &["restore", huge.to_str().unwrap(), "--yes"])
         .spawn()

@@ -425,27 +425,13 @@ async fn backed_up_with_filler_then_moved_on(db: &TestDb) -> (Project, PathBuf) 
     let project = Project::with_tables(4, 1, 2);
     project.migrate_first(&db.url, 1, 2).await;
     fill(db, 400_000).await;
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     project.run(&db.url, &["backup"]).await.expect_code(0);
-    let backups = project.backups();
-    let dump = files(&backups)
-        .into_iter()
-        .find(|name| name.ends_with(".dump"))
-        .map(|name| backups.join(name))
-        .unwrap();
+    let dump = first_dump(&project);
     project.compat(1, 4);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
-    db.client()
-        .await
-        .batch_execute("INSERT INTO t3 VALUES (3); DELETE FROM filler WHERE id % 2 = 0")
-        .await
-        .unwrap();
+    project.migrate_no_backup(&db.url).await;
+    db.execute("INSERT INTO t3 VALUES (3); DELETE FROM filler WHERE id % 2 = 0")
+        .await;
     (project, dump)
 }
 
@@ -475,6 +461,57 @@ async fn assert_unchanged(db: &TestDb, before: &str, context: &str) {
             line + 1
         );
     }
+}
+
+/// The first dump (`*.dump`) in the project's backup directory, by name.
+fn first_dump(project: &Project) -> PathBuf {
+    let backups = project.backups();
+    files(&backups)
+        .into_iter()
+        .find(|name| name.ends_with(".dump"))
+        .map(|name| backups.join(name))
+        .unwrap()
+}
+
+/// Runs `restore dump --yes` with `more` arguments and expects it to leave the database
+/// exactly as it was, exit 5 and say that nothing was committed and each of `says`.
+async fn restore_commits_nothing(
+    db: &TestDb,
+    project: &Project,
+    (dump, more): (&Path, &[&str]),
+    says: &[&str],
+) {
+    let before = database(db).await;
+    let args = [&["restore", dump.to_str().unwrap(), "--yes"][..], more].concat();
+    let run = project.run(&db.url, &args).await;
+    let text = run.text();
+    assert_unchanged(db, &before, &text).await;
+    run.expect_code(5);
+    assert!(
+        text.contains("nothing was committed") && says.iter().all(|said| text.contains(said)),
+        "{text}"
+    );
+}
+
+/// Starts `restore dump --yes` and returns it once its psql is copying the filler's rows
+/// (`client` watches for that): the moment to interrupt a restore mid-replay.
+async fn restore_copying_filler(
+    db: &TestDb,
+    client: &tokio_postgres::Client,
+    project: &Project,
+    dump: &Path,
+) -> tokio::process::Child {
+    let child = project
+        .command(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
+        .spawn()
+        .unwrap();
+    session(
+        client,
+        "state = 'active' AND query LIKE 'COPY public.filler % FROM stdin%'",
+        "the restore's psql copying the filler's rows",
+    )
+    .await;
+    child
 }
 
 /// A directory with the real pg_dump and psql, and a pg_restore that runs the real one but,
@@ -508,30 +545,18 @@ async fn pg_restore_killed_after(project: &Project, lines: u32) -> PathBuf {
 async fn pg_restore_killed_mid_stream_commits_nothing_and_says_so() {
     let db = TestDb::new().await;
     let (project, dump) = backed_up_with_filler_then_moved_on(&db).await;
-    let before = database(&db).await;
     // Half-way through the filler's rows.
     let pg_dump = pg_restore_killed_after(&project, 200_000).await;
-    let run = project
-        .run(
-            &db.url,
-            &[
-                "restore",
-                dump.to_str().unwrap(),
-                "--yes",
-                "--pg-dump",
-                pg_dump.to_str().unwrap(),
-            ],
-        )
-        .await;
-    let text = run.text();
-    assert_unchanged(&db, &before, &text).await;
-    run.expect_code(5);
-    assert!(
-        text.contains("pg_restore failed (signal: 9 (SIGKILL))")
-            && text.contains("nothing was committed")
-            && text.contains("the database is as it was before"),
-        "{text}"
-    );
+    restore_commits_nothing(
+        &db,
+        &project,
+        (&dump, &["--pg-dump", pg_dump.to_str().unwrap()]),
+        &[
+            "pg_restore failed (signal: 9 (SIGKILL))",
+            "the database is as it was before",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -550,19 +575,16 @@ async fn a_truncated_dump_whose_manifest_matches_commits_nothing_and_says_so() {
         hex::encode(sha2::Sha256::digest(&bytes)).into()
     };
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    let before = database(&db).await;
-    let run = project
-        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
-        .await;
-    let text = run.text();
-    assert_unchanged(&db, &before, &text).await;
-    run.expect_code(5);
-    assert!(
-        text.contains("pg_restore failed (exit status: 1)")
-            && text.contains("nothing was committed")
-            && text.contains("the database is as it was before"),
-        "{text}"
-    );
+    restore_commits_nothing(
+        &db,
+        &project,
+        (&dump, &[]),
+        &[
+            "pg_restore failed (exit status: 1)",
+            "the database is as it was before",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -571,17 +593,7 @@ async fn schemagate_killed_mid_restore_commits_nothing() {
     let client = db.client().await;
     let (project, dump) = backed_up_with_filler_then_moved_on(&db).await;
     let before = database(&db).await;
-    let mut child = project
-        .command(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
-        .spawn()
-        .unwrap();
-    // The replay is copying the filler's rows.
-    session(
-        &client,
-        "state = 'active' AND query LIKE 'COPY public.filler % FROM stdin%'",
-        "the restore's psql copying the filler's rows",
-    )
-    .await;
+    let mut child = restore_copying_filler(&db, &client, &project, &dump).await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     // psql, orphaned, reads the end of its input, and its session ends.
@@ -614,17 +626,8 @@ async fn sigterm_mid_restore_exits_8_within_a_second_and_commits_nothing() {
     let client = db.client().await;
     let (project, dump) = backed_up_with_filler_then_moved_on(&db).await;
     let before = database(&db).await;
-    let child = project
-        .command(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
-        .spawn()
-        .unwrap();
+    let child = restore_copying_filler(&db, &client, &project, &dump).await;
     let pid = child.id().unwrap();
-    session(
-        &client,
-        "state = 'active' AND query LIKE 'COPY public.filler % FROM stdin%'",
-        "the restore's psql copying the filler's rows",
-    )
-    .await;
     let signalled = Instant::now();
     send_signal(pid, "TERM").await;
     let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
@@ -662,12 +665,7 @@ async fn a_restore_failing_after_a_large_object_commits_nothing() {
         .await
         .unwrap();
     project.run(&db.url, &["backup"]).await.expect_code(0);
-    let backups = project.backups();
-    let dump = files(&backups)
-        .into_iter()
-        .find(|name| name.ends_with(".dump"))
-        .map(|name| backups.join(name))
-        .unwrap();
+    let dump = first_dump(&project);
     client
         .batch_execute(&format!(
             "SELECT lo_unlink(oid) FROM pg_largeobject_metadata; REVOKE SELECT ON t1 FROM {role}; \
@@ -676,20 +674,12 @@ async fn a_restore_failing_after_a_large_object_commits_nothing() {
         .await
         .unwrap();
     project.compat(1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
-    let before = database(&db).await;
-    let run = project
-        .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
-        .await;
-    let text = run.text();
-    assert_unchanged(&db, &before, &text).await;
-    run.expect_code(5);
-    assert!(
-        text.contains("nothing was committed")
-            && text.contains(&format!("role \"{role}\" does not exist")),
-        "{text}"
-    );
+    project.migrate_no_backup(&db.url).await;
+    restore_commits_nothing(
+        &db,
+        &project,
+        (&dump, &[]),
+        &[&format!("role \"{role}\" does not exist")],
+    )
+    .await;
 }

@@ -8,10 +8,7 @@ use crate::support::{Project, TestDb, connect, server_url, with_user_password};
 async fn a_fresh_database_is_migrated_to_the_target_and_a_second_run_changes_nothing() {
     let db = TestDb::new().await;
     let project = Project::with_tables(3, 2, 3);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     assert_eq!(db.history().await, [1, 2, 3]);
     let before = db
         .client()
@@ -109,20 +106,14 @@ async fn a_database_migrated_by_refinery_is_adopted_as_is() {
         .unwrap()
         .get(0);
     assert_eq!(column, "bigint");
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
 }
 
 #[tokio::test]
 async fn an_edited_applied_migration_is_refused_as_drift_and_nothing_changes() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 3);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     project.migration(
         2,
         "create_t2",
@@ -150,16 +141,10 @@ async fn an_edited_applied_migration_is_refused_as_drift_and_nothing_changes() {
 async fn a_database_ahead_of_the_window_is_refused_and_one_within_it_is_accepted() {
     let db = TestDb::new().await;
     let newer = Project::with_tables(4, 1, 4);
-    newer
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    newer.migrate_no_backup(&db.url).await;
 
     let compatible = Project::with_tables(3, 2, 4);
-    compatible
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    compatible.migrate_no_backup(&db.url).await;
     compatible.run(&db.url, &["check"]).await.expect_code(0);
 
     let older = Project::with_tables(3, 2, 3);
@@ -216,10 +201,7 @@ async fn create_index_concurrently_runs_in_a_no_transaction_file() {
         "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY t1_id ON t1 (id);\nCREATE INDEX CONCURRENTLY t1_id2 ON t1 (id);",
         "-- no-transaction\nDROP INDEX CONCURRENTLY t1_id;\nDROP INDEX CONCURRENTLY t1_id2;",
     );
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     let client = db.client().await;
     let indexes = client
         .query(
@@ -261,11 +243,8 @@ async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migratio
     let db = TestDb::new().await;
     let project = Project::with_a_slow_second_migration();
     project.migrate_first(&db.url, 1, 3).await;
-    db.client()
-        .await
-        .batch_execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
-        .await
-        .unwrap();
+    db.execute("CREATE TABLE sleep_control AS SELECT 30 AS seconds")
+        .await;
     let mut holder = project
         .command(&db.url, &["migrate", "--no-backup"])
         .spawn()
@@ -283,11 +262,7 @@ async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migratio
     // set by the gate), cancels the migration and frees the lock; the waiter then runs it
     // fast. Without that setting the killed holder's backend would sleep out its 30 s
     // holding the lock. The bound leaves room for a loaded 2-core CI machine.
-    db.client()
-        .await
-        .batch_execute("UPDATE sleep_control SET seconds = 0")
-        .await
-        .unwrap();
+    db.execute("UPDATE sleep_control SET seconds = 0").await;
     let output = tokio::time::timeout(Duration::from_secs(6), waiter.wait_with_output())
         .await
         .unwrap_or_else(|_| {
@@ -407,10 +382,7 @@ async fn timestamp_versions_migrate_roll_back_and_show_in_status() {
         .unwrap();
     }
     project.compat(versions[0], versions[2]);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     assert_eq!(db.history().await, versions);
     let status = project.run(&db.url, &["status", "--json"]).await;
     status.expect_code(0);
@@ -434,10 +406,7 @@ async fn timestamp_versions_migrate_roll_back_and_show_in_status() {
 async fn every_run_ends_its_database_sessions_cleanly() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     project.compat(5, 6);
     project.run(&db.url, &["migrate"]).await.expect_code(3);

@@ -360,10 +360,7 @@ fn limited(command: tokio::process::Command) -> tokio::process::Command {
 async fn a_down_file_the_grammar_refuses_is_refused_before_a_rollback_changes_anything() {
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 2, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     project.migration(
         2,
         "create_t2",

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::cluster::{Cluster, Setup};
-use crate::support::{MIGRATION_LOCK_KEY, Project, Run, connect, session};
+use crate::support::{MIGRATION_LOCK_KEY, Project, Run, connect, history, session};
 
 #[tokio::test]
 async fn a_gate_waiting_for_the_lock_survives_a_server_restart_and_migrates() {
@@ -56,17 +56,7 @@ async fn a_gate_waiting_for_the_lock_survives_a_server_restart_and_migrates() {
         run.text()
     );
     let client = connect(&url).await;
-    let versions: Vec<i64> = client
-        .query(
-            "SELECT version::int8 FROM refinery_schema_history ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(history(&client, "the restarted server").await, [1, 2]);
 
     // The server stops while a gate waits: it tries to reconnect for --connect-timeout,
     // then exits 4.

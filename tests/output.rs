@@ -31,20 +31,13 @@ async fn status_prints_the_verdict_each_migration_the_recent_changes_and_the_fle
     let db = TestDb::new().await;
     let project = Project::with_tables(3, 1, 3);
     project.compat_text("[app]\nversion = \"1.0.0\"\n[schema]\nmin = 1\nmax = 3\ntarget = 2\n");
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
     // The moments, host and duration of this run, made constant so the output can be
     // compared whole.
-    db.client()
-        .await
-        .batch_execute(
+    db.execute(
             "UPDATE refinery_schema_history SET applied_on = '2024-01-02T03:04:05Z'; \
              UPDATE schemagate_audit SET at = '2024-01-02 03:04:05+00', host = 'ci-host', duration_ms = 42",
-        )
-        .await
-        .unwrap();
+        ).await;
     let run = project.run(&db.url, &["status"]).await;
     run.expect_code(0);
     assert_eq!(

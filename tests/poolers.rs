@@ -54,10 +54,7 @@ async fn a_rollback_through_a_transaction_pooler_is_refused_before_any_change() 
     };
     let db = TestDb::new().await;
     let project = Project::with_tables(2, 1, 2);
-    project
-        .run(&db.url, &["migrate", "--no-backup"])
-        .await
-        .expect_code(0);
+    project.migrate_no_backup(&db.url).await;
 
     let refused = project
         .run(&bouncer.url(&db.name), &["migrate", "--rollback-to", "1"])

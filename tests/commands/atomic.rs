@@ -2,7 +2,7 @@
 //! between the running release's window and the deployed one's says so; `--atomic` applies
 //! it whole or not at all, and refuses before any change what it cannot do.
 
-use crate::support::{Project, Snapshot, TestDb};
+use crate::support::{Project, Snapshot, TestDb, pg_dump_text};
 
 /// Release 1.3.0 ([1, 2]) ran migrations 1 and 2; release 1.4.0 ([7, 7]) brings 3 to 7,
 /// whose third step (5) fails.
@@ -31,18 +31,7 @@ async fn a_release_whose_third_step_fails(db: &TestDb) -> Project {
 
 /// The schema and the history, without the audit trail (a failure is recorded there).
 async fn schema_and_history(db: &TestDb) -> String {
-    let output = tokio::process::Command::new(crate::support::pg_program("pg_dump").await)
-        .args(["--dbname", &db.url, "--exclude-table=schemagate_audit"])
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    pg_dump_text(&db.url, &["--exclude-table=schemagate_audit"]).await
 }
 
 #[tokio::test]

@@ -7,7 +7,33 @@ use schemagate::fleet;
 
 use super::{LOCK_KEY, migrated};
 use crate::fleet::{instance, seconds};
-use crate::support::TestDb;
+use crate::support::{Project, Run, TestDb};
+
+/// Runs `args` and expects exit 0 within 4 s: well under the `--lock-timeout 5s` each
+/// call passes, so a run that waited for the lock another session holds fails.
+async fn returns_at_once(project: &Project, url: &str, args: &[&str]) -> Run {
+    let started = Instant::now();
+    let run = project.run(url, args).await;
+    run.expect_code(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{args:?} waited {:?} for the lock",
+        started.elapsed()
+    );
+    run
+}
+
+/// Announces a live replica of release 0.9.0 on `old-host` (window `[1, 1]`), runs `plan`
+/// and expects exit 3, the fleet's refusal; returns what the plan printed.
+async fn plan_with_an_old_replica(db: &TestDb, project: &Project) -> String {
+    let client = db.client().await;
+    fleet::announce(&client, &instance("0.9.0", "old-host", (1, 1), seconds(30)))
+        .await
+        .unwrap();
+    let plan = project.run(&db.url, &["plan"]).await;
+    plan.expect_code(3);
+    plan.text()
+}
 
 #[tokio::test]
 async fn plan_and_dry_runs_return_at_once_while_another_session_holds_the_migration_lock() {
@@ -24,14 +50,7 @@ async fn plan_and_dry_runs_return_at_once_while_another_session_holds_the_migrat
         &["--rollback-to", "1", "--dry-run", "--lock-timeout", "5s"],
         &["plan", "--rollback-to", "1", "--lock-timeout", "5s"],
     ] {
-        let started = Instant::now();
-        let run = project.run(&db.url, args).await;
-        run.expect_code(0);
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{args:?} waited {:?} for the lock",
-            started.elapsed()
-        );
+        let run = returns_at_once(&project, &db.url, args).await;
         assert!(
             run.text().contains(
                 "dry run: nothing was changed (no lock taken: the history was read as it is now"
@@ -72,13 +91,7 @@ async fn a_rollback_dry_run_with_a_live_replica_of_another_release_exits_3_namin
 async fn plan_exits_3_like_the_real_run_when_the_fleet_refuses_and_shows_the_plan_first() {
     let db = TestDb::new().await;
     let project = migrated(&db, 3, 1, (1, 3)).await;
-    let client = db.client().await;
-    fleet::announce(&client, &instance("0.9.0", "old-host", (1, 1), seconds(30)))
-        .await
-        .unwrap();
-    let plan = project.run(&db.url, &["plan"]).await;
-    plan.expect_code(3);
-    let text = plan.text();
+    let text = plan_with_an_old_replica(&db, &project).await;
     assert!(text.contains("schema 1 -> 3"), "{text}");
     assert!(
         text.contains("refused (exit 3): 1 replica of v0.9.0 runs on schema ≤ 1 (host old-host)"),
@@ -93,13 +106,7 @@ async fn plan_shows_every_refusal_and_exits_with_the_first_the_real_run_meets() 
     let db = TestDb::new().await;
     let project = migrated(&db, 2, 1, (1, 3)).await;
     project.migration(3, "drop_t1", "DROP TABLE t1;", "CREATE TABLE t1 (id int);");
-    let client = db.client().await;
-    fleet::announce(&client, &instance("0.9.0", "old-host", (1, 1), seconds(30)))
-        .await
-        .unwrap();
-    let plan = project.run(&db.url, &["plan"]).await;
-    plan.expect_code(3);
-    let text = plan.text();
+    let text = plan_with_an_old_replica(&db, &project).await;
     assert!(
         text.contains("refused (exit 3): the lint refuses the plan"),
         "{text}"
@@ -113,7 +120,7 @@ async fn plan_shows_every_refusal_and_exits_with_the_first_the_real_run_meets() 
 #[tokio::test]
 async fn baseline_and_adopt_dry_runs_return_at_once_while_another_session_holds_the_lock() {
     let db = TestDb::new().await;
-    let project = crate::support::Project::with_tables(2, 1, 2);
+    let project = Project::with_tables(2, 1, 2);
     let client = db.client().await;
     client
         .batch_execute(
@@ -145,14 +152,7 @@ async fn baseline_and_adopt_dry_runs_return_at_once_while_another_session_holds_
             "5s",
         ],
     ] {
-        let started = Instant::now();
-        let run = project.run(&db.url, args).await;
-        run.expect_code(0);
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{args:?} waited {:?} for the lock",
-            started.elapsed()
-        );
+        let run = returns_at_once(&project, &db.url, args).await;
         assert!(
             run.text().contains("admission: ") && run.text().contains("no lock taken"),
             "{args:?}:\n{}",

@@ -18,7 +18,7 @@ mod snapshot;
 pub use metrics::sample;
 pub use postgres::{pg_bin_dir, pg_program, server_major};
 pub use skip::skip_or_fail;
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, pg_dump_text};
 
 /// The key of the migration lock (`pg_advisory_lock`), written here as a literal and not
 /// imported from the crate: it is a compatibility contract between releases. During a
@@ -77,31 +77,14 @@ impl TestDb {
     }
 
     /// The applied versions in the history, in order; none while the history table does not
-    /// exist yet. Any other failure to read it fails the test: an unreadable history must
-    /// not look like an empty one.
+    /// exist yet (see [`history`]).
     pub async fn history(&self) -> Vec<i64> {
-        let client = self.client().await;
-        let exists: bool = client
-            .query_one(
-                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
-                &[],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("look for the history table in {}: {e}", self.name))
-            .get(0);
-        if !exists {
-            return Vec::new();
-        }
-        client
-            .query(
-                "SELECT version FROM refinery_schema_history ORDER BY version",
-                &[],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("read the history of {}: {e}", self.name))
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
+        history(&self.client().await, &self.name).await
+    }
+
+    /// Runs `sql` (one or more statements) on the database; a failure fails the test.
+    pub async fn execute(&self, sql: &str) {
+        self.client().await.batch_execute(sql).await.unwrap();
     }
 
     /// The tables of the public schema, sorted, without schemagate's own (history, audit, fleet).
@@ -123,6 +106,34 @@ impl Drop for TestDb {
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         cleanup(&format!("drop test database {}", self.name), sql);
     }
+}
+
+/// The applied versions in the history of the database `client` is connected to (`what`
+/// names it in a failure), in order; none while the history table does not exist yet. Any
+/// other failure to read it fails the test: an unreadable history must not look like an
+/// empty one.
+pub async fn history(client: &Client, what: &str) -> Vec<i64> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("look for the history table in {what}: {e}"))
+        .get(0);
+    if !exists {
+        return Vec::new();
+    }
+    client
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("read the history of {what}: {e}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// Runs `sql` on the test server from a `Drop` (inside the test's runtime, which cannot
@@ -267,10 +278,16 @@ impl Project {
     /// history, which the gate refuses.
     pub async fn migrate_first(&self, url: &str, min: i64, max: i64) {
         self.compat(1, 1);
+        self.migrate_no_backup(url).await;
+        self.compat(min, max);
+    }
+
+    /// Runs `migrate --no-backup` on the database at `url` and expects exit 0: the set-up
+    /// of a test about what a later run does.
+    pub async fn migrate_no_backup(&self, url: &str) {
         self.run(url, &["migrate", "--no-backup"])
             .await
             .expect_code(0);
-        self.compat(min, max);
     }
 
     /// Writes compat.toml for release 1.0.0 with `[min, max]`.

@@ -15,21 +15,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Captures the database at `url` and the directory `dir` (absent counts as empty).
     pub async fn take(url: &str, dir: &Path) -> Self {
-        let output = tokio::process::Command::new(super::postgres::pg_program("pg_dump").await)
-            .args(["--dbname", url])
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "pg_dump for a snapshot: {output:?}"
-        );
-        let database = String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let database = pg_dump_text(url, &[]).await;
         let files = super::files(dir)
             .into_iter()
             .map(|name| {
@@ -39,4 +25,23 @@ impl Snapshot {
             .collect();
         Self { database, files }
     }
+}
+
+/// The real `pg_dump` of the database at `url` with `args` added, as text without its per-run
+/// `\restrict` key lines (which differ between two dumps of the same database); a failed
+/// dump fails the test.
+pub async fn pg_dump_text(url: &str, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(super::postgres::pg_program("pg_dump").await)
+        .args(["--dbname", url])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "pg_dump {args:?}: {output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
