@@ -78,7 +78,7 @@ pub mod duration;
 pub mod fleet;
 pub mod gate;
 pub mod history;
-pub mod input;
+pub(crate) mod input;
 pub mod lint;
 pub mod lock;
 pub mod migrate;

@@ -7,7 +7,7 @@ use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{Change, primary_only, read_failed, record, release_lock};
+use super::locked::{Change, read_failed, record, release_lock};
 use tokio_postgres::Client;
 
 use crate::adopt::{self, AdoptError, Mapped, Tool, ToolHistory};
@@ -77,8 +77,7 @@ async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Resu
     let (tool_history, mapped) = mapping(gate, lock.connection(), tool).await?;
     let newest = mapped.last().map_or(0, |m| m.version);
     let (_, verdict) = gate.admission(lock.connection(), change_to(newest)).await?;
-    primary_only(lock.connection()).await?;
-    super::session::session_only(gate, lock).await?;
+    super::session::writable_session(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     let started = Instant::now();
     adopt::record(lock.client(), &gate.release.catalogue, &mapped)

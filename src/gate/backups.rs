@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
-use super::locked::{Change, guarded, lock_lost, primary_only, read_failed, record, release_lock};
+use super::locked::{Change, guarded, lock_lost, read_failed, record, release_lock};
 use crate::backup::{
     self, BackupError, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server,
 };
@@ -270,8 +270,7 @@ async fn restore_locked(
         to: plan.backup.manifest.schema_version,
     };
     let (_, verdict) = gate.admission(client, change).await?;
-    primary_only(client).await?;
-    super::session::session_only(gate, lock).await?;
+    super::session::writable_session(gate, lock).await?;
     // Not pruned: retention must not remove the dump about to be restored.
     let undo = backup_unless_skipped(gate, lock, from).await?;
     if let Some(undo) = &undo {

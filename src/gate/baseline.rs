@@ -7,7 +7,7 @@ use super::backups;
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
-use super::locked::{Change, primary_only, read_failed, record, release_lock};
+use super::locked::{Change, read_failed, record, release_lock};
 use crate::adopt::Tool;
 use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
@@ -61,8 +61,7 @@ async fn baseline_locked(
         to: version,
     };
     let (_, verdict) = gate.admission(lock.connection(), change).await?;
-    primary_only(lock.connection()).await?;
-    super::session::session_only(gate, lock).await?;
+    super::session::writable_session(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, 0).await?;
     record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
     gate.tell(Event::BaselineRecorded(version));

@@ -9,7 +9,7 @@ use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{primary_only, read_failed, release_lock};
+use super::locked::{read_failed, release_lock};
 use super::steps::{Recorded, execute_recorded};
 use super::verdicts::Verdicts;
 use crate::backup::{self, Origin, Server};
@@ -215,8 +215,7 @@ async fn rollback_locked(
         .admission(lock.connection(), fleet::Change::from(&plan))
         .await?;
     atomic::fits(gate, lock.connection(), &plan).await?;
-    primary_only(lock.connection()).await?;
-    super::session::session_only(gate, lock).await?;
+    super::session::writable_session(gate, lock).await?;
     let backup = backups::backup_before_change(gate, lock, plan.current).await?;
     let recorded = Recorded {
         backup_file: backup.map(|b| b.path.display().to_string()),

@@ -3,6 +3,7 @@
 
 use super::builder::Gate;
 use super::error::{Error, Exit};
+use super::locked::primary_only;
 use crate::lock::MigrationLock;
 use crate::pooler;
 
@@ -21,4 +22,11 @@ pub(crate) async fn session_only(gate: &Gate, lock: &MigrationLock) -> Result<()
             };
             Error::new(exit, error)
         })
+}
+
+/// What every change asks under the lock before its backup: the writable primary (exit 3
+/// on a standby), reached through a session (exit 4 behind a transaction pooler).
+pub(crate) async fn writable_session(gate: &Gate, lock: &MigrationLock) -> Result<(), Error> {
+    primary_only(lock.connection()).await?;
+    session_only(gate, lock).await
 }
