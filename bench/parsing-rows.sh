@@ -42,26 +42,6 @@ suite_realistic() {
     drop_db "$db"
 }
 
-# build_embedded_corpus NAME DIR COMPAT: schemagate with DIR as its `migrations/` and COMPAT
-# as its window, into $TMP_ROOT/schemagate-embedded-NAME (as scale-rows.sh builds its own).
-build_embedded_corpus() {
-    local name=$1 src=$TARGET_DIR/embedded-src-$1 logf=$LOG_DIR/build-embedded-$1.log
-    rm -rf "$src"
-    mkdir -p "$src"
-    tar -C "$REPO_DIR" --exclude=./.git --exclude=./target --exclude=./bench/.target \
-        --exclude=./bench/.last-run -c . | tar -C "$src" -x
-    rm -rf "$src/migrations"
-    cp -r "$2" "$src/migrations"
-    cp "$3" "$src/compat.toml"
-    log "building schemagate with the $name corpus embedded"
-    if (cd "$src" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --locked --release --bin schemagate) \
-        >"$logf" 2>&1; then
-        cp "$TARGET_DIR/release/schemagate" "$TMP_ROOT/schemagate-embedded-$name"
-    else
-        NA[embedded_$name]="n/a (build failed, see bench/.last-run/$(basename "$logf"))"
-    fi
-}
-
 # peak_rss KEY LOGFILE CMD...: CMD under /usr/bin/time, its maximum resident set (KiB)
 # recorded under KEY; returns CMD's status.
 peak_rss() {

@@ -47,26 +47,32 @@ ts_embedded_flags() { # DB: the embedded binary's flags (its migrations and wind
     printf '%s\n' --database-url "$(url_for_db "$1")" --backup-dir "$SG_BACKUPS"
 }
 
-# build_ts_embedded SIZE: schemagate with the SIZE-migration corpus as its `migrations/` and
-# window, built from a copy of this tree, into $TMP_ROOT/schemagate-embedded-SIZE. The copy
-# lives in the target directory and keeps the files' times, so the next run rebuilds only
-# what changed.
-build_ts_embedded() {
-    local size=$1 src=$TARGET_DIR/embedded-src logf=$LOG_DIR/build-embedded-$1.log
+# build_embedded_corpus NAME DIR COMPAT: schemagate with DIR as its `migrations/` and COMPAT
+# as its window, built from a copy of this tree, into $TMP_ROOT/schemagate-embedded-NAME;
+# NA[embedded_NAME] says why when the build fails. The copy lives in the target directory
+# and keeps the files' times, so the next run rebuilds only what changed.
+build_embedded_corpus() {
+    local name=$1 src=$TARGET_DIR/embedded-src-$1 logf=$LOG_DIR/build-embedded-$1.log
     rm -rf "$src"
     mkdir -p "$src"
     tar -C "$REPO_DIR" --exclude=./.git --exclude=./target --exclude=./bench/.target \
         --exclude=./bench/.last-run -c . | tar -C "$src" -x
     rm -rf "$src/migrations"
-    cp -r "$CORPUS/ts$size" "$src/migrations"
-    cp "$CORPUS/ts$size.toml" "$src/compat.toml"
-    log "building schemagate with $size migrations embedded"
+    cp -r "$2" "$src/migrations"
+    cp "$3" "$src/compat.toml"
+    log "building schemagate with the $name corpus embedded"
     if (cd "$src" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --locked --release --bin schemagate) \
         >"$logf" 2>&1; then
-        cp "$TARGET_DIR/release/schemagate" "$TMP_ROOT/schemagate-embedded-$size"
+        cp "$TARGET_DIR/release/schemagate" "$TMP_ROOT/schemagate-embedded-$name"
     else
-        NA[embedded]="n/a (build failed, see bench/.last-run/$(basename "$logf"))"
+        NA[embedded_$name]="n/a (build failed, see bench/.last-run/$(basename "$logf"))"
     fi
+}
+
+# build_ts_embedded SIZE: the SIZE-migration timestamp corpus embedded, into
+# $TMP_ROOT/schemagate-embedded-SIZE.
+build_ts_embedded() {
+    build_embedded_corpus "$1" "$CORPUS/ts$1" "$CORPUS/ts$1.toml"
 }
 
 # migrate_ts DB SIZE: DB fresh and migrated to the SIZE corpus (once, before the runs)
@@ -93,7 +99,7 @@ suite_scale() {
         build_ts_embedded "$large"
         migrate_ts "$large_db" "$large"
     fi
-    [[ -z ${NA[embedded]:-} ]] || return 0
+    [[ -z ${NA[embedded_$N_MIG]:-}${NA[embedded_$large]:-} ]] || return 0
     mapfile -t dir_s < <(ts_flags "$small_db" "$N_MIG")
     mapfile -t emb_s < <(ts_embedded_flags "$small_db")
     mapfile -t dir_l < <(ts_flags "$large_db" "$large")
