@@ -17,7 +17,7 @@ use crate::catalogue::{Catalogue, Down, Script};
 use crate::ddl::{self, Limits, Settings};
 use crate::history;
 use crate::plan::{Direction, Plan, Step};
-use crate::position::{byte_offset, line_column};
+use crate::position::line_column;
 
 mod atomic;
 
@@ -25,7 +25,7 @@ mod atomic;
 #[derive(Debug, thiserror::Error)]
 #[error(
     "{verb} {version} ({file}) failed{position}: {error}{blocked}{partial}; {done}; {outcome}",
-    error = crate::db::describe(&self.error),
+    error = self.described(),
     blocked = self.blocked_by.as_ref().map(|b| format!("; it waited for locks held by {b}")).unwrap_or_default(),
     verb = verb(self.direction), version = self.step.version, file = self.step.file,
     position = where_it_failed(self.position, self.statement),
@@ -59,9 +59,19 @@ pub struct StepFailed {
     pub blocked_by: Option<String>,
     /// The plan ran in one transaction (`--atomic`): nothing of it stays applied.
     pub atomic: bool,
+    /// The placeholder values sent with the file, which PostgreSQL's error may quote and
+    /// the message never shows.
+    pub(crate) hidden: crate::catalogue::Hidden,
 }
 
 impl StepFailed {
+    /// PostgreSQL's error, described (severity, message, SQLSTATE, detail, hint), each
+    /// placeholder value it quotes put back as its `${NAME}`: what messages and the audit
+    /// show.
+    pub fn described(&self) -> String {
+        self.hidden.hide(&crate::db::describe(&self.error))
+    }
+
     /// PostgreSQL's SQLSTATE, when the server answered (e.g. `42P07` for a relation that
     /// already exists).
     pub fn sqlstate(&self) -> Option<&tokio_postgres::error::SqlState> {
@@ -223,6 +233,7 @@ pub async fn execute(
                     None
                 },
                 atomic: false,
+                hidden: script.hidden(),
             });
         }
         let took = started.elapsed();
@@ -284,9 +295,9 @@ struct RunFailed {
 
 impl RunFailed {
     /// `base` is the byte offset in the file of the statement that was sent, if any.
-    fn new(error: tokio_postgres::Error, sql: &str, base: Option<usize>) -> Self {
+    fn new(error: tokio_postgres::Error, script: &Script, base: Option<usize>) -> Self {
         Self {
-            offset: base.and_then(|base| error_offset(sql, &error, base)),
+            offset: base.and_then(|base| error_offset(script, &error, base)),
             connection_lost: crate::db::connection_lost(&error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
             lock_timeout: ddl::is_lock_timeout(&error),
@@ -331,16 +342,17 @@ async fn run(
 ) -> Result<(), RunFailed> {
     if script.transactional {
         let set = settings.statements(true);
-        let queries = [set.as_str(), script.sql.as_str(), history_statement];
+        let sql = script.to_run();
+        let queries = [set.as_str(), &sql, history_statement];
         loop {
             match AsyncTransaction::execute(client, queries.into_iter()).await {
                 Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, Some(0)))?,
+                    .map_err(|e| RunFailed::new(e, script, Some(0)))?,
                 done => {
                     return done
                         .map(drop)
-                        .map_err(|e| RunFailed::new(e, &script.sql, Some(0)));
+                        .map_err(|e| RunFailed::new(e, script, Some(0)));
                 }
             }
         }
@@ -348,13 +360,13 @@ async fn run(
     client
         .batch_execute(&settings.statements(false))
         .await
-        .map_err(|e| RunFailed::new(e, &script.sql, None))?;
+        .map_err(|e| RunFailed::new(e, script, None))?;
     // Split by PostgreSQL's grammar; each range is a statement's place in the file.
     for (index, range) in script.statements().iter().enumerate() {
-        let (base, statement) = (range.start, &script.sql[range.clone()]);
-        let failed = |e| RunFailed::new(e, &script.sql, Some(base)).in_statement(script, index);
+        let (base, statement) = (range.start, script.statement_to_run(range.clone()));
+        let failed = |e| RunFailed::new(e, script, Some(base)).in_statement(script, index);
         loop {
-            match client.batch_execute(statement).await {
+            match client.batch_execute(&statement).await {
                 Err(error) if ddl::is_lock_timeout(&error) => {
                     pause_or_give_up(retry, error).await.map_err(failed)?
                 }
@@ -365,7 +377,7 @@ async fn run(
     client
         .batch_execute(&format!("{history_statement}; {}", ddl::RESET))
         .await
-        .map_err(|e| RunFailed::new(e, &script.sql, None))
+        .map_err(|e| RunFailed::new(e, script, None))
 }
 
 /// After a lock timeout: sleeps the pause `retry` gives, or returns the error when it gives
@@ -384,11 +396,11 @@ async fn pause_or_give_up(
 }
 
 /// The byte offset in the file of PostgreSQL's error position, which counts characters from
-/// 1 in the statement sent, which starts at byte `base` of the file.
-fn error_offset(sql: &str, error: &tokio_postgres::Error, base: usize) -> Option<usize> {
+/// 1 in the statement sent (placeholder values included), which starts at byte `base`.
+fn error_offset(script: &Script, error: &tokio_postgres::Error, base: usize) -> Option<usize> {
     match error.as_db_error()?.position()? {
         ErrorPosition::Original(position) => {
-            Some(byte_offset(sql, base, usize::try_from(*position).ok()?))
+            Some(script.offset_of_sent(base, usize::try_from(*position).ok()?))
         }
         ErrorPosition::Internal { .. } => None,
     }

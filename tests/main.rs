@@ -21,6 +21,7 @@ mod new;
 mod newcomer;
 mod output;
 mod passwords;
+mod placeholders;
 mod poolers;
 mod properties;
 mod rollback;

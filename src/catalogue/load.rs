@@ -7,10 +7,12 @@ use std::fs::{DirEntry, File};
 use std::io::Read as _;
 use std::path::Path;
 
-use super::directives::{self, Timeouts, is_irreversible, only_comments, wants_no_transaction};
+use super::directives::{
+    self, Timeouts, is_irreversible, only_comments, wants_no_transaction, wants_placeholders,
+};
 use super::model::{Catalogue, Down, Migration, Script, Split};
 use super::naming::{Direction, NameError, ParsedName, parse_file_name};
-use super::{checksum, parallel};
+use super::{checksum, parallel, placeholders};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -77,6 +79,10 @@ pub enum Problem {
     DownWithoutUp(String),
     /// A directive whose value cannot be read.
     Directive(String, String),
+    /// A `${` in a file marked for placeholders that opens none (file, line, column).
+    MalformedPlaceholder(String, usize, usize),
+    /// A placeholder without a value (file, line, column, name).
+    UndefinedPlaceholder(String, usize, usize, String),
     /// A pending file that PostgreSQL's grammar refuses (or holds a statement too large to
     /// read): file, line, column and PostgreSQL's message, which never quotes the file.
     Syntax(String, usize, usize, String),
@@ -143,6 +149,15 @@ impl fmt::Display for Problem {
             ),
             Problem::DownWithoutUp(file) => write!(f, "{file}: down file without an up file"),
             Problem::Directive(file, reason) => write!(f, "{file}: {reason}"),
+            Problem::MalformedPlaceholder(file, line, column) => write!(
+                f,
+                "{file}:{line}:{column}: `${{` opens no placeholder in a file marked `-- schemagate:placeholders`; write ${{NAME}} (ASCII letters, digits and _, not starting with a digit)"
+            ),
+            Problem::UndefinedPlaceholder(file, line, column, name) => write!(
+                f,
+                "{file}:{line}:{column}: placeholder ${{{name}}} has no value; set {env}{name} in the environment or {name} in compat.toml's [placeholders]",
+                env = placeholders::ENV_PREFIX,
+            ),
             Problem::Syntax(file, line, column, message) => write!(
                 f,
                 "{file}:{line}:{column}: {message} (PostgreSQL's grammar, which reads every statement of a file before it runs); fix the file"
@@ -443,7 +458,7 @@ fn pair(
     } else {
         Down::Script(down.script)
     };
-    let checksum = checksum::written(&up.name.name, up.name.version, &up.script.sql);
+    let checksum = checksum::written(&up.name.name, up.name.version, &up.script.written());
     Some(Migration {
         version: up.name.version,
         name: up.name.name,
@@ -453,8 +468,8 @@ fn pair(
     })
 }
 
-/// The script of a file: how it runs, and its timeouts (an irreversible down file's are
-/// not read: it never runs). Its statements are read only when it is about to run
+/// The script of a file: how it runs, its timeouts and placeholders (an irreversible down
+/// file's are not read: it never runs). Its statements are read only when it is about to run
 /// ([`super::check_pending`]), not at every start.
 fn script(file: String, sql: String, irreversible: bool, problems: &mut Vec<Problem>) -> Script {
     let timeouts = if irreversible {
@@ -465,12 +480,22 @@ fn script(file: String, sql: String, irreversible: bool, problems: &mut Vec<Prob
             Timeouts::default()
         })
     };
+    let placeholders = if irreversible || !wants_placeholders(&sql) {
+        Vec::new()
+    } else {
+        placeholders::find(&sql).unwrap_or_else(|offset| {
+            let (line, column) = crate::position::line_column(&sql, offset);
+            problems.push(Problem::MalformedPlaceholder(file.clone(), line, column));
+            Vec::new()
+        })
+    };
     Script {
         file,
         transactional: irreversible || !wants_no_transaction(&sql),
-        sql,
+        sql: placeholders::mask(sql, &placeholders),
         timeouts,
         statements: Split::default(),
+        placeholders,
     }
 }
 

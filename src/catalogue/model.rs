@@ -7,7 +7,8 @@ use std::ops::Range;
 pub struct Script {
     /// Where the file came from, as shown in messages (`migrations/V3__x.sql`).
     pub file: String,
-    /// Its SQL, line endings normalised to LF.
+    /// Its SQL, line endings normalised to LF; in a file with placeholders, each `${NAME}`
+    /// is masked as `_` of the same length (see [`Script::written`] and [`Script::to_run`]).
     pub sql: String,
     /// False when a no-transaction directive opts the file out of the transaction.
     pub transactional: bool,
@@ -17,6 +18,8 @@ pub struct Script {
     /// The byte ranges in `sql` of its statements, split when first asked for: a file is
     /// read with PostgreSQL's grammar only when it is about to run, never at every start.
     pub(super) statements: Split,
+    /// Its `${NAME}` placeholders in file order, when the file is marked for them.
+    pub(crate) placeholders: Vec<super::placeholders::Placeholder>,
 }
 
 /// A script's statements once split: derived from its SQL, so two scripts of the same SQL
@@ -82,7 +85,8 @@ impl Migration {
     /// database costs one hash per migration, computed at load.
     pub fn accepts(&self, checksum: u64) -> bool {
         checksum == self.checksum
-            || super::checksum::accepted(&self.name, self.version, &self.up.sql).contains(&checksum)
+            || super::checksum::accepted(&self.name, self.version, &self.up.written())
+                .contains(&checksum)
     }
 }
 
@@ -104,6 +108,11 @@ impl Catalogue {
     /// All migrations, by version.
     pub fn migrations(&self) -> &[Migration] {
         &self.migrations
+    }
+
+    /// Every migration, to give placeholders their values.
+    pub(super) fn migrations_mut(&mut self) -> &mut [Migration] {
+        &mut self.migrations
     }
 
     /// The migration of a version, if the catalogue has it.

@@ -91,7 +91,7 @@ pub(crate) async fn execute_recorded(
             format!(
                 "failed at version {}: {}",
                 failed.step.version,
-                db::describe(&failed.error)
+                failed.described()
             ),
         ),
     };

@@ -65,7 +65,7 @@ impl LintFile {
         let version = parse_file_name(&name).ok().map(|parsed| parsed.version);
         Self {
             transactional: !directives::wants_no_transaction(sql),
-            sql: sql.replace("\r\n", "\n"),
+            sql: crate::catalogue::masked(sql.replace("\r\n", "\n")),
             file,
             version,
         }

@@ -34,6 +34,7 @@ pub(super) async fn execute(
             cancelled: failed.cancelled,
             blocked_by: None,
             atomic: true,
+            hidden: script.hidden(),
         }
     };
     let first = plan.steps.first();
@@ -41,11 +42,7 @@ pub(super) async fn execute(
         (Ok(transaction), _) => transaction,
         (Err(error), Some(step)) => {
             let (script, _) = step_parts(execution.catalogue, plan.direction, step);
-            return Err(failed(
-                step,
-                RunFailed::new(error, &script.sql, None),
-                script,
-            ));
+            return Err(failed(step, RunFailed::new(error, script, None), script));
         }
         (Err(_), None) => return Ok(Executed::Completed),
     };
@@ -65,15 +62,15 @@ pub(super) async fn execute(
                 transaction
                     .batch_execute(&begin)
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, None))?;
+                    .map_err(|e| RunFailed::new(e, script, None))?;
                 transaction
-                    .batch_execute(&script.sql)
+                    .batch_execute(&script.to_run())
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, Some(0)))?;
+                    .map_err(|e| RunFailed::new(e, script, Some(0)))?;
                 transaction
                     .batch_execute(&end)
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, None))
+                    .map_err(|e| RunFailed::new(e, script, None))
             }
             .await;
             match ran {
@@ -108,11 +105,7 @@ pub(super) async fn execute(
     match (transaction.commit().await, plan.steps.last()) {
         (Err(error), Some(step)) => {
             let (script, _) = step_parts(execution.catalogue, plan.direction, step);
-            Err(failed(
-                step,
-                RunFailed::new(error, &script.sql, None),
-                script,
-            ))
+            Err(failed(step, RunFailed::new(error, script, None), script))
         }
         _ => Ok(Executed::Completed),
     }
