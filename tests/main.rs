@@ -9,6 +9,7 @@ mod backup;
 mod backup_faults;
 mod commands;
 mod ddl;
+mod diesel;
 mod docs;
 mod embedded;
 mod faults;

@@ -11,7 +11,7 @@ use super::directives::{
     self, Timeouts, is_irreversible, only_comments, wants_no_transaction, wants_placeholders,
 };
 use super::model::{Catalogue, Down, Migration, Script, Split};
-use super::naming::{Direction, NameError, ParsedName, parse_file_name};
+use super::naming::{Direction, NameError, ParsedName, parse_file_name, spelled_version};
 use super::{checksum, parallel, placeholders};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
@@ -99,7 +99,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Unparsable(file) => write!(
                 f,
-                "{file}: name matches no style; use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _), each with a .down.sql"
+                "{file}: name matches no style; use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _), each with a .down.sql, or diesel's {{timestamp}}_{{name}}/up.sql + down.sql (timestamp: 2019-02-26-002946, maybe with diesel's -0000)"
             ),
             Problem::VersionOutOfRange(file) => {
                 write!(
@@ -192,7 +192,8 @@ pub fn from_static(origin: &str, files: &[(&str, &[u8])]) -> Result<Catalogue, C
     from_files(origin, files.collect())
 }
 
-/// Reads every `*.sql` file of `dir` (not recursing; other files are ignored).
+/// Reads every `*.sql` file of `dir`, and the `up.sql` and `down.sql` of each of its
+/// subdirectories (diesel's layout); other files are ignored.
 pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
     let directory_error = |source| CatalogueError::Directory {
         dir: dir.display().to_string(),
@@ -209,10 +210,14 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
             }
             continue;
         };
-        if !name.ends_with(".sql") || name.starts_with('.') {
+        if name.starts_with('.') {
             continue;
         }
-        listed.push((name, entry));
+        if name.ends_with(".sql") {
+            listed.push((name, entry));
+        } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            diesel_files(&entry, &name, &mut listed, &mut problems);
+        }
     }
     let origin = format!("{}/", dir.display());
     // Each file is read and checked on the same thread, so its text is still in cache.
@@ -229,6 +234,33 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
         }
     }
     assemble(&origin, prepared, problems)
+}
+
+/// The `up.sql` and `down.sql` of a subdirectory, diesel's layout (a directory per
+/// migration); other files and directories in it are ignored.
+fn diesel_files(
+    directory: &DirEntry,
+    name: &str,
+    listed: &mut Vec<(String, DirEntry)>,
+    problems: &mut Vec<Problem>,
+) {
+    let unreadable = |e: std::io::Error| {
+        Problem::Unreadable(directory.path().display().to_string(), e.to_string())
+    };
+    let entries = match std::fs::read_dir(directory.path()) {
+        Ok(entries) => entries,
+        Err(e) => return problems.push(unreadable(e)),
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) if entry.file_name() == "up.sql" || entry.file_name() == "down.sql" => {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                listed.push((format!("{name}/{file}"), entry));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(unreadable(e)),
+        }
+    }
 }
 
 /// What the first read of a file asks for: more than most migrations, so a file costs
@@ -438,11 +470,7 @@ fn pair(
 ) -> Option<Migration> {
     let Some(down) = down else {
         // The version as spelled in the up file (leading zeros kept), for the down's name.
-        let version_text = up.script.file[origin.len()..]
-            .trim_start_matches('V')
-            .split('_')
-            .next()
-            .unwrap_or_default();
+        let version_text = spelled_version(&up.script.file[origin.len()..]);
         let expected = up.name.style.down_file_name(version_text, &up.name.name);
         return fail(
             problems,
