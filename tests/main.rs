@@ -33,4 +33,5 @@ mod suite;
 mod support;
 mod tls;
 mod trust_backups;
+mod variants;
 mod verify;

@@ -1,7 +1,7 @@
 //! `embed_catalogue!("dir")`: the migration files of `dir` (relative to the crate's
 //! `Cargo.toml`) embedded in the binary, as refinery's `embed_migrations!` does, with the
 //! checks that need only names made at build time (diesel's layout, a directory per
-//! migration, included): a file name that matches no style, an
+//! migration, and each engine's variants, `V3__x.sqlite.sql`, paired apart, included): a file name that matches no style, an
 //! up without its down, a down without its up and a version used twice are compile errors
 //! naming the file. The SQL itself is read at startup by `schemagate::catalogue::from_static`,
 //! with the same rules as a directory (DESIGN §3, §13).
@@ -20,7 +20,7 @@ use syn::{LitStr, parse_macro_input};
 #[path = "../../src/catalogue/naming.rs"]
 mod naming;
 
-use naming::{Direction, parse_file_name, spelled_version};
+use naming::{Direction, Engine, parse_file_name, spelled_version, variant_file_name};
 
 /// Embeds the migrations of a directory: expands to a
 /// `Result<schemagate::catalogue::Catalogue, schemagate::catalogue::CatalogueError>`.
@@ -84,7 +84,8 @@ fn sql_files(dir: &PathBuf) -> std::io::Result<Vec<String>> {
 
 /// Every name parses, every up has its down and every down its up, no version twice.
 fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
-    let mut ups: BTreeMap<i64, &str> = BTreeMap::new();
+    // Each engine's variants (`V3__x.sqlite.sql`) pair apart from the files of every engine.
+    let mut ups: BTreeMap<(i64, Option<Engine>), &str> = BTreeMap::new();
     let mut downs: BTreeSet<&str> = BTreeSet::new();
     let mut parsed = Vec::new();
     for name in names {
@@ -95,7 +96,7 @@ fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
         })?;
         match file.direction {
             Direction::Up => {
-                if let Some(other) = ups.insert(file.version, name) {
+                if let Some(other) = ups.insert((file.version, file.engine), name) {
                     return Err(format!(
                         "{dir}: version {} is used by more than one file: {other}, {name}",
                         file.version
@@ -111,6 +112,7 @@ fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
     let mut paired = BTreeSet::new();
     for (name, file) in parsed.iter().filter(|(_, f)| f.direction == Direction::Up) {
         let down = file.style.down_file_name(spelled_version(name), &file.name);
+        let down = variant_file_name(&down, file.engine);
         if !downs.contains(down.as_str()) {
             return Err(format!(
                 "{dir}/{name}: no down file; add {down} (or put `-- schemagate:irreversible` in it)"
@@ -145,6 +147,22 @@ mod tests {
             "2024-01-20-120000-0000_b/up.sql",
         ])
         .unwrap();
+        check(&[
+            "V1__a.sql",
+            "V1__a.down.sql",
+            "V1__a.sqlite.sql",
+            "V1__a.sqlite.down.sql",
+            "V2__b.postgres.sql",
+            "V2__b.postgres.down.sql",
+            "V2__b.mysql.sql",
+            "V2__b.mysql.down.sql",
+        ])
+        .unwrap();
+        let error = check(&["V1__a.sql", "V1__a.down.sql", "V1__a.sqlite.sql"]).unwrap_err();
+        assert_eq!(
+            error,
+            "migrations/V1__a.sqlite.sql: no down file; add V1__a.sqlite.down.sql (or put `-- schemagate:irreversible` in it)"
+        );
         let error = check(&["2019-02-26-002946_a/up.sql"]).unwrap_err();
         assert!(
             error.contains("add 2019-02-26-002946_a/down.sql"),

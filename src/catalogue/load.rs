@@ -11,7 +11,9 @@ use super::directives::{
     self, Timeouts, is_irreversible, only_comments, wants_no_transaction, wants_placeholders,
 };
 use super::model::{Catalogue, Down, Migration, Script, Split};
-use super::naming::{Direction, NameError, ParsedName, parse_file_name, spelled_version};
+use super::naming::{
+    Direction, Engine, NameError, ParsedName, parse_file_name, spelled_version, variant_file_name,
+};
 use super::{checksum, parallel, placeholders};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
@@ -83,6 +85,8 @@ pub enum Problem {
     MalformedPlaceholder(String, usize, usize),
     /// A placeholder without a value (file, line, column, name).
     UndefinedPlaceholder(String, usize, usize, String),
+    /// A version whose only files are variants for other engines (version, engine, files).
+    NoFileForEngine(i64, Engine, Vec<String>),
     /// A pending file that PostgreSQL's grammar refuses (or holds a statement too large to
     /// read): file, line, column and PostgreSQL's message, which never quotes the file.
     Syntax(String, usize, usize, String),
@@ -157,6 +161,11 @@ impl fmt::Display for Problem {
                 f,
                 "{file}:{line}:{column}: placeholder ${{{name}}} has no value; set {env}{name} in the environment or {name} in compat.toml's [placeholders]",
                 env = placeholders::ENV_PREFIX,
+            ),
+            Problem::NoFileForEngine(version, engine, files) => write!(
+                f,
+                "version {version} has no file for {engine}, only variants for other engines ({}); add its file for every engine (without an engine in its name) or its .{engine}.sql variant, each with its down file",
+                files.join(", ")
             ),
             Problem::Syntax(file, line, column, message) => write!(
                 f,
@@ -346,18 +355,18 @@ fn assemble(
         }
     }
     check_styles(&ups, &downs, &mut problems);
-    let ups = by_version(ups, &mut problems);
-    let mut downs = by_version(downs, &mut problems).into_iter().peekable();
-    // Both sorted by version: one pass pairs them.
+    let ups = by_key(ups, &mut problems);
+    let mut downs = by_key(downs, &mut problems).into_iter().peekable();
+    // Both sorted by version and engine: one pass pairs them, each engine's files apart.
     let mut unpaired = Vec::new();
-    let mut migrations = Vec::with_capacity(ups.len());
+    let mut paired = Vec::with_capacity(ups.len());
     for up in ups {
-        let version = up.name.version;
-        while let Some(down) = downs.next_if(|d| d.name.version < version) {
+        let key = key(&up);
+        while let Some(down) = downs.next_if(|d| self::key(d) < key) {
             unpaired.push(down);
         }
-        let down = downs.next_if(|d| d.name.version == version);
-        migrations.extend(pair(up, down, origin, &mut problems));
+        let down = downs.next_if(|d| self::key(d) == key);
+        paired.extend(pair(up, down, origin, &mut problems).map(|m| (key.1, m)));
     }
     unpaired.extend(downs);
     problems.extend(
@@ -365,10 +374,17 @@ fn assemble(
             .into_iter()
             .map(|d| Problem::DownWithoutUp(d.script.file)),
     );
+    check_variant_names(&paired, &mut problems);
     if problems.is_empty() {
+        let (neutral, variants): (Vec<_>, Vec<_>) =
+            paired.into_iter().partition(|(engine, _)| engine.is_none());
         Ok(Catalogue::new(
             origin.trim_end_matches('/').to_owned(),
-            migrations,
+            neutral.into_iter().map(|(_, m)| m).collect(),
+            variants
+                .into_iter()
+                .filter_map(|(engine, m)| Some((engine?, m)))
+                .collect(),
         ))
     } else {
         Err(CatalogueError::Invalid {
@@ -438,26 +454,44 @@ fn check_styles(ups: &[Parsed], downs: &[Parsed], problems: &mut Vec<Problem>) {
     }
 }
 
-/// Files sorted by version; duplicates are reported (in version order) and left out.
-fn by_version(mut files: Vec<Parsed>, problems: &mut Vec<Problem>) -> Vec<Parsed> {
+/// What pairs a file: its version, and the engine of a variant (`None`, every engine, first).
+fn key(file: &Parsed) -> (i64, Option<Engine>) {
+    (file.name.version, file.name.engine)
+}
+
+/// Files sorted by version and engine; duplicates are reported (in version order) and left
+/// out.
+fn by_key(mut files: Vec<Parsed>, problems: &mut Vec<Problem>) -> Vec<Parsed> {
     // Sorts the keys and moves each file once, instead of moving files while sorting.
-    files.sort_by_cached_key(|p| p.name.version);
+    files.sort_by_cached_key(key);
     let mut unique = Vec::with_capacity(files.len());
     let mut files = files.into_iter().peekable();
     while let Some(file) = files.next() {
-        let version = file.name.version;
-        if files.peek().is_none_or(|next| next.name.version != version) {
+        let at = key(&file);
+        if files.peek().is_none_or(|next| key(next) != at) {
             unique.push(file);
             continue;
         }
         let mut names = vec![file.script.file];
-        while let Some(same) = files.next_if(|next| next.name.version == version) {
+        while let Some(same) = files.next_if(|next| key(next) == at) {
             names.push(same.script.file);
         }
         names.sort();
-        problems.push(Problem::DuplicateVersion(version, names));
+        problems.push(Problem::DuplicateVersion(at.0, names));
     }
     unique
+}
+
+/// The variants of a version carry its name (one version, one history row): variants of
+/// another name are one version used twice.
+fn check_variant_names(paired: &[(Option<Engine>, Migration)], problems: &mut Vec<Problem>) {
+    for same in paired.chunk_by(|a, b| a.1.version == b.1.version) {
+        if same.iter().any(|(_, m)| m.name != same[0].1.name) {
+            let mut files: Vec<String> = same.iter().map(|(_, m)| m.up.file.clone()).collect();
+            files.sort();
+            problems.push(Problem::DuplicateVersion(same[0].1.version, files));
+        }
+    }
 }
 
 /// Pairs an up file with its down file, reporting what the checks of both found, and
@@ -472,6 +506,7 @@ fn pair(
         // The version as spelled in the up file (leading zeros kept), for the down's name.
         let version_text = spelled_version(&up.script.file[origin.len()..]);
         let expected = up.name.style.down_file_name(version_text, &up.name.name);
+        let expected = variant_file_name(&expected, up.name.engine);
         return fail(
             problems,
             Problem::MissingDown(up.script.file, format!("{origin}{expected}")),

@@ -22,7 +22,10 @@ pub use crate::sql::split_statements;
 pub use directives::Timeouts;
 pub use load::{CatalogueError, Problem, SourceFile, from_dir, from_files, from_static};
 pub use model::{Catalogue, Down, Migration, Script};
-pub use naming::{Direction, ParsedName, Style, diesel_version, parse_file_name, spelled_version};
+pub use naming::{
+    Direction, Engine, ParsedName, Style, diesel_version, parse_file_name, spelled_version,
+    variant_file_name,
+};
 pub use pending::check_pending;
 pub use placeholders::{
     ENV_PREFIX as PLACEHOLDER_ENV_PREFIX, Hidden, Placeholders, is_name as is_placeholder_name,

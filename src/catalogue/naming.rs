@@ -16,6 +16,39 @@ pub enum Style {
     Diesel,
 }
 
+/// A database engine a migration file may be written for (DESIGN §17): `NAME.postgres.sql`,
+/// `NAME.sqlite.sql` and `NAME.mysql.sql` (downs: `NAME.sqlite.down.sql`) replace `NAME.sql`
+/// on that engine. Only names: the catalogue knows no driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Engine {
+    /// PostgreSQL: `.postgres.sql`.
+    Postgres,
+    /// SQLite: `.sqlite.sql`.
+    Sqlite,
+    /// MariaDB or MySQL: `.mysql.sql`.
+    Mysql,
+}
+
+impl Engine {
+    /// Every engine, in the order variants are listed.
+    pub const ALL: [Engine; 3] = [Engine::Postgres, Engine::Sqlite, Engine::Mysql];
+
+    /// The word a variant's file name carries (`postgres`, `sqlite`, `mysql`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Sqlite => "sqlite",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Whether a file applies or reverts its migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -37,6 +70,8 @@ pub struct ParsedName {
     /// The style; a down file of the numbered styles is reported as [`Style::Numbered`],
     /// since `{n}_{name}.down.sql` pairs with both.
     pub style: Style,
+    /// The engine of a variant (`NAME.sqlite.sql`); `None` for a file of every engine.
+    pub engine: Option<Engine>,
 }
 
 /// Why a `.sql` file name is not a migration name.
@@ -69,6 +104,13 @@ pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
     } else {
         (stem, None)
     };
+    let (stem, engine) = Engine::ALL
+        .into_iter()
+        .find_map(|engine| {
+            let stem = stem.strip_suffix(engine.name())?.strip_suffix('.')?;
+            Some((stem, Some(engine)))
+        })
+        .unwrap_or((stem, None));
     let (style, digits_and_name, separator) = match stem.strip_prefix('V') {
         // refinery has no `.up` marker: `V1__x.up.sql` is no migration name.
         Some(_) if marker == Some(Direction::Up) => return Err(NameError::Unparsable),
@@ -99,6 +141,7 @@ pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
             (_, Some(Direction::Down)) => Style::Numbered,
             (style, _) => style,
         },
+        engine,
     })
 }
 
@@ -119,6 +162,7 @@ fn parse_diesel(directory: &str, file: &str) -> Result<ParsedName, NameError> {
         name: name.to_owned(),
         direction,
         style: Style::Diesel,
+        engine: None,
     })
 }
 
@@ -137,6 +181,18 @@ pub fn diesel_version(stored: &str) -> Option<i64> {
         return None;
     }
     stamp.parse::<i64>().ok().map(|version| version.max(1))
+}
+
+/// The name of the variant of `file_name` (a file of every engine, not diesel's) for
+/// `engine`: `V3__x.down.sql` → `V3__x.sqlite.down.sql`. Names hold no `.`, so the first one
+/// starts the suffix.
+pub fn variant_file_name(file_name: &str, engine: Option<Engine>) -> String {
+    match (engine, file_name.find('.')) {
+        (Some(engine), Some(dot)) => {
+            format!("{}.{engine}{}", &file_name[..dot], &file_name[dot..])
+        }
+        _ => file_name.to_owned(),
+    }
 }
 
 /// The version as a file name spells it (leading zeros, diesel's dashes and counter kept),
@@ -198,7 +254,57 @@ mod tests {
             name: name.to_owned(),
             direction,
             style,
+            engine: None,
         })
+    }
+
+    #[test]
+    fn engine_variants_parse_with_their_engine_in_every_style() {
+        let variant =
+            |file: &str| parse_file_name(file).map(|p| (p.version, p.direction, p.style, p.engine));
+        use Direction::{Down, Up};
+        use Engine::{Mysql, Postgres, Sqlite};
+        assert_eq!(
+            variant("V3__x.postgres.sql"),
+            Ok((3, Up, Style::Refinery, Some(Postgres)))
+        );
+        assert_eq!(
+            variant("V3__x.sqlite.down.sql"),
+            Ok((3, Down, Style::Refinery, Some(Sqlite)))
+        );
+        assert_eq!(
+            variant("0003_x.mysql.sql"),
+            Ok((3, Up, Style::Numbered, Some(Mysql)))
+        );
+        assert_eq!(
+            variant("3_x.sqlite.up.sql"),
+            Ok((3, Up, Style::UpDown, Some(Sqlite)))
+        );
+        assert_eq!(
+            variant("3_x.sqlite.down.sql"),
+            Ok((3, Down, Style::Numbered, Some(Sqlite)))
+        );
+        for file in [
+            "V3__x.oracle.sql",
+            "V3__x.down.sqlite.sql",
+            "V3__x.sqlite.sqlite.sql",
+            "V3__.sqlite.sql",
+            "V3__xsqlite.sql",
+        ] {
+            assert!(
+                variant(file).is_err() || variant(file).unwrap().3.is_none(),
+                "{file}"
+            );
+        }
+        assert_eq!(
+            variant_file_name("V3__x.down.sql", Some(Sqlite)),
+            "V3__x.sqlite.down.sql"
+        );
+        assert_eq!(
+            variant_file_name("3_x.up.sql", Some(Mysql)),
+            "3_x.mysql.up.sql"
+        );
+        assert_eq!(variant_file_name("V3__x.sql", None), "V3__x.sql");
     }
 
     #[test]
@@ -399,6 +505,7 @@ mod tests {
             name: captures[2].to_owned(),
             direction,
             style,
+            engine: None,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::catalogue::{Catalogue, Direction, directives, parse_file_name};
+use crate::catalogue::{Catalogue, Direction, Engine, directives, parse_file_name};
 use crate::config::Compat;
 use crate::position::line_column;
 use crate::sql;
@@ -84,7 +84,8 @@ impl LintFile {
     }
 
     /// The files of `paths`: a file as given, a directory's up migrations (`*.sql` but not
-    /// `*.down.sql`: down files undo, and dropping is their job), sorted by name.
+    /// `*.down.sql`: down files undo, and dropping is their job; nor another engine's
+    /// variants, `*.sqlite.sql`), sorted by name.
     pub fn from_paths(paths: &[impl AsRef<Path>]) -> Result<Vec<Self>, LintError> {
         let mut files = Vec::new();
         for path in paths {
@@ -148,7 +149,8 @@ fn is_up_file(path: &Path) -> bool {
         && !name.starts_with('.')
         && parse_file_name(&name).map_or(
             !name.ends_with(".down.sql") && !name.ends_with("/down.sql"),
-            |p| p.direction == Direction::Up,
+            // Its rules are PostgreSQL's: another engine's variant is not theirs to read.
+            |p| p.direction == Direction::Up && p.engine.is_none_or(|e| e == Engine::Postgres),
         )
 }
 

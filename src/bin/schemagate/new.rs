@@ -52,7 +52,14 @@ fn next_of(dir: &Path) -> Result<Next, Error> {
         return Ok(first());
     }
     let catalogue = catalogue::from_dir(dir).map_err(|e| usage(Refusal::Directory(e)))?;
-    let Some(latest) = catalogue.migrations().last() else {
+    // The latest of any engine: a variant's version (`V6__x.sqlite.sql`) is taken too.
+    let variants = catalogue.variants().iter().map(|(_, m)| m);
+    let Some(latest) = catalogue
+        .migrations()
+        .iter()
+        .chain(variants)
+        .max_by_key(|m| m.version)
+    else {
         return Ok(first());
     };
     // The name in the directory: a file's, or diesel's `{directory}/up.sql`.
