@@ -261,6 +261,11 @@ impl RestorePlan {
         for schema in &self.schemas {
             sql.push_str(&format!("DROP SCHEMA {} CASCADE;\n", quote_ident(schema)));
         }
+        // Before 15 `public` belongs to the bootstrap superuser, so a database owner who
+        // restores keeps it (`classify_schemas`) rather than drop and recreate it.
+        if self.kept.iter().any(|(name, _)| name == "public") {
+            return sql;
+        }
         if self.server.major >= 15 {
             sql.push_str("CREATE SCHEMA public AUTHORIZATION pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\n");
         } else {
