@@ -121,12 +121,14 @@ PSQL=$PG_BINDIR/psql
 # runs these plain SQL files against them; so the machine's newest client is the baseline.
 if [[ -n $PG_MAJOR ]]; then
     [[ $ROWS =~ ^[12](,[12])?$ && -z $EXISTING_URL ]] || die "--pg-major takes --rows 1, 2 or 1,2 and a throwaway cluster"
-    PG_BINDIR=$("$REPO_DIR/.ci/pg-majors" --install "$PG_MAJOR" | head -n 1) || die "cannot install PostgreSQL $PG_MAJOR (.ci/pg-majors)"
+    # It prints the server's bin directory, then the client's where there is one.
+    PG_BINDIR=$("$REPO_DIR/.ci/pg-majors" --install "$PG_MAJOR") || die "cannot install PostgreSQL $PG_MAJOR (.ci/pg-majors)"
+    PG_BINDIR=${PG_BINDIR%%$'\n'*}
     PSQL=$(find /usr/lib/postgresql -path '*/bin/psql' | sort -V | tail -n 1)
 fi
 [[ -x $PSQL ]] || die "$PSQL not found (set PG_BINDIR)"
 ON_MAJOR=""
-[[ -z $PG_MAJOR ]] || ON_MAJOR=" — PostgreSQL $PG_MAJOR server, $("$PSQL" --version | cut -d' ' -f2-)"
+[[ -z $PG_MAJOR ]] || ON_MAJOR=" — PostgreSQL $PG_MAJOR server, psql $("$PSQL" --version | cut -d' ' -f3)"
 
 # ---------------------------------------------------------------------------------------
 # Cleanup: background servers, databases we made, the throwaway cluster and its image
