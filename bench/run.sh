@@ -262,8 +262,11 @@ start_cluster() {
     chown postgres: "$MNT/data" "$MNT/sock"
     touch "$TMP_ROOT/postgres.log"
     chown postgres: "$TMP_ROOT/postgres.log"
+    # --no-instructions is new in 14 (--pg-major 13 has none)
+    local quiet=()
+    "$PG_BINDIR/initdb" --help | grep -q -- --no-instructions && quiet=(--no-instructions)
     runuser -u postgres -- "$PG_BINDIR/initdb" -D "$MNT/data" -U postgres -A trust \
-        --no-instructions >"$LOG_DIR/initdb.log" 2>&1
+        "${quiet[@]}" >"$LOG_DIR/initdb.log" 2>&1
     PGDATA_DIR=$MNT/data
     local port tls=""
     port=$(free_port "$PG_PORT")
