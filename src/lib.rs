@@ -81,7 +81,7 @@ pub mod limits;
 pub mod lint;
 pub mod plan;
 pub mod position;
-pub(crate) mod postgres;
+pub mod postgres;
 pub mod schema;
 pub mod scratch;
 pub mod server;
