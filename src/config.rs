@@ -56,6 +56,9 @@ pub struct Compat {
     pub lint: Lint,
     /// `[apply]`: how the gate applies its plan.
     pub apply: Apply,
+    /// `[placeholders]`: values of the catalogue's `${NAME}` placeholders, which the
+    /// environment's `SCHEMAGATE_PLACEHOLDER_NAME` overrides (DESIGN §21).
+    pub placeholders: crate::catalogue::Placeholders,
 }
 
 /// `[apply]` of compat.toml (DESIGN §18).
@@ -158,6 +161,8 @@ struct RawCompat {
     lint: Lint,
     #[serde(default)]
     apply: Apply,
+    #[serde(default)]
+    placeholders: std::collections::BTreeMap<Spanned<String>, String>,
 }
 
 #[derive(Deserialize)]
@@ -266,6 +271,19 @@ impl Compat {
                 format!("release {} is listed twice", duplicate.get_ref()),
             ));
         }
+        let mut placeholders = crate::catalogue::Placeholders::default();
+        for (name, value) in raw.placeholders {
+            if !crate::catalogue::is_placeholder_name(name.get_ref()) {
+                return Err(invalid(
+                    name.span(),
+                    format!(
+                        "placeholder name {:?} is not ASCII letters, digits and _ (not starting with a digit)",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            placeholders.insert(name.into_inner(), value);
+        }
         let compat = Compat {
             origin: origin.to_owned(),
             app_version,
@@ -274,6 +292,7 @@ impl Compat {
             adopt: raw.adopt,
             lint: raw.lint,
             apply: raw.apply,
+            placeholders,
         };
         Ok(compat)
     }

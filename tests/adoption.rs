@@ -28,7 +28,8 @@ async fn initdb_style(db: &TestDb, project: &Project, upto: i64) {
     let mut files: Vec<_> = std::fs::read_dir(project.migrations())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|name| !name.ends_with(".down.sql"))
+        // The up files PostgreSQL runs: not the down files, nor SQLite's variants.
+        .filter(|name| !name.ends_with(".down.sql") && !name.ends_with(".sqlite.sql"))
         .collect();
     files.sort();
     for name in files.iter().take(usize::try_from(upto).unwrap()) {

@@ -1,6 +1,7 @@
 //! `embed_catalogue!("dir")`: the migration files of `dir` (relative to the crate's
 //! `Cargo.toml`) embedded in the binary, as refinery's `embed_migrations!` does, with the
-//! checks that need only names made at build time: a file name that matches no style, an
+//! checks that need only names made at build time (diesel's layout, a directory per
+//! migration, and each engine's variants, `V3__x.sqlite.sql`, paired apart, included): a file name that matches no style, an
 //! up without its down, a down without its up and a version used twice are compile errors
 //! naming the file. The SQL itself is read at startup by `schemagate::catalogue::from_static`,
 //! with the same rules as a directory (DESIGN §3, §13).
@@ -19,7 +20,7 @@ use syn::{LitStr, parse_macro_input};
 #[path = "../../src/catalogue/naming.rs"]
 mod naming;
 
-use naming::{Direction, parse_file_name};
+use naming::{Direction, Engine, parse_file_name, spelled_version, variant_file_name};
 
 /// Embeds the migrations of a directory: expands to a
 /// `Result<schemagate::catalogue::Catalogue, schemagate::catalogue::CatalogueError>`.
@@ -57,13 +58,24 @@ fn expand(literal: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
     }})
 }
 
-/// The `*.sql` file names of `dir`, sorted; hidden files are ignored, as at runtime.
+/// The `*.sql` file names of `dir`, and `{subdirectory}/up.sql` and `down.sql` (diesel's
+/// layout), sorted; hidden files are ignored, as at runtime.
 fn sql_files(dir: &PathBuf) -> std::io::Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sql") && !name.starts_with('.') {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if name.ends_with(".sql") {
             names.push(name);
+        } else if entry.file_type()?.is_dir() {
+            for file in ["up.sql", "down.sql"] {
+                if entry.path().join(file).exists() {
+                    names.push(format!("{name}/{file}"));
+                }
+            }
         }
     }
     names.sort();
@@ -72,18 +84,19 @@ fn sql_files(dir: &PathBuf) -> std::io::Result<Vec<String>> {
 
 /// Every name parses, every up has its down and every down its up, no version twice.
 fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
-    let mut ups: BTreeMap<i64, &str> = BTreeMap::new();
+    // Each engine's variants (`V3__x.sqlite.sql`) pair apart from the files of every engine.
+    let mut ups: BTreeMap<(i64, Option<Engine>), &str> = BTreeMap::new();
     let mut downs: BTreeSet<&str> = BTreeSet::new();
     let mut parsed = Vec::new();
     for name in names {
         let file = parse_file_name(name).map_err(|e| {
             format!(
-                "{dir}/{name}: {e:?}: use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _; version 1..=i64::MAX), each with a .down.sql"
+                "{dir}/{name}: {e:?}: use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _; version 1..=i64::MAX), each with a .down.sql, or diesel's {{timestamp}}_{{name}}/up.sql + down.sql"
             )
         })?;
         match file.direction {
             Direction::Up => {
-                if let Some(other) = ups.insert(file.version, name) {
+                if let Some(other) = ups.insert((file.version, file.engine), name) {
                     return Err(format!(
                         "{dir}: version {} is used by more than one file: {other}, {name}",
                         file.version
@@ -98,7 +111,8 @@ fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
     }
     let mut paired = BTreeSet::new();
     for (name, file) in parsed.iter().filter(|(_, f)| f.direction == Direction::Up) {
-        let down = file.style.down_file_name(version_text(name), &file.name);
+        let down = file.style.down_file_name(spelled_version(name), &file.name);
+        let down = variant_file_name(&down, file.engine);
         if !downs.contains(down.as_str()) {
             return Err(format!(
                 "{dir}/{name}: no down file; add {down} (or put `-- schemagate:irreversible` in it)"
@@ -110,15 +124,6 @@ fn check_pairs(dir: &str, names: &[String]) -> Result<(), String> {
         Some(orphan) => Err(format!("{dir}/{orphan}: down file without an up file")),
         None => Ok(()),
     }
-}
-
-/// The version digits as written (leading zeros kept), which the down's name repeats.
-fn version_text(name: &str) -> &str {
-    let digits = name.strip_prefix('V').unwrap_or(name);
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    &digits[..end]
 }
 
 #[cfg(test)]
@@ -135,6 +140,34 @@ mod tests {
         check(&["V1__a.sql", "V1__a.down.sql", "V2__b.sql", "V2__b.down.sql"]).unwrap();
         check(&["0001_a.sql", "0001_a.down.sql"]).unwrap();
         check(&["20240120120000_a.up.sql", "20240120120000_a.down.sql"]).unwrap();
+        check(&[
+            "2019-02-26-002946_a/down.sql",
+            "2019-02-26-002946_a/up.sql",
+            "2024-01-20-120000-0000_b/down.sql",
+            "2024-01-20-120000-0000_b/up.sql",
+        ])
+        .unwrap();
+        check(&[
+            "V1__a.sql",
+            "V1__a.down.sql",
+            "V1__a.sqlite.sql",
+            "V1__a.sqlite.down.sql",
+            "V2__b.postgres.sql",
+            "V2__b.postgres.down.sql",
+            "V2__b.mysql.sql",
+            "V2__b.mysql.down.sql",
+        ])
+        .unwrap();
+        let error = check(&["V1__a.sql", "V1__a.down.sql", "V1__a.sqlite.sql"]).unwrap_err();
+        assert_eq!(
+            error,
+            "migrations/V1__a.sqlite.sql: no down file; add V1__a.sqlite.down.sql (or put `-- schemagate:irreversible` in it)"
+        );
+        let error = check(&["2019-02-26-002946_a/up.sql"]).unwrap_err();
+        assert!(
+            error.contains("add 2019-02-26-002946_a/down.sql"),
+            "{error}"
+        );
     }
 
     #[test]

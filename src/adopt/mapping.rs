@@ -145,7 +145,7 @@ fn verify(
     match stored {
         None => Ok(None),
         Some(Checksum::Sha384(applied)) => {
-            let accepted = sqlx::checksums(&migration.up.sql);
+            let accepted = sqlx::checksums(&migration.up.written());
             if accepted.iter().any(|c| c == applied) {
                 Ok(Some("sha-384"))
             } else {
@@ -153,7 +153,7 @@ fn verify(
             }
         }
         Some(Checksum::FlywayCrc32(applied)) => {
-            let expected = flyway::checksum(&migration.up.sql);
+            let expected = flyway::checksum(&migration.up.written());
             if expected == *applied {
                 Ok(Some("crc-32"))
             } else {

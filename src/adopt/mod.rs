@@ -3,13 +3,15 @@
 //! to the catalogue, refuse whatever cannot be trusted, and write our history in one
 //! transaction. The other tool's table is only read, never changed.
 //!
-//! One file per tool ([`sqlx`], [`golang_migrate`], [`dbmate`], [`goose`], [`flyway`]), each
+//! One file per tool ([`sqlx`], [`golang_migrate`], [`dbmate`], [`goose`], [`flyway`],
+//! [`diesel`]), each
 //! with its table name, how its applied versions are read, what makes a row dirty or
 //! failed, and its checksum rule where one can be recomputed from our files. `model` holds
 //! what every tool's table is read into, `mapping` the checks against the catalogue and
 //! the rows it yields, `record` the write.
 
 pub mod dbmate;
+pub mod diesel;
 pub mod flyway;
 pub mod golang_migrate;
 pub mod goose;

@@ -13,6 +13,8 @@ pub enum Tool {
     Goose,
     /// Flyway: `flyway_schema_history`.
     Flyway,
+    /// diesel: `__diesel_schema_migrations`.
+    Diesel,
 }
 
 impl Tool {
@@ -24,6 +26,7 @@ impl Tool {
             Tool::Dbmate => "dbmate",
             Tool::Goose => "goose",
             Tool::Flyway => "flyway",
+            Tool::Diesel => "diesel",
         }
     }
 
@@ -35,6 +38,7 @@ impl Tool {
             Tool::Dbmate => "schema_migrations",
             Tool::Goose => "goose_db_version",
             Tool::Flyway => "flyway_schema_history",
+            Tool::Diesel => "__diesel_schema_migrations",
         }
     }
 }
@@ -130,7 +134,7 @@ pub struct ToolHistory {
 pub enum AdoptError {
     /// The tool's table is not there.
     #[error(
-        "adopt --from {tool}: there is no table {table} in the database (looked up on the search_path); nothing was changed. Point --database-url at the database {tool} migrated, or name the tool that did (--from sqlx|golang-migrate|dbmate|goose|flyway)"
+        "adopt --from {tool}: there is no table {table} in the database (looked up on the search_path); nothing was changed. Point --database-url at the database {tool} migrated, or name the tool that did (--from sqlx|golang-migrate|dbmate|goose|flyway|diesel)"
     )]
     NoTable {
         /// The tool asked for.

@@ -10,7 +10,7 @@ use crate::gate::Error;
 
 use super::mapping::Mapped;
 use super::model::{AdoptError, Tool, ToolHistory, query};
-use super::{dbmate, flyway, golang_migrate, goose, sqlx};
+use super::{dbmate, diesel, flyway, golang_migrate, goose, sqlx};
 
 /// The columns of a table found on the search path, in order; `None` when there is none.
 async fn columns(client: &Client, table: &str) -> Result<Option<Vec<String>>, AdoptError> {
@@ -34,6 +34,7 @@ fn has_layout(tool: Tool, columns: &[String]) -> bool {
         Tool::Dbmate => dbmate::has_layout(columns),
         Tool::Goose => goose::has_layout(columns),
         Tool::Flyway => flyway::has_layout(columns),
+        Tool::Diesel => diesel::has_layout(columns),
     }
 }
 
@@ -70,6 +71,7 @@ pub async fn read(client: &Client, tool: Tool) -> Result<ToolHistory, AdoptError
         Tool::Dbmate => dbmate::read(client).await,
         Tool::Goose => goose::read(client).await,
         Tool::Flyway => flyway::read(client).await,
+        Tool::Diesel => diesel::read(client).await,
     }
 }
 

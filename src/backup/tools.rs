@@ -166,9 +166,9 @@ impl Tool {
         }
     }
 
-    /// A command for this program, killed on drop, its environment cleaned of `PG*` and of
+    /// A command for this program, killed on drop, its environment cleaned of `PG*`, of
     /// the variables that hold schemagate's own URL (and so its password):
-    /// `SCHEMAGATE_DATABASE_URL` and `DATABASE_URL`.
+    /// `SCHEMAGATE_DATABASE_URL` and `DATABASE_URL`, and of the placeholders' values.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
         clean_environment(&mut command);
@@ -181,7 +181,11 @@ impl Tool {
 fn clean_environment(command: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let name = key.to_string_lossy();
-        if name.starts_with("PG") || name == "SCHEMAGATE_DATABASE_URL" || name == "DATABASE_URL" {
+        if name.starts_with("PG")
+            || name == "SCHEMAGATE_DATABASE_URL"
+            || name == "DATABASE_URL"
+            || name.starts_with(crate::catalogue::PLACEHOLDER_ENV_PREFIX)
+        {
             command.env_remove(key);
         }
     }

@@ -14,6 +14,9 @@ const NO_TRANSACTION: [&str; 4] = [
 /// The marker of a down file whose migration cannot be undone.
 const IRREVERSIBLE: &str = "-- schemagate:irreversible";
 
+/// The marker of a file whose `${NAME}` placeholders are replaced (DESIGN §21).
+const PLACEHOLDERS: &str = "-- schemagate:placeholders";
+
 /// The lines of the comment block that opens the file (blank lines allowed).
 fn leading_comments(sql: &str) -> impl Iterator<Item = &str> {
     sql.trim_start_matches('\u{feff}')
@@ -55,6 +58,11 @@ pub fn timeouts(sql: &str) -> Result<Timeouts, String> {
         *slot = Some(duration);
     }
     Ok(timeouts)
+}
+
+/// Whether the file asks for its `${NAME}` placeholders to be replaced.
+pub fn wants_placeholders(sql: &str) -> bool {
+    leading_comments(sql).any(|line| line.eq_ignore_ascii_case(PLACEHOLDERS))
 }
 
 /// Whether a down file declares its migration irreversible.
@@ -173,6 +181,16 @@ mod tests {
                 .unwrap_err()
                 .contains("lock-timeout soon")
         );
+    }
+
+    #[test]
+    fn the_placeholders_marker_is_found_in_the_leading_comments() {
+        assert!(wants_placeholders(
+            "-- creates the role\n-- schemagate:placeholders\nCREATE ROLE app;"
+        ));
+        assert!(!wants_placeholders(
+            "CREATE ROLE app;\n-- schemagate:placeholders\n"
+        ));
     }
 
     #[test]

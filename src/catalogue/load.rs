@@ -7,10 +7,14 @@ use std::fs::{DirEntry, File};
 use std::io::Read as _;
 use std::path::Path;
 
-use super::directives::{self, Timeouts, is_irreversible, only_comments, wants_no_transaction};
+use super::directives::{
+    self, Timeouts, is_irreversible, only_comments, wants_no_transaction, wants_placeholders,
+};
 use super::model::{Catalogue, Down, Migration, Script, Split};
-use super::naming::{Direction, NameError, ParsedName, parse_file_name};
-use super::{checksum, parallel};
+use super::naming::{
+    Direction, Engine, NameError, ParsedName, parse_file_name, spelled_version, variant_file_name,
+};
+use super::{checksum, parallel, placeholders};
 
 /// Files larger than this are refused: a migration this size is a data dump by mistake.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -77,6 +81,12 @@ pub enum Problem {
     DownWithoutUp(String),
     /// A directive whose value cannot be read.
     Directive(String, String),
+    /// A `${` in a file marked for placeholders that opens none (file, line, column).
+    MalformedPlaceholder(String, usize, usize),
+    /// A placeholder without a value (file, line, column, name).
+    UndefinedPlaceholder(String, usize, usize, String),
+    /// A version whose only files are variants for other engines (version, engine, files).
+    NoFileForEngine(i64, Engine, Vec<String>),
     /// A pending file that PostgreSQL's grammar refuses (or holds a statement too large to
     /// read): file, line, column and PostgreSQL's message, which never quotes the file.
     Syntax(String, usize, usize, String),
@@ -93,7 +103,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Unparsable(file) => write!(
                 f,
-                "{file}: name matches no style; use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _), each with a .down.sql"
+                "{file}: name matches no style; use V{{n}}__{{name}}.sql, {{n}}_{{name}}.sql or {{n}}_{{name}}.up.sql (name: letters, digits, _), each with a .down.sql, or diesel's {{timestamp}}_{{name}}/up.sql + down.sql (timestamp: 2019-02-26-002946, maybe with diesel's -0000)"
             ),
             Problem::VersionOutOfRange(file) => {
                 write!(
@@ -143,6 +153,20 @@ impl fmt::Display for Problem {
             ),
             Problem::DownWithoutUp(file) => write!(f, "{file}: down file without an up file"),
             Problem::Directive(file, reason) => write!(f, "{file}: {reason}"),
+            Problem::MalformedPlaceholder(file, line, column) => write!(
+                f,
+                "{file}:{line}:{column}: `${{` opens no placeholder in a file marked `-- schemagate:placeholders`; write ${{NAME}} (ASCII letters, digits and _, not starting with a digit)"
+            ),
+            Problem::UndefinedPlaceholder(file, line, column, name) => write!(
+                f,
+                "{file}:{line}:{column}: placeholder ${{{name}}} has no value; set {env}{name} in the environment or {name} in compat.toml's [placeholders]",
+                env = placeholders::ENV_PREFIX,
+            ),
+            Problem::NoFileForEngine(version, engine, files) => write!(
+                f,
+                "version {version} has no file for {engine}, only variants for other engines ({}); add its file for every engine (without an engine in its name) or its .{engine}.sql variant, each with its down file",
+                files.join(", ")
+            ),
             Problem::Syntax(file, line, column, message) => write!(
                 f,
                 "{file}:{line}:{column}: {message} (PostgreSQL's grammar, which reads every statement of a file before it runs); fix the file"
@@ -177,7 +201,8 @@ pub fn from_static(origin: &str, files: &[(&str, &[u8])]) -> Result<Catalogue, C
     from_files(origin, files.collect())
 }
 
-/// Reads every `*.sql` file of `dir` (not recursing; other files are ignored).
+/// Reads every `*.sql` file of `dir`, and the `up.sql` and `down.sql` of each of its
+/// subdirectories (diesel's layout); other files are ignored.
 pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
     let directory_error = |source| CatalogueError::Directory {
         dir: dir.display().to_string(),
@@ -194,10 +219,14 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
             }
             continue;
         };
-        if !name.ends_with(".sql") || name.starts_with('.') {
+        if name.starts_with('.') {
             continue;
         }
-        listed.push((name, entry));
+        if name.ends_with(".sql") {
+            listed.push((name, entry));
+        } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            diesel_files(&entry, &name, &mut listed, &mut problems);
+        }
     }
     let origin = format!("{}/", dir.display());
     // Each file is read and checked on the same thread, so its text is still in cache.
@@ -214,6 +243,33 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
         }
     }
     assemble(&origin, prepared, problems)
+}
+
+/// The `up.sql` and `down.sql` of a subdirectory, diesel's layout (a directory per
+/// migration); other files and directories in it are ignored.
+fn diesel_files(
+    directory: &DirEntry,
+    name: &str,
+    listed: &mut Vec<(String, DirEntry)>,
+    problems: &mut Vec<Problem>,
+) {
+    let unreadable = |e: std::io::Error| {
+        Problem::Unreadable(directory.path().display().to_string(), e.to_string())
+    };
+    let entries = match std::fs::read_dir(directory.path()) {
+        Ok(entries) => entries,
+        Err(e) => return problems.push(unreadable(e)),
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) if entry.file_name() == "up.sql" || entry.file_name() == "down.sql" => {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                listed.push((format!("{name}/{file}"), entry));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(unreadable(e)),
+        }
+    }
 }
 
 /// What the first read of a file asks for: more than most migrations, so a file costs
@@ -299,18 +355,18 @@ fn assemble(
         }
     }
     check_styles(&ups, &downs, &mut problems);
-    let ups = by_version(ups, &mut problems);
-    let mut downs = by_version(downs, &mut problems).into_iter().peekable();
-    // Both sorted by version: one pass pairs them.
+    let ups = by_key(ups, &mut problems);
+    let mut downs = by_key(downs, &mut problems).into_iter().peekable();
+    // Both sorted by version and engine: one pass pairs them, each engine's files apart.
     let mut unpaired = Vec::new();
-    let mut migrations = Vec::with_capacity(ups.len());
+    let mut paired = Vec::with_capacity(ups.len());
     for up in ups {
-        let version = up.name.version;
-        while let Some(down) = downs.next_if(|d| d.name.version < version) {
+        let key = key(&up);
+        while let Some(down) = downs.next_if(|d| self::key(d) < key) {
             unpaired.push(down);
         }
-        let down = downs.next_if(|d| d.name.version == version);
-        migrations.extend(pair(up, down, origin, &mut problems));
+        let down = downs.next_if(|d| self::key(d) == key);
+        paired.extend(pair(up, down, origin, &mut problems).map(|m| (key.1, m)));
     }
     unpaired.extend(downs);
     problems.extend(
@@ -318,10 +374,17 @@ fn assemble(
             .into_iter()
             .map(|d| Problem::DownWithoutUp(d.script.file)),
     );
+    check_variant_names(&paired, &mut problems);
     if problems.is_empty() {
+        let (neutral, variants): (Vec<_>, Vec<_>) =
+            paired.into_iter().partition(|(engine, _)| engine.is_none());
         Ok(Catalogue::new(
             origin.trim_end_matches('/').to_owned(),
-            migrations,
+            neutral.into_iter().map(|(_, m)| m).collect(),
+            variants
+                .into_iter()
+                .filter_map(|(engine, m)| Some((engine?, m)))
+                .collect(),
         ))
     } else {
         Err(CatalogueError::Invalid {
@@ -391,26 +454,44 @@ fn check_styles(ups: &[Parsed], downs: &[Parsed], problems: &mut Vec<Problem>) {
     }
 }
 
-/// Files sorted by version; duplicates are reported (in version order) and left out.
-fn by_version(mut files: Vec<Parsed>, problems: &mut Vec<Problem>) -> Vec<Parsed> {
+/// What pairs a file: its version, and the engine of a variant (`None`, every engine, first).
+fn key(file: &Parsed) -> (i64, Option<Engine>) {
+    (file.name.version, file.name.engine)
+}
+
+/// Files sorted by version and engine; duplicates are reported (in version order) and left
+/// out.
+fn by_key(mut files: Vec<Parsed>, problems: &mut Vec<Problem>) -> Vec<Parsed> {
     // Sorts the keys and moves each file once, instead of moving files while sorting.
-    files.sort_by_cached_key(|p| p.name.version);
+    files.sort_by_cached_key(key);
     let mut unique = Vec::with_capacity(files.len());
     let mut files = files.into_iter().peekable();
     while let Some(file) = files.next() {
-        let version = file.name.version;
-        if files.peek().is_none_or(|next| next.name.version != version) {
+        let at = key(&file);
+        if files.peek().is_none_or(|next| key(next) != at) {
             unique.push(file);
             continue;
         }
         let mut names = vec![file.script.file];
-        while let Some(same) = files.next_if(|next| next.name.version == version) {
+        while let Some(same) = files.next_if(|next| key(next) == at) {
             names.push(same.script.file);
         }
         names.sort();
-        problems.push(Problem::DuplicateVersion(version, names));
+        problems.push(Problem::DuplicateVersion(at.0, names));
     }
     unique
+}
+
+/// The variants of a version carry its name (one version, one history row): variants of
+/// another name are one version used twice.
+fn check_variant_names(paired: &[(Option<Engine>, Migration)], problems: &mut Vec<Problem>) {
+    for same in paired.chunk_by(|a, b| a.1.version == b.1.version) {
+        if same.iter().any(|(_, m)| m.name != same[0].1.name) {
+            let mut files: Vec<String> = same.iter().map(|(_, m)| m.up.file.clone()).collect();
+            files.sort();
+            problems.push(Problem::DuplicateVersion(same[0].1.version, files));
+        }
+    }
 }
 
 /// Pairs an up file with its down file, reporting what the checks of both found, and
@@ -423,12 +504,9 @@ fn pair(
 ) -> Option<Migration> {
     let Some(down) = down else {
         // The version as spelled in the up file (leading zeros kept), for the down's name.
-        let version_text = up.script.file[origin.len()..]
-            .trim_start_matches('V')
-            .split('_')
-            .next()
-            .unwrap_or_default();
+        let version_text = spelled_version(&up.script.file[origin.len()..]);
         let expected = up.name.style.down_file_name(version_text, &up.name.name);
+        let expected = variant_file_name(&expected, up.name.engine);
         return fail(
             problems,
             Problem::MissingDown(up.script.file, format!("{origin}{expected}")),
@@ -443,7 +521,7 @@ fn pair(
     } else {
         Down::Script(down.script)
     };
-    let checksum = checksum::written(&up.name.name, up.name.version, &up.script.sql);
+    let checksum = checksum::written(&up.name.name, up.name.version, &up.script.written());
     Some(Migration {
         version: up.name.version,
         name: up.name.name,
@@ -453,8 +531,8 @@ fn pair(
     })
 }
 
-/// The script of a file: how it runs, and its timeouts (an irreversible down file's are
-/// not read: it never runs). Its statements are read only when it is about to run
+/// The script of a file: how it runs, its timeouts and placeholders (an irreversible down
+/// file's are not read: it never runs). Its statements are read only when it is about to run
 /// ([`super::check_pending`]), not at every start.
 fn script(file: String, sql: String, irreversible: bool, problems: &mut Vec<Problem>) -> Script {
     let timeouts = if irreversible {
@@ -465,12 +543,22 @@ fn script(file: String, sql: String, irreversible: bool, problems: &mut Vec<Prob
             Timeouts::default()
         })
     };
+    let placeholders = if irreversible || !wants_placeholders(&sql) {
+        Vec::new()
+    } else {
+        placeholders::find(&sql).unwrap_or_else(|offset| {
+            let (line, column) = crate::position::line_column(&sql, offset);
+            problems.push(Problem::MalformedPlaceholder(file.clone(), line, column));
+            Vec::new()
+        })
+    };
     Script {
         file,
         transactional: irreversible || !wants_no_transaction(&sql),
-        sql,
+        sql: placeholders::mask(sql, &placeholders),
         timeouts,
         statements: Split::default(),
+        placeholders,
     }
 }
 

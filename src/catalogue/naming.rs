@@ -1,4 +1,5 @@
-//! Migration file names: the three accepted styles of DESIGN §3.
+//! Migration file names: the accepted styles of DESIGN §3, and diesel's layout (§21), whose
+//! file names are `{directory}/up.sql` and `{directory}/down.sql`.
 
 /// The naming convention of a migration directory; one per directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,6 +10,43 @@ pub enum Style {
     Numbered,
     /// `{n}_{name}.up.sql` + `{n}_{name}.down.sql` (golang-migrate, sqlx).
     UpDown,
+    /// diesel: `{timestamp}_{name}/up.sql` + `{timestamp}_{name}/down.sql`, the timestamp
+    /// `2019-02-26-002946` (or `20190226002946`), maybe followed by diesel's counter
+    /// (`-0000`); the version is the timestamp's 14 digits (see [`diesel_version`]).
+    Diesel,
+}
+
+/// A database engine a migration file may be written for (DESIGN §17): `NAME.postgres.sql`,
+/// `NAME.sqlite.sql` and `NAME.mysql.sql` (downs: `NAME.sqlite.down.sql`) replace `NAME.sql`
+/// on that engine. Only names: the catalogue knows no driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Engine {
+    /// PostgreSQL: `.postgres.sql`.
+    Postgres,
+    /// SQLite: `.sqlite.sql`.
+    Sqlite,
+    /// MariaDB or MySQL: `.mysql.sql`.
+    Mysql,
+}
+
+impl Engine {
+    /// Every engine, in the order variants are listed.
+    pub const ALL: [Engine; 3] = [Engine::Postgres, Engine::Sqlite, Engine::Mysql];
+
+    /// The word a variant's file name carries (`postgres`, `sqlite`, `mysql`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Sqlite => "sqlite",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Whether a file applies or reverts its migration.
@@ -32,6 +70,8 @@ pub struct ParsedName {
     /// The style; a down file of the numbered styles is reported as [`Style::Numbered`],
     /// since `{n}_{name}.down.sql` pairs with both.
     pub style: Style,
+    /// The engine of a variant (`NAME.sqlite.sql`); `None` for a file of every engine.
+    pub engine: Option<Engine>,
 }
 
 /// Why a `.sql` file name is not a migration name.
@@ -51,6 +91,9 @@ pub enum NameError {
 /// without `V`) or `.down`, and `.sql`. Compiling the equivalent regular expressions cost
 /// more than everything else `schemagate version` does (issue 12).
 pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
+    if let Some((directory, file)) = file_name.split_once('/') {
+        return parse_diesel(directory, file);
+    }
     let stem = file_name
         .strip_suffix(".sql")
         .ok_or(NameError::Unparsable)?;
@@ -61,6 +104,13 @@ pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
     } else {
         (stem, None)
     };
+    let (stem, engine) = Engine::ALL
+        .into_iter()
+        .find_map(|engine| {
+            let stem = stem.strip_suffix(engine.name())?.strip_suffix('.')?;
+            Some((stem, Some(engine)))
+        })
+        .unwrap_or((stem, None));
     let (style, digits_and_name, separator) = match stem.strip_prefix('V') {
         // refinery has no `.up` marker: `V1__x.up.sql` is no migration name.
         Some(_) if marker == Some(Direction::Up) => return Err(NameError::Unparsable),
@@ -91,7 +141,65 @@ pub fn parse_file_name(file_name: &str) -> Result<ParsedName, NameError> {
             (_, Some(Direction::Down)) => Style::Numbered,
             (style, _) => style,
         },
+        engine,
     })
+}
+
+/// A file of diesel's layout: `up.sql` or `down.sql` in a directory `{timestamp}_{name}`.
+fn parse_diesel(directory: &str, file: &str) -> Result<ParsedName, NameError> {
+    let direction = match file {
+        "up.sql" => Direction::Up,
+        "down.sql" => Direction::Down,
+        _ => return Err(NameError::Unparsable),
+    };
+    let (version, name) = directory.split_once('_').ok_or(NameError::Unparsable)?;
+    if name.is_empty() || !name.chars().all(is_word_character) {
+        return Err(NameError::Unparsable);
+    }
+    let version = diesel_version(&version.replace('-', "")).ok_or(NameError::Unparsable)?;
+    Ok(ParsedName {
+        version,
+        name: name.to_owned(),
+        direction,
+        style: Style::Diesel,
+        engine: None,
+    })
+}
+
+/// The version of a diesel migration from its version as diesel stores it in
+/// `__diesel_schema_migrations` (the directory's name before `_`, dashes removed): the 14
+/// digits of its timestamp, followed or not by the 4 hexadecimal digits of diesel's
+/// counter, which is not part of the version (two directories of the same second are one
+/// version twice, refused). All versions having 14 digits, they order as diesel orders
+/// its versions, as text. `diesel setup`'s `00000000000000` is version 1: schemagate's
+/// versions are positive, and it stays first.
+pub fn diesel_version(stored: &str) -> Option<i64> {
+    let (stamp, counter) = stored.split_at_checked(14)?;
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    let counter_ok = counter.is_empty() || (counter.len() == 4 && counter.bytes().all(hex));
+    if !counter_ok || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stamp.parse::<i64>().ok().map(|version| version.max(1))
+}
+
+/// The name of the variant of `file_name` (a file of every engine, not diesel's) for
+/// `engine`: `V3__x.down.sql` → `V3__x.sqlite.down.sql`. Names hold no `.`, so the first one
+/// starts the suffix.
+pub fn variant_file_name(file_name: &str, engine: Option<Engine>) -> String {
+    match (engine, file_name.find('.')) {
+        (Some(engine), Some(dot)) => {
+            format!("{}.{engine}{}", &file_name[..dot], &file_name[dot..])
+        }
+        _ => file_name.to_owned(),
+    }
+}
+
+/// The version as a file name spells it (leading zeros, diesel's dashes and counter kept),
+/// which the name of its down file repeats.
+pub fn spelled_version(file_name: &str) -> &str {
+    let rest = file_name.strip_prefix('V').unwrap_or(file_name);
+    rest.split('_').next().unwrap_or_default()
 }
 
 /// Unicode `\w` as the `regex` crate (and so refinery) defines it: alphabetic, marks,
@@ -106,6 +214,7 @@ impl Style {
         match self {
             Style::Refinery => down == Style::Refinery,
             Style::Numbered | Style::UpDown => down == Style::Numbered,
+            Style::Diesel => down == Style::Diesel,
         }
     }
 
@@ -116,6 +225,7 @@ impl Style {
             Style::Refinery => format!("V{version_text}__{name}.sql"),
             Style::Numbered => format!("{version_text}_{name}.sql"),
             Style::UpDown => format!("{version_text}_{name}.up.sql"),
+            Style::Diesel => format!("{version_text}_{name}/up.sql"),
         }
     }
 
@@ -124,6 +234,7 @@ impl Style {
         match self {
             Style::Refinery => format!("V{version_text}__{name}.down.sql"),
             Style::Numbered | Style::UpDown => format!("{version_text}_{name}.down.sql"),
+            Style::Diesel => format!("{version_text}_{name}/down.sql"),
         }
     }
 }
@@ -143,7 +254,57 @@ mod tests {
             name: name.to_owned(),
             direction,
             style,
+            engine: None,
         })
+    }
+
+    #[test]
+    fn engine_variants_parse_with_their_engine_in_every_style() {
+        let variant =
+            |file: &str| parse_file_name(file).map(|p| (p.version, p.direction, p.style, p.engine));
+        use Direction::{Down, Up};
+        use Engine::{Mysql, Postgres, Sqlite};
+        assert_eq!(
+            variant("V3__x.postgres.sql"),
+            Ok((3, Up, Style::Refinery, Some(Postgres)))
+        );
+        assert_eq!(
+            variant("V3__x.sqlite.down.sql"),
+            Ok((3, Down, Style::Refinery, Some(Sqlite)))
+        );
+        assert_eq!(
+            variant("0003_x.mysql.sql"),
+            Ok((3, Up, Style::Numbered, Some(Mysql)))
+        );
+        assert_eq!(
+            variant("3_x.sqlite.up.sql"),
+            Ok((3, Up, Style::UpDown, Some(Sqlite)))
+        );
+        assert_eq!(
+            variant("3_x.sqlite.down.sql"),
+            Ok((3, Down, Style::Numbered, Some(Sqlite)))
+        );
+        for file in [
+            "V3__x.oracle.sql",
+            "V3__x.down.sqlite.sql",
+            "V3__x.sqlite.sqlite.sql",
+            "V3__.sqlite.sql",
+            "V3__xsqlite.sql",
+        ] {
+            assert!(
+                variant(file).is_err() || variant(file).unwrap().3.is_none(),
+                "{file}"
+            );
+        }
+        assert_eq!(
+            variant_file_name("V3__x.down.sql", Some(Sqlite)),
+            "V3__x.sqlite.down.sql"
+        );
+        assert_eq!(
+            variant_file_name("3_x.up.sql", Some(Mysql)),
+            "3_x.mysql.up.sql"
+        );
+        assert_eq!(variant_file_name("V3__x.sql", None), "V3__x.sql");
     }
 
     #[test]
@@ -241,6 +402,71 @@ mod tests {
                 "{file}"
             );
         }
+        let file = Style::Diesel.up_file_name("2024-01-20-120000-0000", "add_index");
+        assert_eq!(
+            parse_file_name(&file),
+            ok(
+                20_240_120_120_000,
+                "add_index",
+                Direction::Up,
+                Style::Diesel
+            )
+        );
+        assert_eq!(spelled_version(&file), "2024-01-20-120000-0000");
+        assert_eq!(spelled_version("V0003__x.sql"), "0003");
+    }
+
+    #[test]
+    fn diesel_directories_parse_to_their_timestamps_digits() {
+        use Direction::{Down, Up};
+        use NameError::Unparsable;
+        use Style::Diesel;
+        let stamp = 20_190_226_002_946;
+        let cases = [
+            (
+                "2019-02-26-002946_create_user/up.sql",
+                ok(stamp, "create_user", Up, Diesel),
+            ),
+            (
+                "2019-02-26-002946_create_user/down.sql",
+                ok(stamp, "create_user", Down, Diesel),
+            ),
+            (
+                "2019-02-26-002946-0000_create_user/up.sql",
+                ok(stamp, "create_user", Up, Diesel),
+            ),
+            (
+                "2019-02-26-002946-00af_x/up.sql",
+                ok(stamp, "x", Up, Diesel),
+            ),
+            (
+                "20190226002946_create_user/up.sql",
+                ok(stamp, "create_user", Up, Diesel),
+            ),
+            (
+                "00000000000000_diesel_initial_setup/up.sql",
+                ok(1, "diesel_initial_setup", Up, Diesel),
+            ),
+            (
+                "2019-02-26-002946_create_user/metadata.toml",
+                Err(Unparsable),
+            ),
+            ("2019-02-26-002946_create_user/up.down.sql", Err(Unparsable)),
+            ("2019-02-26-002946_create-user/up.sql", Err(Unparsable)),
+            ("2019-02-26-002946_/up.sql", Err(Unparsable)),
+            ("2019-02-26-0029_x/up.sql", Err(Unparsable)),
+            ("2019-02-26-002946-00AF_x/up.sql", Err(Unparsable)),
+            ("2019-02-26-002946-000_x/up.sql", Err(Unparsable)),
+            ("1_x/up.sql", Err(Unparsable)),
+            ("archive/up.sql", Err(Unparsable)),
+        ];
+        for (file, expected) in cases {
+            assert_eq!(parse_file_name(file), expected, "{file}");
+        }
+        assert!(Style::Diesel.accepts_down(Style::Diesel));
+        assert!(!Style::Diesel.accepts_down(Style::Numbered));
+        assert_eq!(diesel_version("201902260029460001"), Some(stamp));
+        assert_eq!(diesel_version("2019022600294"), None);
     }
 
     /// The regular expressions the parser replaced, in the order they were tried: the
@@ -279,6 +505,7 @@ mod tests {
             name: captures[2].to_owned(),
             direction,
             style,
+            engine: None,
         })
     }
 

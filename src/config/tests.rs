@@ -38,6 +38,10 @@ fn the_reference_file_parses() {
     );
     assert!(compat.lint.strict);
     assert!(compat.apply.atomic);
+    assert_eq!(
+        compat.placeholders.names().collect::<Vec<_>>(),
+        ["APP_ROLE"]
+    );
     assert!(
         !Compat::from_toml_str(include_str!("../../compat.toml"))
             .unwrap()
@@ -114,4 +118,28 @@ fn a_parse_error_quotes_a_short_excerpt_of_its_line_never_the_line() {
     assert!(message.starts_with("c.toml:2:19: "), "{message}");
     assert!(message.contains("(at `…= \"1.0.0\" s3cr3t"), "{message}");
     assert!(message.chars().count() < 200, "{message}");
+}
+
+#[test]
+fn placeholders_are_strings_with_names_an_environment_variable_can_end_with() {
+    let compat = Compat::parse(
+        "c.toml",
+        &format!("{VALID}[placeholders]\nB = \"secret\"\nA_1 = \"x\"\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        compat.placeholders.names().collect::<Vec<_>>(),
+        ["A_1", "B"]
+    );
+    assert!(!format!("{compat:?}").contains("secret"));
+    let error = Compat::parse(
+        "c.toml",
+        &format!("{VALID}[placeholders]\n\"app-role\" = \"x\"\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("c.toml:11:1: placeholder name \"app-role\" is not ASCII letters"),
+        "{error}"
+    );
 }

@@ -208,12 +208,13 @@ fn shown(objects: &[String]) -> String {
 /// The history table of another migration tool among `objects`, and the `--from` names of
 /// the tools that keep their history in a table of that name.
 fn other_tool(objects: &[String]) -> Option<(String, String)> {
-    const TOOLS: [Tool; 5] = [
+    const TOOLS: [Tool; 6] = [
         Tool::Sqlx,
         Tool::GolangMigrate,
         Tool::Dbmate,
         Tool::Goose,
         Tool::Flyway,
+        Tool::Diesel,
     ];
     objects.iter().find_map(|object| {
         let table = object.strip_prefix("table ")?;

@@ -351,9 +351,21 @@ impl GateBuilder {
         self
     }
 
-    /// Validates the settings and the release's window against its catalogue (exit 2) and
-    /// builds the gate; connects to nothing yet.
-    pub fn build(self) -> Result<Gate, Error> {
+    /// Validates the settings and the release's window against its catalogue (exit 2),
+    /// resolves the catalogue for the engine (its variants, `V3__x.postgres.sql`), gives the
+    /// catalogue's placeholders their values (compat.toml's, overridden by the
+    /// environment's; one without a value is exit 2) and builds the gate; connects to
+    /// nothing yet.
+    pub fn build(mut self) -> Result<Gate, Error> {
+        // The engine the gate runs on picks each version's variant: PostgreSQL, the only one
+        // plugged in yet (the engine of the URL, once others are).
+        let engine = crate::catalogue::Engine::Postgres;
+        let values = self.release.compat.placeholders.clone().with_environment();
+        let catalogue = std::mem::take(&mut self.release.catalogue);
+        self.release.catalogue = catalogue
+            .for_engine(engine)
+            .and_then(|c| c.with_placeholders(&values))
+            .exit(Exit::Usage)?;
         let service = &self.settings.service;
         if service.refresh_interval.is_zero() {
             return Err(Error::new(Exit::Usage, SettingError::RefreshInterval));

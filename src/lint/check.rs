@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::catalogue::{Catalogue, Direction, directives, parse_file_name};
+use crate::catalogue::{Catalogue, Direction, Engine, directives, parse_file_name};
 use crate::config::Compat;
 use crate::position::line_column;
 use crate::postgres::sql;
@@ -58,14 +58,12 @@ impl LintFile {
     /// A file of SQL text named `file`; its version and transaction mode come from its
     /// name and its directives, as the catalogue reads them.
     pub fn new(file: String, sql: &str) -> Self {
-        let name = Path::new(&file)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let version = parse_file_name(&name).ok().map(|parsed| parsed.version);
+        let version = parse_file_name(&catalogue_name(Path::new(&file)))
+            .ok()
+            .map(|parsed| parsed.version);
         Self {
             transactional: !directives::wants_no_transaction(sql),
-            sql: sql.replace("\r\n", "\n"),
+            sql: crate::catalogue::masked(sql.replace("\r\n", "\n")),
             file,
             version,
         }
@@ -86,7 +84,8 @@ impl LintFile {
     }
 
     /// The files of `paths`: a file as given, a directory's up migrations (`*.sql` but not
-    /// `*.down.sql`: down files undo, and dropping is their job), sorted by name.
+    /// `*.down.sql`: down files undo, and dropping is their job; nor another engine's
+    /// variants, `*.sqlite.sql`), sorted by name.
     pub fn from_paths(paths: &[impl AsRef<Path>]) -> Result<Vec<Self>, LintError> {
         let mut files = Vec::new();
         for path in paths {
@@ -100,6 +99,8 @@ impl LintFile {
                     .map_err(read_error)?
                     .filter_map(Result::ok)
                     .map(|e| e.path())
+                    // diesel's layout: a directory per migration, its up file inside.
+                    .map(|p| if p.is_dir() { p.join("up.sql") } else { p })
                     .filter(|p| is_up_file(p))
                     .collect();
                 names.sort();
@@ -124,17 +125,33 @@ impl LintFile {
     }
 }
 
+/// The name the catalogue gives the file at `path`: its file name, or `{directory}/up.sql`
+/// (`down.sql`) in diesel's layout.
+fn catalogue_name(path: &Path) -> String {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let file = name(path);
+    match path.parent() {
+        Some(parent) if file == "up.sql" || file == "down.sql" => {
+            format!("{}/{file}", name(parent))
+        }
+        _ => file,
+    }
+}
+
 fn is_up_file(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+    let name = catalogue_name(path);
     path.is_file()
         && name.ends_with(".sql")
         && !name.starts_with('.')
-        && parse_file_name(&name).map_or(!name.ends_with(".down.sql"), |p| {
-            p.direction == Direction::Up
-        })
+        && parse_file_name(&name).map_or(
+            !name.ends_with(".down.sql") && !name.ends_with("/down.sql"),
+            // Its rules are PostgreSQL's: another engine's variant is not theirs to read.
+            |p| p.direction == Direction::Up && p.engine.is_none_or(|e| e == Engine::Postgres),
+        )
 }
 
 /// Every rule's findings in one file, waived ones marked. The file is read a statement at

@@ -18,7 +18,7 @@ use crate::engine::step::verb;
 use crate::engine::{Executed, Execution, Observer, StatementAt, StepFailed};
 use crate::limits::Settings;
 use crate::plan::{Direction, Step};
-use crate::position::{byte_offset, line_column};
+use crate::position::line_column;
 use crate::postgres::ddl;
 use crate::postgres::history;
 
@@ -62,7 +62,7 @@ pub(crate) async fn execute(
             return Err(StepFailed {
                 direction: plan.direction,
                 step: step.clone(),
-                described: crate::postgres::db::describe(&failed.error),
+                described: script.hidden().hide(&crate::postgres::db::describe(&failed.error)),
                 error: Box::new(failed.error),
                 position,
                 statement: failed.statement,
@@ -151,9 +151,9 @@ struct RunFailed {
 
 impl RunFailed {
     /// `base` is the byte offset in the file of the statement that was sent, if any.
-    fn new(error: tokio_postgres::Error, sql: &str, base: Option<usize>) -> Self {
+    fn new(error: tokio_postgres::Error, script: &Script, base: Option<usize>) -> Self {
         Self {
-            offset: base.and_then(|base| error_offset(sql, &error, base)),
+            offset: base.and_then(|base| error_offset(script, &error, base)),
             connection_lost: crate::postgres::db::connection_lost(&error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
             lock_timeout: ddl::is_lock_timeout(&error),
@@ -198,16 +198,17 @@ async fn run(
 ) -> Result<(), RunFailed> {
     if script.transactional {
         let set = ddl::statements(&settings, true);
-        let queries = [set.as_str(), script.sql.as_str(), history_statement];
+        let sql = script.to_run();
+        let queries = [set.as_str(), &sql, history_statement];
         loop {
             match AsyncTransaction::execute(client, queries.into_iter()).await {
                 Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, Some(0)))?,
+                    .map_err(|e| RunFailed::new(e, script, Some(0)))?,
                 done => {
                     return done
                         .map(drop)
-                        .map_err(|e| RunFailed::new(e, &script.sql, Some(0)));
+                        .map_err(|e| RunFailed::new(e, script, Some(0)));
                 }
             }
         }
@@ -215,13 +216,13 @@ async fn run(
     client
         .batch_execute(&ddl::statements(&settings, false))
         .await
-        .map_err(|e| RunFailed::new(e, &script.sql, None))?;
+        .map_err(|e| RunFailed::new(e, script, None))?;
     // Split by PostgreSQL's grammar; each range is a statement's place in the file.
     for (index, range) in script.statements().iter().enumerate() {
-        let (base, statement) = (range.start, &script.sql[range.clone()]);
-        let failed = |e| RunFailed::new(e, &script.sql, Some(base)).in_statement(script, index);
+        let (base, statement) = (range.start, script.statement_to_run(range.clone()));
+        let failed = |e| RunFailed::new(e, script, Some(base)).in_statement(script, index);
         loop {
-            match client.batch_execute(statement).await {
+            match client.batch_execute(&statement).await {
                 Err(error) if ddl::is_lock_timeout(&error) => {
                     pause_or_give_up(retry, error).await.map_err(failed)?
                 }
@@ -232,7 +233,7 @@ async fn run(
     client
         .batch_execute(&format!("{history_statement}; {}", ddl::RESET))
         .await
-        .map_err(|e| RunFailed::new(e, &script.sql, None))
+        .map_err(|e| RunFailed::new(e, script, None))
 }
 
 /// After a lock timeout: sleeps the pause `retry` gives, or returns the error when it gives
@@ -251,11 +252,11 @@ async fn pause_or_give_up(
 }
 
 /// The byte offset in the file of PostgreSQL's error position, which counts characters from
-/// 1 in the statement sent, which starts at byte `base` of the file.
-fn error_offset(sql: &str, error: &tokio_postgres::Error, base: usize) -> Option<usize> {
+/// 1 in the statement sent (placeholder values included), which starts at byte `base`.
+fn error_offset(script: &Script, error: &tokio_postgres::Error, base: usize) -> Option<usize> {
     match error.as_db_error()?.position()? {
         ErrorPosition::Original(position) => {
-            Some(byte_offset(sql, base, usize::try_from(*position).ok()?))
+            Some(script.offset_of_sent(base, usize::try_from(*position).ok()?))
         }
         ErrorPosition::Internal { .. } => None,
     }

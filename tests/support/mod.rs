@@ -17,7 +17,7 @@ mod snapshot;
 
 pub use metrics::sample;
 pub use postgres::{pg_bin_dir, pg_program, server_major};
-pub use skip::skip_or_fail;
+pub use skip::{in_ci, skip_or_fail};
 pub use snapshot::{Snapshot, pg_dump_text};
 
 /// The key of the migration lock (`pg_advisory_lock`), written here as a literal and not

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 /// Whether this is a CI run: `CI=true`, as GitHub Actions and `.ci/run` set it.
-fn in_ci() -> bool {
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 

@@ -217,6 +217,9 @@ fn load(
         Some(dir) => catalogue::from_dir(dir),
         None => embedded(),
     }
+    // PostgreSQL, the only engine plugged in yet: its variants (`V3__x.postgres.sql`) are
+    // the files `version` lists and `lint` reads.
+    .and_then(|catalogue| catalogue.for_engine(catalogue::Engine::Postgres))
     .map_err(|e| Error::new(Exit::Usage, e))
 }
 

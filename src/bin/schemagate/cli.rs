@@ -374,6 +374,8 @@ pub enum FromTool {
     Goose,
     /// Flyway: `flyway_schema_history`.
     Flyway,
+    /// diesel: `__diesel_schema_migrations`.
+    Diesel,
 }
 
 impl From<FromTool> for schemagate::adopt::Tool {
@@ -384,6 +386,7 @@ impl From<FromTool> for schemagate::adopt::Tool {
             FromTool::Dbmate => Self::Dbmate,
             FromTool::Goose => Self::Goose,
             FromTool::Flyway => Self::Flyway,
+            FromTool::Diesel => Self::Diesel,
         }
     }
 }

@@ -1,12 +1,12 @@
 //! `schemagate new NAME`: writes the next up/down pair in the naming style the migrations
-//! directory already uses (DESIGN §21), as `sqlx migrate add`, `dbmate new` and
-//! `goose create` do. No database. Every refusal is exit 2 and writes nothing.
+//! directory already uses (DESIGN §21), as `sqlx migrate add`, `dbmate new`, `goose create`
+//! and `diesel migration generate` do. No database. Every refusal is exit 2 and writes nothing.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use schemagate::catalogue::{self, Direction, Style, parse_file_name};
+use schemagate::catalogue::{self, Direction, Style, parse_file_name, spelled_version};
 use schemagate::gate::{Error, Exit};
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime};
@@ -21,6 +21,11 @@ const DEFAULT_STYLE: Style = Style::Refinery;
 const TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year][month][day][hour][minute][second]");
 
+/// diesel's directory timestamps, `diesel migration generate`'s: UTC `YYYY-MM-DD-hhmmss`,
+/// followed by its counter `-0000`.
+const DIESEL_TIMESTAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]-[hour][minute][second]-0000");
+
 /// Writes the pair for migration `name` in `dir` (created when missing) and prints both
 /// paths.
 pub fn command(dir: &Path, name: &str) -> Result<(), Error> {
@@ -29,7 +34,7 @@ pub fn command(dir: &Path, name: &str) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| usage(Refusal::Write(dir.to_owned(), e)))?;
     let up = dir.join(up);
     let down = dir.join(down);
-    write_pair(&up, &down, &next.version, name).map_err(usage)?;
+    write_pair(dir, &up, &down, &next.version, name).map_err(usage)?;
     output::created(&[&up, &down]);
     Ok(())
 }
@@ -47,24 +52,36 @@ fn next_of(dir: &Path) -> Result<Next, Error> {
         return Ok(first());
     }
     let catalogue = catalogue::from_dir(dir).map_err(|e| usage(Refusal::Directory(e)))?;
-    let Some(latest) = catalogue.migrations().last() else {
+    // The latest of any engine: a variant's version (`V6__x.sqlite.sql`) is taken too.
+    let variants = catalogue.variants().iter().map(|(_, m)| m);
+    let Some(latest) = catalogue
+        .migrations()
+        .iter()
+        .chain(variants)
+        .max_by_key(|m| m.version)
+    else {
         return Ok(first());
     };
-    let file = Path::new(&latest.up.file)
-        .file_name()
-        .and_then(|f| f.to_str())
-        .unwrap_or_default();
+    // The name in the directory: a file's, or diesel's `{directory}/up.sql`.
+    let file = latest
+        .up
+        .file
+        .strip_prefix(&catalogue.origin)
+        .unwrap_or(&latest.up.file)
+        .trim_start_matches('/');
     let style = parse_file_name(file).map_or(DEFAULT_STYLE, |parsed| parsed.style);
-    // The version as spelled: the digits after refinery's `V`, leading zeros kept.
-    let spelled: String = file
-        .strip_prefix('V')
-        .unwrap_or(file)
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    let version = match PrimitiveDateTime::parse(&spelled, TIMESTAMP) {
-        Ok(last) => next_timestamp(last),
-        Err(_) => next_number(latest.version, spelled.len()),
+    // The version as spelled, leading zeros kept.
+    let spelled = spelled_version(file).to_owned();
+    let version = if style == Style::Diesel {
+        // `diesel setup`'s version 1 is no timestamp: the next is now.
+        let last = PrimitiveDateTime::parse(&format!("{:014}", latest.version), TIMESTAMP)
+            .unwrap_or(PrimitiveDateTime::MIN);
+        next_timestamp(last, DIESEL_TIMESTAMP)
+    } else {
+        match PrimitiveDateTime::parse(&spelled, TIMESTAMP) {
+            Ok(last) => next_timestamp(last, TIMESTAMP),
+            Err(_) => next_number(latest.version, spelled.len()),
+        }
     }
     .ok_or_else(|| usage(Refusal::Exhausted(spelled)))?;
     Ok(Next { style, version })
@@ -79,12 +96,15 @@ fn first() -> Next {
 }
 
 /// Now in UTC to the second, or a second after `last` when the clock is not past it, so
-/// versions keep increasing; `None` past the year 9999.
-fn next_timestamp(last: PrimitiveDateTime) -> Option<String> {
+/// versions keep increasing, spelled in `format`; `None` past the year 9999.
+fn next_timestamp(
+    last: PrimitiveDateTime,
+    format: &[time::format_description::BorrowedFormatItem<'_>],
+) -> Option<String> {
     let now = OffsetDateTime::now_utc();
     let now = PrimitiveDateTime::new(now.date(), now.time().replace_nanosecond(0).ok()?);
     let next = now.max(last.checked_add(Duration::SECOND)?);
-    next.format(TIMESTAMP).ok()
+    next.format(format).ok()
 }
 
 /// `latest + 1`, zero-padded to `width` digits as the directory spells its versions;
@@ -112,13 +132,32 @@ fn file_names(next: &Next, name: &str) -> Result<(String, String), Refusal> {
     }
 }
 
-/// Creates both files, never replacing one; on failure, nothing it created is left.
-fn write_pair(up: &Path, down: &Path, version: &str, name: &str) -> Result<(), Refusal> {
-    create(up, &up_header(version, name))?;
-    create(down, &down_header(version, name)).inspect_err(|_| {
-        // Ours alone: `create_new` made it a moment ago.
-        let _ = std::fs::remove_file(up);
-    })
+/// Creates both files (and, in diesel's layout, their directory), never replacing one; on
+/// failure, nothing it created is left.
+fn write_pair(
+    dir: &Path,
+    up: &Path,
+    down: &Path,
+    version: &str,
+    name: &str,
+) -> Result<(), Refusal> {
+    let own = up.parent().filter(|parent| *parent != dir);
+    if let Some(own) = own {
+        std::fs::create_dir(own).map_err(|e| Refusal::Write(own.to_owned(), e))?;
+    }
+    create(up, &up_header(version, name))
+        .and_then(|()| {
+            create(down, &down_header(version, name)).inspect_err(|_| {
+                // Ours alone: `create_new` made it a moment ago.
+                let _ = std::fs::remove_file(up);
+            })
+        })
+        .inspect_err(|_| {
+            if let Some(own) = own {
+                // Ours alone, and empty again: `create_dir` made it a moment ago.
+                let _ = std::fs::remove_dir(own);
+            }
+        })
 }
 
 fn create(path: &Path, text: &str) -> Result<(), Refusal> {

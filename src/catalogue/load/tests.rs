@@ -367,3 +367,111 @@ fn the_text_of_an_irreversible_down_file_is_not_checked_and_an_unpaired_file_onl
         [Problem::DownWithoutUp("m/2_b.down.sql".into())]
     );
 }
+
+fn engine_files() -> Vec<SourceFile> {
+    vec![
+        file("V1__a.sql", "CREATE TABLE a ();"),
+        file("V1__a.down.sql", "DROP TABLE a;"),
+        file("V1__a.sqlite.sql", "CREATE TABLE a (x);"),
+        file("V1__a.sqlite.down.sql", "DROP TABLE a;"),
+        file(
+            "V2__b.postgres.sql",
+            "CREATE INDEX CONCURRENTLY b ON a (x);",
+        ),
+        file("V2__b.postgres.down.sql", "DROP INDEX b;"),
+        file("V2__b.sqlite.sql", "CREATE INDEX b ON a (x);"),
+        file("V2__b.sqlite.down.sql", "DROP INDEX b;"),
+    ]
+}
+
+#[test]
+fn each_engine_runs_its_variant_else_the_file_of_every_engine() {
+    use crate::catalogue::Engine;
+    let loaded = from_files("m/", engine_files()).unwrap();
+    assert_eq!(loaded.engine(), None);
+    assert_eq!(loaded.variants().len(), 3);
+    let files = |engine| -> Vec<(i64, String, u64)> {
+        let resolved = loaded.clone().for_engine(engine).unwrap();
+        assert_eq!(resolved.engine(), Some(engine));
+        resolved
+            .migrations()
+            .iter()
+            .map(|m| (m.version, m.up.file.clone(), m.checksum))
+            .collect()
+    };
+    let sum =
+        |version, sql| super::checksum::written(if version == 1 { "a" } else { "b" }, version, sql);
+    assert_eq!(
+        files(Engine::Postgres),
+        [
+            (1, "m/V1__a.sql".to_owned(), sum(1, "CREATE TABLE a ();")),
+            (
+                2,
+                "m/V2__b.postgres.sql".to_owned(),
+                sum(2, "CREATE INDEX CONCURRENTLY b ON a (x);")
+            ),
+        ]
+    );
+    assert_eq!(
+        files(Engine::Sqlite),
+        [
+            (
+                1,
+                "m/V1__a.sqlite.sql".to_owned(),
+                sum(1, "CREATE TABLE a (x);")
+            ),
+            (
+                2,
+                "m/V2__b.sqlite.sql".to_owned(),
+                sum(2, "CREATE INDEX b ON a (x);")
+            ),
+        ]
+    );
+    let sqlite = loaded.clone().for_engine(Engine::Sqlite).unwrap();
+    let again = sqlite.for_engine(Engine::Postgres).unwrap();
+    assert_eq!(again.migrations()[1].up.file, "m/V2__b.postgres.sql");
+    let Err(CatalogueError::Invalid { problems, .. }) = loaded.for_engine(Engine::Mysql) else {
+        panic!("version 2 has no file for mysql")
+    };
+    assert_eq!(
+        problems,
+        [Problem::NoFileForEngine(
+            2,
+            Engine::Mysql,
+            vec![
+                "m/V2__b.postgres.sql".to_owned(),
+                "m/V2__b.sqlite.sql".to_owned()
+            ]
+        )]
+    );
+    assert!(
+        problems[0]
+            .to_string()
+            .contains("or its .mysql.sql variant")
+    );
+}
+
+#[test]
+fn a_variant_pairs_with_its_own_engines_down_and_carries_the_versions_name() {
+    let mut files = engine_files();
+    files.retain(|f| f.name != "V1__a.sqlite.down.sql");
+    files.push(file("V2__c.mysql.sql", "SELECT 1;"));
+    files.push(file("V2__c.mysql.down.sql", "SELECT 1;"));
+    assert_eq!(
+        problems(files),
+        [
+            Problem::MissingDown(
+                "m/V1__a.sqlite.sql".into(),
+                "m/V1__a.sqlite.down.sql".into()
+            ),
+            Problem::DuplicateVersion(
+                2,
+                vec![
+                    "m/V2__b.postgres.sql".into(),
+                    "m/V2__b.sqlite.sql".into(),
+                    "m/V2__c.mysql.sql".into()
+                ]
+            ),
+        ]
+    );
+}

@@ -32,7 +32,7 @@ pub(super) async fn execute(
             step: step.clone(),
             position: failed.offset.map(|o| line_column(&script.sql, o)),
             statement: failed.statement,
-            described: crate::postgres::db::describe(&failed.error),
+            described: script.hidden().hide(&crate::postgres::db::describe(&failed.error)),
             error: Box::new(failed.error),
             completed: Vec::new(),
             at: plan.current,
@@ -47,11 +47,7 @@ pub(super) async fn execute(
         (Ok(transaction), _) => transaction,
         (Err(error), Some(step)) => {
             let (script, _) = step_parts(execution.catalogue, plan.direction, step);
-            return Err(failed(
-                step,
-                RunFailed::new(error, &script.sql, None),
-                script,
-            ));
+            return Err(failed(step, RunFailed::new(error, script, None), script));
         }
         (Err(_), None) => return Ok(Executed::Completed),
     };
@@ -74,15 +70,15 @@ pub(super) async fn execute(
                 transaction
                     .batch_execute(&begin)
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, None))?;
+                    .map_err(|e| RunFailed::new(e, script, None))?;
                 transaction
-                    .batch_execute(&script.sql)
+                    .batch_execute(&script.to_run())
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, Some(0)))?;
+                    .map_err(|e| RunFailed::new(e, script, Some(0)))?;
                 transaction
                     .batch_execute(&end)
                     .await
-                    .map_err(|e| RunFailed::new(e, &script.sql, None))
+                    .map_err(|e| RunFailed::new(e, script, None))
             }
             .await;
             match ran {
@@ -117,11 +113,7 @@ pub(super) async fn execute(
     match (transaction.commit().await, plan.steps.last()) {
         (Err(error), Some(step)) => {
             let (script, _) = step_parts(execution.catalogue, plan.direction, step);
-            Err(failed(
-                step,
-                RunFailed::new(error, &script.sql, None),
-                script,
-            ))
+            Err(failed(step, RunFailed::new(error, script, None), script))
         }
         _ => Ok(Executed::Completed),
     }

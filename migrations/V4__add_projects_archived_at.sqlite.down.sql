@@ -1,0 +1,2 @@
+DROP INDEX projects_active_idx;
+ALTER TABLE projects DROP COLUMN archived_at;
