@@ -62,7 +62,9 @@ pub(crate) async fn execute(
             return Err(StepFailed {
                 direction: plan.direction,
                 step: step.clone(),
-                described: script.hidden().hide(&crate::postgres::db::describe(&failed.error)),
+                described: script
+                    .hidden()
+                    .hide(&crate::postgres::db::describe(&failed.error)),
                 error: Box::new(failed.error),
                 position,
                 statement: failed.statement,

@@ -2,6 +2,7 @@
 //! tokio-postgres, libpq's connection rules, advisory locks, `pg_dump`/`pg_restore` and
 //! PostgreSQL's own grammar (pg_query).
 //!
+//! - `adopt`: another tool's history table read as that tool reads it.
 //! - [`audit`]: the `schemagate_audit` table.
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`,
 //!   passfile, TLS (`sslmode`), and the environment of child processes.
@@ -23,6 +24,7 @@
 //!   whoever blocks a step.
 //! - `grammar`: splitting, the certain failures and the lint with pg_query.
 
+mod adopt;
 pub mod audit;
 pub mod connection;
 mod database;

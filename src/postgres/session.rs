@@ -7,12 +7,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_postgres::Client;
 
+use super::adopt;
 use super::audit;
 use super::database::Target;
 use super::exit_of;
 use super::fleet;
 use super::schema;
-use crate::adopt::{self, Tool, ToolHistory};
+use crate::adopt::{Tool, ToolHistory};
 use crate::applied::Applied;
 use crate::backup::{self, BackupError, Origin, Preview, RestorePlan, Retention, Server};
 use crate::catalogue::Catalogue;

@@ -32,7 +32,9 @@ pub(super) async fn execute(
             step: step.clone(),
             position: failed.offset.map(|o| line_column(&script.sql, o)),
             statement: failed.statement,
-            described: script.hidden().hide(&crate::postgres::db::describe(&failed.error)),
+            described: script
+                .hidden()
+                .hide(&crate::postgres::db::describe(&failed.error)),
             error: Box::new(failed.error),
             completed: Vec::new(),
             at: plan.current,
