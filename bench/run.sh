@@ -28,6 +28,7 @@ SAVE=0
 SG_BIN=""
 CMD_TIMEOUT=1800
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+PG_MAJOR=""
 
 usage() {
     cat <<'EOF'
@@ -53,6 +54,9 @@ Options:
   --pg-port P            first port tried for the throwaway cluster (default 55432)
   --http-port P          first port tried for the HTTP servers (default 58080)
   --schemagate-bin PATH  use this binary instead of building the repository's
+  --pg-major M           the throwaway cluster is PostgreSQL M (13 to 18) of the CI matrix
+                         (.ci/pg-majors installs it), psql the machine's newest client;
+                         rows 1 and 2 only, without the scale rows 1b-1d
   --save                 also write bench/RESULTS.md (table + machine description)
   -h, --help             this help
 
@@ -79,6 +83,7 @@ while [[ $# -gt 0 ]]; do
         --pg-port) need_arg "$@"; PG_PORT=$2; shift 2 ;;
         --http-port) need_arg "$@"; HTTP_PORT=$2; shift 2 ;;
         --schemagate-bin) need_arg "$@"; SG_BIN=$2; shift 2 ;;
+        --pg-major) need_arg "$@"; PG_MAJOR=$2; shift 2 ;;
         --save) SAVE=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
@@ -112,7 +117,18 @@ done
 # pg_wrapper, a Perl script that finds the cluster and execs this one, which adds about
 # 20 ms to every call (it made row 1's baseline 36 ms where hyperfine timed psql at 22 ms).
 PSQL=$PG_BINDIR/psql
+# Another major's server (DESIGN §20): the matrix's servers carry no psql, and any psql
+# runs these plain SQL files against them; so the machine's newest client is the baseline.
+if [[ -n $PG_MAJOR ]]; then
+    [[ $ROWS =~ ^[12](,[12])?$ && -z $EXISTING_URL ]] || die "--pg-major takes --rows 1, 2 or 1,2 and a throwaway cluster"
+    # It prints the server's bin directory, then the client's where there is one.
+    PG_BINDIR=$("$REPO_DIR/.ci/pg-majors" --install "$PG_MAJOR") || die "cannot install PostgreSQL $PG_MAJOR (.ci/pg-majors)"
+    PG_BINDIR=${PG_BINDIR%%$'\n'*}
+    PSQL=$(find /usr/lib/postgresql -path '*/bin/psql' | sort -V | tail -n 1)
+fi
 [[ -x $PSQL ]] || die "$PSQL not found (set PG_BINDIR)"
+ON_MAJOR=""
+[[ -z $PG_MAJOR ]] || ON_MAJOR=" — PostgreSQL $PG_MAJOR server, psql $("$PSQL" --version | cut -d' ' -f3)"
 
 # ---------------------------------------------------------------------------------------
 # Cleanup: background servers, databases we made, the throwaway cluster and its image
@@ -246,8 +262,11 @@ start_cluster() {
     chown postgres: "$MNT/data" "$MNT/sock"
     touch "$TMP_ROOT/postgres.log"
     chown postgres: "$TMP_ROOT/postgres.log"
+    # --no-instructions is new in 14 (--pg-major 13 has none)
+    local quiet=()
+    "$PG_BINDIR/initdb" --help | grep -q -- --no-instructions && quiet=(--no-instructions)
     runuser -u postgres -- "$PG_BINDIR/initdb" -D "$MNT/data" -U postgres -A trust \
-        --no-instructions >"$LOG_DIR/initdb.log" 2>&1
+        "${quiet[@]}" >"$LOG_DIR/initdb.log" 2>&1
     PGDATA_DIR=$MNT/data
     local port tls=""
     port=$(free_port "$PG_PORT")
@@ -986,14 +1005,14 @@ print_table() {
     if row_on 1; then
         local nb=""
         [[ -z ${NOTE[noop_backup]:-} ]] || nb=" **(took a backup!)**"
-        row 1 "no-op gate: \`migrate\` on an up-to-date DB (mean of $NOOP_REPS calls) vs \`psql -c 'select 1'\`$nb" \
+        row 1 "no-op gate: \`migrate\` on an up-to-date DB (mean of $NOOP_REPS calls) vs \`psql -c 'select 1'\`$nb$ON_MAJOR" \
             "$(cell us noop_sg migrate)" "$(cell us noop_psql)" "$(ratio_cell noop_sg noop_psql)" "≤ 1.5×" noop noop_psql
     fi
-    print_scale_rows 1
+    [[ -n $PG_MAJOR ]] || print_scale_rows 1
     if row_on 2; then
-        row 2a "apply $N_MIG fresh (\`migrate --no-backup\`) vs \`psql\`, one transaction + history row per file" \
+        row 2a "apply $N_MIG fresh (\`migrate --no-backup\`) vs \`psql\`, one transaction + history row per file$ON_MAJOR" \
             "$(cell us apply_sg migrate)" "$(cell us apply_psql)" "$(ratio_cell apply_sg apply_psql)" "≤ 1.03×" apply apply_psql
-        row 2b "apply $N_MIG fresh (\`migrate --no-backup\`) vs \`psql -1\` of the concatenation (floor)" \
+        row 2b "apply $N_MIG fresh (\`migrate --no-backup\`) vs \`psql -1\` of the concatenation (floor)$ON_MAJOR" \
             "$(cell us apply_sg migrate)" "$(cell us apply_concat)" "$(ratio_cell apply_sg apply_concat)" "—" apply apply_concat
     fi
     if row_on 3; then
@@ -1112,7 +1131,7 @@ fi
 if row_on 5; then suite_backup; fi
 if row_on 6 || row_on 7; then suite_http; fi
 if row_on 8; then suite_tls; fi
-if ((SG_OK)) && { row_on 1 || row_on 9; }; then suite_scale; fi
+if ((SG_OK)) && [[ -z $PG_MAJOR ]] && { row_on 1 || row_on 9; }; then suite_scale; fi
 if ((SG_OK)) && row_on 10; then suite_ts_apply; fi
 if row_on 11; then suite_split; fi
 if ((SG_OK)) && row_on 14; then suite_embed; fi

@@ -250,7 +250,7 @@ async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migratio
         .spawn()
         .unwrap();
     wait_for_sleeping_migration(&db).await;
-    let waiter = project
+    let mut waiter = project
         .command(&db.url, &["migrate", "--no-backup"])
         .spawn()
         .unwrap();
@@ -263,11 +263,23 @@ async fn a_waiting_instance_proceeds_when_the_lock_holder_is_killed_mid_migratio
     // fast. Without that setting the killed holder's backend would sleep out its 30 s
     // holding the lock. The bound leaves room for a loaded 2-core CI machine.
     db.execute("UPDATE sleep_control SET seconds = 0").await;
-    let output = tokio::time::timeout(Duration::from_secs(6), waiter.wait_with_output())
+    let mut bound = Duration::from_secs(6);
+    if crate::support::server_major().await < 14 {
+        // PostgreSQL 13 has no such setting (the gate sets it only from 14 on): the killed
+        // holder's backend sleeps its 30 s out with the lock, and the waiter, which waits
+        // up to --lock-timeout (300 s), migrates after it.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(
+            waiter.try_wait().unwrap().is_none(),
+            "on PostgreSQL 13 the dead holder's statement keeps the lock until it ends"
+        );
+        bound = Duration::from_secs(45);
+    }
+    let output = tokio::time::timeout(bound, waiter.wait_with_output())
         .await
         .unwrap_or_else(|_| {
             panic!(
-                "the waiter has not finished {:?} after the holder was killed: the lock was not freed within about a second",
+                "the waiter has not finished {:?} after the holder was killed: the lock was not freed in time",
                 killed.elapsed()
             )
         })
@@ -427,6 +439,10 @@ async fn every_run_ends_its_database_sessions_cleanly() {
         }
         assert!(Instant::now() < deadline, "{open} session(s) still open");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The counters below are new in 14; on 13 only the sessions' end is checked.
+    if crate::support::server_major().await < 14 {
+        return;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let row = admin

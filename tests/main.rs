@@ -18,6 +18,7 @@ mod gate;
 mod hostile_input;
 mod lint;
 mod lock;
+mod majors;
 mod new;
 mod newcomer;
 mod output;

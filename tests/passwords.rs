@@ -114,6 +114,8 @@ async fn hostile_passwords_work_fail_as_authentication_failures_and_never_leak()
                 "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n"
                     .to_owned(),
             ),
+            // The default from 14 on; 13 stores md5 hashes, which scram-sha-256 rejects.
+            conf: "password_encryption = 'scram-sha-256'\n".to_owned(),
             ..Setup::default()
         },
     )

@@ -12,7 +12,7 @@ use schemagate::connection::{Connection, Connector, Environment};
 use tokio::sync::Semaphore;
 
 use crate::support::cluster::{Cluster, Setup};
-use crate::support::{Project, pg_program, skip_or_fail};
+use crate::support::{Project, skip_or_fail};
 
 /// A CA, a second CA that signed nothing of ours, a server certificate for `localhost`
 /// and a client certificate for the user `postgres`, all made with `openssl`.
@@ -230,7 +230,7 @@ const SSL_QUERY: &str =
 
 /// psql's answer: `None` when it does not connect, else whether the session uses TLS.
 async fn psql(conninfo: &str, home: &Path) -> Option<bool> {
-    let output = tokio::process::Command::new(pg_program("psql").await)
+    let output = tokio::process::Command::new(crate::support::psql().await)
         .args(["-XAtq", "-c", SSL_QUERY, conninfo])
         .env_clear()
         .env("HOME", home)

@@ -9,7 +9,8 @@ use std::time::Duration;
 pub enum BackupError {
     /// No client program of the server's major version was found.
     #[error(
-        "no {program} of PostgreSQL {major} found (looked at {looked}); install the PostgreSQL {major} client (Debian/Ubuntu: postgresql-client-{major}), or give its path with --pg-dump: the client's major version must equal the server's"
+        "no {program} of PostgreSQL {major} found (looked at {looked}); {}: the client's major version must equal the server's",
+        where_to_get(*.major)
     )]
     ClientMissing {
         /// `pg_dump`, `pg_restore` or `psql`.
@@ -21,7 +22,8 @@ pub enum BackupError {
     },
     /// The client found (or given) is not of the server's major version.
     #[error(
-        "{program} is {found} but the server is PostgreSQL {major}; install the PostgreSQL {major} client (Debian/Ubuntu: postgresql-client-{major}) or point --pg-dump at its pg_dump: an older pg_dump cannot dump a newer server, and a newer one writes settings an older server rejects on restore"
+        "{program} is {found} but the server is PostgreSQL {major}; {}: an older pg_dump cannot dump a newer server, and a newer one writes settings an older server rejects on restore",
+        where_to_get(*.major)
     )]
     ClientMismatch {
         /// The program's path.
@@ -195,4 +197,28 @@ impl BackupError {
             message: crate::postgres::db::describe(error),
         }
     }
+}
+
+/// The majors whose client the image carries (Dockerfile, `PG_CLIENTS=pgdg`).
+const IMAGE_CLIENTS: std::ops::RangeInclusive<u32> = 14..=18;
+
+/// Where the client of PostgreSQL `major` comes from, for the errors that need it: Debian's
+/// and Ubuntu's own packages (where the release ships that major), PostgreSQL's own apt
+/// repository (PGDG, every supported major for every release), the image, or a directory
+/// given with `--pg-bin-dir`.
+fn where_to_get(major: u32) -> String {
+    let image = if IMAGE_CLIENTS.contains(&major) {
+        "the schemagate image carries it".to_owned()
+    } else {
+        format!(
+            "the schemagate image carries {} to {} only",
+            IMAGE_CLIENTS.start(),
+            IMAGE_CLIENTS.end()
+        )
+    };
+    format!(
+        "install the PostgreSQL {major} client: postgresql-client-{major} from Debian/Ubuntu \
+         where the release ships {major}, else from PGDG (apt.postgresql.org); {image}; or \
+         point --pg-bin-dir at its directory (--pg-dump at its pg_dump)"
+    )
 }

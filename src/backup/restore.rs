@@ -262,6 +262,12 @@ impl RestorePlan {
         for schema in &self.schemas {
             sql.push_str(&format!("DROP SCHEMA {} CASCADE;\n", quote_ident(schema)));
         }
+        // A `public` of a role we are not a member of is kept as it is (`classify_schemas`):
+        // before 15 it is the bootstrap superuser's, so a database owner who is no
+        // superuser neither drops nor recreates it.
+        if self.kept.iter().any(|(name, _)| name == "public") {
+            return sql;
+        }
         if self.server.major >= 15 {
             sql.push_str("CREATE SCHEMA public AUTHORIZATION pg_database_owner;\nGRANT USAGE ON SCHEMA public TO PUBLIC;\n");
         } else {
@@ -745,6 +751,31 @@ mod tests {
             ..RestoreOptions::default()
         };
         assert!(globals.refusal(keep).is_none());
+    }
+
+    #[test]
+    fn public_is_recreated_as_the_major_makes_it_unless_it_is_kept() {
+        let mut plan = plan("app", 1, &[]);
+        assert!(
+            plan.prelude()
+                .contains("CREATE SCHEMA public AUTHORIZATION pg_database_owner;"),
+            "{}",
+            plan.prelude()
+        );
+        plan.server.major = 13;
+        assert!(
+            plan.prelude()
+                .contains("CREATE SCHEMA public;\nGRANT ALL ON SCHEMA public TO PUBLIC;"),
+            "{}",
+            plan.prelude()
+        );
+        plan.schemas.clear();
+        plan.kept = vec![("public".to_owned(), "owned by postgres".to_owned())];
+        assert!(
+            !plan.prelude().contains("SCHEMA public"),
+            "{}",
+            plan.prelude()
+        );
     }
 
     #[test]

@@ -75,10 +75,12 @@ pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgre
              FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
              WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {relation}"
         ),
+        // PostgreSQL 18 keeps a named row for each NOT NULL (contype 'n'); the column's
+        // `not null` already says it, on every major, so one schema reads the same on all.
         format!(
             "SELECT 'constraint ' || co.conrelid::regclass::text || '.' || co.conname || ': ' || pg_get_constraintdef(co.oid) \
              FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
-             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {relation}"
+             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND co.contype <> 'n' AND {relation}"
         ),
         format!(
             "SELECT 'trigger ' || t.tgname || ': ' || pg_get_triggerdef(t.oid) FROM pg_trigger t \

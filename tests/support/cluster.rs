@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{pg_bin_dir, running_as_root, server_major, skip_or_fail};
+use super::{pg_server_bin_dir, running_as_root, server_major, skip_or_fail};
 
 /// How the cluster is set up before it starts.
 #[derive(Default)]
@@ -30,7 +30,7 @@ impl Cluster {
     /// Creates and starts a cluster set up as `setup` says, or says loudly why this machine
     /// cannot: a failure under CI, `None` (the test skips) elsewhere.
     pub async fn start(test: &str, setup: Setup) -> Option<Self> {
-        let bin = pg_bin_dir().await;
+        let bin = pg_server_bin_dir().await;
         if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
             let major = server_major().await;
             skip_or_fail(
@@ -61,23 +61,23 @@ impl Cluster {
         let port = free_port();
         let cluster = Self { dir, bin, port };
         let data = cluster.data();
-        as_postgres(
-            &cluster.bin.join("initdb"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "--no-instructions",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ],
-        )
-        .await;
+        let mut initdb = vec![
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ];
+        // New in 14; 13's initdb refuses it (its instructions only go to the output).
+        if server_major().await >= 14 {
+            initdb.push("--no-instructions");
+        }
+        as_postgres(&cluster.bin.join("initdb"), &initdb).await;
         for (name, content) in &setup.files {
             cluster.write(name, content, uid, gid);
         }

@@ -16,7 +16,7 @@ mod skip;
 mod snapshot;
 
 pub use metrics::sample;
-pub use postgres::{pg_bin_dir, pg_program, server_major};
+pub use postgres::{has_client, pg_program, pg_server_bin_dir, psql, server_major};
 pub use skip::{in_ci, skip_or_fail};
 pub use snapshot::{Snapshot, pg_dump_text};
 

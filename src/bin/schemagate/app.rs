@@ -153,7 +153,11 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
             keep: backup.backup_keep,
             max_age: backup.backup_max_age,
             timeout: backup.backup_timeout,
-            pg_dump: backup.pg_dump.clone(),
+            // pg_restore and psql are taken from beside the pg_dump (`Tool::beside`).
+            pg_dump: backup
+                .pg_dump
+                .clone()
+                .or_else(|| backup.pg_bin_dir.as_ref().map(|dir| dir.join("pg_dump"))),
         },
         service: match serve {
             Some(args) => ServiceSettings {

@@ -260,6 +260,16 @@ pub struct BackupArgs {
         value_name = "PATH"
     )]
     pub pg_dump: Option<PathBuf>,
+    /// The directory of the PostgreSQL client programs (pg_dump, pg_restore, psql) of the
+    /// server's major, where they are not in /usr/lib/postgresql/<major>/bin; --pg-dump wins.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_PG_BIN_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
+    pub pg_bin_dir: Option<PathBuf>,
 }
 
 /// Log output settings; the level comes from `RUST_LOG` (default `info`).
