@@ -6,7 +6,7 @@
 //! One file per tool ([`sqlx`], [`golang_migrate`], [`dbmate`], [`goose`], [`flyway`],
 //! [`diesel`]), each with its table's layout, what makes a row dirty or failed, and its
 //! checksum rule where one can be recomputed from our files; each engine's wing reads the
-//! table (for PostgreSQL `postgres::adopt`). `model` holds
+//! table (the PostgreSQL wing's `adopt` module). `model` holds
 //! what every tool's table is read into, `mapping` the checks against the catalogue and
 //! the rows it yields, `record` the write.
 
