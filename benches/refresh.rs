@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use schemagate::Compat;
 use schemagate::connection::Connection;
-use schemagate::fleet::{self, Instance};
+use schemagate::fleet::Instance;
+use schemagate::postgres::fleet as pg_fleet;
 use schemagate::server::{Health, Judge, Metrics, Refresher};
 use support::{args, median};
 
@@ -53,7 +54,9 @@ async fn main() {
         fleet_us.push(time(with_fleet.once()).await);
         bare_us.push(time(bare.once()).await);
     }
-    let live = fleet::live(&fleet_client).await.expect("reading the fleet");
+    let live = pg_fleet::live(&fleet_client)
+        .await
+        .expect("reading the fleet");
     assert_eq!(
         live.len(),
         REPLICAS + 1,
@@ -77,7 +80,9 @@ async fn main() {
 /// Makes the fleet of `client`'s database exactly the other release's replicas.
 async fn others(client: &tokio_postgres::Client) {
     let other = Compat::parse("compat.toml", OTHER).expect("the other release");
-    fleet::ensure_table(client).await.expect("the fleet table");
+    pg_fleet::ensure_table(client)
+        .await
+        .expect("the fleet table");
     client
         .execute("DELETE FROM schemagate_fleet", &[])
         .await
@@ -87,7 +92,7 @@ async fn others(client: &tokio_postgres::Client) {
             host: format!("host-{n}"),
             ..Instance::new(&other, INTERVAL).expect("an instance id")
         };
-        fleet::announce(client, &replica)
+        pg_fleet::announce(client, &replica)
             .await
             .expect("announcing a replica of the other release");
     }
@@ -105,6 +110,7 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 fn refresher(url: &str, compat: &Compat, instance: Option<Instance>) -> Refresher {
     let judge = Judge {
         app_version: compat.tag(),
+        engine: "postgresql",
         window: compat.window,
         catalogue: Vec::new(),
         baseline: 0,

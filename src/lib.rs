@@ -81,7 +81,7 @@ pub mod limits;
 pub mod lint;
 pub mod plan;
 pub mod position;
-pub(crate) mod postgres;
+pub mod postgres;
 pub mod schema;
 pub mod scratch;
 pub mod server;
@@ -94,6 +94,6 @@ pub use postgres::{connection, db, ddl, history, lock, migrate, pooler, sql};
 
 pub use catalogue::Catalogue;
 pub use config::Compat;
-pub use gate::{Error, Exit, Gate, GateBuilder, Release, Report};
+pub use gate::{Error, Exit, Gate, GateBuilder, Reason, Release, Report};
 /// The migrations of a directory embedded in the binary; see [`schemagate_macros`].
 pub use schemagate_macros::embed_catalogue;

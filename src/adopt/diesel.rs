@@ -9,45 +9,9 @@
 //! text; [`crate::catalogue::diesel_version`] maps them to ours, in the same order. The table
 //! is left in place: a diesel application's own migrations may refer to it.
 
-use tokio_postgres::Client;
-
-use super::model::{AdoptError, Entry, Kind, Tool, ToolHistory, query};
-use crate::catalogue::diesel_version;
-
-/// Its history table.
-const TABLE: &str = Tool::Diesel.table();
-
 /// Whether the columns are diesel's.
 pub fn has_layout(columns: &[String]) -> bool {
     ["version", "run_on"]
         .iter()
         .all(|c| columns.iter().any(|have| have == c))
-}
-
-/// The applied versions, in diesel's order.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
-    let rows = client
-        .query(
-            "SELECT version::text FROM __diesel_schema_migrations ORDER BY version",
-            &[],
-        )
-        .await
-        .map_err(query("read __diesel_schema_migrations"))?;
-    let entries = rows
-        .iter()
-        .map(|row| {
-            let label: String = row.get(0);
-            Entry {
-                version: diesel_version(&label),
-                label,
-                kind: Kind::Applied { checksum: None },
-            }
-        })
-        .collect();
-    Ok(ToolHistory {
-        tool: Tool::Diesel,
-        table: TABLE,
-        entries,
-        skipped: Vec::new(),
-    })
 }

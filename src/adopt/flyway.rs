@@ -18,15 +18,6 @@
 //! `success = false` is a failed migration, which Flyway refuses to go past until `flyway
 //! repair`.
 
-use std::collections::BTreeMap;
-
-use tokio_postgres::Client;
-
-use super::model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory, query};
-
-/// Its history table.
-const TABLE: &str = Tool::Flyway.table();
-
 /// Whether the columns are Flyway's.
 pub fn has_layout(columns: &[String]) -> bool {
     [
@@ -39,69 +30,6 @@ pub fn has_layout(columns: &[String]) -> bool {
     ]
     .iter()
     .all(|c| columns.iter().any(|have| have == c))
-}
-
-/// The versions Flyway counts as applied, replayed in `installed_rank` order.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
-    let rows = client
-        .query(
-            "SELECT version, type, script, checksum, success FROM flyway_schema_history ORDER BY installed_rank",
-            &[],
-        )
-        .await
-        .map_err(query("read flyway_schema_history"))?;
-    let mut by_label: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut skipped = Vec::new();
-    for row in &rows {
-        let version: Option<String> = row.get(0);
-        let kind: String = row.get(1);
-        let script: String = row.get(2);
-        let checksum: Option<i32> = row.get(3);
-        let success: bool = row.get(4);
-        let Some(label) = version else {
-            skipped.push(format!(
-                "{script}: a repeatable migration, which schemagate has none of; what it made stays as it is"
-            ));
-            continue;
-        };
-        if kind == "SCHEMA" {
-            continue;
-        }
-        if !success {
-            let advice = format!(
-                "Fix the schema by hand (finish or undo {script}), then run `flyway repair`, which removes the failed row"
-            );
-            let failed = Kind::Failed {
-                state: "failed (success = false)",
-                advice,
-            };
-            by_label.insert(label.clone(), Entry::parse(label, failed));
-            continue;
-        }
-        let entry = match kind.as_str() {
-            "DELETE" => None,
-            undo if undo.starts_with("UNDO") => None,
-            "BASELINE" | "SQL_BASELINE" => Some(Kind::UpTo {
-                is_migration: false,
-            }),
-            "SQL" => Some(Kind::Applied {
-                checksum: checksum.map(Checksum::FlywayCrc32),
-            }),
-            _ => Some(Kind::Applied { checksum: None }),
-        };
-        match entry {
-            Some(kind) => by_label.insert(label.clone(), Entry::parse(label, kind)),
-            None => by_label.remove(&label),
-        };
-    }
-    let mut entries: Vec<Entry> = by_label.into_values().collect();
-    entries.sort_by_key(|e| e.version);
-    Ok(ToolHistory {
-        tool: Tool::Flyway,
-        table: TABLE,
-        entries,
-        skipped,
-    })
 }
 
 /// Flyway's checksum of a SQL file: CRC-32 over the UTF-8 bytes of its lines without their

@@ -4,9 +4,9 @@
 //! transaction. The other tool's table is only read, never changed.
 //!
 //! One file per tool ([`sqlx`], [`golang_migrate`], [`dbmate`], [`goose`], [`flyway`],
-//! [`diesel`]), each
-//! with its table name, how its applied versions are read, what makes a row dirty or
-//! failed, and its checksum rule where one can be recomputed from our files. `model` holds
+//! [`diesel`]), each with its table's layout, what makes a row dirty or failed, and its
+//! checksum rule where one can be recomputed from our files; each engine's wing reads the
+//! table (the PostgreSQL wing's `adopt` module). `model` holds
 //! what every tool's table is read into, `mapping` the checks against the catalogue and
 //! the rows it yields, `record` the write.
 
@@ -22,5 +22,5 @@ pub mod sqlx;
 
 pub use mapping::{Mapped, map};
 pub use model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory};
-pub use record::read;
+pub use record::check_layout;
 pub(crate) use record::record;

@@ -256,13 +256,17 @@ pub enum AdoptError {
         newest: i64,
     },
     /// A query failed.
-    #[error("adopt: cannot {action}: {}", crate::postgres::db::describe(.source))]
+    #[error("adopt: cannot {action}: {message}")]
     Query {
         /// What it was doing.
         action: &'static str,
-        /// The error.
+        /// The driver's error, as its engine describes it.
+        message: String,
+        /// The connection was lost (exit 4).
+        connection_lost: bool,
+        /// The driver's error.
         #[source]
-        source: tokio_postgres::Error,
+        source: crate::gate::Cause,
     },
 }
 
@@ -291,13 +295,10 @@ impl AdoptError {
     /// Whether the connection was lost (exit 4).
     pub fn connection_lost(&self) -> bool {
         match self {
-            AdoptError::Query { source, .. } => crate::postgres::db::connection_lost(source),
+            AdoptError::Query {
+                connection_lost, ..
+            } => *connection_lost,
             _ => false,
         }
     }
-}
-
-/// Wraps a failed query of `action`.
-pub(super) fn query(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> AdoptError {
-    move |source| AdoptError::Query { action, source }
 }

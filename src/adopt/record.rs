@@ -1,30 +1,14 @@
 //! Reading the tool's table (after checking it has the tool's layout) and writing our
 //! history from the mapping.
 
-use tokio_postgres::Client;
-
 use crate::applied::Applied;
 use crate::catalogue::Catalogue;
 use crate::engine::Session;
 use crate::gate::Error;
 
 use super::mapping::Mapped;
-use super::model::{AdoptError, Tool, ToolHistory, query};
+use super::model::{AdoptError, Tool};
 use super::{dbmate, diesel, flyway, golang_migrate, goose, sqlx};
-
-/// The columns of a table found on the search path, in order; `None` when there is none.
-async fn columns(client: &Client, table: &str) -> Result<Option<Vec<String>>, AdoptError> {
-    let rows = client
-        .query(
-            "SELECT a.attname::text FROM pg_attribute a \
-             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attnum",
-            &[&table],
-        )
-        .await
-        .map_err(query("look for the tool's table"))?;
-    Ok((!rows.is_empty()).then(|| rows.iter().map(|r| r.get(0)).collect()))
-}
 
 /// Whether a table's columns are the tool's.
 fn has_layout(tool: Tool, columns: &[String]) -> bool {
@@ -38,12 +22,13 @@ fn has_layout(tool: Tool, columns: &[String]) -> bool {
     }
 }
 
-/// Reads the tool's history as the tool reads it. A table of the tool's name with another
-/// tool's layout (golang-migrate's and dbmate's `schema_migrations`) is refused naming the
-/// tool that made it.
-pub async fn read(client: &Client, tool: Tool) -> Result<ToolHistory, AdoptError> {
+/// Refuses a tool's table that is missing (`columns` is `None`) or not of the tool's
+/// layout; a table of the tool's name with another tool's layout (golang-migrate's and
+/// dbmate's `schema_migrations`) is refused naming the tool that made it. Each engine
+/// reads the columns, then the rows as the tool reads them.
+pub fn check_layout(tool: Tool, columns: Option<Vec<String>>) -> Result<(), AdoptError> {
     let table = tool.table();
-    let Some(columns) = columns(client, table).await? else {
+    let Some(columns) = columns else {
         return Err(AdoptError::NoTable { tool, table });
     };
     if !has_layout(tool, &columns) {
@@ -65,14 +50,7 @@ pub async fn read(client: &Client, tool: Tool) -> Result<ToolHistory, AdoptError
             },
         });
     }
-    match tool {
-        Tool::Sqlx => sqlx::read(client).await,
-        Tool::GolangMigrate => golang_migrate::read(client).await,
-        Tool::Dbmate => dbmate::read(client).await,
-        Tool::Goose => goose::read(client).await,
-        Tool::Flyway => flyway::read(client).await,
-        Tool::Diesel => diesel::read(client).await,
-    }
+    Ok(())
 }
 
 /// Writes the mapped migrations into our history in one transaction (the caller holds the

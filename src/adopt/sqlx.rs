@@ -9,54 +9,12 @@
 //! hashes its CRLF text: both line endings are accepted.
 
 use sha2::{Digest, Sha384};
-use tokio_postgres::Client;
-
-use super::model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory, query};
-
-/// Its history table.
-const TABLE: &str = Tool::Sqlx.table();
 
 /// Whether the columns are sqlx's.
 pub fn has_layout(columns: &[String]) -> bool {
     ["version", "success", "checksum"]
         .iter()
         .all(|c| columns.iter().any(|have| have == c))
-}
-
-/// The applied versions, by version.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
-    let rows = client
-        .query(
-            "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",
-            &[],
-        )
-        .await
-        .map_err(query("read _sqlx_migrations"))?;
-    let entries = rows
-        .iter()
-        .map(|row| {
-            let version: i64 = row.get(0);
-            let kind = if row.get::<_, bool>(1) {
-                Kind::Applied {
-                    checksum: Some(Checksum::Sha384(row.get(2))),
-                }
-            } else {
-                Kind::Failed {
-                    state: "failed (success = false)",
-                    advice: format!(
-                        "As sqlx says, fix the schema by hand (finish or undo what the migration did) and delete that row from {TABLE}"
-                    ),
-                }
-            };
-            Entry::number(version, kind)
-        })
-        .collect();
-    Ok(ToolHistory {
-        tool: Tool::Sqlx,
-        table: TABLE,
-        entries,
-        skipped: Vec::new(),
-    })
 }
 
 /// The checksums sqlx may have stored for a file whose LF-normalised SQL is `sql_lf`: of

@@ -48,9 +48,10 @@ use super::process::{self, Tail};
 use super::toc::{self, Keep};
 use super::tools::{self, Server, Tool};
 use super::{Backup, BackupError};
+use crate::input;
+use crate::postgres::audit;
 use crate::postgres::connection::Connection;
 use crate::stop::Stop;
-use crate::{audit, input};
 
 /// Entry types of the dump that each take a lock when the replay creates them.
 const LOCKING_TYPES: &[&str] = &[

@@ -10,13 +10,15 @@ use super::replica::TABLE;
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// A query on the table failed.
-    #[error("cannot {action} {TABLE}: {}", crate::postgres::db::describe(.source))]
+    #[error("cannot {action} {TABLE}: {message}")]
     Query {
         /// What was being done: `create`, `announce this instance in`, `read`, ….
         action: &'static str,
+        /// The driver's error, as its engine describes it.
+        message: String,
         /// The driver's error.
         #[source]
-        source: tokio_postgres::Error,
+        source: crate::gate::Cause,
     },
     /// The operating system's random source failed (the instance id is drawn from it).
     #[error("cannot draw a random fleet instance id from the operating system")]
@@ -40,11 +42,6 @@ pub enum FleetError {
 }
 
 impl FleetError {
-    /// A query failure while doing `action`.
-    pub(crate) fn query(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
-        move |source| Self::Query { action, source }
-    }
-
     /// Whether this is the fleet refusing the change (exit 3), rather than a failure to
     /// find out.
     pub fn is_refusal(&self) -> bool {

@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+use crate::engine::StepFailed;
+use crate::fleet;
+use crate::plan::Refusal;
+
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -43,7 +47,8 @@ impl Exit {
 }
 
 /// The cause of an [`Error`]: the failing module's own error type, which
-/// [`Error::cause`] gives back for `downcast_ref` (e.g. to a `backup::BackupError`).
+/// [`Error::cause`] gives back; [`Error::reason`] names the situations an application
+/// acts on without downcasting it.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a gate (or any command of the library) did not succeed, by exit code.
@@ -112,6 +117,25 @@ impl Error {
         }
     }
 
+    /// What happened, for an application to match on: the situations that call for
+    /// different handling (wait and retry, page someone, restore), each with its typed
+    /// details; any other error is [`Reason::Other`] with its exit code.
+    pub fn reason(&self) -> Reason<'_> {
+        match self {
+            Error::Stopped(stopped) => return Reason::Stopped(stopped),
+            Error::LockTimeout(_) => return Reason::LockTimeout,
+            _ => {}
+        }
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self.cause());
+        while let Some(cause) = source {
+            if let Some(found) = Reason::of(cause) {
+                return found;
+            }
+            source = cause.source();
+        }
+        Reason::Other(self.exit())
+    }
+
     /// The typed error behind it.
     pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
         match self {
@@ -138,6 +162,66 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.cause().source()
     }
+}
+
+/// The situation behind an [`Error`] (see [`Error::reason`]). New situations may be
+/// added: match with a wildcard arm.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Reason<'a> {
+    /// Exit 3: the history and this release's catalogue or window cannot be reconciled
+    /// (drift, a missing file, the database ahead of or below the window, out of order).
+    Window(&'a Refusal),
+    /// Exit 3: the change would break a live replica of another release
+    /// (`--fleet-wait` waits for it instead).
+    Fleet(&'a fleet::Refusal),
+    /// Exit 6: a migration or rollback step failed; the steps before it stay applied.
+    Step(&'a StepFailed),
+    /// Exit 6: the migration lock's session died under long work (a backup, a restore,
+    /// a step); nothing after the version named was applied.
+    LockLost {
+        /// The schema version the database is at.
+        at: i64,
+    },
+    /// Exit 7: another instance held the migration lock past the lock timeout.
+    LockTimeout,
+    /// Exit 8: stopped between steps.
+    Stopped(&'a Stopped),
+    /// Anything else, by its exit code.
+    Other(Exit),
+}
+
+impl<'a> Reason<'a> {
+    /// The situation `cause` itself is, when it is one.
+    fn of(cause: &'a (dyn std::error::Error + 'static)) -> Option<Self> {
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            Some(Reason::Window(refusal))
+        } else if let Some(refusal) = cause.downcast_ref::<fleet::Refusal>() {
+            Some(Reason::Fleet(refusal))
+        } else if let Some(
+            fleet::FleetError::Refused(refusal) | fleet::FleetError::StillRefused { refusal, .. },
+        ) = cause.downcast_ref::<fleet::FleetError>()
+        {
+            Some(Reason::Fleet(refusal))
+        } else if let Some(failed) = cause.downcast_ref::<StepFailed>() {
+            Some(Reason::Step(failed))
+        } else if let Some(lost) = cause.downcast_ref::<LockLost>() {
+            Some(Reason::LockLost { at: lost.at })
+        } else if let Some(error) = cause.downcast_ref::<Error>() {
+            Some(error.reason()).filter(|reason| !matches!(reason, Reason::Other(_)))
+        } else {
+            None
+        }
+    }
+}
+
+/// The lock's session died under long work (exit 6).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}; nothing after version {at} was applied; run again")]
+pub(crate) struct LockLost {
+    #[source]
+    pub(crate) error: Error,
+    pub(crate) at: i64,
 }
 
 /// Exit 8: what was happening when the stop arrived, and where the schema is.
@@ -220,5 +304,44 @@ mod tests {
             stopped.to_string(),
             "stopped by SIGTERM between steps; the database is at schema version 4; run again"
         );
+    }
+
+    #[test]
+    fn the_situations_an_application_acts_on_are_typed_wherever_the_cause_sits() {
+        let ahead = Refusal::Ahead { current: 9, max: 7 };
+        let error = Error::new(Exit::Refused, ahead.clone());
+        assert!(matches!(error.reason(), Reason::Window(r) if *r == ahead));
+
+        let refusal = fleet::Refusal {
+            change: fleet::Change { from: 4, to: 5 },
+            blockers: Vec::new(),
+        };
+        let direct = Error::new(Exit::Refused, refusal.clone());
+        let waited = Error::new(
+            Exit::Refused,
+            fleet::FleetError::StillRefused {
+                waited: std::time::Duration::from_secs(1),
+                refusal: refusal.clone(),
+            },
+        );
+        for error in [direct, waited] {
+            assert!(matches!(error.reason(), Reason::Fleet(r) if r.change.to == 5));
+        }
+
+        let lost = Error::new(
+            Exit::StepFailed,
+            LockLost {
+                error: Error::new(Exit::StepFailed, std::io::Error::other("connection reset")),
+                at: 3,
+            },
+        );
+        assert!(matches!(lost.reason(), Reason::LockLost { at: 3 }));
+
+        let timeout = Error::new(Exit::LockTimeout, std::io::Error::other("held"));
+        assert!(matches!(timeout.reason(), Reason::LockTimeout));
+        let stopped = Error::new(Exit::Stopped, std::io::Error::other("between steps"));
+        assert!(matches!(stopped.reason(), Reason::Stopped(_)));
+        let other = Error::new(Exit::BackupFailed, std::io::Error::other("disk full"));
+        assert!(matches!(other.reason(), Reason::Other(Exit::BackupFailed)));
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::builder::{Gate, stopped};
-use super::error::{Error, Exit};
+use super::error::{Error, Exit, LockLost, Reason};
 use crate::applied::Applied;
 use crate::audit;
 use crate::engine::{Lock, LockWait, Session};
@@ -126,10 +126,8 @@ impl From<FleetError> for Error {
 
 /// The change a fleet refusal refused, when `error` is one.
 pub(crate) fn refused_by_fleet(error: &Error) -> Option<fleet::Change> {
-    match error {
-        Error::Refused(cause) => cause
-            .downcast_ref::<fleet::Refusal>()
-            .map(|refusal| refusal.change),
+    match error.reason() {
+        Reason::Fleet(refusal) => Some(refusal.change),
         _ => None,
     }
 }
@@ -137,15 +135,6 @@ pub(crate) fn refused_by_fleet(error: &Error) -> Option<fleet::Change> {
 /// Exit 6: the lock's session died while a child worked; nothing after `at` was applied.
 pub(crate) fn lock_lost(error: Error, at: i64) -> Error {
     Error::new(Exit::StepFailed, LockLost { error, at })
-}
-
-/// The lock's session died under a long step.
-#[derive(Debug, thiserror::Error)]
-#[error("{error}; nothing after version {at} was applied; run again")]
-struct LockLost {
-    #[source]
-    error: Error,
-    at: i64,
 }
 
 /// What every change asks under the lock before its backup: the writable primary (exit 3

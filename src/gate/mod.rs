@@ -40,7 +40,7 @@ mod verdicts;
 mod verify;
 
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
-pub use error::{Cause, Error, Exit, Stopped};
+pub use error::{Cause, Error, Exit, Reason, Stopped};
 pub use event::Event;
 pub use report::Report;
 pub use run::Status;

@@ -2,10 +2,13 @@
 //! tokio-postgres, libpq's connection rules, advisory locks, `pg_dump`/`pg_restore` and
 //! PostgreSQL's own grammar (pg_query).
 //!
+//! - `adopt`: another tool's history table read as that tool reads it.
+//! - [`audit`]: the `schemagate_audit` table.
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`,
 //!   passfile, TLS (`sslmode`), and the environment of child processes.
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
 //! - [`ddl`]: DDL lock timeouts as `SET`s, and who blocks a step.
+//! - [`fleet`]: the `schemagate_fleet` table: race-safe creation, announce, leave, live rows.
 //! - [`history`]: refinery's `refinery_schema_history` table.
 //! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
 //! - [`migrate`]: runs a plan's files, each with its history change in one transaction.
@@ -21,10 +24,13 @@
 //!   whoever blocks a step.
 //! - `grammar`: splitting, the certain failures and the lint with pg_query.
 
+mod adopt;
+pub mod audit;
 pub mod connection;
 mod database;
 pub mod db;
 pub mod ddl;
+pub mod fleet;
 mod grammar;
 mod held;
 pub mod history;

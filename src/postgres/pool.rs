@@ -4,10 +4,12 @@
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 
+use super::audit;
+use super::fleet;
 use crate::backup::{Origin, Server};
 use crate::engine::{self, FleetAndAudit};
-use crate::fleet::{self, Instance};
-use crate::{audit, history};
+use crate::fleet::Instance;
+use crate::history;
 
 /// A deadpool of tokio-postgres connections made like the gate's.
 pub(crate) struct PgPool(pub(crate) Pool);

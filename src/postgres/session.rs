@@ -7,22 +7,25 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_postgres::Client;
 
+use super::adopt;
+use super::audit;
 use super::database::Target;
 use super::exit_of;
+use super::fleet;
 use super::schema;
-use crate::adopt::{self, Tool, ToolHistory};
+use crate::adopt::{Tool, ToolHistory};
 use crate::applied::Applied;
 use crate::backup::{self, BackupError, Origin, Preview, RestorePlan, Retention, Server};
 use crate::catalogue::Catalogue;
+use crate::db;
 use crate::engine::{
     BackupRequest, Executed, Execution, Lock, LockWait, Observer, Session, StepFailed,
 };
-use crate::fleet::{self, FleetError, Replica};
+use crate::fleet::{FleetError, Replica};
 use crate::gate::{Error, Exit};
 use crate::plan::Plan;
 use crate::postgres::history::{self, HistoryError};
 use crate::postgres::lock::MigrationLock;
-use crate::{audit, db};
 
 /// A connection and where it leads.
 pub(crate) struct PgSession {
@@ -74,7 +77,9 @@ pub(crate) fn history_failed(error: HistoryError) -> Error {
 /// A fleet query failed: exit 4 when the database went away, else 1.
 fn fleet_failed(error: FleetError) -> Error {
     let exit = match &error {
-        FleetError::Query { source, .. } => exit_of(source, Exit::Internal),
+        FleetError::Query { source, .. } => source
+            .downcast_ref::<tokio_postgres::Error>()
+            .map_or(Exit::Internal, |source| exit_of(source, Exit::Internal)),
         _ => Exit::Internal,
     };
     Error::new(exit, error)
@@ -138,7 +143,7 @@ impl Session for PgSession {
         primary_only(&self.client).await
     }
 
-    async fn record_audit(&self, entry: &audit::Entry) -> Result<(), Error> {
+    async fn record_audit(&self, entry: &crate::audit::Entry) -> Result<(), Error> {
         audit::ensure_table(&self.client)
             .await
             .map_err(|e| Error::new(Exit::Internal, e))?;
@@ -147,7 +152,7 @@ impl Session for PgSession {
             .map_err(|e| Error::new(Exit::Internal, e))
     }
 
-    async fn recent_audit(&self, limit: i64) -> Result<Vec<audit::Recorded>, Error> {
+    async fn recent_audit(&self, limit: i64) -> Result<Vec<crate::audit::Recorded>, Error> {
         audit::recent(&self.client, limit)
             .await
             .map_err(|e| Error::new(Exit::Internal, e))

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use schemagate::fleet;
+use schemagate::postgres::fleet as pg_fleet;
 
 use super::{LOCK_KEY, migrated};
 use crate::fleet::{instance, seconds};
@@ -27,7 +27,7 @@ async fn returns_at_once(project: &Project, url: &str, args: &[&str]) -> Run {
 /// and expects exit 3, the fleet's refusal; returns what the plan printed.
 async fn plan_with_an_old_replica(db: &TestDb, project: &Project) -> String {
     let client = db.client().await;
-    fleet::announce(&client, &instance("0.9.0", "old-host", (1, 1), seconds(30)))
+    pg_fleet::announce(&client, &instance("0.9.0", "old-host", (1, 1), seconds(30)))
         .await
         .unwrap();
     let plan = project.run(&db.url, &["plan"]).await;
@@ -67,7 +67,7 @@ async fn a_rollback_dry_run_with_a_live_replica_of_another_release_exits_3_namin
     let db = TestDb::new().await;
     let project = migrated(&db, 3, 3, (1, 3)).await;
     let client = db.client().await;
-    fleet::announce(
+    pg_fleet::announce(
         &client,
         &instance("2.0.0", "newer-host", (3, 4), seconds(30)),
     )

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use schemagate::fleet::{self, Admission, Change, FleetError, Wait};
+use schemagate::postgres::fleet as pg_fleet;
 
 use super::{compat, instance, seconds};
 use crate::support::TestDb;
@@ -17,9 +18,9 @@ async fn live_rows_of_another_release_refuse_a_target_above_their_max_and_wideni
         instance("1.3.0", "b", (3, 4), seconds(5)),
         instance("1.4.0", "new", (4, 5), seconds(5)),
     ] {
-        fleet::announce(&client, &member).await.unwrap();
+        pg_fleet::announce(&client, &member).await.unwrap();
     }
-    let live = fleet::live(&client).await.unwrap();
+    let live = pg_fleet::live(&client).await.unwrap();
     let step = Change { from: 4, to: 5 };
     let refusal = fleet::admit(step, &compat(""), &live)
         .into_result()
@@ -46,10 +47,10 @@ async fn live_rows_of_another_release_refuse_a_target_above_their_max_and_wideni
 async fn a_rollback_below_the_min_of_a_live_newer_release_is_refused() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    fleet::announce(&client, &instance("1.5.0", "n", (5, 6), seconds(5)))
+    pg_fleet::announce(&client, &instance("1.5.0", "n", (5, 6), seconds(5)))
         .await
         .unwrap();
-    let live = fleet::live(&client).await.unwrap();
+    let live = pg_fleet::live(&client).await.unwrap();
     let refusal = fleet::admit(Change { from: 5, to: 4 }, &compat(""), &live)
         .into_result()
         .unwrap_err();
@@ -71,11 +72,11 @@ async fn the_fleet_wait_admits_as_soon_as_the_blocking_release_leaves() {
     let db = TestDb::new().await;
     let client = db.client().await;
     let old = instance("1.3.0", "old", (3, 4), seconds(5));
-    fleet::announce(&client, &old).await.unwrap();
+    pg_fleet::announce(&client, &old).await.unwrap();
     let other = db.client().await;
     let leaving = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        fleet::leave(&other, &old.id).await.unwrap();
+        pg_fleet::leave(&other, &old.id).await.unwrap();
     });
     let (calls, blocked) = recorder();
     let wait = Wait {
@@ -84,7 +85,7 @@ async fn the_fleet_wait_admits_as_soon_as_the_blocking_release_leaves() {
     };
     let compat = compat("");
     let waited = fleet::until_admitted(
-        || fleet::live(&client),
+        || pg_fleet::live(&client),
         Change { from: 4, to: 5 },
         &compat,
         wait,
@@ -104,7 +105,7 @@ async fn the_fleet_wait_admits_as_soon_as_the_blocking_release_leaves() {
 async fn the_fleet_wait_gives_up_after_its_timeout_and_no_wait_refuses_at_once() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    fleet::announce(&client, &instance("1.3.0", "old", (3, 4), seconds(5)))
+    pg_fleet::announce(&client, &instance("1.3.0", "old", (3, 4), seconds(5)))
         .await
         .unwrap();
     let compat = compat("");
@@ -114,7 +115,7 @@ async fn the_fleet_wait_gives_up_after_its_timeout_and_no_wait_refuses_at_once()
         timeout: Duration::from_millis(200),
         interval: Duration::from_millis(50),
     };
-    let error = fleet::until_admitted(|| fleet::live(&client), step, &compat, wait, blocked)
+    let error = fleet::until_admitted(|| pg_fleet::live(&client), step, &compat, wait, blocked)
         .await
         .unwrap_err();
     assert!(
@@ -135,7 +136,7 @@ async fn the_fleet_wait_gives_up_after_its_timeout_and_no_wait_refuses_at_once()
         timeout: Duration::ZERO,
         ..wait
     };
-    let error = fleet::until_admitted(|| fleet::live(&client), step, &compat, at_once, blocked)
+    let error = fleet::until_admitted(|| pg_fleet::live(&client), step, &compat, at_once, blocked)
         .await
         .unwrap_err();
     assert!(matches!(error, FleetError::Refused(_)), "{error:?}");

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use schemagate::audit;
 use schemagate::connection::Connection;
-use schemagate::fleet::{self, Instance};
+use schemagate::fleet::Instance;
+use schemagate::postgres::audit as pg_audit;
+use schemagate::postgres::fleet as pg_fleet;
 use schemagate::server::{Health, Judge, Metrics, Observation, Refresher};
 
 use super::{compat, instance, seconds};
@@ -16,6 +18,7 @@ fn refresher(db: &TestDb) -> (Refresher, Arc<Health>, Arc<Metrics>) {
     let compat = compat("");
     let judge = Judge {
         app_version: compat.tag(),
+        engine: "postgresql",
         window: compat.window,
         catalogue: Vec::new(),
         baseline: 0,
@@ -50,7 +53,7 @@ fn text(metrics: &Metrics) -> String {
 async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_metrics() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    fleet::announce(&client, &instance("1.3.0", "old", (3, 4), seconds(5)))
+    pg_fleet::announce(&client, &instance("1.3.0", "old", (3, 4), seconds(5)))
         .await
         .unwrap();
     let (mut refresher, health, metrics) = refresher(&db);
@@ -78,7 +81,7 @@ async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_met
 
     let me = refresher.instance().unwrap().id.clone();
     refresher.departure().unwrap().leave().await;
-    let ids: Vec<String> = fleet::live(&client)
+    let ids: Vec<String> = pg_fleet::live(&client)
         .await
         .unwrap()
         .into_iter()
@@ -128,7 +131,7 @@ async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_
     let text = self::text(&metrics);
     assert_eq!(sample(&text, "sg_migration_failures_total"), Some(0.0));
 
-    audit::ensure_table(&client).await.unwrap();
+    pg_audit::ensure_table(&client).await.unwrap();
     for (action, outcome) in [
         ("migrate", "ok"),
         (
@@ -143,7 +146,7 @@ async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_
         ),
         ("restore", "ok"),
     ] {
-        audit::record(&client, &change(action, outcome))
+        pg_audit::record(&client, &change(action, outcome))
             .await
             .unwrap();
     }
@@ -157,7 +160,7 @@ async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_
         "{text}"
     );
     assert_eq!(
-        audit::totals(&client).await.unwrap(),
+        pg_audit::totals(&client).await.unwrap(),
         audit::Totals {
             migration_failures: 2,
             rollbacks: 1

@@ -1,6 +1,6 @@
 //! `schemagate_fleet` itself: announce, leave, staleness, creation under concurrency.
 
-use schemagate::fleet;
+use schemagate::postgres::fleet as pg_fleet;
 
 use super::{instance, rows, seconds, table_exists};
 use crate::support::{Project, TestDb, session};
@@ -9,8 +9,8 @@ use crate::support::{Project, TestDb, session};
 async fn reading_or_leaving_the_fleet_without_its_table_finds_nobody_and_creates_nothing() {
     let db = TestDb::new().await;
     let client = db.client().await;
-    assert!(fleet::live(&client).await.unwrap().is_empty());
-    fleet::leave(&client, "nobody").await.unwrap();
+    assert!(pg_fleet::live(&client).await.unwrap().is_empty());
+    pg_fleet::leave(&client, "nobody").await.unwrap();
     assert!(!table_exists(&client).await);
 }
 
@@ -19,8 +19,8 @@ async fn an_instance_announces_itself_keeps_its_start_refreshes_its_last_seen_an
     let db = TestDb::new().await;
     let client = db.client().await;
     let me = instance("1.4.0", "web-1", (4, 5), seconds(5));
-    fleet::announce(&client, &me).await.unwrap();
-    let live = fleet::live(&client).await.unwrap();
+    pg_fleet::announce(&client, &me).await.unwrap();
+    let live = pg_fleet::live(&client).await.unwrap();
     assert_eq!(live.len(), 1);
     let row = &live[0];
     assert_eq!(
@@ -35,7 +35,7 @@ async fn an_instance_announces_itself_keeps_its_start_refreshes_its_last_seen_an
         )
         .await
         .unwrap();
-    fleet::announce(&client, &me).await.unwrap();
+    pg_fleet::announce(&client, &me).await.unwrap();
     let (started_ago, seen_ago): (f64, f64) = {
         let row = client
             .query_one(
@@ -50,8 +50,8 @@ async fn an_instance_announces_itself_keeps_its_start_refreshes_its_last_seen_an
     assert!(seen_ago < 5.0, "last_seen refreshed: {seen_ago}");
     assert_eq!(rows(&client).await, 1, "an upsert, not a second row");
 
-    fleet::leave(&client, &me.id).await.unwrap();
-    assert!(fleet::live(&client).await.unwrap().is_empty());
+    pg_fleet::leave(&client, &me.id).await.unwrap();
+    assert!(pg_fleet::live(&client).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -62,7 +62,7 @@ async fn a_row_unseen_for_three_of_its_own_refresh_intervals_is_pruned_by_the_ne
     let slow = instance("1.3.0", "slow", (3, 4), seconds(60));
     let recent = instance("1.3.0", "recent", (3, 4), seconds(1));
     for member in [&fast, &slow, &recent] {
-        fleet::announce(&client, member).await.unwrap();
+        pg_fleet::announce(&client, member).await.unwrap();
     }
     // Four seconds: stale for a 1 s refresh, fresh for a 60 s one; `recent` was seen 2 s ago.
     client
@@ -72,7 +72,7 @@ async fn a_row_unseen_for_three_of_its_own_refresh_intervals_is_pruned_by_the_ne
         )
         .await
         .unwrap();
-    let hosts: Vec<String> = fleet::live(&client)
+    let hosts: Vec<String> = pg_fleet::live(&client)
         .await
         .unwrap()
         .into_iter()
@@ -94,10 +94,10 @@ async fn a_replica_creating_the_table_while_another_is_still_creating_it_succeed
     // The first creator's table exists but is not committed: the second one cannot see
     // it, tries to create it too, and waits on the catalogue's unique index.
     let creating = first.transaction().await.unwrap();
-    fleet::ensure_table(&creating).await.unwrap();
+    pg_fleet::ensure_table(&creating).await.unwrap();
     let second = db.client().await;
     let me = instance("1.4.0", "late", (4, 5), seconds(5));
-    let announced = tokio::spawn(async move { fleet::announce(&second, &me).await });
+    let announced = tokio::spawn(async move { pg_fleet::announce(&second, &me).await });
     session(
         &watcher,
         "wait_event_type = 'Lock'",
@@ -118,9 +118,9 @@ async fn many_replicas_announcing_at_once_on_a_database_without_the_table_all_su
         for i in 0..8 {
             let client = db.client().await;
             let me = instance("1.4.0", &format!("r{round}-{i}"), (4, 5), seconds(5));
-            tasks.push(tokio::spawn(
-                async move { fleet::announce(&client, &me).await },
-            ));
+            tasks.push(tokio::spawn(async move {
+                pg_fleet::announce(&client, &me).await
+            }));
         }
         for task in tasks {
             task.await.unwrap().unwrap();
@@ -137,7 +137,7 @@ async fn many_replicas_announcing_at_once_on_a_database_without_the_table_all_su
 async fn a_fleet_table_alone_is_not_taken_for_an_existing_schema_without_a_history() {
     // A `--no-migrate` replica announced itself before the migration Job ran.
     let db = TestDb::new().await;
-    fleet::announce(
+    pg_fleet::announce(
         &db.client().await,
         &instance("1.0.0", "early", (1, 2), seconds(5)),
     )

@@ -1,4 +1,4 @@
-//! The `schemagate_fleet` table: one row per serving instance, written by the instance
+//! PostgreSQL's `schemagate_fleet` table ([`crate::fleet`]): one row per serving instance, written by the instance
 //! itself and pruned by whoever finds it stale.
 //!
 //! Every time is the server's `now()`, written and compared on the server, so replicas
@@ -16,9 +16,7 @@ use std::sync::LazyLock;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
 
-use super::error::FleetError;
-use super::instance::Instance;
-use super::replica::{Replica, TABLE};
+use crate::fleet::{FleetError, Instance, Replica, TABLE};
 
 /// The table; docs/fleet.md describes each column.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schemagate_fleet (
@@ -57,9 +55,18 @@ static LIVE: LazyLock<String> = LazyLock::new(|| {
 /// Creates the table unless it exists; safe with any number of instances doing the same
 /// at once (see the module docs). Inside a transaction, losing that race aborts it.
 pub async fn ensure_table(client: &impl GenericClient) -> Result<(), FleetError> {
-    match crate::postgres::db::create_table_unless_exists(client, TABLE, CREATE).await {
+    match super::db::create_table_unless_exists(client, TABLE, CREATE).await {
         Err(e) if lost_the_race(&e) => Ok(()),
-        other => other.map_err(FleetError::query("create")),
+        other => other.map_err(query("create")),
+    }
+}
+
+/// A query failure while doing `action`, described as PostgreSQL describes it.
+fn query(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> FleetError {
+    move |source| FleetError::Query {
+        action,
+        message: super::db::describe(&source),
+        source: Box::new(source),
     }
 }
 
@@ -83,9 +90,9 @@ pub async fn announce(client: &Client, instance: &Instance) -> Result<(), FleetE
             ensure_table(client).await?;
             upsert(client, instance)
                 .await
-                .map_err(FleetError::query("announce this instance in"))
+                .map_err(query("announce this instance in"))
         }
-        other => other.map_err(FleetError::query("announce this instance in")),
+        other => other.map_err(query("announce this instance in")),
     }
 }
 
@@ -113,7 +120,7 @@ pub async fn leave(client: &Client, id: &str) -> Result<(), FleetError> {
         .await
     {
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(()),
-        other => other.map(drop).map_err(FleetError::query("leave")),
+        other => other.map(drop).map_err(query("leave")),
     }
 }
 
@@ -124,7 +131,7 @@ pub async fn live(client: &Client) -> Result<Vec<Replica>, FleetError> {
     let rows = match client.query(LIVE.as_str(), &[]).await {
         Ok(rows) => rows,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
-        Err(e) => return Err(FleetError::query("read")(e)),
+        Err(e) => return Err(query("read")(e)),
     };
     Ok(rows
         .iter()
