@@ -52,6 +52,8 @@
 //! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
 //! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query), a statement at a time:
 //!   statements, comments, trees, and what a transaction block refuses.
+//! - `sqlite`: the SQLite wing (feature `sqlite`): `sqlite:` URLs, the `flock` lock, the
+//!   tables, steps, backups and schema of a SQLite file.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`verify`]: every down proven to invert its up, on a scratch database.
@@ -89,6 +91,8 @@ pub mod schema;
 pub mod scratch;
 pub mod server;
 pub mod sql;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
 pub mod stop;
 pub mod verify;
 

@@ -95,6 +95,7 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
     let backup = Backup {
         path,
         manifest: Manifest {
+            engine: "postgresql".to_owned(),
             file: name,
             app_version: request.app_version.clone(),
             schema_version: request.schema_version,
@@ -148,6 +149,7 @@ pub async fn preview(
     let new = Backup {
         path: path.clone(),
         manifest: Manifest {
+            engine: "postgresql".to_owned(),
             file: name,
             app_version: request.app_version.clone(),
             schema_version: request.schema_version,
@@ -174,7 +176,7 @@ pub async fn preview(
 }
 
 /// Now, UTC, truncated to the millisecond the file name shows.
-fn now_to_the_millisecond() -> OffsetDateTime {
+pub(crate) fn now_to_the_millisecond() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_millisecond(now.millisecond()).unwrap_or(now)
 }
@@ -308,7 +310,7 @@ fn feed_verifier(
 }
 
 /// Creates the backup directory (and missing parents) 0700; an existing one is left as is.
-fn create_dir(dir: &Path) -> Result<(), BackupError> {
+pub(crate) fn create_dir(dir: &Path) -> Result<(), BackupError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -317,7 +319,7 @@ fn create_dir(dir: &Path) -> Result<(), BackupError> {
 }
 
 /// Makes the renames in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<(), BackupError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), BackupError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(BackupError::io("fsync the backup directory", dir))
@@ -329,7 +331,7 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 /// process holds locked (a writer locks its file while it writes; the kernel drops the lock
 /// when the process dies) and only those unwritten for [`STALE_AFTER`]. Never fails: a file
 /// that cannot be checked or removed is left, and the backup goes on.
-fn remove_stale_partials(dir: &Path) {
+pub(crate) fn remove_stale_partials(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -380,7 +382,7 @@ fn remove_stale_partials(dir: &Path) {
 /// The dump while it is written: removed on drop unless persisted, so every failure (and a
 /// cancelled future) leaves no partial file behind. Locked while open, so a run that dies
 /// without dropping it leaves a file the next backup knows to be abandoned.
-struct Partial {
+pub(crate) struct Partial {
     path: PathBuf,
     file: std::fs::File,
     persisted: bool,
@@ -388,7 +390,7 @@ struct Partial {
 
 impl Partial {
     /// Creates the file exclusively, mode 0600.
-    fn create(path: PathBuf) -> Result<Self, BackupError> {
+    pub(crate) fn create(path: PathBuf) -> Result<Self, BackupError> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -403,8 +405,13 @@ impl Partial {
         })
     }
 
+    /// Where it is being written.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Renames it to its final name.
-    fn persist(mut self, to: &Path) -> Result<(), BackupError> {
+    pub(crate) fn persist(mut self, to: &Path) -> Result<(), BackupError> {
         std::fs::rename(&self.path, to).map_err(BackupError::io("rename", self.path.clone()))?;
         self.persisted = true;
         Ok(())
