@@ -176,4 +176,57 @@ mod tests {
             "refinery parses the checksum from text"
         );
     }
+
+    /// A database refinery itself migrated (refinery + rusqlite, as an application has
+    /// it) is read as it is, and what schemagate records on top is accepted by refinery.
+    #[test]
+    fn a_database_migrated_by_refinery_is_read_as_it_is_and_refinery_reads_ours() {
+        let files: [(&str, &[u8]); 6] = [
+            ("V1__users.sql", b"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"),
+            ("V1__users.down.sql", b"DROP TABLE users;"),
+            ("V2__posts.sql", b"CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);"),
+            ("V2__posts.down.sql", b"DROP TABLE posts;"),
+            ("V3__index.sql", b"CREATE INDEX posts_user ON posts (user_id);"),
+            ("V3__index.down.sql", b"DROP INDEX posts_user;"),
+        ];
+        let catalogue = crate::catalogue::from_static("refinery", &files).unwrap();
+        let refinery_migration = |(name, sql): (&str, &[u8])| {
+            refinery::Migration::unapplied(
+                name.trim_end_matches(".sql"),
+                std::str::from_utf8(sql).unwrap(),
+            )
+            .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut connection = Connection::open(dir.path().join("app.db")).unwrap();
+        let by_refinery: Vec<_> = [files[0], files[2]].into_iter().map(refinery_migration).collect();
+        refinery::Runner::new(&by_refinery).run(&mut connection).unwrap();
+
+        let history = read(&connection).unwrap();
+        assert_eq!(history.len(), 2);
+        for (row, migration) in history.iter().zip(catalogue.migrations()) {
+            assert_eq!((row.version, row.name.as_str()), (migration.version, migration.name.as_str()));
+            let checksum = row.checksum.expect("refinery's checksum, read as a number");
+            assert!(migration.accepts(checksum), "version {}", row.version);
+            OffsetDateTime::parse(&row.applied_on, &Rfc3339).unwrap();
+        }
+        assert_eq!(current_version(&connection).unwrap(), 2);
+
+        // schemagate applies version 3; refinery reads its row as one of its own (its
+        // reader unwraps the time and the checksum, so a foreign format would panic). The
+        // checksum is the `int8-versions` one (see catalogue::checksum), which this build
+        // of refinery (int4, as tests/gate.rs needs it) would call divergent.
+        let third = &catalogue.migrations()[2];
+        connection.execute_batch(&third.up.sql).unwrap();
+        insert(&connection, third.version, &third.name, third.checksum).unwrap();
+        let read_by_refinery = refinery::Runner::new(&[])
+            .get_applied_migrations(&mut connection)
+            .unwrap();
+        let rows: Vec<_> = read_by_refinery
+            .iter()
+            .map(|m| (m.version(), m.name().to_owned(), m.checksum()))
+            .collect();
+        assert_eq!(rows[2], (3, "index".to_owned(), third.checksum));
+        assert_eq!(rows.len(), 3);
+    }
 }
