@@ -63,11 +63,11 @@ pub(crate) fn open(location: &Location, busy: Duration) -> Result<Connection, Sq
     let path = &location.path;
     local::refuse_network(path)?;
     let flags = match location.mode {
-        Mode::ReadWriteCreate => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Mode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
         Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
     };
-    if location.mode != Mode::ReadWriteCreate && !path.exists() {
+    if location.mode != Mode::Create && !path.exists() {
         return Err(SqliteError::Missing {
             path: path.clone(),
             mode: location.mode.as_str(),
@@ -99,26 +99,23 @@ mod tests {
     async fn rwc_creates_the_file_and_calls_run_on_the_blocking_pool() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
-        let db = Database::open(
-            at(path.clone(), Mode::ReadWriteCreate),
-            Duration::from_secs(1),
-        )
-        .await
-        .unwrap();
+        let db = Database::open(at(path.clone(), Mode::Create), Duration::from_secs(1))
+            .await
+            .unwrap();
         let answer = db
             .call(|c| c.query_row("SELECT 6 * 7", [], |r| r.get::<_, i64>(0)))
             .await
             .unwrap();
         assert_eq!(answer, 42);
         assert!(path.exists());
-        assert_eq!(db.location().mode, Mode::ReadWriteCreate);
+        assert_eq!(db.location().mode, Mode::Create);
     }
 
     #[test]
     fn rw_and_ro_refuse_a_missing_file_by_name_and_create_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing.db");
-        for mode in [Mode::ReadWrite, Mode::ReadOnly] {
+        for mode in [Mode::Write, Mode::ReadOnly] {
             let error = open(&at(path.clone(), mode), Duration::ZERO).unwrap_err();
             let message = error.to_string();
             assert!(message.contains("missing.db"), "{message}");
@@ -135,7 +132,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.db");
         std::fs::write(&path, "hello, this is not SQLite at all, just some text...").unwrap();
-        let error = open(&at(path, Mode::ReadWrite), Duration::ZERO).unwrap_err();
+        let error = open(&at(path, Mode::Write), Duration::ZERO).unwrap_err();
         assert!(matches!(error, SqliteError::Open { .. }), "{error:?}");
         assert!(error.to_string().contains("notes.db"), "{error}");
     }

@@ -33,8 +33,8 @@ pub(crate) fn certain_failure(script: &Script) -> Option<Problem> {
 
 /// [`certain_failure`] of a file's name, text and whether it runs in a transaction.
 fn certain_failure_of(file: &str, sql: &str, transactional: bool) -> Option<Problem> {
-    let place = |offset| line_column(&sql, offset);
-    let ranges = match split(&sql) {
+    let place = |offset| line_column(sql, offset);
+    let ranges = match split(sql) {
         Ok(ranges) => ranges,
         Err(Unterminated { at }) => {
             let (line, column) = place(at);

@@ -182,11 +182,20 @@ mod tests {
     #[test]
     fn a_database_migrated_by_refinery_is_read_as_it_is_and_refinery_reads_ours() {
         let files: [(&str, &[u8]); 6] = [
-            ("V1__users.sql", b"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"),
+            (
+                "V1__users.sql",
+                b"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);",
+            ),
             ("V1__users.down.sql", b"DROP TABLE users;"),
-            ("V2__posts.sql", b"CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);"),
+            (
+                "V2__posts.sql",
+                b"CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);",
+            ),
             ("V2__posts.down.sql", b"DROP TABLE posts;"),
-            ("V3__index.sql", b"CREATE INDEX posts_user ON posts (user_id);"),
+            (
+                "V3__index.sql",
+                b"CREATE INDEX posts_user ON posts (user_id);",
+            ),
             ("V3__index.down.sql", b"DROP INDEX posts_user;"),
         ];
         let catalogue = crate::catalogue::from_static("refinery", &files).unwrap();
@@ -199,13 +208,21 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let mut connection = Connection::open(dir.path().join("app.db")).unwrap();
-        let by_refinery: Vec<_> = [files[0], files[2]].into_iter().map(refinery_migration).collect();
-        refinery::Runner::new(&by_refinery).run(&mut connection).unwrap();
+        let by_refinery: Vec<_> = [files[0], files[2]]
+            .into_iter()
+            .map(refinery_migration)
+            .collect();
+        refinery::Runner::new(&by_refinery)
+            .run(&mut connection)
+            .unwrap();
 
         let history = read(&connection).unwrap();
         assert_eq!(history.len(), 2);
         for (row, migration) in history.iter().zip(catalogue.migrations()) {
-            assert_eq!((row.version, row.name.as_str()), (migration.version, migration.name.as_str()));
+            assert_eq!(
+                (row.version, row.name.as_str()),
+                (migration.version, migration.name.as_str())
+            );
             let checksum = row.checksum.expect("refinery's checksum, read as a number");
             assert!(migration.accepts(checksum), "version {}", row.version);
             OffsetDateTime::parse(&row.applied_on, &Rfc3339).unwrap();

@@ -32,7 +32,7 @@ impl Scratch {
         let path = dir.path().join("scratch.db");
         let location = Location {
             path: path.clone(),
-            mode: Mode::ReadWriteCreate,
+            mode: Mode::Create,
         };
         let connection = open(&location, Duration::from_secs(5))?;
         Ok(Self {

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 pub(crate) enum Mode {
     /// Read and write, creating the file when it is missing (the default, like SQLite's).
     #[default]
-    ReadWriteCreate,
+    Create,
     /// Read and write an existing file; a missing one is an error.
-    ReadWrite,
+    Write,
     /// Read only: the gate reads and serves, and refuses any change.
     ReadOnly,
 }
@@ -25,8 +25,8 @@ impl Mode {
     /// The word of the URL.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Mode::ReadWriteCreate => "rwc",
-            Mode::ReadWrite => "rw",
+            Mode::Create => "rwc",
+            Mode::Write => "rw",
             Mode::ReadOnly => "ro",
         }
     }
@@ -45,7 +45,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sqlite:{}", self.path.display())?;
         match self.mode {
-            Mode::ReadWriteCreate => Ok(()),
+            Mode::Create => Ok(()),
             mode => write!(f, "?mode={}", mode.as_str()),
         }
     }
@@ -175,8 +175,8 @@ fn parse_query(query: &str, offset: usize) -> Result<Mode, UrlError> {
         }
         let value_at = start + name.len() + 1;
         mode = Some(match value {
-            "rwc" => Mode::ReadWriteCreate,
-            "rw" => Mode::ReadWrite,
+            "rwc" => Mode::Create,
+            "rw" => Mode::Write,
             "ro" => Mode::ReadOnly,
             _ => return Err(UrlError::InvalidMode { at: value_at }),
         });
@@ -222,37 +222,28 @@ mod tests {
 
     #[test]
     fn both_forms_name_relative_and_absolute_files_as_sqlx_reads_them() {
-        assert_eq!(
-            ok("sqlite:app.db"),
-            ("app.db".into(), Mode::ReadWriteCreate)
-        );
-        assert_eq!(
-            ok("sqlite://app.db"),
-            ("app.db".into(), Mode::ReadWriteCreate)
-        );
+        assert_eq!(ok("sqlite:app.db"), ("app.db".into(), Mode::Create));
+        assert_eq!(ok("sqlite://app.db"), ("app.db".into(), Mode::Create));
         assert_eq!(
             ok("sqlite:data/app.db"),
-            ("data/app.db".into(), Mode::ReadWriteCreate)
+            ("data/app.db".into(), Mode::Create)
         );
         assert_eq!(
             ok("sqlite:/var/lib/app.db"),
-            ("/var/lib/app.db".into(), Mode::ReadWriteCreate)
+            ("/var/lib/app.db".into(), Mode::Create)
         );
         assert_eq!(
             ok("sqlite:///var/lib/app.db"),
-            ("/var/lib/app.db".into(), Mode::ReadWriteCreate)
+            ("/var/lib/app.db".into(), Mode::Create)
         );
-        assert_eq!(
-            ok("SQLITE:my%20app.db"),
-            ("my app.db".into(), Mode::ReadWriteCreate)
-        );
+        assert_eq!(ok("SQLITE:my%20app.db"), ("my app.db".into(), Mode::Create));
     }
 
     #[test]
     fn mode_takes_sqlites_three_words() {
-        assert_eq!(ok("sqlite:a.db?mode=rw").1, Mode::ReadWrite);
+        assert_eq!(ok("sqlite:a.db?mode=rw").1, Mode::Write);
         assert_eq!(ok("sqlite:a.db?mode=ro").1, Mode::ReadOnly);
-        assert_eq!(ok("sqlite:a.db?mode=rwc").1, Mode::ReadWriteCreate);
+        assert_eq!(ok("sqlite:a.db?mode=rwc").1, Mode::Create);
         assert_eq!(
             parse("sqlite:/x/a.db?mode=ro").unwrap().to_string(),
             "sqlite:/x/a.db?mode=ro"

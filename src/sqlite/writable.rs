@@ -58,13 +58,13 @@ mod tests {
             path: path.clone(),
             mode,
         };
-        writable(&connection, &at(Mode::ReadWriteCreate)).unwrap();
+        writable(&connection, &at(Mode::Create)).unwrap();
         let refused = writable(&connection, &at(Mode::ReadOnly)).unwrap_err();
         assert!(refused.to_string().contains("mode=ro"), "{refused}");
         // What SQLite falls back to when the file cannot be opened for writing.
         let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         assert!(matches!(
-            writable(&reader, &at(Mode::ReadWrite)),
+            writable(&reader, &at(Mode::Write)),
             Err(NotWritable::ReadOnlyFile { .. })
         ));
     }
