@@ -11,6 +11,8 @@
 //!   history in refinery's layout.
 //! - [`complete`], [`grammar`]: statements split as `sqlite3_complete()` does, and the
 //!   failures certain before anything runs.
+//! - [`run`]: a plan's steps in order, a stop heard between them, `--atomic` as one
+//!   transaction.
 //! - [`statements`], [`step`]: one step in `BEGIN IMMEDIATE … COMMIT` with its history
 //!   row, statements split by SQLite's own parser.
 //! - [`backup`], [`restore`]: verified copies with the online backup API, and back.
@@ -33,6 +35,7 @@ pub(crate) mod history;
 pub(crate) mod local;
 pub(crate) mod lock;
 pub(crate) mod restore;
+pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod scratch;
 pub(crate) mod statements;

@@ -97,16 +97,30 @@ pub(crate) fn apply(
     if transactional {
         run_all(&transaction, sql)?;
     }
+    record(&transaction, change).map_err(whole)?;
+    transaction.commit().map_err(whole)
+}
+
+/// Runs one step inside a transaction the caller holds (`--atomic`: one for the plan).
+pub(crate) fn apply_within(
+    connection: &Connection,
+    sql: &str,
+    change: HistoryChange<'_>,
+) -> Result<(), StepError> {
+    run_all(connection, sql)?;
+    record(connection, change).map_err(whole)
+}
+
+/// Writes a step's history change.
+fn record(connection: &Connection, change: HistoryChange<'_>) -> rusqlite::Result<()> {
     match change {
         HistoryChange::Record {
             version,
             name,
             checksum,
-        } => history::insert(&transaction, version, name, checksum),
-        HistoryChange::Forget { version } => history::delete(&transaction, version),
+        } => history::insert(connection, version, name, checksum),
+        HistoryChange::Forget { version } => history::delete(connection, version),
     }
-    .map_err(whole)?;
-    transaction.commit().map_err(whole)
 }
 
 /// Runs every statement of `sql`, in order, as SQLite's parser splits it.
