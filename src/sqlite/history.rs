@@ -12,7 +12,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::SqliteError;
-use crate::history::{Applied, TABLE};
+use crate::history::Applied;
+
+/// refinery's table name.
+const TABLE: &str = "refinery_schema_history";
 
 /// refinery's DDL (with `int8-versions`), so both tools create the same table.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
