@@ -8,7 +8,7 @@
 //! What retrying cannot fix (a TLS or certificate failure, rejected credentials, a missing
 //! database) fails at once; anything else is retried until `--connect-timeout`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -17,6 +17,7 @@ use tokio_postgres::Client;
 
 use crate::connection::connect::{Failed, PoolConnect};
 use crate::connection::{Connection, ConnectionError, Connector};
+use crate::postgres::PgPool;
 
 /// The tasks driving the sessions [`connect`] and [`connect_to_database`] opened, until they
 /// end: a dropped client's task sends PostgreSQL's Terminate message and closes the socket.
@@ -222,7 +223,7 @@ pub fn pool(
     application_name: &str,
     timeout: Duration,
     max_size: usize,
-) -> Result<Pool, DbError> {
+) -> Result<Arc<dyn crate::engine::Pool>, DbError> {
     let connector = connector(connection, application_name)?;
     let first = &connection.targets()[..1];
     let config = first
@@ -248,6 +249,7 @@ pub fn pool(
         .create_timeout(Some(timeout))
         .recycle_timeout(Some(timeout))
         .build()
+        .map(|pool| Arc::new(PgPool(pool)) as Arc<dyn crate::engine::Pool>)
         .map_err(|source| DbError::Pool { source })
 }
 

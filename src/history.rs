@@ -11,6 +11,8 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
 
+use crate::applied::Applied;
+
 /// refinery's table name.
 pub const TABLE: &str = "refinery_schema_history";
 
@@ -20,19 +22,6 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
              name VARCHAR(255),
              applied_on VARCHAR(255),
              checksum VARCHAR(255))";
-
-/// One row of the history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// Schema version.
-    pub version: i64,
-    /// Name as recorded.
-    pub name: String,
-    /// When, as refinery records it (RFC 3339).
-    pub applied_on: String,
-    /// refinery's checksum, or `None` when the stored text is not a number.
-    pub checksum: Option<u64>,
-}
 
 /// Reading or writing the history failed.
 #[derive(Debug, thiserror::Error)]

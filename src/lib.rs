@@ -68,6 +68,7 @@
 //!   change (would it break a live replica of another release?).
 
 pub mod adopt;
+pub mod applied;
 pub mod audit;
 pub mod backup;
 pub mod baseline;
@@ -77,16 +78,19 @@ pub mod connection;
 pub mod db;
 pub mod ddl;
 pub mod duration;
+pub mod engine;
 pub mod fleet;
 pub mod gate;
 pub mod history;
 pub(crate) mod input;
+pub mod limits;
 pub mod lint;
 pub mod lock;
 pub mod migrate;
 pub mod plan;
 pub mod pooler;
 pub mod position;
+pub(crate) mod postgres;
 pub mod schema;
 pub mod scratch;
 pub mod server;

@@ -6,7 +6,7 @@
 //! history is read once per run rather than once per migration, and no-transaction files
 //! interleave in version order.
 
-use std::ops::ControlFlow;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use refinery_core::traits::r#async::AsyncTransaction;
@@ -14,183 +14,35 @@ use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
 use crate::catalogue::{Catalogue, Down, Script};
-use crate::ddl::{self, Limits, Settings};
+use crate::ddl;
+use crate::engine::step::verb;
+use crate::engine::{Executed, Execution, Observer, StatementAt, StepFailed};
 use crate::history;
-use crate::plan::{Direction, Plan, Step};
+use crate::limits::Settings;
+use crate::plan::{Direction, Step};
 use crate::position::{byte_offset, line_column};
 
 mod atomic;
 
-/// A step failed; the steps before it are committed.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{verb} {version} ({file}) failed{position}: {error}{blocked}{partial}; {done}; {outcome}",
-    error = crate::db::describe(&self.error),
-    blocked = self.blocked_by.as_ref().map(|b| format!("; it waited for locks held by {b}")).unwrap_or_default(),
-    verb = verb(self.direction), version = self.step.version, file = self.step.file,
-    position = where_it_failed(self.position, self.statement),
-    partial = if self.step.transactional { "" } else { " (this file runs outside a transaction: its statements before the failing one stay applied, and its history row was not written)" },
-    done = if self.atomic { "--atomic: the whole plan was rolled back with it, the steps before it included".to_owned() } else { done(&self.completed) },
-    outcome = self.outcome(),
-)]
-pub struct StepFailed {
-    /// Up or down.
-    pub direction: Direction,
-    /// The step that failed.
-    pub step: Step,
-    /// PostgreSQL's error (its SQLSTATE, detail and hint); shown described.
-    #[source]
-    pub error: tokio_postgres::Error,
-    /// Line and column of the error in the file, when PostgreSQL gives one.
-    pub position: Option<(usize, usize)>,
-    /// The statement that failed, in a file run a statement at a time.
-    pub statement: Option<StatementAt>,
-    /// Versions completed in this run before the failure.
-    pub completed: Vec<i64>,
-    /// The schema version the database is at.
-    pub at: i64,
-    /// The connection was lost (server restart, `pg_terminate_backend`, network): the SQL
-    /// may be fine, and the step's commit may or may not have reached the server.
-    pub connection_lost: bool,
-    /// The statement was cancelled (SQLSTATE 57014): by a stop while it waited for a lock,
-    /// or by an operator's `pg_cancel_backend`.
-    pub cancelled: bool,
-    /// Who held the lock it waited for when its retries ran out.
-    pub blocked_by: Option<String>,
-    /// The plan ran in one transaction (`--atomic`): nothing of it stays applied.
-    pub atomic: bool,
-}
-
-impl StepFailed {
-    /// PostgreSQL's SQLSTATE, when the server answered (e.g. `42P07` for a relation that
-    /// already exists).
-    pub fn sqlstate(&self) -> Option<&tokio_postgres::error::SqlState> {
-        self.error.code()
-    }
-
-    /// Where the database is and what to do next.
-    fn outcome(&self) -> String {
-        if self.connection_lost {
-            format!(
-                "the connection to the database was lost (server restart, terminated session or network failure), and the migration lock with it, so PostgreSQL rolled this step back unless its commit had already completed and no later step was started: the database is at schema version {at}, or {version} if it had. Run again once the database is reachable; applied steps are skipped (`schemagate status` shows where it is)",
-                at = self.at,
-                version = self.step.version,
-            )
-        } else {
-            format!(
-                "the database is at schema version {}. Fix the file and run again",
-                self.at
-            )
-        }
-    }
-}
-
-/// Which statement of a file run a statement at a time failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatementAt {
-    /// Its number in the file, from 1.
-    pub index: usize,
-    /// How many statements the file has.
-    pub count: usize,
-    /// The line it starts at.
-    pub line: usize,
-}
-
-/// " at statement 3 of 5 (line 12, column 8)", " at statement 3 of 5 (which starts at line
-/// 12)" when the server gives no position, " at line 4, column 2" for a transactional file.
-fn where_it_failed(position: Option<(usize, usize)>, statement: Option<StatementAt>) -> String {
-    match (statement, position) {
-        (Some(s), Some((line, column))) => format!(
-            " at statement {} of {} (line {line}, column {column})",
-            s.index, s.count
-        ),
-        (Some(s), None) => format!(
-            " at statement {} of {} (which starts at line {})",
-            s.index, s.count, s.line
-        ),
-        (None, Some((line, column))) => format!(" at line {line}, column {column}"),
-        (None, None) => String::new(),
-    }
-}
-
-fn verb(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Up => "migration",
-        Direction::Down => "rollback of",
-    }
-}
-
-fn done(completed: &[i64]) -> String {
-    match completed {
-        [] => "no step of this run was completed before it".to_owned(),
-        versions => format!(
-            "completed before it in this run: {}",
-            versions
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// How a run of [`execute`] ended, when no step failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Executed {
-    /// Every step ran.
-    Completed,
-    /// `on_step` asked to stop after a step; the database is at `at`.
-    Stopped {
-        /// The schema version after the last completed step.
-        at: i64,
-    },
-}
-
-/// What [`execute`] runs: the plan, the catalogue its steps come from, the DDL limits, and
-/// `prelude` (e.g. [`history::WIDEN`]), which runs with the first step's history change, in
-/// its transaction.
-pub struct Execution<'a> {
-    /// The release's migrations.
-    pub catalogue: &'a Catalogue,
-    /// The steps.
-    pub plan: &'a Plan,
-    /// Run with the first history change.
-    pub prelude: Option<&'a str>,
-    /// Lock and statement timeouts, retries.
-    pub limits: Limits,
-    /// The whole plan in one transaction (`--atomic`): every step transactional, none
-    /// committed unless all are.
-    pub atomic: bool,
-}
-
-/// Hears what [`execute`] does.
-pub trait Observer {
-    /// A step completed in `took`; [`ControlFlow::Break`] stops before the next one: a stop
-    /// is honoured between steps, never inside one, so each step is committed whole or not
-    /// started.
-    fn step_done(&mut self, step: &Step, took: Duration) -> ControlFlow<()>;
-
-    /// A statement of `step` gave up waiting for a lock; `pause` is how long until the step
-    /// runs again (`None`: the retries are spent). Returns who blocked it, if known.
-    fn lock_wait(&mut self, step: &Step, attempt: usize, pause: Option<Duration>)
-    -> Option<String>;
-}
-
-/// Runs every step of the plan in order.
-pub async fn execute(
+/// Runs every step of the plan in order; `prelude` (e.g. [`history::WIDEN`]) runs with
+/// the first step's history change, in its transaction; `blockers` is who the watcher last
+/// saw blocking a step, told with each lock wait.
+pub(crate) async fn execute(
     client: &mut Client,
     execution: &Execution<'_>,
+    prelude: Option<&str>,
+    blockers: &Mutex<Option<String>>,
     observer: &mut (dyn Observer + Send),
 ) -> Result<Executed, StepFailed> {
     if execution.atomic {
-        return atomic::execute(client, execution, observer).await;
+        return atomic::execute(client, execution, prelude, blockers, observer).await;
     }
     let plan = execution.plan;
     let mut completed = Vec::with_capacity(plan.steps.len());
     let mut at = plan.current;
     for (index, step) in plan.steps.iter().enumerate() {
         let (script, mut history_statement) = step_parts(execution.catalogue, plan.direction, step);
-        if let (0, Some(prelude)) = (index, execution.prelude) {
+        if let (0, Some(prelude)) = (index, prelude) {
             history_statement = format!("{prelude};\n{history_statement}");
         }
         let settings = execution.limits.for_file(script.timeouts);
@@ -200,7 +52,7 @@ pub async fn execute(
         let mut retry = |_: &tokio_postgres::Error| {
             attempt += 1;
             let pause = pauses.next();
-            blocked_by = observer.lock_wait(step, attempt, pause);
+            blocked_by = told(observer, blockers, step, attempt, pause);
             pause
         };
         let started = Instant::now();
@@ -210,7 +62,8 @@ pub async fn execute(
             return Err(StepFailed {
                 direction: plan.direction,
                 step: step.clone(),
-                error: failed.error,
+                described: crate::db::describe(&failed.error),
+                error: Box::new(failed.error),
                 position,
                 statement: failed.statement,
                 completed,
@@ -241,6 +94,20 @@ pub async fn execute(
         }
     }
     Ok(Executed::Completed)
+}
+
+/// Tells `observer` that `step` gave up waiting for a lock, with who the watcher saw
+/// blocking it; returns them.
+fn told(
+    observer: &mut (dyn Observer + Send),
+    blockers: &Mutex<Option<String>>,
+    step: &Step,
+    attempt: usize,
+    pause: Option<Duration>,
+) -> Option<String> {
+    let seen = blockers.lock().map(|b| b.clone()).unwrap_or_default();
+    observer.lock_wait(step, attempt, pause, seen.as_deref());
+    seen
 }
 
 /// The script of a step and the statement that records it in the history.
@@ -330,7 +197,7 @@ async fn run(
     retry: &mut Retry<'_>,
 ) -> Result<(), RunFailed> {
     if script.transactional {
-        let set = settings.statements(true);
+        let set = ddl::statements(&settings, true);
         let queries = [set.as_str(), script.sql.as_str(), history_statement];
         loop {
             match AsyncTransaction::execute(client, queries.into_iter()).await {
@@ -346,7 +213,7 @@ async fn run(
         }
     }
     client
-        .batch_execute(&settings.statements(false))
+        .batch_execute(&ddl::statements(&settings, false))
         .await
         .map_err(|e| RunFailed::new(e, &script.sql, None))?;
     // Split by PostgreSQL's grammar; each range is a statement's place in the file.
@@ -391,57 +258,5 @@ fn error_offset(sql: &str, error: &tokio_postgres::Error, base: usize) -> Option
             Some(byte_offset(sql, base, usize::try_from(*position).ok()?))
         }
         ErrorPosition::Internal { .. } => None,
-    }
-}
-
-/// What a gate run did, for the caller's output and metrics (`Gate::run` returns it).
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// The plan it executed (or would have, on a dry run); with `no_migrate`, an empty plan
-    /// at the version found.
-    pub plan: Plan,
-    /// How long it waited for the migration lock.
-    pub lock_waited: Duration,
-    /// Each executed step and its duration.
-    pub durations: Vec<(Step, Duration)>,
-    /// The backup taken before the first step, if one was.
-    pub backup: Option<crate::backup::Backup>,
-    /// Whether a backup was due but skipped.
-    pub backup_skipped: bool,
-    /// How many times a step was retried after a DDL lock timeout.
-    pub lock_retries: u64,
-    /// The DDL limits it ran (or would run) with.
-    pub limits: Limits,
-    /// Unwaived lint findings in the plan, logged as warnings (DESIGN §12).
-    pub lint_findings: usize,
-    /// Whether this was a dry run (nothing changed).
-    pub dry_run: bool,
-    /// The live replicas of every release, by release (DESIGN §14).
-    pub fleet: Vec<crate::fleet::Group>,
-    /// The fleet's verdict on the plan ("the fleet admits migrating to 5", "refused by
-    /// the fleet: …"), or how `--ignore-fleet` overrode it.
-    pub admission: String,
-    /// `serve` only: the target the fleet does not admit yet; the schema stays at
-    /// `plan.target` (inside the window) and moves there in the background once admitted.
-    pub deferred: Option<i64>,
-}
-
-impl Report {
-    /// A run that changed nothing and leaves the schema at `version`.
-    pub fn unchanged(version: i64, limits: Limits, admission: String) -> Self {
-        Self {
-            plan: Plan::at(version),
-            lock_waited: Duration::ZERO,
-            durations: Vec::new(),
-            backup: None,
-            backup_skipped: false,
-            lock_retries: 0,
-            limits,
-            lint_findings: 0,
-            dry_run: true,
-            fleet: Vec::new(),
-            admission,
-            deferred: None,
-        }
     }
 }

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
+use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down, Migration};
 use crate::config::Window;
-use crate::history::Applied;
 
 pub mod stranding;
 pub mod window;

@@ -5,6 +5,7 @@
 //! - [`builder`]: [`Release`], [`Gate`], [`GateBuilder`]: settings in, nothing connected yet.
 //! - [`settings`]: every setting with the CLI's defaults.
 //! - [`error`]: [`Exit`] codes and the typed [`Error`] of each situation.
+//! - [`report`]: [`Report`], what a gate run did.
 //! - [`run`]: the gate itself (lock, plan, lint, backup, steps, verdict), `check`, `status`.
 //! - [`serve`]: `/health` and `/metrics` as a composable warp filter, the background
 //!   refresh, and the standalone [`Application`].
@@ -19,6 +20,7 @@
 pub mod builder;
 pub mod error;
 pub mod event;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod settings;
@@ -30,7 +32,6 @@ mod baseline;
 mod lint;
 mod locked;
 mod rollback;
-mod session;
 mod steps;
 mod verdicts;
 mod verify;
@@ -38,6 +39,7 @@ mod verify;
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
 pub use error::{Cause, Error, Exit, Stopped};
 pub use event::Event;
-pub use run::{Report, Status};
+pub use report::Report;
+pub use run::Status;
 pub use serve::Application;
 pub use settings::{BackupSettings, FleetSettings, ServiceSettings, Settings};
