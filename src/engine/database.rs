@@ -13,6 +13,9 @@ use crate::gate::Error;
 /// asked).
 #[async_trait]
 pub(crate) trait Engine: Send + Sync {
+    /// `postgresql`, `sqlite` or `mysql`: the engine as `/health` and manifests name it.
+    fn name(&self) -> &'static str;
+
     /// A new session, retried until the connect timeout (exit 4; a bad URL exit 2).
     async fn connect(&self) -> Result<Box<dyn Session>, Error>;
 

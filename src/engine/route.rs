@@ -62,8 +62,10 @@ pub(crate) fn kind(url: &str) -> Kind {
 pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Error> {
     match kind(url) {
         Kind::Postgres => crate::postgres::engine(url, context),
-        // The SQLite and MariaDB wings plug in here, each behind its feature:
-        // `Kind::Sqlite => crate::sqlite::engine(url, context),`
+        #[cfg(feature = "sqlite")]
+        Kind::Sqlite => crate::sqlite::engine(url, context),
+        // The MariaDB wing plugs in here, behind its feature.
+        #[allow(unreachable_patterns, reason = "SQLite is matched above when built in")]
         unbuilt @ (Kind::Sqlite | Kind::Mysql) => Err(Error::new(
             Exit::Usage,
             NotBuilt {
@@ -77,6 +79,10 @@ pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Erro
 /// source has already described ([`crate::gate::error::chain`] stops there). Each wing
 /// adds its driver.
 pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    #[cfg(feature = "sqlite")]
+    if crate::sqlite::is_driver_error(error) {
+        return true;
+    }
     crate::postgres::is_driver_error(error)
 }
 

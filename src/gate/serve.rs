@@ -131,6 +131,7 @@ impl Gate {
         let compat = &self.release.compat;
         Judge {
             app_version: compat.tag(),
+            engine: self.engine().map_or("", |engine| engine.name()),
             window: compat.window,
             catalogue: self
                 .release

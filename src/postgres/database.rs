@@ -64,6 +64,10 @@ pub(crate) fn engine(url: &str, context: &engine::Context) -> Result<Arc<dyn Eng
 
 #[async_trait]
 impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "postgresql"
+    }
+
     async fn connect(&self) -> Result<Box<dyn Session>, Error> {
         Ok(Box::new(self.target.connect().await?))
     }

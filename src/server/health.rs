@@ -30,6 +30,8 @@ pub struct Observation {
 pub struct Judge {
     /// `v1.4.0`.
     pub app_version: String,
+    /// The engine of the database (`postgresql`, `sqlite`), as `/health` names it.
+    pub engine: &'static str,
     /// The release's window.
     pub window: Window,
     /// The versions of the release's catalogue, sorted, to count pending migrations.
@@ -79,6 +81,7 @@ struct Schema {
 
 #[derive(Serialize)]
 struct Database {
+    engine: &'static str,
     reachable: bool,
     checked_at: String,
 }
@@ -134,6 +137,7 @@ impl Judge {
                 compatible,
             },
             database: Database {
+                engine: self.engine,
                 reachable: seen.reachable,
                 checked_at: seen.checked_at.format(&Rfc3339).unwrap_or_default(),
             },
@@ -223,6 +227,7 @@ mod tests {
     fn judge(baseline: i64, no_migrate: bool) -> Judge {
         Judge {
             app_version: "v1.4.0".to_owned(),
+            engine: "postgresql",
             window: Window {
                 min: 5,
                 max: 7,
@@ -255,7 +260,7 @@ mod tests {
             json(&verdict),
             serde_json::json!({"status":"ok","version":"v1.4.0",
                 "schema":{"current":7,"min":5,"max":7,"pending":0,"compatible":true},
-                "database":{"reachable":true,"checked_at":"2026-11-22T10:00:00Z"},
+                "database":{"engine":"postgresql","reachable":true,"checked_at":"2026-11-22T10:00:00Z"},
                 "fleet":[]})
         );
     }

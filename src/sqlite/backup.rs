@@ -18,7 +18,9 @@ use super::history;
 use crate::backup::dump::{
     Partial, create_dir, now_to_the_millisecond, remove_stale_partials, sync_dir,
 };
-use crate::backup::{Backup, BackupError, Manifest, Origin, manifest};
+use crate::backup::tools::Tool;
+use crate::backup::{Backup, BackupError, Manifest, Origin, Preview, Retention, manifest};
+use crate::engine::BackupRequest;
 
 /// Pages copied per step of the backup API; between steps the application may write.
 pub(crate) const PAGES_PER_STEP: std::os::raw::c_int = 4096;
@@ -89,6 +91,73 @@ pub(crate) fn origin(database: &Path) -> Origin {
     }
 }
 
+/// What a backup now, then retention by `policy`, would do (`backup --dry-run`); creates,
+/// writes and removes nothing.
+pub(crate) fn preview(
+    database: &Path,
+    request: &BackupRequest<'_>,
+    policy: Retention,
+) -> Result<Preview, BackupError> {
+    let created_at = now_to_the_millisecond();
+    let origin = origin(database);
+    let name = manifest::named(
+        &origin.database,
+        request.schema_version,
+        created_at,
+        "sqlite",
+    );
+    let path = request.dir.join(&name);
+    let mut backups = crate::backup::list_of(request.dir, &origin)?;
+    let new = Backup {
+        path: path.clone(),
+        manifest: manifest_of(
+            name,
+            origin,
+            request.app_version.clone(),
+            request.schema_version,
+            created_at,
+        ),
+    };
+    backups.insert(0, new);
+    let prune = crate::backup::retention::select(&backups, policy, created_at, &path)
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok(Preview {
+        path,
+        pg_dump: Tool {
+            path: PathBuf::from("SQLite's online backup API"),
+            version: format!("SQLite {}", rusqlite::version()),
+        },
+        prune,
+    })
+}
+
+/// The manifest of a backup named `file` of `origin`, before its size, hash and duration
+/// are known.
+fn manifest_of(
+    file: String,
+    origin: Origin,
+    app_version: String,
+    schema_version: i64,
+    created_at: time::OffsetDateTime,
+) -> Manifest {
+    Manifest {
+        engine: "sqlite".to_owned(),
+        file,
+        app_version,
+        schema_version,
+        database: origin.database,
+        created_at,
+        size_bytes: 0,
+        sha256: String::new(),
+        duration_seconds: 0.0,
+        pg_dump_version: String::new(),
+        server_version: rusqlite::version().to_owned(),
+        system_identifier: None,
+    }
+}
+
 /// Takes a verified backup of `live` (the database at `database`), under the caller's
 /// migration lock.
 pub(crate) fn take(
@@ -120,18 +189,16 @@ pub(crate) fn take(
     let backup = Backup {
         path,
         manifest: Manifest {
-            engine: "sqlite".to_owned(),
-            file: name,
-            app_version: request.app_version.clone(),
-            schema_version: request.schema_version,
-            database: origin.database,
-            created_at,
             size_bytes,
             sha256,
             duration_seconds: started.elapsed().as_secs_f64(),
-            pg_dump_version: String::new(),
-            server_version: rusqlite::version().to_owned(),
-            system_identifier: None,
+            ..manifest_of(
+                name,
+                origin,
+                request.app_version.clone(),
+                request.schema_version,
+                created_at,
+            )
         },
     };
     if let Err(error) = backup.write_manifest() {

@@ -3,6 +3,11 @@
 //! rusqlite blocks the calling thread for the whole of a statement (a migration may take
 //! minutes), so every call runs through [`Database::call`] on tokio's blocking pool, one
 //! at a time per connection.
+//!
+//! A file that does not exist yet (`mode=rwc`) is not created by reading it: `status`,
+//! `check`, `plan` and dry runs read an empty in-memory database in its place, and the
+//! file is created only when a change is about to be made ([`Database::create_file`],
+//! under the migration lock).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -16,22 +21,65 @@ use super::url::{Location, Mode};
 /// An open SQLite database, shareable between tasks.
 #[derive(Debug, Clone)]
 pub(crate) struct Database {
-    connection: Arc<Mutex<Connection>>,
+    connection: Arc<Mutex<Held>>,
     location: Arc<Location>,
+    busy: Duration,
+}
+
+/// The connection, and whether it stands in for a file not created yet.
+#[derive(Debug)]
+struct Held {
+    connection: Connection,
+    stand_in: bool,
 }
 
 impl Database {
     /// Opens `location` on the blocking pool; see [`open`].
     pub(crate) async fn open(location: Location, busy: Duration) -> Result<Self, SqliteError> {
-        let (connection, location) = tokio::task::spawn_blocking(move || {
-            open(&location, busy).map(|connection| (connection, location))
+        let (held, location) = tokio::task::spawn_blocking(move || {
+            let stand_in = location.mode == Mode::Create && !location.path.exists();
+            let connection = if stand_in {
+                local::refuse_network(&location.path)?;
+                Connection::open_in_memory().map_err(|source| SqliteError::Open {
+                    path: location.path.clone(),
+                    source,
+                })?
+            } else {
+                open(&location, busy)?
+            };
+            Ok::<_, SqliteError>((
+                Held {
+                    connection,
+                    stand_in,
+                },
+                location,
+            ))
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            connection: Arc::new(Mutex::new(held)),
             location: Arc::new(location),
+            busy,
         })
+    }
+
+    /// Opens (and so creates) the file in place of the empty stand-in, if this database
+    /// has one; its clones use the file from then on.
+    pub(crate) async fn create_file(&self) -> Result<(), SqliteError> {
+        let held = Arc::clone(&self.connection);
+        let location = Arc::clone(&self.location);
+        let busy = self.busy;
+        tokio::task::spawn_blocking(move || {
+            let mut held = held.lock().unwrap_or_else(PoisonError::into_inner);
+            if held.stand_in {
+                held.connection = open(&location, busy)?;
+                held.stand_in = false;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     /// Where the database is.
@@ -48,8 +96,8 @@ impl Database {
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            work(&mut connection)
+            let mut held = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut held.connection)
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
@@ -96,12 +144,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rwc_creates_the_file_and_calls_run_on_the_blocking_pool() {
+    async fn rwc_creates_the_file_only_for_a_change_and_calls_run_on_the_blocking_pool() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         let db = Database::open(at(path.clone(), Mode::Create), Duration::from_secs(1))
             .await
             .unwrap();
+        let tables: i64 = db
+            .call(|c| c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(tables, 0);
+        assert!(!path.exists(), "reading creates nothing");
+        db.clone().create_file().await.unwrap();
+        db.call(|c| c.execute_batch("CREATE TABLE t (x)"))
+            .await
+            .unwrap();
+        let again = Database::open(at(path.clone(), Mode::Write), Duration::ZERO)
+            .await
+            .unwrap();
+        let tables: i64 = again
+            .call(|c| c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(tables, 1, "the clone's table went into the file");
         let answer = db
             .call(|c| c.query_row("SELECT 6 * 7", [], |r| r.get::<_, i64>(0)))
             .await

@@ -18,7 +18,10 @@ use rusqlite::Connection;
 
 use super::complete::{self, Unterminated};
 use super::statements::first_token;
-use crate::catalogue::{Problem, Script};
+use crate::catalogue::{CatalogueError, Problem, Script};
+use crate::config::Compat;
+use crate::engine::Grammar;
+use crate::lint::{Finding, LintError, LintFile};
 use crate::position::line_column;
 
 /// The byte ranges of `sql`'s statements; see [`complete::split`].
@@ -100,6 +103,32 @@ fn syntax_error(error: &rusqlite::Error) -> Option<(String, usize)> {
         || message == "incomplete input"
         || message.starts_with("unrecognized token");
     parser.then_some((message, offset))
+}
+
+/// SQLite's grammar for the seam.
+pub(crate) struct SqliteGrammar;
+
+impl Grammar for SqliteGrammar {
+    fn check_pending(
+        &self,
+        origin: &str,
+        scripts: &mut dyn Iterator<Item = &Script>,
+    ) -> Result<(), CatalogueError> {
+        let problems: Vec<Problem> = scripts.filter_map(certain_failure).collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CatalogueError::Invalid {
+                origin: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    fn lint(&self, _: &LintFile, _: &Compat) -> Result<Vec<Finding>, LintError> {
+        // PostgreSQL's rules do not apply, and SQLite has none yet (docs/lint.md).
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::SqliteError;
-use crate::history::Applied;
+use crate::applied::Applied;
 
 /// refinery's table name.
 const TABLE: &str = "refinery_schema_history";

@@ -129,11 +129,6 @@ impl FileLock {
         self.waited
     }
 
-    /// The lock file.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Frees the lock, first blanking the holder so nobody is named after it left.
     pub(crate) fn release(self) -> Result<(), FileLockError> {
         let blank = self.file.set_len(0).and_then(|()| self.file.unlock());
@@ -190,7 +185,15 @@ mod tests {
         let held = FileLock::acquire(&database, Duration::ZERO, &mut never)
             .await
             .unwrap();
-        assert_eq!(held.path(), dir.path().join("app.db-schemagate.lock"));
+        assert_eq!(
+            lock_path(&database),
+            dir.path().join("app.db-schemagate.lock")
+        );
+        assert!(
+            std::fs::read_to_string(lock_path(&database))
+                .unwrap()
+                .starts_with("pid ")
+        );
         let mut heard = Vec::new();
         let error = FileLock::acquire(&database, Duration::from_millis(120), &mut |h| {
             heard.push(h.to_owned())

@@ -20,25 +20,37 @@
 //!   [`scratch`]: the scratch database, always removed.
 //! - [`writable`]: refusing a change to a read-only database.
 //! - [`error`]: what goes wrong opening, reading and writing.
-
-// Until the engine seam lands (src/engine/), only the tests call the wing.
-#![allow(dead_code, reason = "plugged into the engine seam once it lands")]
+//! - `engine`, `session`, `held`, `pool`, [`scratch`]: the wing behind the seam's traits
+//!   ([`crate::engine`]): the engine of a `sqlite:` URL, its sessions, the held lock, the
+//!   refresh's connection and the scratch database.
 
 pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod complete;
 pub(crate) mod connect;
+mod engine;
 pub(crate) mod error;
 pub(crate) mod fleet;
 pub(crate) mod grammar;
+mod held;
 pub(crate) mod history;
 pub(crate) mod local;
 pub(crate) mod lock;
+mod pool;
 pub(crate) mod restore;
 pub(crate) mod run;
 pub(crate) mod schema;
 pub(crate) mod scratch;
+mod session;
 pub(crate) mod statements;
 pub(crate) mod step;
 pub(crate) mod url;
 pub(crate) mod writable;
+
+pub(crate) use engine::engine;
+
+/// Whether `error` is rusqlite's own, which the errors keeping it as their source have
+/// described already.
+pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.is::<rusqlite::Error>()
+}

@@ -16,7 +16,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use super::audit::{self, COLUMNS};
 use super::backup::{CopyError, PAGES_PER_STEP, digest, origin, verify};
 use super::history::has_table;
-use crate::backup::Backup;
+use crate::backup::{Backup, RestorePlan, Server};
+use crate::gate::{Error, Exit};
 
 /// A restore was refused (nothing changed) or failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,36 @@ pub(crate) fn restore(
         .and_then(|copy| copy.run_to_completion(PAGES_PER_STEP, Duration::ZERO, None))
         .map_err(failed("copy the backup into the database"))?;
     put_back(live, &kept).map_err(failed("put the audit trail back"))
+}
+
+/// What restoring `file` over the database at `database` will do, once the backup passed
+/// every check (exit 2 for a file that is not a backup, 5 for one refused); changes
+/// nothing. The PostgreSQL-only parts of the plan (schemas, table of contents, lock
+/// counts) are empty.
+pub(crate) fn plan(database: &Path, file: &Path) -> Result<RestorePlan, Error> {
+    let backup = Backup::load(file).map_err(|e| Error::new(Exit::Usage, e))?;
+    check(database, &backup).map_err(|e| Error::new(Exit::BackupFailed, e))?;
+    let audit = Connection::open_with_flags(database, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| has_table(&c, "schemagate_audit"))
+        .unwrap_or(false);
+    Ok(RestorePlan {
+        database: backup.manifest.database.clone(),
+        server: Server {
+            database: backup.manifest.database.clone(),
+            major: 0,
+            version: rusqlite::version().to_owned(),
+            system_identifier: None,
+        },
+        backup,
+        schemas: Vec::new(),
+        kept: Vec::new(),
+        kept_extensions: Vec::new(),
+        globals: Vec::new(),
+        audit,
+        list: String::new(),
+        locks_needed: 0,
+        lock_table: (0, 0),
+    })
 }
 
 /// Refuses a backup that is not a sound one of this database.

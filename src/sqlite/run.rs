@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use super::connect::Database;
 use super::step::{self, HistoryChange, StepError};
 use crate::catalogue::{Catalogue, Down};
+use crate::engine::{Executed, Execution, Observer, StatementAt, StepFailed};
 use crate::plan::{Direction, Plan, Step};
 
 /// How a run ended when no step failed.
@@ -99,6 +100,66 @@ pub(crate) async fn execute(
         return Err(fail(last, error, Vec::new(), plan.current));
     }
     Ok(Ran::Completed)
+}
+
+/// [`execute`] for the seam: `observer` hears each step, and a failure becomes the
+/// engine-neutral [`StepFailed`].
+pub(crate) async fn execute_observed(
+    database: &Database,
+    run: &Execution<'_>,
+    observer: &mut (dyn Observer + Send),
+) -> Result<Executed, StepFailed> {
+    let mut step_done = |step: &Step, took: Duration| observer.step_done(step, took);
+    match execute(
+        database,
+        run.catalogue,
+        run.plan,
+        run.atomic,
+        &mut step_done,
+    )
+    .await
+    {
+        Ok(Ran::Completed) => Ok(Executed::Completed),
+        Ok(Ran::Stopped { at }) => Ok(Executed::Stopped { at }),
+        Err(failed) => Err(step_failed(run, failed)),
+    }
+}
+
+/// The neutral failure of a step: SQLite's message, and for a file run a statement at a
+/// time, which statement of how many.
+fn step_failed(run: &Execution<'_>, failed: Failed) -> StepFailed {
+    let Failed {
+        step,
+        error,
+        completed,
+        at,
+    } = failed;
+    let statement = error.at.filter(|_| !step.transactional).map(|place| {
+        let (sql, _) = parts(run.catalogue, run.plan.direction, &step);
+        StatementAt {
+            index: place.index,
+            count: super::complete::split(&sql).map_or(place.index, |r| r.len().max(place.index)),
+            line: place.line,
+        }
+    });
+    let blocked_by = error.busy().then(|| {
+        "another connection writing to the database (SQLITE_BUSY once busy_timeout ran out)"
+            .to_owned()
+    });
+    StepFailed {
+        direction: run.plan.direction,
+        position: error.at.map(|place| (place.line, place.column)),
+        described: error.source.to_string(),
+        statement,
+        error: Box::new(error),
+        step,
+        completed,
+        at,
+        connection_lost: false,
+        cancelled: false,
+        blocked_by,
+        atomic: run.atomic,
+    }
 }
 
 fn begin(connection: &mut Connection) -> Result<(), StepError> {

@@ -74,21 +74,6 @@ pub(crate) fn describe(connection: &Connection) -> Result<BTreeSet<String>, Sqli
     Ok(objects)
 }
 
-/// The user tables present, by name (baseline's "tables but no history").
-pub(crate) fn existing_tables(connection: &Connection) -> Result<Vec<String>, SqliteError> {
-    let own = crate::schema::OWN_TABLES
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let failed = SqliteError::query("list the tables");
-    let mut statement = connection
-        .prepare(&format!("{} ORDER BY name", user_tables(&own)))
-        .map_err(&failed)?;
-    let rows = statement.query_map([], |row| row.get(0)).map_err(&failed)?;
-    rows.collect::<Result<_, _>>().map_err(failed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,10 +121,5 @@ mod tests {
             crate::schema::differences(&a, &c),
             ["extra: column t.c blob"]
         );
-        let connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch("CREATE TABLE t (a); CREATE TABLE u (b);")
-            .unwrap();
-        assert_eq!(existing_tables(&connection).unwrap(), ["t", "u"]);
     }
 }

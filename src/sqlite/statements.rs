@@ -134,20 +134,20 @@ pub(crate) fn run(statement: &mut Statement<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The first keyword of a prepared statement, upper-cased (`CREATE`, `BEGIN`, …).
-pub(crate) fn keyword(statement: &Statement<'_>) -> String {
-    let text = statement.expanded_sql().unwrap_or_default();
-    let start = first_token(&text, 0);
-    text[start..]
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first keyword of a prepared statement, upper-cased (`CREATE`, `BEGIN`, …).
+    pub(crate) fn keyword(statement: &Statement<'_>) -> String {
+        let text = statement.expanded_sql().unwrap_or_default();
+        let start = first_token(&text, 0);
+        text[start..]
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+    }
 
     /// Runs every statement of `sql`, returning (index, line, keyword) of each.
     fn run_all(connection: &Connection, sql: &str) -> Result<Vec<(usize, usize, String)>, Refused> {

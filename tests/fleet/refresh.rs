@@ -16,6 +16,7 @@ fn refresher(db: &TestDb) -> (Refresher, Arc<Health>, Arc<Metrics>) {
     let compat = compat("");
     let judge = Judge {
         app_version: compat.tag(),
+        engine: "postgresql",
         window: compat.window,
         catalogue: Vec::new(),
         baseline: 0,
