@@ -105,6 +105,7 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 fn refresher(url: &str, compat: &Compat, instance: Option<Instance>) -> Refresher {
     let judge = Judge {
         app_version: compat.tag(),
+        engine: "postgresql",
         window: compat.window,
         catalogue: Vec::new(),
         baseline: 0,

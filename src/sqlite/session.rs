@@ -115,7 +115,7 @@ impl Session for SqliteSession {
     }
 
     async fn live(&self) -> Result<Vec<Replica>, Error> {
-        self.ask(|c| fleet::live(c)).await
+        self.ask(fleet::live).await
     }
 
     async fn describe(&self) -> Result<BTreeSet<String>, Error> {
