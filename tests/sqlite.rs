@@ -301,3 +301,119 @@ async fn a_read_only_url_refuses_a_change_and_a_missing_file_with_mode_rw_is_nam
     read_only.expect_code(3);
     assert!(read_only.text().contains("mode=ro"), "{}", read_only.text());
 }
+
+/// A project of `n` migrations, each a table and enough rows to take a moment.
+fn project_with_work(n: i64) -> Project {
+    let project = Project::new();
+    for v in 1..=n {
+        project.migration(
+            v,
+            &format!("create_t{v}"),
+            &format!(
+                "CREATE TABLE t{v} (id INTEGER PRIMARY KEY, payload TEXT);\n\
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)\n\
+                 INSERT INTO t{v} (payload) SELECT hex(randomblob(16)) FROM n;"
+            ),
+            &format!("DROP TABLE t{v};"),
+        );
+    }
+    project.compat(n, n);
+    project
+}
+
+#[tokio::test]
+async fn sigkills_during_a_run_leave_history_equal_to_schema_and_the_lock_free() {
+    let db = SqliteDb::new();
+    let project = project_with_work(30);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut cut_short = 0;
+    for round in 0..20 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let delay = std::time::Duration::from_millis(u64::from(seed % 150));
+        let mut child = project
+            .command(&db.url, &["migrate", "--no-backup"])
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(delay).await;
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        let history = db.history();
+        let expected: Vec<String> = history.iter().map(|v| format!("t{v}")).collect();
+        let mut tables = db.tables();
+        tables.sort_by_key(|t| t[1..].parse::<i64>().unwrap());
+        assert_eq!(tables, expected, "round {round}, killed after {delay:?}");
+        assert!(
+            history
+                .iter()
+                .copied()
+                .eq(1..=i64::try_from(history.len()).unwrap()),
+            "round {round}: {history:?}"
+        );
+        eprintln!(
+            "round {round}: killed after {delay:?} at version {}",
+            history.len()
+        );
+        cut_short += usize::from(!history.is_empty() && history.len() < 30);
+    }
+    assert!(
+        cut_short > 0,
+        "no kill landed inside the run: the test proved nothing"
+    );
+    let finish = project
+        .run(&db.url, &["migrate", "--no-backup", "--lock-timeout", "5s"])
+        .await;
+    finish.expect_code(0);
+    assert_eq!(db.history(), (1..=30).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_step_waits_for_the_applications_write_and_a_write_held_too_long_fails_it_cleanly() {
+    let db = SqliteDb::new();
+    let project = Project::with_tables(1, 1, 2);
+    project.migrate_no_backup(&db.url).await;
+    project.migration(
+        2,
+        "create_t2",
+        "CREATE TABLE t2 (id int);",
+        "DROP TABLE t2;",
+    );
+    project.compat(1, 2);
+    // The application holds SQLite's write lock longer than the gate waits.
+    let application = db.connection();
+    application
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO t1 VALUES (7);")
+        .unwrap();
+    let run = project
+        .run(
+            &db.url,
+            &["migrate", "--no-backup", "--connect-timeout", "1s"],
+        )
+        .await;
+    run.expect_code(6);
+    assert!(run.text().contains("locked"), "{}", run.text());
+    application.execute_batch("COMMIT").unwrap();
+    assert_eq!(db.history(), [1]);
+    // Released within the wait: the step runs after it.
+    application
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO t1 VALUES (8);")
+        .unwrap();
+    let run = project
+        .command(
+            &db.url,
+            &["migrate", "--no-backup", "--connect-timeout", "10s"],
+        )
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    application.execute_batch("COMMIT").unwrap();
+    crate::support::Run(run.wait_with_output().await.unwrap()).expect_code(0);
+    assert_eq!(db.history(), [1, 2]);
+    let rows: i64 = db
+        .connection()
+        .query_row("SELECT count(*) FROM t1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2, "the application's writes are kept");
+}
