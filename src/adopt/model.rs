@@ -252,7 +252,7 @@ pub enum AdoptError {
         newest: i64,
     },
     /// A query failed.
-    #[error("adopt: cannot {action}: {}", crate::db::describe(.source))]
+    #[error("adopt: cannot {action}: {}", crate::postgres::db::describe(.source))]
     Query {
         /// What it was doing.
         action: &'static str,
@@ -287,7 +287,7 @@ impl AdoptError {
     /// Whether the connection was lost (exit 4).
     pub fn connection_lost(&self) -> bool {
         match self {
-            AdoptError::Query { source, .. } => crate::db::connection_lost(source),
+            AdoptError::Query { source, .. } => crate::postgres::db::connection_lost(source),
             _ => false,
         }
     }

@@ -123,10 +123,27 @@ mod tests {
             application_name: "schemagate/test".to_owned(),
             connect_timeout: Duration::from_secs(1),
         };
-        for (url, engine) in [("sqlite:demo.db", "SQLite"), ("mysql://db/app", "MariaDB")] {
+        let mut unbuilt = vec![("mysql://db/app", "MariaDB")];
+        if cfg!(not(feature = "sqlite")) {
+            unbuilt.push(("sqlite:demo.db", "SQLite"));
+        }
+        for (url, engine) in unbuilt {
             let error = open(url, &context).err().expect("not built in");
             assert_eq!(error.exit(), Exit::Usage);
             assert!(error.to_string().contains(engine), "{error}");
         }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_sqlite_url_opens_the_sqlite_wing_and_a_bad_one_is_a_usage_error() {
+        let context = Context {
+            application_name: "schemagate/test".to_owned(),
+            connect_timeout: Duration::from_secs(1),
+        };
+        let engine = open("sqlite:demo.db", &context).ok().expect("the SQLite wing");
+        assert_eq!(engine.name(), "sqlite");
+        let error = open("sqlite:demo.db?mode=rx", &context).err().expect("a bad mode");
+        assert_eq!(error.exit(), Exit::Usage);
     }
 }

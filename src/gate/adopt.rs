@@ -1,13 +1,11 @@
 //! `adopt --from TOOL`: taking over a database another tool migrated (see [`crate::adopt`]),
 //! under the lock and after a backup, with an audit entry.
 
-use std::time::Instant;
-
-use super::backups;
 use super::builder::Gate;
 use super::error::Error;
 use super::event::Event;
-use super::locked::{Change, record, release_lock, writable_session};
+use super::locked::release_lock;
+use super::recipe::{self, Done, Prepared, Recipe};
 use crate::adopt::{self, AdoptError, Mapped, Tool, ToolHistory};
 use crate::engine::{Lock, Session};
 use crate::fleet;
@@ -63,29 +61,35 @@ fn change_to(newest: i64) -> fleet::Change {
     }
 }
 
-async fn adopt_locked(gate: &Gate, lock: &mut dyn Lock, tool: Tool) -> Result<(), Error> {
+async fn adopt_locked<'l>(gate: &Gate, lock: &'l mut dyn Lock, tool: Tool) -> Result<(), Error> {
     let (tool_history, mapped) = mapping(gate, lock.session(), tool).await?;
     let newest = mapped.last().map_or(0, |m| m.version);
-    let (_, verdict) = gate.admission(lock.session(), change_to(newest)).await?;
-    writable_session(lock).await?;
-    let backup = backups::backup_before_change(gate, lock, 0).await?;
-    let started = Instant::now();
-    adopt::record(lock.session_mut(), &gate.release.catalogue, &mapped).await?;
-    let entry = Change {
+    let recipe = Recipe {
         action: "adopt",
-        from: 0,
-        to: newest,
-        started,
-        backup_file: backup.map(|b| b.path.display().to_string()),
-        outcome: verdict.outcome(format!(
-            "ok: adopted from {} ({}), {} migration(s)",
-            tool_history.tool,
-            tool_history.table,
-            mapped.len()
-        )),
-    }
-    .entry(gate);
-    record(lock.session(), &entry).await;
+        change: change_to(newest),
+        backup_of: 0,
+        admitted: None,
+        plan: None,
+        prune: true,
+    };
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let recorded = adopt::record(lock.session_mut(), &gate.release.catalogue, &mapped).await;
+        let outcome = recorded.is_ok().then(|| {
+            prepared.outcome(format!(
+                "ok: adopted from {} ({}), {} migration(s)",
+                tool_history.tool,
+                tool_history.table,
+                mapped.len()
+            ))
+        });
+        let done = Done {
+            result: recorded,
+            to: newest,
+            outcome,
+        };
+        (done, lock)
+    };
+    recipe::change(gate, lock, recipe, act).await?;
     gate.tell(Event::Adopted {
         tool: tool_history.tool,
         table: tool_history.table,

@@ -2,12 +2,12 @@
 //! the backup the gate and the rollback take under the lock (DESIGN §6).
 
 use std::path::Path;
-use std::time::Instant;
 
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
-use super::locked::{Change, guarded, record, release_lock, writable_session};
+use super::locked::{guarded, lock_lost, release_lock};
+use super::recipe::{self, Done, Prepared, Recipe};
 use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal};
 use crate::engine::{BackupRequest, Lock};
 use crate::fleet;
@@ -37,27 +37,15 @@ impl Gate {
     }
 }
 
-/// The backup before a schema change (forward or rollback), unless `--no-backup`: exit 5
-/// when it fails, 6 when the lock is lost meanwhile, 8 on a signal, so nothing is changed.
-/// Then prunes old backups of this database; a failed prune is logged, not fatal (the new
-/// backup is safe).
-pub(crate) async fn backup_before_change(
+/// The backup before a schema change, unless `--no-backup` (which is logged): exit 5 when
+/// it fails, 6 when the lock is lost meanwhile, 8 on a signal, so nothing is changed. Then,
+/// with `prune`, removes old backups of this database; a failed prune is logged, not fatal
+/// (the new backup is safe).
+pub(crate) async fn before_change(
     gate: &Gate,
     lock: &dyn Lock,
     schema_version: i64,
-) -> Result<Option<backup::Backup>, Error> {
-    let taken = backup_unless_skipped(gate, lock, schema_version).await?;
-    if let Some(taken) = &taken {
-        prune(gate, taken);
-    }
-    Ok(taken)
-}
-
-/// The backup before a change, unless `--no-backup` (which is logged), without pruning.
-async fn backup_unless_skipped(
-    gate: &Gate,
-    lock: &dyn Lock,
-    schema_version: i64,
+    prune_after: bool,
 ) -> Result<Option<backup::Backup>, Error> {
     if gate.settings.backup.skip {
         tracing::warn!(
@@ -66,7 +54,11 @@ async fn backup_unless_skipped(
         );
         return Ok(None);
     }
-    take_backup(gate, lock, schema_version).await.map(Some)
+    let taken = take_backup(gate, lock, schema_version).await?;
+    if prune_after {
+        prune(gate, &taken);
+    }
+    Ok(Some(taken))
 }
 
 /// What a backup of the database at `schema_version` needs besides its session.
@@ -190,8 +182,8 @@ async fn restore(
         }
         return Err(Error::new(Exit::Usage, Unconfirmed));
     }
-    let lock = gate.acquire_lock().await?;
-    let result = restore_locked(gate, lock.as_ref(), file, options).await;
+    let mut lock = gate.acquire_lock().await?;
+    let result = restore_locked(gate, lock.as_mut(), file, options).await;
     release_lock(lock).await;
     let (plan, version) = result?;
     gate.tell(Event::Restored {
@@ -224,54 +216,66 @@ fn show_plan(
 }
 
 /// The restore under the lock; returns its plan and the schema version it left.
-async fn restore_locked(
+async fn restore_locked<'l>(
     gate: &Gate,
-    lock: &dyn Lock,
+    lock: &'l mut dyn Lock,
     file: &Path,
     options: RestoreOptions,
 ) -> Result<(RestorePlan, i64), Error> {
-    let started = Instant::now();
-    let client = lock.session();
     let pg_dump = gate.settings.backup.pg_dump.as_deref();
-    let from = client.current_version().await?;
-    let checked = client.restore_plan(file, pg_dump);
+    let from = lock.session().current_version().await?;
+    let checked = lock.session().restore_plan(file, pg_dump);
     let plan = guarded(gate, lock, CHECKING, from, checked).await?;
     show_plan(gate, &plan, from, options)?;
-    let change = fleet::Change {
-        from,
-        to: plan.backup.manifest.schema_version,
-    };
-    let (_, verdict) = gate.admission(client, change).await?;
-    writable_session(lock).await?;
-    // Not pruned: retention must not remove the dump about to be restored.
-    let undo = backup_unless_skipped(gate, lock, from).await?;
-    if let Some(undo) = &undo {
-        gate.tell(Event::BackupTaken(undo));
-    }
-    let replay = lock.restore(&plan, options, pg_dump, &gate.stop);
-    tokio::select! {
-        done = replay => done.map_err(|error| error.at(from))?,
-        lost = lock.lost() => return Err(super::locked::lock_lost(lost, from)),
-    }
-    let version = client.current_version().await?;
-    let mut ok = format!(
-        "ok; restored {} (schema {})",
-        file.display(),
-        plan.backup.manifest.schema_version
-    );
-    if undo.is_none() {
-        ok.push_str("; no backup was taken first (--no-backup)");
-    }
-    let entry = Change {
+    let recipe = Recipe {
         action: "restore",
-        from,
-        to: version,
-        started,
-        backup_file: undo.map(|b| b.path.display().to_string()),
-        outcome: verdict.outcome(ok),
-    }
-    .entry(gate);
-    record(client, &entry).await;
+        change: fleet::Change {
+            from,
+            to: plan.backup.manifest.schema_version,
+        },
+        backup_of: from,
+        admitted: None,
+        plan: None,
+        prune: false,
+    };
+    let plan_ref = &plan;
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let plan = plan_ref;
+        if let Some(undo) = &prepared.backup {
+            gate.tell(Event::BackupTaken(undo));
+        }
+        let replayed = tokio::select! {
+            done = lock.restore(plan, options, pg_dump, &gate.stop) => done.map_err(|error| error.at(from)),
+            lost = lock.lost() => Err(lock_lost(lost, from)),
+        };
+        let version = match replayed {
+            Ok(()) => lock.session().current_version().await,
+            Err(error) => Err(error),
+        };
+        let Ok(version) = version else {
+            let done = Done {
+                result: version,
+                to: from,
+                outcome: None,
+            };
+            return (done, lock);
+        };
+        let mut ok = format!(
+            "ok; restored {} (schema {})",
+            file.display(),
+            plan.backup.manifest.schema_version
+        );
+        if prepared.backup.is_none() {
+            ok.push_str("; no backup was taken first (--no-backup)");
+        }
+        let done = Done {
+            result: Ok(version),
+            to: version,
+            outcome: Some(prepared.outcome(ok)),
+        };
+        (done, lock)
+    };
+    let (version, _) = recipe::change(gate, lock, recipe, act).await?;
     Ok((plan, version))
 }
 

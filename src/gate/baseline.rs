@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use super::backups;
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{Change, record, release_lock, writable_session};
+use super::locked::{Change, record, release_lock};
+use super::recipe::{self, Done, Prepared, Recipe};
 use crate::adopt::Tool;
 use crate::applied::Applied;
 use crate::backup;
@@ -43,21 +43,35 @@ impl Gate {
     }
 }
 
-async fn baseline_locked(
+async fn baseline_locked<'l>(
     gate: &Gate,
-    lock: &mut dyn Lock,
+    lock: &'l mut dyn Lock,
     version: i64,
     prove: bool,
 ) -> Result<(), Error> {
     intent(gate, lock.session(), version, prove).await?;
-    let change = fleet::Change {
-        from: 0,
-        to: version,
+    let recipe = Recipe {
+        action: "baseline",
+        change: fleet::Change {
+            from: 0,
+            to: version,
+        },
+        backup_of: 0,
+        admitted: None,
+        plan: None,
+        prune: true,
     };
-    let (_, verdict) = gate.admission(lock.session(), change).await?;
-    writable_session(lock).await?;
-    let backup = backups::backup_before_change(gate, lock, 0).await?;
-    record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let recorded = adopt::record(lock.session_mut(), &gate.release.catalogue, version).await;
+        let outcome = recorded.is_ok().then(|| prepared.outcome("ok".to_owned()));
+        let done = Done {
+            result: recorded.map(drop),
+            to: version,
+            outcome,
+        };
+        (done, lock)
+    };
+    recipe::change(gate, lock, recipe, act).await?;
     gate.tell(Event::BaselineRecorded(version));
     Ok(())
 }
@@ -80,8 +94,9 @@ async fn intent(gate: &Gate, client: &dyn Session, version: i64, prove: bool) ->
     Ok(())
 }
 
-/// Records the baseline and its audit entry (the caller took the backup); `note` says why
-/// it ran although the fleet refused it.
+/// The gate run's adoption of a database without a history (`[adopt] baseline`): records
+/// the baseline and its own audit entry, inside the run's act (after its backup); `note`
+/// says why it ran although the fleet refused it.
 pub(crate) async fn record_baseline(
     gate: &Gate,
     lock: &mut dyn Lock,

@@ -9,6 +9,8 @@
 //! - [`run`]: the gate itself (lock, plan, lint, backup, steps, verdict), `check`, `status`.
 //! - [`serve`]: `/health` and `/metrics` as a composable warp filter, the background
 //!   refresh, and the standalone [`Application`].
+//! - `recipe`: the one recipe every change follows under the lock: admission, the
+//!   writable primary, backup, the act (a closure), audit.
 //! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
 //!   standby, guard long work, audit), running a plan's steps, and linting it first.
 //! - `verdicts`, `atomic`: every verdict before a change (a dry run shows them all and
@@ -31,6 +33,7 @@ mod backups;
 mod baseline;
 mod lint;
 mod locked;
+mod recipe;
 mod rollback;
 mod steps;
 mod verdicts;

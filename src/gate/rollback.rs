@@ -4,13 +4,12 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::atomic;
-use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{release_lock, writable_session};
-use super::steps::{Recorded, execute_recorded};
+use super::locked::release_lock;
+use super::recipe::{self, Prepared, Recipe};
+use super::steps::execute;
 use super::verdicts::Verdicts;
 use crate::backup::{self, Origin};
 use crate::config::{Compat, parse_version};
@@ -192,7 +191,11 @@ struct Goal<'a> {
 
 /// Under the lock: plan again (another instance may have moved the schema while we
 /// waited), then run the downs.
-async fn rollback_locked(gate: &Gate, lock: &mut dyn Lock, goal: &Goal<'_>) -> Result<(), Error> {
+async fn rollback_locked<'l>(
+    gate: &Gate,
+    lock: &'l mut dyn Lock,
+    goal: &Goal<'_>,
+) -> Result<(), Error> {
     let (version, origin) = (goal.version, goal.origin);
     let applied = lock.session().applied().await?;
     let plan = plan::rollback(&gate.release.catalogue, &applied, version)
@@ -205,17 +208,20 @@ async fn rollback_locked(gate: &Gate, lock: &mut dyn Lock, goal: &Goal<'_>) -> R
         return Ok(());
     }
     let started = Instant::now();
-    let (_, verdict) = gate
-        .admission(lock.session(), fleet::Change::from(&plan))
-        .await?;
-    atomic::fits(gate, lock.session(), &plan).await?;
-    writable_session(lock).await?;
-    let backup = backups::backup_before_change(gate, lock, plan.current).await?;
-    let recorded = Recorded {
-        backup_file: backup.map(|b| b.path.display().to_string()),
-        note: verdict.note(),
+    let recipe = Recipe {
+        action: "rollback",
+        change: fleet::Change::from(&plan),
+        backup_of: plan.current,
+        admitted: None,
+        plan: Some(&plan),
+        prune: true,
     };
-    execute_recorded(gate, lock, &plan, recorded, &mut |_, _| {}).await?;
+    let plan_ref = &plan;
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let done = execute(gate, lock, plan_ref, &prepared, &mut |_, _| {}).await;
+        (done, lock)
+    };
+    recipe::change(gate, lock, recipe, act).await?;
     gate.tell(Event::RolledBack {
         from: plan.current,
         to: plan.target,

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use super::atomic;
-use super::backups;
 use super::baseline;
 use super::builder::Gate;
 use super::builder::stopped;
@@ -13,8 +12,9 @@ use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
 use super::lint;
 use super::locked::{Verdict, release_lock};
+use super::recipe::{self, Done, Prepared, Recipe};
 use super::report::Report;
-use super::steps::{Recorded, execute_recorded};
+use super::steps::execute;
 use super::verdicts::Verdicts;
 use crate::applied::Applied;
 use crate::audit;
@@ -259,7 +259,7 @@ impl Gate {
     }
 
     /// The part of the gate that runs under the lock.
-    async fn gate_locked(&self, lock: &mut dyn Lock) -> Result<Locked, Error> {
+    async fn gate_locked<'l>(&self, lock: &'l mut dyn Lock) -> Result<Locked, Error> {
         let planned = self.planned(lock.session()).await?;
         let mut verdicts = Verdicts::new(self);
         let mut judged = self
@@ -270,30 +270,50 @@ impl Gate {
         let Some(verdict) = judged.verdict.take() else {
             return Ok(Locked::judged(plan, judged));
         };
-        lock.ensure_session().await?;
-        let at = if adopted.is_some() { 0 } else { plan.current };
-        let backup = backups::backup_before_change(self, lock, at).await?;
-        if let Some(version) = adopted {
-            baseline::record_baseline(self, lock, version, backup.as_ref(), verdict.note()).await?;
-        }
+        let recipe = Recipe {
+            action: "migrate",
+            change: fleet::Change::from(&plan),
+            backup_of: if adopted.is_some() { 0 } else { plan.current },
+            admitted: Some(verdict),
+            plan: None,
+            prune: true,
+        };
         let mut durations = Vec::with_capacity(plan.steps.len());
-        let mut lock_retries = 0;
-        if !plan.is_empty() {
+        let (plan_ref, steps_took) = (&plan, &mut durations);
+        let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+            let plan = plan_ref;
+            let unrecorded = |result| Done {
+                result,
+                to: plan.current,
+                outcome: None,
+            };
+            if let Some(version) = adopted {
+                let backup = prepared.backup.as_ref();
+                let note = prepared.verdict.note();
+                let adopted = baseline::record_baseline(self, lock, version, backup, note).await;
+                if let Err(error) = adopted {
+                    return (unrecorded(Err(error)), lock);
+                }
+            }
+            if plan.is_empty() {
+                return (unrecorded(Ok((0, prepared.backup))), lock);
+            }
             let started = Instant::now();
-            let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
-            lock_retries = execute_recorded(
-                self,
-                lock,
-                &plan,
-                Recorded {
-                    backup_file,
-                    note: verdict.note(),
-                },
-                &mut |step, took| durations.push((step.clone(), took)),
-            )
-            .await?;
-            tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
-        }
+            let done = execute(self, lock, plan, &prepared, &mut |step, took| {
+                steps_took.push((step.clone(), took));
+            })
+            .await;
+            if done.result.is_ok() {
+                tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
+            }
+            let done = Done {
+                result: done.result.map(|retries| (retries, prepared.backup)),
+                to: done.to,
+                outcome: done.outcome,
+            };
+            (done, lock)
+        };
+        let ((lock_retries, backup), lock) = recipe::change(self, lock, recipe, act).await?;
         let current = lock.session().current_version().await?;
         plan::verdict(
             current,

@@ -1,34 +1,40 @@
-//! Running a plan's steps under the lock: the DDL limits, the audit entry of the run, and
+//! Running a plan's steps under the lock: the DDL limits, the audit outcome of the run, and
 //! the log of each step that waited for a lock, with who blocked it when the engine saw.
 
 use std::ops::ControlFlow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::builder::{Gate, stopped};
-use super::error::{Error, Exit, ExitWith};
-use super::locked::{Change, record};
+use super::error::{Exit, ExitWith};
+use super::recipe::{Done, Prepared};
 use crate::engine::{Executed, Execution, Lock, Observer};
-use crate::plan::{self, Plan, Step};
+use crate::plan::{Plan, Step};
 use crate::stop::Stop;
 
-/// Runs a plan (exit 6 on a failed step, 8 when a signal stops it between steps) and
-/// records it, success or not, in the audit trail. Creates the history and audit tables
-/// first: this runs under the lock. Returns how many times a step was retried after a lock
-/// timeout.
-pub(crate) async fn execute_recorded(
+/// The act of a gate run or a rollback ([`super::recipe::change`]): runs a plan (exit 6 on
+/// a failed step, 8 when a signal stops it between steps), for the audit trail to record,
+/// success or not. Creates the history table first: this runs under the lock. Gives how
+/// many times a step was retried after a lock timeout.
+pub(crate) async fn execute(
     gate: &Gate,
     lock: &mut dyn Lock,
     plan: &Plan,
-    recorded: Recorded<'_>,
+    prepared: &Prepared,
     on_step: &mut (dyn FnMut(&Step, Duration) + Send),
-) -> Result<u64, Error> {
+) -> Done<u64> {
     let limits = gate.settings.limits;
+    let unrecorded = |error| Done {
+        result: Err(error),
+        to: plan.current,
+        outcome: None,
+    };
     if let Some(signal) = gate.stop.requested() {
-        return Err(stopped(signal, "before the first step", Some(plan.current)));
+        return unrecorded(stopped(signal, "before the first step", Some(plan.current)));
     }
     let session = lock.session_mut();
-    session.ensure_history().await?;
-    let started = Instant::now();
+    if let Err(error) = session.ensure_history().await {
+        return unrecorded(error);
+    }
     let stop = &gate.stop;
     let mut observer = Steps {
         on_step,
@@ -51,12 +57,9 @@ pub(crate) async fn execute_recorded(
         }
         other => other,
     };
+    // The audit-derived counters match on `ok%` and `failed%`.
     let (to, outcome) = match &result {
-        Ok(Executed::Completed) => match recorded.note {
-            // The audit-derived counters match on `ok%` and `failed%`.
-            Some(note) => (plan.target, format!("ok; {note}")),
-            None => (plan.target, "ok".to_owned()),
-        },
+        Ok(Executed::Completed) => (plan.target, prepared.outcome("ok".to_owned())),
         Ok(Executed::Stopped { at }) => (
             *at,
             format!(
@@ -72,36 +75,20 @@ pub(crate) async fn execute_recorded(
             ),
         ),
     };
-    let action = match plan.direction {
-        plan::Direction::Up => "migrate",
-        plan::Direction::Down => "rollback",
-    };
-    let entry = Change {
-        action,
-        from: plan.current,
-        to,
-        started,
-        backup_file: recorded.backup_file,
-        outcome,
-    }
-    .entry(gate);
-    record(lock.session(), &entry).await;
-    match result.exit(Exit::StepFailed)? {
-        Executed::Completed => Ok(retries),
-        Executed::Stopped { at } => Err(stopped(
+    let result = match result.exit(Exit::StepFailed) {
+        Ok(Executed::Completed) => Ok(retries),
+        Ok(Executed::Stopped { at }) => Err(stopped(
             stop.requested().unwrap_or("a signal"),
             &format!("after version {at}; no later step was started"),
             Some(at),
         )),
+        Err(error) => Err(error),
+    };
+    Done {
+        result,
+        to,
+        outcome: Some(outcome),
     }
-}
-
-/// What the audit row of a run records beside its versions.
-pub(crate) struct Recorded<'a> {
-    /// The backup taken before it.
-    pub(crate) backup_file: Option<String>,
-    /// Why it ran although the fleet refused it (`--ignore-fleet`).
-    pub(crate) note: Option<&'a str>,
 }
 
 /// The gate's ear on the steps: the caller's per-step callback, the stop between steps,

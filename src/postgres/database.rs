@@ -7,10 +7,10 @@ use async_trait::async_trait;
 
 use super::grammar::PG_GRAMMAR;
 use super::session::PgSession;
-use crate::connection::Connection;
-use crate::db::{self, DbError};
 use crate::engine::{self, Engine, Grammar, Pool, Scratch, Session};
 use crate::gate::{Error, Exit};
+use crate::postgres::connection::Connection;
+use crate::postgres::db::{self, DbError};
 
 /// Where and how the wing connects: every session keeps it, to reconnect, watch or cancel.
 #[derive(Debug)]

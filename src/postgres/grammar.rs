@@ -1,4 +1,4 @@
-//! PostgreSQL's grammar (pg_query, [`crate::sql`]) as the seam's [`Grammar`].
+//! PostgreSQL's grammar (pg_query, [`crate::postgres::sql`]) as the seam's [`Grammar`].
 
 use crate::catalogue::{self, CatalogueError, Script};
 use crate::config::Compat;

@@ -1,4 +1,4 @@
-//! The held advisory lock ([`crate::lock::MigrationLock`]) as the seam's [`Lock`]: its
+//! The held advisory lock ([`crate::postgres::lock::MigrationLock`]) as the seam's [`Lock`]: its
 //! session, the pooler check, and the backup and restore run under it.
 
 use std::path::Path;
@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::backup::{self, Backup, BackupError, RestoreOptions, RestorePlan};
 use crate::engine::{BackupRequest, Lock, Session};
 use crate::gate::{Error, Exit, Stopped};
-use crate::lock::MigrationLock;
-use crate::pooler;
+use crate::postgres::lock::MigrationLock;
+use crate::postgres::pooler;
 use crate::stop::Stop;
 
 #[async_trait]

@@ -1,4 +1,4 @@
-//! The refresh's pool ([`crate::db::pool`]) as the seam's [`Pool`]: the version, the fleet
+//! The refresh's pool ([`crate::postgres::db::pool`]) as the seam's [`Pool`]: the version, the fleet
 //! and the audit totals pipelined on one pooled connection.
 
 use async_trait::async_trait;
@@ -69,7 +69,7 @@ async fn read(pool: &Pool, instance: Option<&Instance>) -> Result<(i64, FleetAnd
 /// A pool failure in the words of the server when it has some.
 fn describe_pool_error(error: deadpool_postgres::PoolError) -> String {
     match error {
-        deadpool_postgres::PoolError::Backend(e) => crate::db::describe(&e),
+        deadpool_postgres::PoolError::Backend(e) => crate::postgres::db::describe(&e),
         other => other.to_string(),
     }
 }

@@ -8,9 +8,9 @@ use tokio_postgres::Client;
 
 use super::database::{Target, connect_failed};
 use super::session::PgSession;
-use crate::db;
 use crate::engine::{Scratch, Session};
 use crate::gate::{Error, Exit};
+use crate::postgres::db;
 
 /// A scratch database, and the session on the server that made it and drops it.
 pub(crate) struct PgScratch {
@@ -100,7 +100,7 @@ async fn remove(admin: &Client, name: &str) {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await
     {
-        tracing::warn!(database = %name, error = %crate::db::describe(&error), "cannot drop the scratch database; drop it by hand");
+        tracing::warn!(database = %name, error = %crate::postgres::db::describe(&error), "cannot drop the scratch database; drop it by hand");
     }
 }
 

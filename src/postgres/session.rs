@@ -9,6 +9,7 @@ use tokio_postgres::Client;
 
 use super::database::Target;
 use super::exit_of;
+use super::schema;
 use crate::adopt::{self, Tool, ToolHistory};
 use crate::applied::Applied;
 use crate::backup::{self, BackupError, Origin, Preview, RestorePlan, Retention, Server};
@@ -18,10 +19,10 @@ use crate::engine::{
 };
 use crate::fleet::{self, FleetError, Replica};
 use crate::gate::{Error, Exit};
-use crate::history::{self, HistoryError};
-use crate::lock::MigrationLock;
 use crate::plan::Plan;
-use crate::{audit, db, schema};
+use crate::postgres::history::{self, HistoryError};
+use crate::postgres::lock::MigrationLock;
+use crate::{audit, db};
 
 /// A connection and where it leads.
 pub(crate) struct PgSession {

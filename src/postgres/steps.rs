@@ -121,7 +121,8 @@ fn locks_needed(catalogue: &Catalogue, plan: &Plan) -> u64 {
                 (Direction::Down, Down::Script(down)) => &down.sql,
                 _ => &migration.up.sql,
             };
-            crate::sql::split_statements(sql).map_or(1, |statements| statements.len().max(1))
+            crate::postgres::sql::split_statements(sql)
+                .map_or(1, |statements| statements.len().max(1))
         })
         .sum();
     u64::try_from(statements).unwrap_or(u64::MAX) * LOCKS_PER_STATEMENT

@@ -17,6 +17,13 @@ use rusqlite::Connection;
 
 use super::error::SqliteError;
 
+/// Tables schemagate itself keeps in the database.
+const OWN_TABLES: [&str; 3] = [
+    "refinery_schema_history",
+    "schemagate_audit",
+    "schemagate_fleet",
+];
+
 /// User tables: not SQLite's, not schemagate's (`?1` is the list of those, quoted).
 fn user_tables(own: &str) -> String {
     format!(
@@ -26,7 +33,7 @@ fn user_tables(own: &str) -> String {
 
 /// One text per object (see the module docs).
 pub(crate) fn describe(connection: &Connection) -> Result<BTreeSet<String>, SqliteError> {
-    let own = crate::schema::OWN_TABLES
+    let own = OWN_TABLES
         .iter()
         .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()

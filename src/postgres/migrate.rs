@@ -14,13 +14,13 @@ use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
 use crate::catalogue::{Catalogue, Down, Script};
-use crate::ddl;
 use crate::engine::step::verb;
 use crate::engine::{Executed, Execution, Observer, StatementAt, StepFailed};
-use crate::history;
 use crate::limits::Settings;
 use crate::plan::{Direction, Step};
 use crate::position::{byte_offset, line_column};
+use crate::postgres::ddl;
+use crate::postgres::history;
 
 mod atomic;
 
@@ -62,7 +62,7 @@ pub(crate) async fn execute(
             return Err(StepFailed {
                 direction: plan.direction,
                 step: step.clone(),
-                described: crate::db::describe(&failed.error),
+                described: crate::postgres::db::describe(&failed.error),
                 error: Box::new(failed.error),
                 position,
                 statement: failed.statement,
@@ -154,7 +154,7 @@ impl RunFailed {
     fn new(error: tokio_postgres::Error, sql: &str, base: Option<usize>) -> Self {
         Self {
             offset: base.and_then(|base| error_offset(sql, &error, base)),
-            connection_lost: crate::db::connection_lost(&error),
+            connection_lost: crate::postgres::db::connection_lost(&error),
             cancelled: error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
             lock_timeout: ddl::is_lock_timeout(&error),
             statement: None,

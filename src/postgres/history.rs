@@ -25,7 +25,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
 
 /// Reading or writing the history failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {TABLE}: {}", crate::db::describe(.source))]
+#[error("cannot {action} {TABLE}: {}", crate::postgres::db::describe(.source))]
 pub struct HistoryError {
     action: &'static str,
     #[source]
@@ -40,14 +40,14 @@ impl HistoryError {
     /// Whether the connection was lost (the database went away), rather than the query
     /// failing on a live session.
     pub fn connection_lost(&self) -> bool {
-        crate::db::connection_lost(&self.source)
+        crate::postgres::db::connection_lost(&self.source)
     }
 }
 
 /// Creates the table unless it exists. Called under the migration lock, so the first boot
 /// of many replicas does not race on it.
 pub async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
-    crate::db::create_table_unless_exists(client, TABLE, CREATE)
+    crate::postgres::db::create_table_unless_exists(client, TABLE, CREATE)
         .await
         .map_err(|e| HistoryError::new("create", e))
 }

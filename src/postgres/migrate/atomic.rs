@@ -32,7 +32,7 @@ pub(super) async fn execute(
             step: step.clone(),
             position: failed.offset.map(|o| line_column(&script.sql, o)),
             statement: failed.statement,
-            described: crate::db::describe(&failed.error),
+            described: crate::postgres::db::describe(&failed.error),
             error: Box::new(failed.error),
             completed: Vec::new(),
             at: plan.current,
@@ -63,7 +63,7 @@ pub(super) async fn execute(
         let settings = execution.limits.for_file(script.timeouts);
         let begin = format!(
             "SAVEPOINT schemagate_step; {}",
-            crate::ddl::statements(&settings, true)
+            crate::postgres::ddl::statements(&settings, true)
         );
         let end = format!("{history_statement}; RELEASE SAVEPOINT schemagate_step");
         let mut pauses = execution.limits.pauses();

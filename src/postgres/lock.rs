@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
-use crate::db::{self, DbError};
 use crate::engine::LockWait;
 use crate::gate::{Error, Exit};
+use crate::postgres::db::{self, DbError};
 use crate::postgres::{PgSession, Target};
 
 /// The advisory lock key, the same for every schemagate: `hashtext('schemagate')` would do,
@@ -52,7 +52,7 @@ pub(crate) enum LockError {
         holder: String,
     },
     /// The lock query failed.
-    #[error("migration lock query failed: {}", crate::db::describe(.0))]
+    #[error("migration lock query failed: {}", crate::postgres::db::describe(.0))]
     Query(#[source] tokio_postgres::Error),
     /// The lock's session ended (terminated, server restart, network) while it was held.
     #[error("the migration lock was lost ({0})")]
@@ -183,7 +183,7 @@ impl MigrationLock {
             .simple_query("SELECT 1")
             .await
             .map(drop)
-            .map_err(|e| LockError::Lost(crate::db::describe(&e)))
+            .map_err(|e| LockError::Lost(crate::postgres::db::describe(&e)))
     }
 
     /// Releases the lock; the connection closes with it.
@@ -252,6 +252,6 @@ async fn holder(client: &Client) -> String {
             row.get::<_, Option<String>>(4).unwrap_or_default(),
         ),
         Ok(None) => "nobody (it was just released)".to_owned(),
-        Err(e) => format!("unknown ({})", crate::db::describe(&e)),
+        Err(e) => format!("unknown ({})", crate::postgres::db::describe(&e)),
     }
 }

@@ -1,6 +1,6 @@
 //! Connect-with-retry, the refresh's pool, and what a failure to connect means.
 //!
-//! Every connection is built from one parsed [`Connection`] (`crate::connection`), which
+//! Every connection is built from one parsed [`Connection`] (`crate::postgres::connection`), which
 //! prints without its password; nothing here formats the text the user gave.
 //!
 //! The gate uses one dedicated connection ([`connect`]); `serve`'s background refresh uses a
@@ -15,9 +15,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
-use crate::connection::connect::{Failed, PoolConnect};
-use crate::connection::{Connection, ConnectionError, Connector};
 use crate::postgres::PgPool;
+use crate::postgres::connection::connect::{Failed, PoolConnect};
+use crate::postgres::connection::{Connection, ConnectionError, Connector};
 
 /// The tasks driving the sessions [`connect`] and [`connect_to_database`] opened, until they
 /// end: a dropped client's task sends PostgreSQL's Terminate message and closes the socket.
@@ -259,8 +259,8 @@ pub fn pool(
 fn permanent(failed: &Failed, connection: &Connection) -> Option<DbError> {
     use tokio_postgres::error::SqlState;
     let url = || connection.to_string();
-    let kind = |a: &crate::connection::connect::Attempt| -> u8 {
-        if crate::connection::tls::failed_check(&a.error, &a.host).is_some() {
+    let kind = |a: &crate::postgres::connection::connect::Attempt| -> u8 {
+        if crate::postgres::connection::tls::failed_check(&a.error, &a.host).is_some() {
             return 3;
         }
         match a.error.code() {
