@@ -141,7 +141,7 @@ mod tests {
             application_name: "schemagate/test".to_owned(),
             connect_timeout: Duration::from_secs(1),
         };
-        let engine = open("sqlite:demo.db", &context).ok().expect("the SQLite wing");
+        let engine = open("sqlite:demo.db", &context).expect("the SQLite wing");
         assert_eq!(engine.name(), "sqlite");
         let error = open("sqlite:demo.db?mode=rx", &context).err().expect("a bad mode");
         assert_eq!(error.exit(), Exit::Usage);
