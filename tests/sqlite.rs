@@ -230,6 +230,11 @@ async fn a_backup_restored_brings_back_the_schema_and_rows() {
         .run(&db.url, &["restore", file.to_str().unwrap(), "--yes"])
         .await;
     restore.expect_code(0);
+    assert!(
+        restore.text().contains("SQLite's online backup API"),
+        "{}",
+        restore.text()
+    );
     assert_eq!(db.history(), [1]);
     assert_eq!(db.tables(), ["t1"]);
     let kept: i64 = db

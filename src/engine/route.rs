@@ -143,7 +143,9 @@ mod tests {
         };
         let engine = open("sqlite:demo.db", &context).expect("the SQLite wing");
         assert_eq!(engine.name(), "sqlite");
-        let error = open("sqlite:demo.db?mode=rx", &context).err().expect("a bad mode");
+        let error = open("sqlite:demo.db?mode=rx", &context)
+            .err()
+            .expect("a bad mode");
         assert_eq!(error.exit(), Exit::Usage);
     }
 }
