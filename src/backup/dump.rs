@@ -222,7 +222,7 @@ async fn stream(
         partial
             .file
             .try_clone()
-            .map_err(BackupError::io("write", partial.path.clone()))?,
+            .map_err(BackupError::io("write", partial.path().to_owned()))?,
     );
     let mut out = dump
         .stdout
@@ -243,7 +243,7 @@ async fn stream(
         chunk.truncate(n);
         file.write_all(&chunk)
             .await
-            .map_err(BackupError::io("write", partial.path.clone()))?;
+            .map_err(BackupError::io("write", partial.path().to_owned()))?;
         hasher.update(&chunk);
         // A closed feed means pg_restore stopped reading (it found the archive broken):
         // its exit status and stderr tell why, below.
@@ -262,10 +262,10 @@ async fn stream(
     let _ = feeder.await;
     file.flush()
         .await
-        .map_err(BackupError::io("write", partial.path.clone()))?;
+        .map_err(BackupError::io("write", partial.path().to_owned()))?;
     file.sync_all()
         .await
-        .map_err(BackupError::io("fsync", partial.path.clone()))?;
+        .map_err(BackupError::io("fsync", partial.path().to_owned()))?;
 
     let dump_status = dump.wait().await.map_err(pg_dump.failed())?;
     let verify_status = verify.wait().await.map_err(pg_restore.failed())?;
@@ -279,7 +279,7 @@ async fn stream(
     }
     if !verify_status.success() {
         return Err(BackupError::Verify {
-            file: partial.path.clone(),
+            file: partial.path().to_owned(),
             status: process::describe(verify_status),
             stderr: verify_stderr.text().await,
         });
