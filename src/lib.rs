@@ -52,6 +52,8 @@
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: two descriptions of a schema compared.
 //! - [`scratch`]: migrating a scratch database to prove things (the engine makes and drops it).
+//! - `sqlite`: the SQLite wing (feature `sqlite`): `sqlite:` URLs, the `flock` lock, the
+//!   tables, steps, backups and schema of a SQLite file.
 //! - [`server`]: `/health`, `/metrics`, background refresh, graceful shutdown, `healthcheck`.
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`verify`]: every down proven to invert its up, on a scratch database.
@@ -85,6 +87,8 @@ pub mod postgres;
 pub mod schema;
 pub mod scratch;
 pub mod server;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
 pub mod stop;
 pub mod verify;
 

@@ -28,6 +28,8 @@ mod poolers;
 mod properties;
 mod rollback;
 mod serve;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod standby;
 mod stop;
 mod suite;

@@ -95,6 +95,7 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
     let backup = Backup {
         path,
         manifest: Manifest {
+            engine: "postgresql".to_owned(),
             file: name,
             app_version: request.app_version.clone(),
             schema_version: request.schema_version,
@@ -148,6 +149,7 @@ pub async fn preview(
     let new = Backup {
         path: path.clone(),
         manifest: Manifest {
+            engine: "postgresql".to_owned(),
             file: name,
             app_version: request.app_version.clone(),
             schema_version: request.schema_version,
@@ -174,7 +176,7 @@ pub async fn preview(
 }
 
 /// Now, UTC, truncated to the millisecond the file name shows.
-fn now_to_the_millisecond() -> OffsetDateTime {
+pub(crate) fn now_to_the_millisecond() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_millisecond(now.millisecond()).unwrap_or(now)
 }
@@ -220,7 +222,7 @@ async fn stream(
         partial
             .file
             .try_clone()
-            .map_err(BackupError::io("write", partial.path.clone()))?,
+            .map_err(BackupError::io("write", partial.path().to_owned()))?,
     );
     let mut out = dump
         .stdout
@@ -241,7 +243,7 @@ async fn stream(
         chunk.truncate(n);
         file.write_all(&chunk)
             .await
-            .map_err(BackupError::io("write", partial.path.clone()))?;
+            .map_err(BackupError::io("write", partial.path().to_owned()))?;
         hasher.update(&chunk);
         // A closed feed means pg_restore stopped reading (it found the archive broken):
         // its exit status and stderr tell why, below.
@@ -260,10 +262,10 @@ async fn stream(
     let _ = feeder.await;
     file.flush()
         .await
-        .map_err(BackupError::io("write", partial.path.clone()))?;
+        .map_err(BackupError::io("write", partial.path().to_owned()))?;
     file.sync_all()
         .await
-        .map_err(BackupError::io("fsync", partial.path.clone()))?;
+        .map_err(BackupError::io("fsync", partial.path().to_owned()))?;
 
     let dump_status = dump.wait().await.map_err(pg_dump.failed())?;
     let verify_status = verify.wait().await.map_err(pg_restore.failed())?;
@@ -277,7 +279,7 @@ async fn stream(
     }
     if !verify_status.success() {
         return Err(BackupError::Verify {
-            file: partial.path.clone(),
+            file: partial.path().to_owned(),
             status: process::describe(verify_status),
             stderr: verify_stderr.text().await,
         });
@@ -308,7 +310,7 @@ fn feed_verifier(
 }
 
 /// Creates the backup directory (and missing parents) 0700; an existing one is left as is.
-fn create_dir(dir: &Path) -> Result<(), BackupError> {
+pub(crate) fn create_dir(dir: &Path) -> Result<(), BackupError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -317,7 +319,7 @@ fn create_dir(dir: &Path) -> Result<(), BackupError> {
 }
 
 /// Makes the renames in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<(), BackupError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), BackupError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(BackupError::io("fsync the backup directory", dir))
@@ -329,7 +331,7 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 /// process holds locked (a writer locks its file while it writes; the kernel drops the lock
 /// when the process dies) and only those unwritten for [`STALE_AFTER`]. Never fails: a file
 /// that cannot be checked or removed is left, and the backup goes on.
-fn remove_stale_partials(dir: &Path) {
+pub(crate) fn remove_stale_partials(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -380,7 +382,7 @@ fn remove_stale_partials(dir: &Path) {
 /// The dump while it is written: removed on drop unless persisted, so every failure (and a
 /// cancelled future) leaves no partial file behind. Locked while open, so a run that dies
 /// without dropping it leaves a file the next backup knows to be abandoned.
-struct Partial {
+pub(crate) struct Partial {
     path: PathBuf,
     file: std::fs::File,
     persisted: bool,
@@ -388,7 +390,7 @@ struct Partial {
 
 impl Partial {
     /// Creates the file exclusively, mode 0600.
-    fn create(path: PathBuf) -> Result<Self, BackupError> {
+    pub(crate) fn create(path: PathBuf) -> Result<Self, BackupError> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -403,8 +405,13 @@ impl Partial {
         })
     }
 
+    /// Where it is being written.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Renames it to its final name.
-    fn persist(mut self, to: &Path) -> Result<(), BackupError> {
+    pub(crate) fn persist(mut self, to: &Path) -> Result<(), BackupError> {
         std::fs::rename(&self.path, to).map_err(BackupError::io("rename", self.path.clone()))?;
         self.persisted = true;
         Ok(())

@@ -19,15 +19,25 @@ pub const MANIFEST_SUFFIX: &str = ".json";
 /// The largest manifest read: ours are about 500 bytes.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 
-/// `{db}-schema{version}-{YYYYMMDDTHHMMSS.mmm}Z.dump`; milliseconds so that two backups in
-/// the same second (a backup then a migration) do not collide.
+/// `{db}-schema{version}-{YYYYMMDDTHHMMSS.mmm}Z.dump` (PostgreSQL) or `….sqlite` (a copy of
+/// a SQLite database); milliseconds so that two backups in the same second (a backup then a
+/// migration) do not collide.
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.+)-schema(\d+)-(\d{8}T\d{6}\.\d{3}Z)\.dump$").expect("a valid regex")
+    Regex::new(r"^(.+)-schema(\d+)-(\d{8}T\d{6}\.\d{3}Z)\.(?:dump|sqlite)$").expect("a valid regex")
 });
+
+/// The engine of manifests written before there were engines.
+fn postgresql() -> String {
+    "postgresql".to_owned()
+}
 
 /// Everything known about a dump, written beside it as `<dump file>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The engine the backup is of (`postgresql`, `sqlite`), as `/health` names it;
+    /// manifests written before there were engines are PostgreSQL's.
+    #[serde(default = "postgresql")]
+    pub engine: String,
     /// The dump's file name (not its path: the directory may be moved).
     pub file: String,
     /// The release that took it (`v1.4.0`).
@@ -45,9 +55,10 @@ pub struct Manifest {
     pub sha256: String,
     /// How long dump and verification took.
     pub duration_seconds: f64,
-    /// `pg_dump --version`.
+    /// `pg_dump --version` (absent for an engine backed up without pg_dump).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pg_dump_version: String,
-    /// The server's `server_version`.
+    /// The server's `server_version` (SQLite: the library's version).
     pub server_version: String,
     /// The server's system identifier (absent in manifests of older schemagate, or where
     /// the provider hides it).
@@ -163,6 +174,16 @@ impl Backup {
 /// The name of a dump of `database` at `schema_version` started at `at`. Characters other
 /// than letters, digits, `_`, `.` and `-` in the database name become `_`.
 pub fn file_name(database: &str, schema_version: i64, at: OffsetDateTime) -> String {
+    named(database, schema_version, at, "dump")
+}
+
+/// [`file_name`] with its extension: `dump` or `sqlite`.
+pub(crate) fn named(
+    database: &str,
+    schema_version: i64,
+    at: OffsetDateTime,
+    extension: &str,
+) -> String {
     let database: String = database
         .chars()
         .map(|c| {
@@ -179,7 +200,7 @@ pub fn file_name(database: &str, schema_version: i64, at: OffsetDateTime) -> Str
         .to_offset(time::UtcOffset::UTC)
         .format(&format)
         .unwrap_or_default();
-    format!("{database}-schema{schema_version}-{stamp}.dump")
+    format!("{database}-schema{schema_version}-{stamp}.{extension}")
 }
 
 /// Whether a file name is one of ours, and its schema version.
@@ -255,10 +276,27 @@ mod tests {
         let name = file_name("app db/x", 12, at);
         assert_eq!(name, "app_db_x-schema12-20260102T020405.678Z.dump");
         assert_eq!(parse_name(&name), Some(12));
+        let copy = named("app.db", 12, at, "sqlite");
+        assert_eq!(copy, "app.db-schema12-20260102T020405.678Z.sqlite");
+        assert_eq!(parse_name(&copy), Some(12));
         assert_eq!(
             parse_name("my-schema3-db-schema4-20260102T020405.678Z.dump"),
             Some(4)
         );
+    }
+
+    #[test]
+    fn a_manifest_from_before_engines_is_postgresqls_and_keeps_its_fields() {
+        let old = r#"{"file": "app-schema3-20260102T020405.678Z.dump", "app_version": "v1.0.0",
+            "schema_version": 3, "database": "app", "created_at": "2026-01-02T02:04:05.678Z",
+            "size_bytes": 10, "sha256": "ab", "duration_seconds": 0.5,
+            "pg_dump_version": "pg_dump (PostgreSQL) 15.4", "server_version": "15.4"}"#;
+        let manifest: Manifest = serde_json::from_str(old).unwrap();
+        assert_eq!(manifest.engine, "postgresql");
+        assert_eq!(manifest.pg_dump_version, "pg_dump (PostgreSQL) 15.4");
+        let written = serde_json::to_value(&manifest).unwrap();
+        assert_eq!(written["engine"], "postgresql");
+        assert_eq!(written["pg_dump_version"], "pg_dump (PostgreSQL) 15.4");
     }
 
     #[test]

@@ -683,6 +683,7 @@ mod tests {
             system_identifier: Some("7".to_owned()),
         };
         let manifest = crate::backup::Manifest {
+            engine: "postgresql".to_owned(),
             file: "app-schema1-20260102T020405.678Z.dump".to_owned(),
             app_version: "v1.0.0".to_owned(),
             schema_version: 1,

@@ -93,6 +93,7 @@ mod tests {
         Backup {
             path: PathBuf::from(name),
             manifest: Manifest {
+                engine: "postgresql".to_owned(),
                 file: name.to_owned(),
                 app_version: "1.0.0".to_owned(),
                 schema_version,

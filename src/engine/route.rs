@@ -62,8 +62,10 @@ pub(crate) fn kind(url: &str) -> Kind {
 pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Error> {
     match kind(url) {
         Kind::Postgres => crate::postgres::engine(url, context),
-        // The SQLite and MariaDB wings plug in here, each behind its feature:
-        // `Kind::Sqlite => crate::sqlite::engine(url, context),`
+        #[cfg(feature = "sqlite")]
+        Kind::Sqlite => crate::sqlite::engine(url, context),
+        // The MariaDB wing plugs in here, behind its feature.
+        #[allow(unreachable_patterns, reason = "SQLite is matched above when built in")]
         unbuilt @ (Kind::Sqlite | Kind::Mysql) => Err(Error::new(
             Exit::Usage,
             NotBuilt {
@@ -77,6 +79,10 @@ pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Erro
 /// source has already described ([`crate::gate::error::chain`] stops there). Each wing
 /// adds its driver.
 pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    #[cfg(feature = "sqlite")]
+    if crate::sqlite::is_driver_error(error) {
+        return true;
+    }
     crate::postgres::is_driver_error(error)
 }
 
@@ -117,10 +123,29 @@ mod tests {
             application_name: "schemagate/test".to_owned(),
             connect_timeout: Duration::from_secs(1),
         };
-        for (url, engine) in [("sqlite:demo.db", "SQLite"), ("mysql://db/app", "MariaDB")] {
+        let mut unbuilt = vec![("mysql://db/app", "MariaDB")];
+        if cfg!(not(feature = "sqlite")) {
+            unbuilt.push(("sqlite:demo.db", "SQLite"));
+        }
+        for (url, engine) in unbuilt {
             let error = open(url, &context).err().expect("not built in");
             assert_eq!(error.exit(), Exit::Usage);
             assert!(error.to_string().contains(engine), "{error}");
         }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn a_sqlite_url_opens_the_sqlite_wing_and_a_bad_one_is_a_usage_error() {
+        let context = Context {
+            application_name: "schemagate/test".to_owned(),
+            connect_timeout: Duration::from_secs(1),
+        };
+        let engine = open("sqlite:demo.db", &context).expect("the SQLite wing");
+        assert_eq!(engine.name(), "sqlite");
+        let error = open("sqlite:demo.db?mode=rx", &context)
+            .err()
+            .expect("a bad mode");
+        assert_eq!(error.exit(), Exit::Usage);
     }
 }

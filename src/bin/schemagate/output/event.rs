@@ -107,6 +107,13 @@ fn restore_plan(plan: &RestorePlan) {
             .unwrap_or_default(),
         m.release()
     );
+    if m.engine == "sqlite" {
+        say!(
+            "over {} with SQLite's online backup API, under the migration lock (connections the application holds see the restored file whole); the audit trail written since the backup is kept",
+            plan.database
+        );
+        return;
+    }
     say!(
         "into database {}, in one transaction: drop schema(s) {} with everything in them, recreate public, replay the dump ({} entries, about {} locks)",
         plan.database,
