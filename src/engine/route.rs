@@ -32,6 +32,15 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The catalogue's variants this engine runs (`V3__x.sqlite.sql` on SQLite).
+    pub(crate) fn variant(self) -> crate::catalogue::Engine {
+        match self {
+            Kind::Postgres => crate::catalogue::Engine::Postgres,
+            Kind::Sqlite => crate::catalogue::Engine::Sqlite,
+            Kind::Mysql => crate::catalogue::Engine::Mysql,
+        }
+    }
+
     /// The engine as messages name it.
     fn name(self) -> &'static str {
         match self {

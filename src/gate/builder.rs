@@ -357,9 +357,14 @@ impl GateBuilder {
     /// environment's; one without a value is exit 2) and builds the gate; connects to
     /// nothing yet.
     pub fn build(mut self) -> Result<Gate, Error> {
-        // The engine the gate runs on picks each version's variant: PostgreSQL, the only one
-        // plugged in yet (the engine of the URL, once others are).
-        let engine = crate::catalogue::Engine::Postgres;
+        // The URL's engine picks each version's variant; without a URL the gate refuses to
+        // connect later, and PostgreSQL's files are the ones checked meanwhile.
+        let engine = self
+            .url
+            .as_ref()
+            .map_or(crate::catalogue::Engine::Postgres, |url| {
+                engine::kind(url.expose_secret()).variant()
+            });
         let values = self.release.compat.placeholders.clone().with_environment();
         let catalogue = std::mem::take(&mut self.release.catalogue);
         self.release.catalogue = catalogue
