@@ -47,6 +47,8 @@
 //!   and of a sane size.
 //! - [`plan`]: pure planning and verdicts.
 //! - [`migrate`]: executes plans.
+//! - `mysql`: the MariaDB/MySQL wing (feature `mysql`): URL, lock, history with per-statement
+//!   progress, splitting, backups, schema description.
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`scratch`]: scratch databases, migrated to prove things and always dropped.
@@ -82,6 +84,8 @@ pub(crate) mod input;
 pub mod lint;
 pub mod lock;
 pub mod migrate;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 pub mod plan;
 pub mod pooler;
 pub mod position;
