@@ -81,6 +81,12 @@ impl From<String> for Attempt {
 }
 
 /// One attempt; under `PREFERRED`, a server without TLS is connected to in plain TCP.
+///
+/// `VERIFY_CA` checks the chain and not the name. mysql_async's switch for that
+/// (`skip_domain_validation`) recognises the name error by a text rustls no longer writes,
+/// so the wing does it: rustls checks the chain before the name, so a refusal for the name
+/// alone means the chain was good, and the attempt is made again expecting a name the
+/// certificate presents (chain and name are then both checked).
 async fn connect_once(options: &Options) -> Result<Conn, Attempt> {
     match Conn::new(builder(options, ssl_opts(options))).await {
         Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
@@ -88,8 +94,37 @@ async fn connect_once(options: &Options) -> Result<Conn, Attempt> {
         {
             Conn::new(builder(options, None)).await.map_err(classify)
         }
+        Err(error) if options.ssl_mode == SslMode::VerifyCa => match presented_name(&error) {
+            Some(name) => {
+                let ssl =
+                    ssl_opts(options).map(|s| s.with_danger_tls_hostname_override(Some(name)));
+                Conn::new(builder(options, ssl)).await.map_err(classify)
+            }
+            None => Err(classify(error)),
+        },
         result => result.map_err(classify),
     }
+}
+
+/// A DNS name the server's certificate presents, when rustls refused it for its name only.
+fn presented_name(error: &mysql_async::Error) -> Option<String> {
+    let mysql_async::Error::Io(mysql_async::IoError::Io(io)) = error else {
+        return None;
+    };
+    let rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+        presented,
+        ..
+    }) = io.get_ref()?.downcast_ref::<rustls::Error>()?
+    else {
+        return None;
+    };
+    presented.iter().find_map(|name| {
+        let dns = name.strip_prefix("DnsName(\"")?.strip_suffix("\")")?;
+        Some(match dns.strip_prefix("*.") {
+            Some(domain) => format!("schemagate-verify-ca.{domain}"),
+            None => dns.to_owned(),
+        })
+    })
 }
 
 /// The driver's options for a session, with `ssl` as TLS (or none).
@@ -129,8 +164,7 @@ fn ssl_opts(options: &Options) -> Option<SslOpts> {
     }
     Some(match options.ssl_mode {
         SslMode::Preferred | SslMode::Required => ssl.with_danger_accept_invalid_certs(true),
-        SslMode::VerifyCa => ssl.with_danger_skip_domain_validation(true),
-        SslMode::VerifyIdentity | SslMode::Disabled => ssl,
+        SslMode::VerifyCa | SslMode::VerifyIdentity | SslMode::Disabled => ssl,
     })
 }
 
@@ -166,6 +200,7 @@ fn is_tls(error: &std::io::Error) -> bool {
 mod tests {
     use super::*;
     use crate::mysql::testing::TestDatabase;
+    use crate::mysql::throwaway::{Setup, Throwaway};
 
     #[tokio::test]
     async fn a_session_opens_on_the_server_and_preferred_falls_back_without_tls() {
@@ -219,5 +254,82 @@ mod tests {
         .unwrap();
         let error = connect(&options, Duration::from_secs(1)).await.unwrap_err();
         assert!(matches!(error, ConnectError::Unreachable { .. }), "{error}");
+    }
+
+    /// Whether the session runs over TLS (its cipher, when it does).
+    async fn cipher(conn: &mut Conn) -> String {
+        let row: Option<(String, String)> = mysql_async::prelude::Queryable::query_first(
+            conn,
+            "SHOW SESSION STATUS LIKE 'Ssl_cipher'",
+        )
+        .await
+        .unwrap();
+        row.unwrap().1
+    }
+
+    #[tokio::test]
+    async fn each_ssl_mode_checks_what_it_says_against_a_server_with_certificates() {
+        let server = Throwaway::start(Setup {
+            tls: true,
+            ..Setup::default()
+        })
+        .await;
+        let ca = server.file("ca.crt").display().to_string();
+        let other = server.file("other-ca.crt").display().to_string();
+        let open = |host: &str, query: String| {
+            let options = server.options(host, &query);
+            async move { connect(&options, Duration::from_secs(20)).await }
+        };
+        for (host, query) in [
+            (
+                "localhost",
+                format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+            ),
+            ("127.0.0.1", format!("?ssl-mode=VERIFY_CA&ssl-ca={ca}")),
+            ("127.0.0.1", format!("?ssl-mode=REQUIRED&ssl-ca={other}")),
+            ("127.0.0.1", "?ssl-mode=PREFERRED".to_owned()),
+        ] {
+            let mut conn = open(host, query.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{host}{query}: {e}"));
+            assert!(
+                !cipher(&mut conn).await.is_empty(),
+                "{host}{query} runs over TLS"
+            );
+            conn.disconnect().await.unwrap();
+        }
+        let mut plain = open("127.0.0.1", "?ssl-mode=DISABLED".to_owned())
+            .await
+            .unwrap();
+        assert_eq!(cipher(&mut plain).await, "");
+        for (host, query, says) in [
+            (
+                "127.0.0.1",
+                format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+                "certificate not valid for name \"127.0.0.1\"",
+            ),
+            (
+                "localhost",
+                format!("?ssl-mode=VERIFY_CA&ssl-ca={other}"),
+                "UnknownIssuer",
+            ),
+            (
+                "localhost",
+                "?ssl-mode=VERIFY_IDENTITY".to_owned(),
+                "UnknownIssuer",
+            ),
+        ] {
+            let started = std::time::Instant::now();
+            let error = open(host, query.clone()).await.unwrap_err();
+            assert!(
+                matches!(error, ConnectError::Refused { .. }),
+                "{host}{query}: {error}"
+            );
+            assert!(error.to_string().contains(says), "{host}{query}: {error}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "a certificate failure is not retried"
+            );
+        }
     }
 }

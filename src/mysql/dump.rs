@@ -275,6 +275,7 @@ mod tests {
 
     use super::*;
     use crate::mysql::testing::TestDatabase;
+    use crate::mysql::throwaway::{Setup, Throwaway};
 
     #[test]
     fn only_a_dump_ending_with_the_trailer_is_whole() {
@@ -359,5 +360,64 @@ mod tests {
         let error = take(&mut conn, &request).await.unwrap_err();
         assert!(error.to_string().contains("stderr: boom"), "{error}");
         assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_dump_client_connects_with_the_same_tls_checks_as_the_gate() {
+        let server = Throwaway::start(Setup {
+            tls: true,
+            ..Setup::default()
+        })
+        .await;
+        let ca = server.file("ca.crt").display().to_string();
+        let mut conn = crate::mysql::connect::connect(
+            &server.options("127.0.0.1", "?ssl-mode=DISABLED"),
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+        conn.query_drop("CREATE DATABASE app; CREATE TABLE app.t (x INT)")
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let verified = server
+            .options(
+                "localhost",
+                &format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+            )
+            .with_database("app");
+        let request = Request {
+            options: &verified,
+            dir: dir.path(),
+            app_version: "v1".into(),
+            schema_version: 1,
+            dump_client: None,
+            timeout: Duration::from_secs(60),
+        };
+        let backup = take(&mut conn, &request).await.unwrap();
+        assert!(
+            std::fs::read_to_string(&backup.path)
+                .unwrap()
+                .contains("CREATE TABLE `t`")
+        );
+        let wrong_name = server
+            .options(
+                "127.0.0.1",
+                &format!("?ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"),
+            )
+            .with_database("app");
+        let error = take(
+            &mut conn,
+            &Request {
+                options: &wrong_name,
+                ..request
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, DumpError::Failed { .. }),
+            "the dump client checks the name too: {error}"
+        );
     }
 }

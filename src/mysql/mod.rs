@@ -37,4 +37,6 @@ pub(crate) mod split;
 pub(crate) mod step;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+pub(crate) mod throwaway;
 pub(crate) mod writable;

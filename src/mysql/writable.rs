@@ -45,3 +45,43 @@ pub(crate) async fn ensure_writable(conn: &mut Conn) -> Result<(), WritableError
         Err(e) => Err(describe(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::mysql::testing::TestDatabase;
+    use crate::mysql::throwaway::{Setup, Throwaway};
+
+    #[tokio::test]
+    async fn a_writable_server_passes_and_a_read_only_one_is_refused() {
+        let db = TestDatabase::create().await;
+        ensure_writable(&mut db.conn().await).await.unwrap();
+        let replica = Throwaway::start(Setup {
+            read_only: true,
+            ..Setup::default()
+        })
+        .await;
+        let options = replica.options("127.0.0.1", "");
+        let mut conn = crate::mysql::connect::connect(&options, Duration::from_secs(20))
+            .await
+            .unwrap();
+        let error = ensure_writable(&mut conn).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                WritableError::ReadOnly {
+                    variable: "read_only"
+                }
+            ),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("point schemagate at the writable primary"),
+            "{error}"
+        );
+    }
+}
