@@ -14,6 +14,7 @@
 //! - [`step`]: one step run statement by statement (data-only files in a transaction).
 //! - [`writable`]: refusing a read-only server.
 //! - [`schema`]: the database described from `information_schema`.
+//! - [`audit`]: the audit trail and the fleet tables in MySQL's types.
 //! - [`client`]: the dump and load clients of the server's flavour, given their option file.
 //! - [`dump`]: verified backups with `mariadb-dump`/`mysqldump`.
 //! - [`restore`]: a backup loaded into a scratch database (`--verify-restore`) or restored.
@@ -22,6 +23,7 @@
 // Until the engine seam lands, nothing outside the wing calls it; its tests use all of it.
 #![allow(dead_code)]
 
+pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod connect;
 pub(crate) mod dump;
