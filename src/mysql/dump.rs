@@ -27,6 +27,8 @@ use super::client::{self, Client, ClientError};
 use super::options::Options;
 use crate::backup::manifest::{self, Backup, Manifest};
 use crate::backup::process::Tail;
+use crate::backup::tools::{Origin, Tool};
+use crate::backup::{Preview, Retention, retention};
 
 /// The line a finished dump ends with.
 const TRAILER: &[u8] = b"-- Dump completed";
@@ -174,6 +176,56 @@ pub(crate) async fn take(conn: &mut Conn, request: &Request<'_>) -> Result<Backu
         .and_then(|d| d.sync_all())
         .map_err(io("fsync", request.dir))?;
     Ok(backup)
+}
+
+/// What [`take`] followed by retention by `policy` would do now; changes nothing.
+pub(crate) async fn preview(
+    conn: &mut Conn,
+    request: &Request<'_>,
+    policy: Retention,
+) -> Result<Preview, DumpError> {
+    let (server_version, uuid) = server(conn).await?;
+    let dump = client::dump_client(&server_version, request.dump_client).await?;
+    let created_at = now_to_the_millisecond();
+    let database = &request.options.database;
+    let name = manifest::file_name(database, request.schema_version, created_at);
+    let path = request.dir.join(&name);
+    let origin = Origin {
+        database: database.clone(),
+        system_identifier: uuid.clone(),
+    };
+    let mut backups = manifest::list_of(request.dir, &origin)?;
+    backups.insert(
+        0,
+        Backup {
+            path: path.clone(),
+            manifest: Manifest {
+                file: name,
+                app_version: request.app_version.clone(),
+                schema_version: request.schema_version,
+                database: database.clone(),
+                created_at,
+                size_bytes: 0,
+                sha256: String::new(),
+                duration_seconds: 0.0,
+                pg_dump_version: dump.version.clone(),
+                server_version,
+                system_identifier: uuid,
+            },
+        },
+    );
+    let prune = retention::select(&backups, policy, created_at, &path)
+        .into_iter()
+        .cloned()
+        .collect();
+    Ok(Preview {
+        path,
+        pg_dump: Tool {
+            path: dump.path,
+            version: dump.version,
+        },
+        prune,
+    })
 }
 
 /// Runs the dump client into `file`, returning the bytes written and their SHA-256.
@@ -329,6 +381,13 @@ mod tests {
             "{:?}",
             loaded.manifest
         );
+        let policy = Retention {
+            keep: 5,
+            max_age: Duration::from_secs(3600),
+        };
+        let preview = preview(&mut conn, &request, policy).await.unwrap();
+        assert!(preview.path.starts_with(&backups) && !preview.path.exists());
+        assert!(preview.pg_dump.version.contains("MariaDB"));
         let entries: Vec<_> = std::fs::read_dir(&backups)
             .unwrap()
             .map(|e| e.unwrap().file_name())

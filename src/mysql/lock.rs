@@ -7,7 +7,7 @@
 //! server-wide, and two applications on one server must not wait for each other.
 //!
 //! The lock is not lost by DDL (each statement's implicit commit ends transactions, not
-//! sessions); it is lost only with its session, which [`MigrationLock::still_held`] checks
+//! sessions); it is lost only with its session, which [`Held::still_held`] checks
 //! from another session (the lock's own is busy running steps).
 
 use std::time::Duration;
@@ -15,9 +15,6 @@ use std::time::Duration;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use sha2::{Digest as _, Sha256};
-
-use super::connect::{ConnectError, connect};
-use super::options::Options;
 
 /// How often a waiter asks again.
 const POLL: Duration = Duration::from_millis(250);
@@ -28,10 +25,9 @@ const TELL_EVERY: Duration = Duration::from_secs(10);
 /// The server's longest lock name.
 const MAX_NAME: usize = 64;
 
-/// The lock, held by its session.
-pub(crate) struct MigrationLock {
-    /// The session holding it, which runs the change.
-    pub conn: Conn,
+/// The lock, held by a session (which the caller keeps and runs the change on).
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
     /// The lock's name.
     pub name: String,
     /// The holding session's connection id.
@@ -40,12 +36,9 @@ pub(crate) struct MigrationLock {
     pub waited: Duration,
 }
 
-/// The lock could not be taken.
+/// The lock could not be taken, or checked.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LockError {
-    /// Connecting failed.
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
     /// Another session held it for the whole wait (exit 7).
     #[error("the migration lock {name:?} is held by {holder} and was not free within {timeout:?}")]
     Timeout {
@@ -58,6 +51,7 @@ pub(crate) enum LockError {
     Query {
         action: &'static str,
         message: String,
+        connection_lost: bool,
     },
 }
 
@@ -66,6 +60,7 @@ impl LockError {
         move |e| Self::Query {
             action,
             message: super::error::describe(&e),
+            connection_lost: super::error::connection_lost(&e),
         }
     }
 }
@@ -81,54 +76,51 @@ pub(crate) fn lock_name(database: &str) -> String {
     format!("schemagate:{}", &hex::encode(digest)[..40])
 }
 
-impl MigrationLock {
-    /// Takes the lock on a new session, waiting up to `timeout`; `waiting` is told the
-    /// holder at once and then every ten seconds.
-    pub(crate) async fn acquire(
-        options: &Options,
-        connect_timeout: Duration,
-        timeout: Duration,
-        waiting: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<Self, LockError> {
-        let mut conn = connect(options, connect_timeout).await?;
-        let name = lock_name(&options.database);
-        let started = tokio::time::Instant::now();
-        let mut told: Option<tokio::time::Instant> = None;
-        loop {
-            let got: Option<Option<i64>> = conn
-                .exec_first("SELECT GET_LOCK(?, 0)", (name.as_str(),))
-                .await
-                .map_err(LockError::query("take"))?;
-            if got.flatten() == Some(1) {
-                let connection_id = u64::from(conn.id());
-                return Ok(Self {
-                    conn,
-                    name,
-                    connection_id,
-                    waited: started.elapsed(),
-                });
-            }
-            let now = tokio::time::Instant::now();
-            if now.duration_since(started) >= timeout {
-                let holder = holder(&mut conn, &name).await?;
-                return Err(LockError::Timeout {
-                    name,
-                    holder: holder.unwrap_or_else(|| "a session that has just ended".into()),
-                    timeout,
-                });
-            }
-            if told.is_none_or(|at| now.duration_since(at) >= TELL_EVERY) {
-                if let Some(holder) = holder(&mut conn, &name).await? {
-                    waiting(&holder);
-                }
-                told = Some(now);
-            }
-            tokio::time::sleep(POLL).await;
+/// Takes the lock of `database` on `conn`, waiting up to `timeout`; `waiting` is told the
+/// holder at once and then every ten seconds.
+pub(crate) async fn acquire(
+    conn: &mut Conn,
+    database: &str,
+    timeout: Duration,
+    waiting: &mut (dyn FnMut(&str) + Send),
+) -> Result<Held, LockError> {
+    let name = lock_name(database);
+    let started = tokio::time::Instant::now();
+    let mut told: Option<tokio::time::Instant> = None;
+    loop {
+        let got: Option<Option<i64>> = conn
+            .exec_first("SELECT GET_LOCK(?, 0)", (name.as_str(),))
+            .await
+            .map_err(LockError::query("take"))?;
+        if got.flatten() == Some(1) {
+            return Ok(Held {
+                name,
+                connection_id: u64::from(conn.id()),
+                waited: started.elapsed(),
+            });
         }
+        let now = tokio::time::Instant::now();
+        if now.duration_since(started) >= timeout {
+            let holder = holder(conn, &name).await?;
+            return Err(LockError::Timeout {
+                name,
+                holder: holder.unwrap_or_else(|| "a session that has just ended".into()),
+                timeout,
+            });
+        }
+        if told.is_none_or(|at| now.duration_since(at) >= TELL_EVERY) {
+            if let Some(holder) = holder(conn, &name).await? {
+                waiting(&holder);
+            }
+            told = Some(now);
+        }
+        tokio::time::sleep(POLL).await;
     }
+}
 
-    /// Whether this lock's session still holds it, asked on `other` (the lock's own
-    /// session may be busy): false once the session died or the lock was freed.
+impl Held {
+    /// Whether the holding session still holds it, asked on `other` (the holder may be
+    /// busy running a step): false once that session died or the lock was freed.
     pub(crate) async fn still_held(&self, other: &mut Conn) -> Result<bool, LockError> {
         let owner: Option<Option<u64>> = other
             .exec_first("SELECT IS_USED_LOCK(?)", (self.name.as_str(),))
@@ -137,16 +129,11 @@ impl MigrationLock {
         Ok(owner.flatten() == Some(self.connection_id))
     }
 
-    /// Frees the lock and closes its session.
-    pub(crate) async fn release(mut self) -> Result<(), LockError> {
-        self.conn
-            .exec_drop("DO RELEASE_LOCK(?)", (self.name.as_str(),))
+    /// Frees the lock on the holding session `conn`.
+    pub(crate) async fn release(&self, conn: &mut Conn) -> Result<(), LockError> {
+        conn.exec_drop("DO RELEASE_LOCK(?)", (self.name.as_str(),))
             .await
-            .map_err(LockError::query("release"))?;
-        self.conn
-            .disconnect()
-            .await
-            .map_err(LockError::query("close the session of"))
+            .map_err(LockError::query("release"))
     }
 }
 
@@ -208,41 +195,32 @@ mod tests {
     #[tokio::test]
     async fn a_second_taker_waits_names_the_holder_and_times_out() {
         let db = TestDatabase::create().await;
-        let held = MigrationLock::acquire(
-            &db.options,
-            Duration::from_secs(5),
-            Duration::ZERO,
-            &mut |_| {},
-        )
-        .await
-        .unwrap();
+        let database = db.options.database.clone();
+        let mut holder_conn = db.conn().await;
+        let held = acquire(&mut holder_conn, &database, Duration::ZERO, &mut |_| {})
+            .await
+            .unwrap();
         let mut told = Vec::new();
-        let error = MigrationLock::acquire(
-            &db.options,
-            Duration::from_secs(5),
+        let mut waiter = db.conn().await;
+        let error = acquire(
+            &mut waiter,
+            &database,
             Duration::from_millis(600),
             &mut |h| told.push(h.to_owned()),
         )
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
         let expected = format!("connection {} (", held.connection_id);
         assert!(matches!(error, LockError::Timeout { .. }), "{error}");
         assert!(error.to_string().contains(&expected), "{error}");
         assert_eq!(told.len(), 1, "{told:?}");
         assert!(told[0].starts_with(&expected), "{told:?}");
-        let mut other = db.conn().await;
-        assert!(held.still_held(&mut other).await.unwrap());
-        held.release().await.unwrap();
-        let again = MigrationLock::acquire(
-            &db.options,
-            Duration::from_secs(5),
-            Duration::ZERO,
-            &mut |_| {},
-        )
-        .await
-        .unwrap();
-        again.release().await.unwrap();
+        assert!(held.still_held(&mut waiter).await.unwrap());
+        held.release(&mut holder_conn).await.unwrap();
+        assert!(!held.still_held(&mut waiter).await.unwrap());
+        acquire(&mut waiter, &database, Duration::ZERO, &mut |_| {})
+            .await
+            .unwrap();
     }
 
     /// A `mariadb` client that takes the lock and then idles, as a holder that dies would.
@@ -278,15 +256,13 @@ mod tests {
     async fn a_holder_killed_with_sigkill_frees_the_lock_within_seconds() {
         let db = TestDatabase::create().await;
         let mut child = holder_process(&db).await;
-        let options = db.options.clone();
+        let mut conn = db.conn().await;
+        let database = db.options.database.clone();
         let waiter = tokio::spawn(async move {
             let mut told = Vec::new();
-            let lock = MigrationLock::acquire(
-                &options,
-                Duration::from_secs(5),
-                Duration::from_secs(60),
-                &mut |h| told.push(h.to_owned()),
-            )
+            let lock = acquire(&mut conn, &database, Duration::from_secs(60), &mut |h| {
+                told.push(h.to_owned())
+            })
             .await;
             (lock, told)
         });
@@ -299,7 +275,7 @@ mod tests {
         let killed_at = std::time::Instant::now();
         child.wait().await.unwrap();
         let (lock, told) = waiter.await.unwrap();
-        let lock = lock.unwrap();
+        lock.unwrap();
         assert!(
             killed_at.elapsed() < Duration::from_secs(5),
             "took {:?} after the SIGKILL",
@@ -309,6 +285,5 @@ mod tests {
             told.first().is_some_and(|h| h.starts_with("connection ")),
             "{told:?}"
         );
-        lock.release().await.unwrap();
     }
 }
