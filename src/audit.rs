@@ -108,7 +108,7 @@ pub struct Totals {
 
 /// Recording or reading the audit trail failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} schemagate_audit: {}", crate::db::describe(.source))]
+#[error("cannot {action} schemagate_audit: {}", crate::postgres::db::describe(.source))]
 pub struct AuditError {
     action: &'static str,
     #[source]
@@ -119,7 +119,7 @@ pub struct AuditError {
 /// `int4` before versions were `int8` (under the migration lock).
 pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
     let failed = |action| move |source: tokio_postgres::Error| AuditError { action, source };
-    crate::db::create_table_unless_exists(client, "schemagate_audit", CREATE)
+    crate::postgres::db::create_table_unless_exists(client, "schemagate_audit", CREATE)
         .await
         .map_err(failed("create"))?;
     let narrow: bool = client

@@ -7,12 +7,12 @@
 //! server to that version and compares the two schemas object by object ([`crate::schema`]);
 //! the scratch database ([`crate::scratch`]) is dropped whatever happens, a stop included.
 
-use tokio_postgres::Client;
-
+use crate::applied::Applied;
 use crate::catalogue::Catalogue;
 use crate::config::Window;
-use crate::history::{self, Applied};
-use crate::{migrate, plan, schema};
+use crate::engine::{Session, StepFailed};
+use crate::gate::{Error, Exit};
+use crate::{plan, schema};
 
 /// A baseline that cannot be done.
 #[derive(Debug, thiserror::Error)]
@@ -48,25 +48,26 @@ pub enum BaselineError {
         /// `missing: …` / `extra: …` lines.
         differences: Vec<String>,
     },
-    /// A query failed.
-    #[error("baseline: cannot {action}: {}", crate::db::describe(.source))]
-    Query {
-        /// What it was doing.
-        action: &'static str,
-        /// The error.
-        #[source]
-        source: tokio_postgres::Error,
-    },
-    /// The history could not be read or written.
-    #[error(transparent)]
-    History(#[from] history::HistoryError),
     /// Migrating the scratch database failed.
     #[error("baseline --verify: migrating the scratch database failed: {0}")]
-    Scratch(#[source] Box<migrate::StepFailed>),
+    Scratch(#[source] Box<StepFailed>),
 }
 
-fn query(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> BaselineError {
-    move |source| BaselineError::Query { action, source }
+impl BaselineError {
+    /// Refusals are exit 3, a version the catalogue lacks exit 2, anything else exit 1.
+    pub(crate) fn exit(&self) -> Exit {
+        match self {
+            BaselineError::UnknownVersion { .. } => Exit::Usage,
+            BaselineError::HasHistory { .. } | BaselineError::Differs { .. } => Exit::Refused,
+            BaselineError::Scratch(_) => Exit::Internal,
+        }
+    }
+}
+
+impl From<BaselineError> for Error {
+    fn from(error: BaselineError) -> Self {
+        Error::new(error.exit(), error)
+    }
 }
 
 /// Checks that `version` is one of the catalogue's (0, "nothing applied", is not a baseline).
@@ -91,7 +92,7 @@ pub fn check_version(catalogue: &Catalogue, version: i64) -> Result<(), Baseline
 /// The user objects of a database without a history, for the refusal's message: its tables,
 /// views, sequences, routines and types (not schemagate's tables, not extensions' objects).
 /// Empty means a fresh database.
-pub async fn existing_objects(client: &Client) -> Result<Vec<String>, BaselineError> {
+pub(crate) async fn existing_objects(session: &dyn Session) -> Result<Vec<String>, Error> {
     const KINDS: [&str; 6] = [
         "table ",
         "view ",
@@ -100,9 +101,7 @@ pub async fn existing_objects(client: &Client) -> Result<Vec<String>, BaselineEr
         "routine ",
         "type ",
     ];
-    let objects = schema::describe(client)
-        .await
-        .map_err(query("list the database's objects"))?;
+    let objects = session.describe().await?;
     Ok(objects
         .into_iter()
         .filter(|object| KINDS.iter().any(|kind| object.starts_with(kind)))
@@ -127,40 +126,36 @@ pub fn rows(catalogue: &Catalogue, version: i64) -> Vec<Applied> {
 
 /// Records the baseline in one transaction (creating the history first). The caller holds
 /// the lock and has taken the backup.
-pub async fn record(
-    client: &mut Client,
+pub(crate) async fn record(
+    session: &mut dyn Session,
     catalogue: &Catalogue,
     version: i64,
-) -> Result<usize, BaselineError> {
+) -> Result<usize, Error> {
     let rows = rows(catalogue, version);
-    history::record_applied(client, &rows).await?;
+    session.record_applied(&rows).await?;
     Ok(rows.len())
 }
 
 /// Proves the database (`live`) is at `version`: migrates the empty `scratch` database to
 /// it and compares. The caller creates and drops `scratch`.
-pub async fn verify(
-    live: &Client,
-    scratch: &mut Client,
+pub(crate) async fn verify(
+    live: &dyn Session,
+    scratch: &mut dyn Session,
     catalogue: &Catalogue,
     version: i64,
-) -> Result<(), BaselineError> {
+) -> Result<(), Error> {
     let window = Window {
         min: 0,
         max: version,
         target: version,
     };
     let plan = plan::forward(catalogue, &[], &window).expect("an empty history always plans");
-    history::ensure_table(scratch).await?;
+    scratch.ensure_history().await?;
     crate::scratch::run(scratch, catalogue, &plan)
         .await
         .map_err(|failed| BaselineError::Scratch(Box::new(failed)))?;
-    let expected = schema::describe(scratch)
-        .await
-        .map_err(query("describe the scratch database"))?;
-    let actual = schema::describe(live)
-        .await
-        .map_err(query("describe the database"))?;
+    let expected = scratch.describe().await?;
+    let actual = live.describe().await?;
     let differences = schema::differences(&expected, &actual);
     if differences.is_empty() {
         return Ok(());
@@ -168,5 +163,6 @@ pub async fn verify(
     Err(BaselineError::Differs {
         version,
         differences,
-    })
+    }
+    .into())
 }

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
+use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down, Migration};
 use crate::config::Window;
-use crate::history::Applied;
 
 pub mod stranding;
 pub mod window;
@@ -275,7 +275,7 @@ pub fn check_history(catalogue: &Catalogue, history: &[Applied]) -> Result<(), R
 }
 
 /// The highest applied version of rows already read, 0 when none (the database's own
-/// answer is [`crate::history::current_version`]).
+/// answer is the engine session's `current_version`).
 pub fn highest_applied(history: &[Applied]) -> i64 {
     history.iter().map(|a| a.version).max().unwrap_or(0)
 }

@@ -4,12 +4,10 @@
 //! with the first up. The first down that does not invert its up stops it, naming the objects that
 //! differ; irreversible migrations are applied and their down skipped, with a note.
 
-use tokio_postgres::Client;
-
+use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down};
 use crate::config::Window;
-use crate::history::{self, Applied};
-use crate::migrate::StepFailed;
+use crate::engine::{Session, StepFailed};
 use crate::{plan, schema, scratch};
 
 /// Why a catalogue does not verify.
@@ -44,22 +42,22 @@ pub enum VerifyError {
     /// An up or a down failed.
     #[error("{0}")]
     Step(#[source] Box<StepFailed>),
-    /// The scratch database could not be described.
-    #[error("verify: cannot describe the scratch database: {}", crate::db::describe(.0))]
-    Query(#[source] tokio_postgres::Error),
-    /// The history of the scratch database could not be made.
+    /// The scratch database could not be described, or its history made.
     #[error(transparent)]
-    History(#[from] history::HistoryError),
+    Engine(crate::gate::Error),
 }
 
 /// Verifies every migration of `catalogue` on the empty `scratch` database; `on_line` hears
 /// one line per migration.
-pub async fn verify(
-    scratch: &mut Client,
+pub(crate) async fn verify(
+    scratch: &mut dyn Session,
     catalogue: &Catalogue,
     on_line: &mut dyn FnMut(String),
 ) -> Result<(), VerifyError> {
-    history::ensure_table(scratch).await?;
+    scratch
+        .ensure_history()
+        .await
+        .map_err(VerifyError::Engine)?;
     let mut applied: Vec<Applied> = Vec::new();
     // The schema before each migration: the one after the previous migration's up, which
     // its second up was just proven to make again, so it is described once, not twice.
@@ -119,12 +117,14 @@ pub async fn verify(
     Ok(())
 }
 
-async fn describe(client: &Client) -> Result<std::collections::BTreeSet<String>, VerifyError> {
-    schema::describe(client).await.map_err(VerifyError::Query)
+async fn describe(
+    session: &dyn Session,
+) -> Result<std::collections::BTreeSet<String>, VerifyError> {
+    session.describe().await.map_err(VerifyError::Engine)
 }
 
 async fn step(
-    client: &mut Client,
+    client: &mut dyn Session,
     catalogue: &Catalogue,
     plan: &plan::Plan,
 ) -> Result<(), VerifyError> {

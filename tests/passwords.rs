@@ -455,8 +455,15 @@ async fn malformed_connection_strings_never_show_their_secret_in_any_command_or_
             );
         }
         assert_eq!(run.code(), 2, "{text:?} {args}: refused at once:\n{output}");
+        // The URLs of other engines (DESIGN §17) are refused by name until their wing is in
+        // this build; PostgreSQL's parser says where the others go wrong.
+        let said = if text.starts_with("mysql:") || text.starts_with("sqlite:") {
+            "this build of schemagate does not gate yet"
+        } else {
+            "byte offset"
+        };
         assert!(
-            output.contains("byte offset"),
+            output.contains(said),
             "{text:?} {args}: the error says where:\n{output}"
         );
         checked += 1;

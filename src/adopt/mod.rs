@@ -20,4 +20,5 @@ pub mod sqlx;
 
 pub use mapping::{Mapped, map};
 pub use model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory};
-pub use record::{read, record};
+pub use record::read;
+pub(crate) use record::record;

@@ -1,7 +1,5 @@
 //! What another tool's history table is read into, and why adopting it can be refused.
 
-use crate::history::HistoryError;
-
 /// A migration tool whose history `adopt --from` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -254,7 +252,7 @@ pub enum AdoptError {
         newest: i64,
     },
     /// A query failed.
-    #[error("adopt: cannot {action}: {}", crate::db::describe(.source))]
+    #[error("adopt: cannot {action}: {}", crate::postgres::db::describe(.source))]
     Query {
         /// What it was doing.
         action: &'static str,
@@ -262,9 +260,6 @@ pub enum AdoptError {
         #[source]
         source: tokio_postgres::Error,
     },
-    /// Our history could not be read or written.
-    #[error(transparent)]
-    History(#[from] HistoryError),
 }
 
 impl AdoptError {
@@ -273,15 +268,26 @@ impl AdoptError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            AdoptError::Query { .. } | AdoptError::History(_) | AdoptError::WrongTool { .. }
+            AdoptError::Query { .. } | AdoptError::WrongTool { .. }
         )
+    }
+
+    /// Refusals are exit 3, `--from` naming the other tool of `schema_migrations` exit 2, a
+    /// lost connection exit 4, anything else exit 1.
+    pub(crate) fn exit(&self) -> crate::gate::Exit {
+        use crate::gate::Exit;
+        match self {
+            AdoptError::WrongTool { .. } => Exit::Usage,
+            e if e.connection_lost() => Exit::Unreachable,
+            e if e.is_refusal() => Exit::Refused,
+            _ => Exit::Internal,
+        }
     }
 
     /// Whether the connection was lost (exit 4).
     pub fn connection_lost(&self) -> bool {
         match self {
-            AdoptError::Query { source, .. } => crate::db::connection_lost(source),
-            AdoptError::History(e) => e.connection_lost(),
+            AdoptError::Query { source, .. } => crate::postgres::db::connection_lost(source),
             _ => false,
         }
     }

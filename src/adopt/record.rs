@@ -3,8 +3,10 @@
 
 use tokio_postgres::Client;
 
+use crate::applied::Applied;
 use crate::catalogue::Catalogue;
-use crate::history::{self, Applied};
+use crate::engine::Session;
+use crate::gate::Error;
 
 use super::mapping::Mapped;
 use super::model::{AdoptError, Tool, ToolHistory, query};
@@ -73,11 +75,11 @@ pub async fn read(client: &Client, tool: Tool) -> Result<ToolHistory, AdoptError
 
 /// Writes the mapped migrations into our history in one transaction (the caller holds the
 /// lock and has taken the backup); the tool's table is not touched.
-pub async fn record(
-    client: &mut Client,
+pub(crate) async fn record(
+    session: &mut dyn Session,
     catalogue: &Catalogue,
     mapped: &[Mapped],
-) -> Result<(), AdoptError> {
+) -> Result<(), Error> {
     let rows: Vec<Applied> = mapped
         .iter()
         .filter_map(|m| catalogue.get(m.version))
@@ -88,6 +90,5 @@ pub async fn record(
             checksum: Some(m.checksum),
         })
         .collect();
-    history::record_applied(client, &rows).await?;
-    Ok(())
+    session.record_applied(&rows).await
 }

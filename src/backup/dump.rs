@@ -22,7 +22,7 @@ use super::BackupError;
 use super::manifest::{self, Backup, Manifest};
 use super::process::{self, Tail};
 use super::tools::{self, Server, Tool};
-use crate::connection::Connection;
+use crate::postgres::connection::Connection;
 
 /// How often a long dump logs its progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);

@@ -192,7 +192,7 @@ impl BackupError {
     pub(crate) fn query(action: &'static str, error: &tokio_postgres::Error) -> Self {
         Self::Query {
             action,
-            message: crate::db::describe(error),
+            message: crate::postgres::db::describe(error),
         }
     }
 }

@@ -48,7 +48,7 @@ use super::process::{self, Tail};
 use super::toc::{self, Keep};
 use super::tools::{self, Server, Tool};
 use super::{Backup, BackupError};
-use crate::connection::Connection;
+use crate::postgres::connection::Connection;
 use crate::stop::Stop;
 use crate::{audit, input};
 

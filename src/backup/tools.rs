@@ -18,7 +18,7 @@ use tokio::process::Command;
 use tokio_postgres::Client;
 
 use super::BackupError;
-use crate::connection::{ChildConnection, Connection};
+use crate::postgres::connection::{ChildConnection, Connection};
 
 /// How long `--version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,7 +5,7 @@
 //! (and lets the lint read them), `load` reads embedded files or a directory (names, text,
 //! checksums: no SQL is parsed at load), on every core for a large catalogue (`parallel`),
 //! `model` holds the validated result, and `pending` reads the files a plan is about to run
-//! with PostgreSQL's grammar ([`crate::sql`]) before anything changes.
+//! with PostgreSQL's grammar ([`crate::postgres::sql`]) before anything changes.
 
 mod checksum;
 pub mod directives;
@@ -16,7 +16,7 @@ mod parallel;
 mod pending;
 
 /// Splitting by PostgreSQL's grammar, where the catalogue's no-transaction files are split.
-pub use crate::sql::split_statements;
+pub use crate::postgres::sql::split_statements;
 pub use directives::Timeouts;
 pub use load::{CatalogueError, Problem, SourceFile, from_dir, from_files, from_static};
 pub use model::{Catalogue, Down, Migration, Script};

@@ -40,7 +40,9 @@ impl Script {
     pub fn statements(&self) -> &[Range<usize>] {
         self.statements.0.get_or_init(|| {
             let mut ranges = Vec::new();
-            match crate::sql::read(&self.sql, &mut |statement| ranges.push(statement.range)) {
+            match crate::postgres::sql::read(&self.sql, &mut |statement| {
+                ranges.push(statement.range)
+            }) {
                 Ok(_) => ranges,
                 Err(_) => std::iter::once(0..self.sql.len()).collect(),
             }

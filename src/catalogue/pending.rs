@@ -12,7 +12,7 @@
 use super::load::{CatalogueError, Problem};
 use super::model::Script;
 use crate::position::line_column;
-use crate::sql::{self, SyntaxError, controls_transaction, refused_in_transaction};
+use crate::postgres::sql::{self, SyntaxError, controls_transaction, refused_in_transaction};
 
 /// Checks every statement of `scripts` (the files a plan runs); `origin` names the
 /// catalogue in the error. A no-transaction file keeps its statements, split here, for

@@ -10,7 +10,7 @@ use super::replica::TABLE;
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// A query on the table failed.
-    #[error("cannot {action} {TABLE}: {}", crate::db::describe(.source))]
+    #[error("cannot {action} {TABLE}: {}", crate::postgres::db::describe(.source))]
     Query {
         /// What was being done: `create`, `announce this instance in`, `read`, ….
         action: &'static str,

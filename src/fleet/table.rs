@@ -57,7 +57,7 @@ static LIVE: LazyLock<String> = LazyLock::new(|| {
 /// Creates the table unless it exists; safe with any number of instances doing the same
 /// at once (see the module docs). Inside a transaction, losing that race aborts it.
 pub async fn ensure_table(client: &impl GenericClient) -> Result<(), FleetError> {
-    match crate::db::create_table_unless_exists(client, TABLE, CREATE).await {
+    match crate::postgres::db::create_table_unless_exists(client, TABLE, CREATE).await {
         Err(e) if lost_the_race(&e) => Ok(()),
         other => other.map_err(FleetError::query("create")),
     }

@@ -47,17 +47,18 @@ impl<F: FnMut(bool)> Drop for Blocked<F> {
 /// [`FleetError::Refused`] when there was no time to wait, [`FleetError::StillRefused`]
 /// after waiting. The last look is at the deadline itself. `blocked(true)` is called
 /// when the wait starts and `blocked(false)` when it ends, however it ends. A failure to
-/// read ends the wait with that error.
-pub async fn until_admitted<F, Fut>(
+/// read ends the wait with that error (`E`: the fleet's own, or the caller's).
+pub async fn until_admitted<F, Fut, E>(
     mut read: F,
     change: Change,
     compat: &Compat,
     wait: Wait,
     blocked: impl FnMut(bool),
-) -> Result<Duration, FleetError>
+) -> Result<Duration, E>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Vec<Replica>, FleetError>>,
+    Fut: Future<Output = Result<Vec<Replica>, E>>,
+    E: From<FleetError>,
 {
     let started = Instant::now();
     let mut blocked = Blocked {
@@ -73,11 +74,11 @@ where
         let waited = started.elapsed();
         let left = wait.timeout.saturating_sub(waited);
         if left.is_zero() {
-            return Err(if wait.timeout.is_zero() {
+            return Err(E::from(if wait.timeout.is_zero() {
                 FleetError::Refused(refusal)
             } else {
                 FleetError::StillRefused { waited, refusal }
-            });
+            }));
         }
         blocked.on();
         let blocking = refusal.blocking();

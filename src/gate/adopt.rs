@@ -1,29 +1,18 @@
 //! `adopt --from TOOL`: taking over a database another tool migrated (see [`crate::adopt`]),
 //! under the lock and after a backup, with an audit entry.
 
-use std::time::Instant;
-
-use super::backups;
 use super::builder::Gate;
-use super::error::{Error, Exit};
+use super::error::Error;
 use super::event::Event;
-use super::locked::{Change, read_failed, record, release_lock};
-use tokio_postgres::Client;
-
+use super::locked::release_lock;
+use super::recipe::{self, Done, Prepared, Recipe};
 use crate::adopt::{self, AdoptError, Mapped, Tool, ToolHistory};
-use crate::lock::MigrationLock;
-use crate::{fleet, history};
+use crate::engine::{Lock, Session};
+use crate::fleet;
 
-/// Refusals are exit 3, `--from` naming the other tool of `schema_migrations` exit 2, a
-/// lost connection exit 4, anything else exit 1.
+/// The gate's error for an adoption that cannot be done (its exit: [`AdoptError::exit`]).
 fn failure(error: AdoptError) -> Error {
-    let exit = match &error {
-        AdoptError::WrongTool { .. } => Exit::Usage,
-        e if e.connection_lost() => Exit::Unreachable,
-        e if e.is_refusal() => Exit::Refused,
-        _ => Exit::Internal,
-    };
-    Error::new(exit, error)
+    Error::new(error.exit(), error)
 }
 
 impl Gate {
@@ -33,12 +22,13 @@ impl Gate {
     pub async fn adopt(&self, tool: Tool) -> Result<(), Error> {
         if self.settings.dry_run {
             let client = self.connect().await?;
-            let (_, mapped) = mapping(self, &client, tool).await?;
+            let (_, mapped) = mapping(self, client.as_ref(), tool).await?;
             let newest = mapped.last().map_or(0, |m| m.version);
-            return super::verdicts::preview_change(self, &client, change_to(newest), None).await;
+            let change = change_to(newest);
+            return super::verdicts::preview_change(self, client.as_ref(), change, None).await;
         }
         let mut lock = self.acquire_lock().await?;
-        let result = adopt_locked(self, &mut lock, tool).await;
+        let result = adopt_locked(self, lock.as_mut(), tool).await;
         release_lock(lock).await;
         result
     }
@@ -47,16 +37,14 @@ impl Gate {
 /// The tool's history mapped to the catalogue (refused when ours exists), told as an event.
 async fn mapping(
     gate: &Gate,
-    client: &Client,
+    client: &dyn Session,
     tool: Tool,
 ) -> Result<(ToolHistory, Vec<Mapped>), Error> {
-    let current = history::current_version(client)
-        .await
-        .map_err(read_failed)?;
+    let current = client.current_version().await?;
     if current > 0 {
         return Err(failure(AdoptError::HasHistory { current }));
     }
-    let tool_history = adopt::read(client, tool).await.map_err(failure)?;
+    let tool_history = client.tool_history(tool).await?;
     let mapped = adopt::map(&gate.release.catalogue, &tool_history).map_err(failure)?;
     gate.tell(Event::AdoptMapping {
         history: &tool_history,
@@ -73,31 +61,35 @@ fn change_to(newest: i64) -> fleet::Change {
     }
 }
 
-async fn adopt_locked(gate: &Gate, lock: &mut MigrationLock, tool: Tool) -> Result<(), Error> {
-    let (tool_history, mapped) = mapping(gate, lock.connection(), tool).await?;
+async fn adopt_locked<'l>(gate: &Gate, lock: &'l mut dyn Lock, tool: Tool) -> Result<(), Error> {
+    let (tool_history, mapped) = mapping(gate, lock.session(), tool).await?;
     let newest = mapped.last().map_or(0, |m| m.version);
-    let (_, verdict) = gate.admission(lock.connection(), change_to(newest)).await?;
-    super::session::writable_session(gate, lock).await?;
-    let backup = backups::backup_before_change(gate, lock, 0).await?;
-    let started = Instant::now();
-    adopt::record(lock.client(), &gate.release.catalogue, &mapped)
-        .await
-        .map_err(failure)?;
-    let entry = Change {
+    let recipe = Recipe {
         action: "adopt",
-        from: 0,
-        to: newest,
-        started,
-        backup_file: backup.map(|b| b.path.display().to_string()),
-        outcome: verdict.outcome(format!(
-            "ok: adopted from {} ({}), {} migration(s)",
-            tool_history.tool,
-            tool_history.table,
-            mapped.len()
-        )),
-    }
-    .entry(gate);
-    record(lock.connection(), &entry).await;
+        change: change_to(newest),
+        backup_of: 0,
+        admitted: None,
+        plan: None,
+        prune: true,
+    };
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let recorded = adopt::record(lock.session_mut(), &gate.release.catalogue, &mapped).await;
+        let outcome = recorded.is_ok().then(|| {
+            prepared.outcome(format!(
+                "ok: adopted from {} ({}), {} migration(s)",
+                tool_history.tool,
+                tool_history.table,
+                mapped.len()
+            ))
+        });
+        let done = Done {
+            result: recorded,
+            to: newest,
+            outcome,
+        };
+        (done, lock)
+    };
+    recipe::change(gate, lock, recipe, act).await?;
     gate.tell(Event::Adopted {
         tool: tool_history.tool,
         table: tool_history.table,

@@ -2,19 +2,15 @@
 //! the backup the gate and the rollback take under the lock (DESIGN §6).
 
 use std::path::Path;
-use std::time::Instant;
-
-use tokio_postgres::Client;
 
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
-use super::locked::{Change, guarded, lock_lost, read_failed, record, release_lock};
-use crate::backup::{
-    self, BackupError, Origin, RestoreOptions, RestorePlan, RestoreRefusal, Server,
-};
-use crate::lock::MigrationLock;
-use crate::{fleet, history};
+use super::locked::{guarded, lock_lost, release_lock};
+use super::recipe::{self, Done, Prepared, Recipe};
+use crate::backup::{self, Origin, RestoreOptions, RestorePlan, RestoreRefusal};
+use crate::engine::{BackupRequest, Lock};
+use crate::fleet;
 
 impl Gate {
     /// `backup`: a verified backup now, under the lock (a dry run prints what it would
@@ -41,27 +37,15 @@ impl Gate {
     }
 }
 
-/// The backup before a schema change (forward or rollback), unless `--no-backup`: exit 5
-/// when it fails, 6 when the lock is lost meanwhile, 8 on a signal, so nothing is changed.
-/// Then prunes old backups of this database; a failed prune is logged, not fatal (the new
-/// backup is safe).
-pub(crate) async fn backup_before_change(
+/// The backup before a schema change, unless `--no-backup` (which is logged): exit 5 when
+/// it fails, 6 when the lock is lost meanwhile, 8 on a signal, so nothing is changed. Then,
+/// with `prune`, removes old backups of this database; a failed prune is logged, not fatal
+/// (the new backup is safe).
+pub(crate) async fn before_change(
     gate: &Gate,
-    lock: &MigrationLock,
+    lock: &dyn Lock,
     schema_version: i64,
-) -> Result<Option<backup::Backup>, Error> {
-    let taken = backup_unless_skipped(gate, lock, schema_version).await?;
-    if let Some(taken) = &taken {
-        prune(gate, taken);
-    }
-    Ok(taken)
-}
-
-/// The backup before a change, unless `--no-backup` (which is logged), without pruning.
-async fn backup_unless_skipped(
-    gate: &Gate,
-    lock: &MigrationLock,
-    schema_version: i64,
+    prune_after: bool,
 ) -> Result<Option<backup::Backup>, Error> {
     if gate.settings.backup.skip {
         tracing::warn!(
@@ -70,25 +54,22 @@ async fn backup_unless_skipped(
         );
         return Ok(None);
     }
-    take_backup(gate, lock, schema_version).await.map(Some)
+    let taken = take_backup(gate, lock, schema_version).await?;
+    if prune_after {
+        prune(gate, &taken);
+    }
+    Ok(Some(taken))
 }
 
-/// What a backup of the lock's database needs.
-fn request<'a>(
-    gate: &'a Gate,
-    client: &'a Client,
-    schema_version: i64,
-) -> Result<backup::Request<'a>, Error> {
-    Ok(backup::Request {
-        client,
-        url: gate.url()?,
-        application_name: &gate.application_name,
+/// What a backup of the database at `schema_version` needs besides its session.
+fn request(gate: &Gate, schema_version: i64) -> BackupRequest<'_> {
+    BackupRequest {
         dir: &gate.settings.backup.dir,
         app_version: gate.release.compat.tag(),
         schema_version,
-        pg_dump: gate.settings.backup.pg_dump.as_deref(),
+        tool: gate.settings.backup.pg_dump.as_deref(),
         timeout: gate.settings.backup.timeout,
-    })
+    }
 }
 
 /// The retention settings.
@@ -102,11 +83,11 @@ fn policy(gate: &Gate) -> backup::Retention {
 /// Takes a backup under the held lock (exit 5, 6 or 8 on failure).
 async fn take_backup(
     gate: &Gate,
-    lock: &MigrationLock,
+    lock: &dyn Lock,
     schema_version: i64,
 ) -> Result<backup::Backup, Error> {
-    let request = request(gate, lock.connection(), schema_version)?;
-    let work = async { backup::take(&request).await.exit(Exit::BackupFailed) };
+    let request = request(gate, schema_version);
+    let work = lock.backup(&request);
     guarded(
         gate,
         lock,
@@ -136,24 +117,19 @@ fn prune(gate: &Gate, taken: &backup::Backup) {
 async fn backup_now(gate: &Gate) -> Result<(), Error> {
     if gate.settings.dry_run {
         let client = gate.connect().await?;
-        let version = history::current_version(&client)
-            .await
-            .map_err(read_failed)?;
-        let request = request(gate, &client, version)?;
-        let preview = backup::preview(&request, policy(gate))
-            .await
-            .exit(Exit::BackupFailed)?;
+        let version = client.current_version().await?;
+        let preview = client
+            .backup_preview(&request(gate, version), policy(gate))
+            .await?;
         gate.tell(Event::BackupPreview(&preview));
         return Ok(());
     }
-    let mut lock = gate.acquire_lock().await?;
+    let lock = gate.acquire_lock().await?;
     let result = async {
-        let version = history::current_version(lock.client())
-            .await
-            .map_err(read_failed)?;
-        let taken = take_backup(gate, &lock, version).await?;
+        let version = lock.session().current_version().await?;
+        let taken = take_backup(gate, lock.as_ref(), version).await?;
         prune(gate, &taken);
-        Ok(taken)
+        Ok::<_, Error>(taken)
     }
     .await;
     release_lock(lock).await;
@@ -176,11 +152,7 @@ async fn list(gate: &Gate, all: bool) -> Result<Vec<backup::Backup>, Error> {
 
 /// Which database (of which server) the URL points at.
 async fn origin(gate: &Gate) -> Result<Origin, Error> {
-    let client = gate.connect().await?;
-    Server::query(&client)
-        .await
-        .map(|server| server.origin())
-        .exit(Exit::Internal)
+    gate.connect().await?.origin().await
 }
 
 /// `restore FILE --yes`: checks and refusals, then under the lock the fleet's admission, a
@@ -197,12 +169,10 @@ async fn restore(
 ) -> Result<(), Error> {
     if gate.settings.dry_run || !confirmed {
         let client = gate.connect().await?;
-        let from = history::current_version(&client)
-            .await
-            .map_err(read_failed)?;
-        let checked = RestorePlan::new(&client, file, gate.settings.backup.pg_dump.as_deref());
+        let from = client.current_version().await?;
+        let checked = client.restore_plan(file, gate.settings.backup.pg_dump.as_deref());
         let plan = tokio::select! {
-            plan = checked => plan.map_err(plan_failed)?,
+            plan = checked => plan?,
             signal = gate.stop.wait() => return Err(stopped(signal, CHECKING, None)),
         };
         show_plan(gate, &plan, from, options)?;
@@ -212,8 +182,8 @@ async fn restore(
         }
         return Err(Error::new(Exit::Usage, Unconfirmed));
     }
-    let lock = gate.acquire_lock().await?;
-    let result = restore_locked(gate, &lock, file, options).await;
+    let mut lock = gate.acquire_lock().await?;
+    let result = restore_locked(gate, lock.as_mut(), file, options).await;
     release_lock(lock).await;
     let (plan, version) = result?;
     gate.tell(Event::Restored {
@@ -246,95 +216,67 @@ fn show_plan(
 }
 
 /// The restore under the lock; returns its plan and the schema version it left.
-async fn restore_locked(
+async fn restore_locked<'l>(
     gate: &Gate,
-    lock: &MigrationLock,
+    lock: &'l mut dyn Lock,
     file: &Path,
     options: RestoreOptions,
 ) -> Result<(RestorePlan, i64), Error> {
-    let started = Instant::now();
-    let client = lock.connection();
     let pg_dump = gate.settings.backup.pg_dump.as_deref();
-    let from = history::current_version(client)
-        .await
-        .map_err(read_failed)?;
-    let checked = async {
-        RestorePlan::new(client, file, pg_dump)
-            .await
-            .map_err(plan_failed)
-    };
+    let from = lock.session().current_version().await?;
+    let checked = lock.session().restore_plan(file, pg_dump);
     let plan = guarded(gate, lock, CHECKING, from, checked).await?;
     show_plan(gate, &plan, from, options)?;
-    let change = fleet::Change {
-        from,
-        to: plan.backup.manifest.schema_version,
-    };
-    let (_, verdict) = gate.admission(client, change).await?;
-    super::session::writable_session(gate, lock).await?;
-    // Not pruned: retention must not remove the dump about to be restored.
-    let undo = backup_unless_skipped(gate, lock, from).await?;
-    if let Some(undo) = &undo {
-        gate.tell(Event::BackupTaken(undo));
-    }
-    let url = gate.url()?;
-    let replay = backup::restore(
-        &plan,
-        options,
-        url,
-        &gate.application_name,
-        pg_dump,
-        &gate.stop,
-    );
-    lock.hold_while(replay)
-        .await
-        .map_err(|lost| lock_lost(lost, from))?
-        .map_err(|error| restore_failed(error, from))?;
-    let version = history::current_version(client)
-        .await
-        .map_err(read_failed)?;
-    let mut ok = format!(
-        "ok; restored {} (schema {})",
-        file.display(),
-        plan.backup.manifest.schema_version
-    );
-    if undo.is_none() {
-        ok.push_str("; no backup was taken first (--no-backup)");
-    }
-    let entry = Change {
+    let recipe = Recipe {
         action: "restore",
-        from,
-        to: version,
-        started,
-        backup_file: undo.map(|b| b.path.display().to_string()),
-        outcome: verdict.outcome(ok),
-    }
-    .entry(gate);
-    record(client, &entry).await;
-    Ok((plan, version))
-}
-
-/// A dump or manifest that is not a regular file of a sane size is a usage error (exit 2);
-/// any other failure to check it is a failed backup (exit 5).
-fn plan_failed(error: BackupError) -> Error {
-    let exit = match &error {
-        BackupError::Input(input) if input.is_unusable() => Exit::Usage,
-        _ => Exit::BackupFailed,
+        change: fleet::Change {
+            from,
+            to: plan.backup.manifest.schema_version,
+        },
+        backup_of: from,
+        admitted: None,
+        plan: None,
+        prune: false,
     };
-    Error::new(exit, error)
-}
-
-/// A replay that did not commit: exit 8 on a stop, 4 when the connection went away at the
-/// commit (its outcome unknown), else 5; the database is as it was, but in the unknown case.
-fn restore_failed(error: BackupError, from: i64) -> Error {
-    match error {
-        BackupError::Stopped { signal } => stopped(
-            signal,
-            "during the restore, before its COMMIT was sent: nothing was committed",
-            Some(from),
-        ),
-        BackupError::CommitUnknown { .. } => Error::new(Exit::Unreachable, error),
-        _ => Error::new(Exit::BackupFailed, error),
-    }
+    let plan_ref = &plan;
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let plan = plan_ref;
+        if let Some(undo) = &prepared.backup {
+            gate.tell(Event::BackupTaken(undo));
+        }
+        let replayed = tokio::select! {
+            done = lock.restore(plan, options, pg_dump, &gate.stop) => done.map_err(|error| error.at(from)),
+            lost = lock.lost() => Err(lock_lost(lost, from)),
+        };
+        let version = match replayed {
+            Ok(()) => lock.session().current_version().await,
+            Err(error) => Err(error),
+        };
+        let Ok(version) = version else {
+            let done = Done {
+                result: version,
+                to: from,
+                outcome: None,
+            };
+            return (done, lock);
+        };
+        let mut ok = format!(
+            "ok; restored {} (schema {})",
+            file.display(),
+            plan.backup.manifest.schema_version
+        );
+        if prepared.backup.is_none() {
+            ok.push_str("; no backup was taken first (--no-backup)");
+        }
+        let done = Done {
+            result: Ok(version),
+            to: version,
+            outcome: Some(prepared.outcome(ok)),
+        };
+        (done, lock)
+    };
+    let (version, _) = recipe::change(gate, lock, recipe, act).await?;
+    Ok((plan, version))
 }
 
 /// A dump of another database is a usage error (exit 2); the others are refusals (exit 3).

@@ -3,27 +3,21 @@
 
 use std::time::Instant;
 
-use super::backups;
 use super::builder::{Gate, stopped};
-use super::error::{Error, Exit, ExitWith};
+use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{Change, read_failed, record, release_lock};
+use super::locked::{Change, record, release_lock};
+use super::recipe::{self, Done, Prepared, Recipe};
 use crate::adopt::Tool;
+use crate::applied::Applied;
 use crate::backup;
 use crate::baseline::{self as adopt, BaselineError};
-use crate::lock::MigrationLock;
-use crate::{db, fleet, history};
-use tokio_postgres::Client;
+use crate::engine::{Lock, Session};
+use crate::fleet;
 
-/// Refusals are exit 3, a version the catalogue lacks exit 2, anything else exit 1.
+/// The gate's error for a baseline that cannot be done.
 fn failure(error: BaselineError) -> Error {
-    let exit = match &error {
-        BaselineError::UnknownVersion { .. } => Exit::Usage,
-        BaselineError::HasHistory { .. } | BaselineError::Differs { .. } => Exit::Refused,
-        BaselineError::History(e) if e.connection_lost() => Exit::Unreachable,
-        _ => Exit::Internal,
-    };
-    Error::new(exit, error)
+    error.into()
 }
 
 impl Gate {
@@ -35,45 +29,57 @@ impl Gate {
         if self.settings.dry_run {
             // No lock: what it would record, and the verdicts the real run would meet.
             let client = self.connect().await?;
-            intent(self, &client, version, verify).await?;
+            intent(self, client.as_ref(), version, verify).await?;
             let change = fleet::Change {
                 from: 0,
                 to: version,
             };
-            return super::verdicts::preview_change(self, &client, change, None).await;
+            return super::verdicts::preview_change(self, client.as_ref(), change, None).await;
         }
         let mut lock = self.acquire_lock().await?;
-        let result = baseline_locked(self, &mut lock, version, verify).await;
+        let result = baseline_locked(self, lock.as_mut(), version, verify).await;
         release_lock(lock).await;
         result
     }
 }
 
-async fn baseline_locked(
+async fn baseline_locked<'l>(
     gate: &Gate,
-    lock: &mut MigrationLock,
+    lock: &'l mut dyn Lock,
     version: i64,
     prove: bool,
 ) -> Result<(), Error> {
-    intent(gate, lock.connection(), version, prove).await?;
-    let change = fleet::Change {
-        from: 0,
-        to: version,
+    intent(gate, lock.session(), version, prove).await?;
+    let recipe = Recipe {
+        action: "baseline",
+        change: fleet::Change {
+            from: 0,
+            to: version,
+        },
+        backup_of: 0,
+        admitted: None,
+        plan: None,
+        prune: true,
     };
-    let (_, verdict) = gate.admission(lock.connection(), change).await?;
-    super::session::writable_session(gate, lock).await?;
-    let backup = backups::backup_before_change(gate, lock, 0).await?;
-    record_baseline(gate, lock, version, backup.as_ref(), verdict.note()).await?;
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let recorded = adopt::record(lock.session_mut(), &gate.release.catalogue, version).await;
+        let outcome = recorded.is_ok().then(|| prepared.outcome("ok".to_owned()));
+        let done = Done {
+            result: recorded.map(drop),
+            to: version,
+            outcome,
+        };
+        (done, lock)
+    };
+    recipe::change(gate, lock, recipe, act).await?;
     gate.tell(Event::BaselineRecorded(version));
     Ok(())
 }
 
 /// Refuses a database that has a history, proves the version first with `prove`, and
 /// tells what the baseline records.
-async fn intent(gate: &Gate, client: &Client, version: i64, prove: bool) -> Result<(), Error> {
-    let current = history::current_version(client)
-        .await
-        .map_err(read_failed)?;
+async fn intent(gate: &Gate, client: &dyn Session, version: i64, prove: bool) -> Result<(), Error> {
+    let current = client.current_version().await?;
     if current > 0 {
         return Err(failure(BaselineError::HasHistory { current }));
     }
@@ -88,19 +94,18 @@ async fn intent(gate: &Gate, client: &Client, version: i64, prove: bool) -> Resu
     Ok(())
 }
 
-/// Records the baseline and its audit entry (the caller took the backup); `note` says why
-/// it ran although the fleet refused it.
+/// The gate run's adoption of a database without a history (`[adopt] baseline`): records
+/// the baseline and its own audit entry, inside the run's act (after its backup); `note`
+/// says why it ran although the fleet refused it.
 pub(crate) async fn record_baseline(
     gate: &Gate,
-    lock: &mut MigrationLock,
+    lock: &mut dyn Lock,
     version: i64,
     backup: Option<&backup::Backup>,
     note: Option<&str>,
 ) -> Result<(), Error> {
     let started = Instant::now();
-    adopt::record(lock.client(), &gate.release.catalogue, version)
-        .await
-        .map_err(failure)?;
+    adopt::record(lock.session_mut(), &gate.release.catalogue, version).await?;
     let entry = Change {
         action: "baseline",
         from: 0,
@@ -113,33 +118,26 @@ pub(crate) async fn record_baseline(
         },
     }
     .entry(gate);
-    record(lock.connection(), &entry).await;
+    record(lock.session(), &entry).await;
     Ok(())
 }
 
 /// `--verify`: a scratch database migrated to `version` must have the same schema. The
 /// scratch database is dropped on every path, a stop (exit 8) included.
-async fn verify(gate: &Gate, admin: &Client, version: i64) -> Result<(), Error> {
-    let name = crate::scratch::create(admin).await.map_err(|source| {
-        failure(BaselineError::Query {
-            action: "create a scratch database (the user needs CREATEDB)",
-            source,
-        })
-    })?;
-    tracing::info!(database = %name, version, "verifying the baseline on a scratch database");
-    let work = async {
-        let mut scratch = db::connect_to_database(gate.url()?, &gate.application_name, &name)
-            .await
-            .exit(Exit::Unreachable)?;
-        adopt::verify(admin, &mut scratch, &gate.release.catalogue, version)
-            .await
-            .map_err(failure)
-    };
+async fn verify(gate: &Gate, live: &dyn Session, version: i64) -> Result<(), Error> {
+    let mut scratch = gate.engine()?.scratch().await?;
+    tracing::info!(database = %scratch.name(), version, "verifying the baseline on a scratch database");
+    let work = adopt::verify(
+        live,
+        scratch.session_mut(),
+        &gate.release.catalogue,
+        version,
+    );
     let result = tokio::select! {
         verified = work => verified,
         signal = gate.stop.wait() => Err(stopped(signal, "while verifying the baseline", Some(0))),
     };
-    crate::scratch::remove(admin, &name).await;
+    scratch.remove().await;
     result
 }
 
@@ -149,13 +147,13 @@ async fn verify(gate: &Gate, admin: &Client, version: i64) -> Result<(), Error> 
 /// advice otherwise: `adopt --from TOOL` when another tool's history table is there.
 pub(crate) async fn adoption(
     gate: &Gate,
-    client: &Client,
-    applied: &[history::Applied],
+    client: &dyn Session,
+    applied: &[Applied],
 ) -> Result<Option<i64>, Error> {
     if !applied.is_empty() {
         return Ok(None);
     }
-    let objects = adopt::existing_objects(client).await.map_err(failure)?;
+    let objects = adopt::existing_objects(client).await?;
     if objects.is_empty() {
         return Ok(None);
     }

@@ -8,15 +8,13 @@ use std::time::Duration;
 use prometheus::Registry;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::task::JoinHandle;
-use tokio_postgres::Client;
 
 use super::error::{Error, Exit, ExitWith, Stopped};
 use super::event::{Event, Listener};
 use super::settings::Settings;
 use crate::catalogue::Catalogue;
 use crate::config::Compat;
-use crate::connection::{Connection, ConnectionError};
-use crate::db;
+use crate::engine::{self, Context, Engine, Session};
 use crate::server::{Health, Metrics, State};
 use crate::stop::Stop;
 
@@ -52,10 +50,8 @@ impl Release {
 pub struct Gate {
     pub(crate) release: Release,
     pub(crate) settings: Settings,
-    /// The parsed URL; a parse error is kept for the commands that need the database.
-    url: Option<Result<Connection, Arc<ConnectionError>>>,
-    /// `schemagate/v<app version>`, every connection's application_name.
-    pub(crate) application_name: String,
+    /// The engine the URL names; its error is kept for the commands that need the database.
+    engine: Option<Result<Arc<dyn Engine>, Arc<Error>>>,
     /// What stops the gate between steps (exit 8).
     pub(crate) stop: Stop,
     /// What `/health` and `/metrics` serve.
@@ -75,7 +71,7 @@ pub struct Gate {
 /// it is the gate's first connection; dropped unused, it is abandoned where it is.
 pub struct EarlySession {
     url: SecretString,
-    task: JoinHandle<Result<Client, db::DbError>>,
+    task: JoinHandle<Result<Box<dyn Session>, Error>>,
 }
 
 impl EarlySession {
@@ -83,10 +79,9 @@ impl EarlySession {
     /// `connect_timeout`; `None` when the URL does not parse (the builder then says why).
     /// Call it inside a tokio runtime.
     pub fn open(url: SecretString, compat: &Compat, connect_timeout: Duration) -> Option<Self> {
-        let connection = Connection::parse(url.expose_secret()).ok()?;
-        let name = application_name(compat);
-        let task =
-            tokio::spawn(async move { db::connect(&connection, &name, connect_timeout).await });
+        let context = context(compat, connect_timeout);
+        let engine = engine::open(url.expose_secret(), &context).ok()?;
+        let task = tokio::spawn(async move { engine.connect().await });
         Some(Self { url, task })
     }
 }
@@ -97,9 +92,13 @@ impl Drop for EarlySession {
     }
 }
 
-/// `schemagate/v<app version>`, every connection's application_name.
-fn application_name(compat: &Compat) -> String {
-    format!("schemagate/{}", compat.tag())
+/// What the engine of a gate of `compat`'s release gets: `schemagate/v<app version>` as
+/// every connection's application name, and how long connecting retries.
+fn context(compat: &Compat, connect_timeout: Duration) -> Context {
+    Context {
+        application_name: format!("schemagate/{}", compat.tag()),
+        connect_timeout,
+    }
 }
 
 impl Gate {
@@ -148,12 +147,12 @@ impl Gate {
         self.events.tell(event);
     }
 
-    /// The parsed database URL, or a usage error saying how to give one or what is wrong
-    /// with it.
-    pub(crate) fn url(&self) -> Result<&Connection, Error> {
-        match &self.url {
-            None => Err(Error::new(Exit::Usage, db::DbError::Missing)),
-            Some(Ok(connection)) => Ok(connection),
+    /// The engine of the database URL, or a usage error saying how to give one or what is
+    /// wrong with it.
+    pub(crate) fn engine(&self) -> Result<&dyn Engine, Error> {
+        match &self.engine {
+            None => Err(Error::new(Exit::Usage, MissingUrl)),
+            Some(Ok(engine)) => Ok(engine.as_ref()),
             Some(Err(error)) => Err(Error::new(
                 Exit::Usage,
                 InvalidUrl {
@@ -163,10 +162,15 @@ impl Gate {
         }
     }
 
+    /// What the engine of another URL of this gate (`--scratch-url`) gets.
+    pub(crate) fn context(&self) -> Context {
+        context(&self.release.compat, self.settings.connect_timeout)
+    }
+
     /// Connects with retry until the connect timeout (exit 4); a stop ends it at once
     /// (exit 8).
-    pub(crate) async fn connect(&self) -> Result<Client, Error> {
-        let url = self.url()?;
+    pub(crate) async fn connect(&self) -> Result<Box<dyn Session>, Error> {
+        let engine = self.engine()?;
         let early = self
             .early
             .lock()
@@ -178,15 +182,10 @@ impl Gate {
             {
                 return connected;
             }
-            db::connect(url, &self.application_name, self.settings.connect_timeout).await
+            engine.connect().await
         };
         tokio::select! {
-            connected = connecting => {
-                connected.map_err(|e| match e {
-                    db::DbError::InvalidUrl { .. } => Error::new(Exit::Usage, e),
-                    _ => Error::new(Exit::Unreachable, e),
-                })
-            }
+            connected = connecting => connected,
             signal = self.stop.wait() => Err(stopped(signal, "while connecting to the database", None)),
         }
     }
@@ -206,8 +205,13 @@ pub(crate) fn stopped(signal: &'static str, when: &str, at: Option<i64>) -> Erro
 #[error("the database URL is invalid")]
 pub struct InvalidUrl {
     #[source]
-    source: Arc<ConnectionError>,
+    source: Arc<Error>,
 }
+
+/// No database URL was given.
+#[derive(Debug, thiserror::Error)]
+#[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
+pub struct MissingUrl;
 
 /// The settings of a [`Gate`], each defaulting as the CLI does.
 pub struct GateBuilder {
@@ -379,10 +383,10 @@ impl GateBuilder {
             url.as_ref()
                 .is_some_and(|url| url.expose_secret() == early.url.expose_secret())
         });
-        let url = url.map(|url| Connection::parse(url.expose_secret()).map_err(Arc::new));
+        let context = context(compat, self.settings.connect_timeout);
+        let engine = url.map(|url| engine::open(url.expose_secret(), &context).map_err(Arc::new));
         Ok(Gate {
-            application_name: application_name(compat),
-            url,
+            engine,
             early: Mutex::new(early),
             stop: self.stop,
             state: State {

@@ -101,6 +101,17 @@ impl Error {
         }
     }
 
+    /// A stop's error with the schema version it left, when the engine could not know it.
+    pub(crate) fn at(self, version: i64) -> Self {
+        match self {
+            Error::Stopped(stopped) => Error::Stopped(Stopped {
+                at: stopped.at.or(Some(version)),
+                ..stopped
+            }),
+            other => other,
+        }
+    }
+
     /// The typed error behind it.
     pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
         match self {
@@ -148,14 +159,14 @@ fn state(at: Option<i64>) -> String {
     }
 }
 
-/// An error and its sources, `: `-separated, as a log line shows them. The driver's error
-/// ends the chain: every error that keeps one as its source already says it, described by
-/// [`crate::db::describe`] (severity, message, SQLSTATE, detail, hint), which says more
-/// than the driver's own `db error: …` that would repeat it.
+/// An error and its sources, `: `-separated, as a log line shows them. A database driver's
+/// error ends the chain: every error that keeps one as its source already says it,
+/// described by its engine (for PostgreSQL: severity, message, SQLSTATE, detail, hint),
+/// which says more than the driver's own `db error: …` that would repeat it.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
-    while let Some(cause) = source.filter(|cause| !cause.is::<tokio_postgres::Error>()) {
+    while let Some(cause) = source.filter(|cause| !crate::engine::route::is_driver_error(*cause)) {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::adopt::{Mapped, Tool, ToolHistory};
 use crate::backup::{Backup, Preview, RestorePlan};
 use crate::config::Compat;
-use crate::ddl::Limits;
+use crate::limits::Limits;
 use crate::plan::Plan;
 
 /// One thing a command tells, borrowed from the command for the time of the call.

@@ -6,17 +6,17 @@
 
 use super::builder::Gate;
 use super::error::{Error, Exit};
-use crate::catalogue::{self, Down};
-use crate::lint::{self, BREAKS_WINDOW, Finding, LintFile};
+use crate::catalogue::Down;
+use crate::lint::{BREAKS_WINDOW, Finding, LintFile};
 use crate::plan::{Direction, Plan};
 
 /// Refuses the plan (exit 2) when a file it runs would certainly fail: every statement of
-/// every step's file, up or down, is read with PostgreSQL's grammar. Only these files are
+/// every step's file, up or down, is read with the engine's grammar. Only these files are
 /// parsed; applied ones never are. The gate calls it through [`plan`]; a rollback calls it
 /// on its plan before it shows it.
 pub(crate) fn certain_failures(gate: &Gate, plan: &Plan) -> Result<(), Error> {
     let catalogue = &gate.release.catalogue;
-    let scripts = plan.steps.iter().filter_map(|step| {
+    let mut scripts = plan.steps.iter().filter_map(|step| {
         let migration = catalogue.get(step.version)?;
         match (plan.direction, &migration.down) {
             (Direction::Up, _) => Some(&migration.up),
@@ -24,7 +24,10 @@ pub(crate) fn certain_failures(gate: &Gate, plan: &Plan) -> Result<(), Error> {
             (Direction::Down, Down::Irreversible { .. }) => None,
         }
     });
-    catalogue::check_pending(&catalogue.origin, scripts).map_err(|e| Error::new(Exit::Usage, e))
+    gate.engine()?
+        .grammar()
+        .check_pending(&catalogue.origin, &mut scripts)
+        .map_err(|e| Error::new(Exit::Usage, e))
 }
 
 /// Refuses the plan's certain failures ([`certain_failures`]), then lints the up files of
@@ -40,6 +43,7 @@ pub(crate) fn plan(gate: &Gate, plan: &Plan) -> Result<usize, Error> {
     if plan.direction != Direction::Up {
         return Ok(0);
     }
+    let grammar = gate.engine()?.grammar();
     let mut active: Vec<Finding> = Vec::new();
     for step in &plan.steps {
         let Some(migration) = gate.release.catalogue.get(step.version) else {
@@ -51,7 +55,8 @@ pub(crate) fn plan(gate: &Gate, plan: &Plan) -> Result<usize, Error> {
             transactional: migration.up.transactional,
             version: Some(migration.version),
         };
-        let findings = lint::lint_file(&file, &gate.release.compat)
+        let findings = grammar
+            .lint(&file, &gate.release.compat)
             .map_err(|error| Error::new(Exit::Usage, error))?;
         active.extend(findings.into_iter().filter(Finding::is_active));
     }

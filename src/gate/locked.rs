@@ -4,42 +4,35 @@
 
 use std::time::Instant;
 
-use tokio_postgres::Client;
-
 use super::builder::{Gate, stopped};
 use super::error::{Error, Exit};
+use crate::applied::Applied;
 use crate::audit;
-use crate::db;
+use crate::engine::{Lock, LockWait, Session};
 use crate::fleet::{self, Admission, FleetError};
-use crate::history;
-use crate::history::{Applied, HistoryError};
-use crate::lock::{LockError, MigrationLock, Reconnect};
 
 impl Gate {
     /// Connects and takes the migration lock (exit 4, 7 or 8).
-    pub(crate) async fn acquire_lock(&self) -> Result<MigrationLock, Error> {
-        let client = self.connect().await?;
-        self.take_lock(client).await
+    pub(crate) async fn acquire_lock(&self) -> Result<Box<dyn Lock>, Error> {
+        let session = self.connect().await?;
+        self.take_lock(session).await
     }
 
-    /// Takes the migration lock on `client` (exit 7 when the lock timeout runs out, 8 on a
-    /// stop).
-    pub(crate) async fn take_lock(&self, client: Client) -> Result<MigrationLock, Error> {
+    /// Takes the migration lock on `session` (exit 7 when the lock timeout runs out, 8 on
+    /// a stop).
+    pub(crate) async fn take_lock(
+        &self,
+        session: Box<dyn Session>,
+    ) -> Result<Box<dyn Lock>, Error> {
         let mut waiting = |holder: &str| {
             self.waiting(&format!("waiting for the migration lock held by {holder}"));
         };
-        let reconnect = Reconnect {
-            connection: self.url()?,
-            application_name: &self.application_name,
-            timeout: self.settings.connect_timeout,
+        let wait = LockWait {
+            timeout: self.settings.lock_timeout,
+            waiting: &mut waiting,
         };
         tokio::select! {
-            acquired = MigrationLock::acquire(client, self.settings.lock_timeout, &reconnect, &mut waiting) => acquired.map_err(|e| match e {
-                LockError::Timeout { .. } => Error::new(Exit::LockTimeout, e),
-                LockError::Query(ref source) if db::connection_lost(source) => Error::new(Exit::Unreachable, e),
-                LockError::Reconnect(_) => Error::new(Exit::Unreachable, e),
-                _ => Error::new(Exit::Internal, e),
-            }),
+            acquired = session.lock(wait) => acquired,
             signal = self.stop.wait() => Err(stopped(signal, "while waiting for the migration lock", None)),
         }
     }
@@ -50,10 +43,10 @@ impl Gate {
     /// `--ignore-fleet` a refusal is a warning, and the verdict says so for the audit row.
     pub(crate) async fn admission(
         &self,
-        client: &Client,
+        session: &dyn Session,
         change: fleet::Change,
     ) -> Result<(Vec<fleet::Replica>, Verdict), Error> {
-        let live = fleet::live(client).await.map_err(fleet_failed)?;
+        let live = session.live().await?;
         let verdict = match fleet::admit(change, &self.release.compat, &live) {
             Admission::Refused(refusal) if self.settings.fleet.ignore => {
                 tracing::warn!(%refusal, "--ignore-fleet: changing the schema although live replicas of another release will fail");
@@ -69,8 +62,8 @@ impl Gate {
     }
 
     /// The history, read without the lock: exit 4 when the database went away.
-    pub(crate) async fn read_history(&self, client: &Client) -> Result<Vec<Applied>, Error> {
-        history::read(client).await.map_err(read_failed)
+    pub(crate) async fn read_history(&self, session: &dyn Session) -> Result<Vec<Applied>, Error> {
+        session.applied().await
     }
 }
 
@@ -119,15 +112,16 @@ impl Verdict {
     }
 }
 
-/// A fleet read that failed (exit 4 when the database went away, else 1), or its refusal
-/// (exit 3).
-pub(crate) fn fleet_failed(error: FleetError) -> Error {
-    let exit = match &error {
-        e if e.is_refusal() => Exit::Refused,
-        FleetError::Query { source, .. } if db::connection_lost(source) => Exit::Unreachable,
-        _ => Exit::Internal,
-    };
-    Error::new(exit, error)
+/// The fleet's refusal (exit 3), or another failure of the fleet (exit 1).
+impl From<FleetError> for Error {
+    fn from(error: FleetError) -> Self {
+        let exit = if error.is_refusal() {
+            Exit::Refused
+        } else {
+            Exit::Internal
+        };
+        Error::new(exit, error)
+    }
 }
 
 /// The change a fleet refusal refused, when `error` is one.
@@ -141,7 +135,7 @@ pub(crate) fn refused_by_fleet(error: &Error) -> Option<fleet::Change> {
 }
 
 /// Exit 6: the lock's session died while a child worked; nothing after `at` was applied.
-pub(crate) fn lock_lost(error: LockError, at: i64) -> Error {
+pub(crate) fn lock_lost(error: Error, at: i64) -> Error {
     Error::new(Exit::StepFailed, LockLost { error, at })
 }
 
@@ -150,60 +144,20 @@ pub(crate) fn lock_lost(error: LockError, at: i64) -> Error {
 #[error("{error}; nothing after version {at} was applied; run again")]
 struct LockLost {
     #[source]
-    error: LockError,
+    error: Error,
     at: i64,
 }
 
-/// Refuses to change a server in recovery (exit 3): its writes would fail half-way through
-/// the plan, after the backup, and the primary is where the schema lives. Asked only when
-/// there is something to change, so the no-op gate pays nothing for it.
-pub(crate) async fn primary_only(client: &Client) -> Result<(), Error> {
-    let in_recovery: bool = client
-        .query_one("SELECT pg_is_in_recovery()", &[])
-        .await
-        .map_err(|source| {
-            let exit = if db::connection_lost(&source) {
-                Exit::Unreachable
-            } else {
-                Exit::Internal
-            };
-            Error::new(exit, Recovery::Unknown { source })
-        })?
-        .get(0);
-    if in_recovery {
-        return Err(Error::new(Exit::Refused, Recovery::Standby));
-    }
-    Ok(())
-}
-
-/// Whether the server can take the change.
-#[derive(Debug, thiserror::Error)]
-enum Recovery {
-    /// `pg_is_in_recovery()` could not be asked.
-    #[error("cannot ask the server whether it is a standby: {}", db::describe(.source))]
-    Unknown {
-        #[source]
-        source: tokio_postgres::Error,
-    },
-    /// It is a standby.
-    #[error(
-        "this server is a standby (in recovery): nothing was changed; point schemagate at the primary (with several hosts, add target_session_attrs=read-write to the URL)"
-    )]
-    Standby,
-}
-
-/// Reading the history failed: exit 4 when the database went away, else 1.
-pub(crate) fn read_failed(error: HistoryError) -> Error {
-    let exit = if error.connection_lost() {
-        Exit::Unreachable
-    } else {
-        Exit::Internal
-    };
-    Error::new(exit, error)
+/// What every change asks under the lock before its backup: the writable primary (exit 3
+/// on a standby), reached through a session (for PostgreSQL, exit 4 behind a transaction
+/// pooler). The no-op gate and dry runs never ask.
+pub(crate) async fn writable_session(lock: &dyn Lock) -> Result<(), Error> {
+    lock.session().writable_primary().await?;
+    lock.ensure_session().await
 }
 
 /// Releases the lock; if that fails, closing the connection frees it anyway.
-pub(crate) async fn release_lock(lock: MigrationLock) {
+pub(crate) async fn release_lock(lock: Box<dyn Lock>) {
     if let Err(error) = lock.release().await {
         tracing::warn!(%error, "releasing the migration lock failed; it is freed when the connection closes");
     }
@@ -214,13 +168,14 @@ pub(crate) async fn release_lock(lock: MigrationLock) {
 /// partial files). `what` names the work for the message; `at` is the schema version.
 pub(crate) async fn guarded<T>(
     gate: &Gate,
-    lock: &MigrationLock,
+    lock: &dyn Lock,
     what: &str,
     at: i64,
     work: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     tokio::select! {
-        done = lock.hold_while(work) => done.map_err(|lost| lock_lost(lost, at))?,
+        done = work => done,
+        lost = lock.lost() => Err(lock_lost(lost, at)),
         signal = gate.stop.wait() => Err(stopped(signal, what, Some(at))),
     }
 }
@@ -257,12 +212,8 @@ impl Change {
 
 /// Records a change that was made: a failure to record is logged, not fatal, since the
 /// change itself is committed.
-pub(crate) async fn record(client: &Client, entry: &audit::Entry) {
-    let recorded = match audit::ensure_table(client).await {
-        Ok(()) => audit::record(client, entry).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = recorded {
+pub(crate) async fn record(session: &dyn Session, entry: &audit::Entry) {
+    if let Err(error) = session.record_audit(entry).await {
         tracing::warn!(%error, "the change was made but could not be recorded in the audit trail");
     }
 }

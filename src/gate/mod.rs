@@ -5,9 +5,12 @@
 //! - [`builder`]: [`Release`], [`Gate`], [`GateBuilder`]: settings in, nothing connected yet.
 //! - [`settings`]: every setting with the CLI's defaults.
 //! - [`error`]: [`Exit`] codes and the typed [`Error`] of each situation.
+//! - [`report`]: [`Report`], what a gate run did.
 //! - [`run`]: the gate itself (lock, plan, lint, backup, steps, verdict), `check`, `status`.
 //! - [`serve`]: `/health` and `/metrics` as a composable warp filter, the background
 //!   refresh, and the standalone [`Application`].
+//! - `recipe`: the one recipe every change follows under the lock: admission, the
+//!   writable primary, backup, the act (a closure), audit.
 //! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
 //!   standby, guard long work, audit), running a plan's steps, and linting it first.
 //! - `verdicts`, `atomic`: every verdict before a change (a dry run shows them all and
@@ -19,6 +22,7 @@
 pub mod builder;
 pub mod error;
 pub mod event;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod settings;
@@ -29,8 +33,8 @@ mod backups;
 mod baseline;
 mod lint;
 mod locked;
+mod recipe;
 mod rollback;
-mod session;
 mod steps;
 mod verdicts;
 mod verify;
@@ -38,6 +42,7 @@ mod verify;
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
 pub use error::{Cause, Error, Exit, Stopped};
 pub use event::Event;
-pub use run::{Report, Status};
+pub use report::Report;
+pub use run::Status;
 pub use serve::Application;
 pub use settings::{BackupSettings, FleetSettings, ServiceSettings, Settings};

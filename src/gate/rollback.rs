@@ -4,21 +4,18 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::atomic;
-use super::backups;
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::{read_failed, release_lock};
-use super::steps::{Recorded, execute_recorded};
+use super::locked::release_lock;
+use super::recipe::{self, Prepared, Recipe};
+use super::steps::execute;
 use super::verdicts::Verdicts;
-use crate::backup::{self, Origin, Server};
+use crate::backup::{self, Origin};
 use crate::config::{Compat, parse_version};
+use crate::engine::{Lock, Session};
 use crate::fleet;
-use crate::history;
-use crate::lock::MigrationLock;
 use crate::plan::{self, Plan, RollbackRefusal, highest_applied};
-use tokio_postgres::Client;
 
 /// Where a rollback goes: a schema version, or the window of an earlier release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +131,7 @@ impl Gate {
 async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
     let target = parse_target(target_text, &gate.release.compat)?;
     let client = gate.connect().await?;
-    let applied = history::read(&client).await.map_err(read_failed)?;
+    let applied = client.applied().await?;
     let current = highest_applied(&applied);
     let Some(version) = resolve(&target, current) else {
         gate.tell(Event::NothingToDo(&format!(
@@ -142,7 +139,7 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
         )));
         return Ok(());
     };
-    let origin = Server::query(&client).await.ok().map(|s| s.origin());
+    let origin = client.origin().await.ok();
     let refused = |refusal| refused(refusal, &gate.settings.backup.dir, origin.as_ref());
     let plan = plan::rollback(&gate.release.catalogue, &applied, version).map_err(refused)?;
     super::lint::certain_failures(gate, &plan)?;
@@ -160,7 +157,7 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
         });
     }
     if gate.settings.dry_run {
-        return preview(gate, &client, &plan).await;
+        return preview(gate, client.as_ref(), &plan).await;
     }
     if plan.is_empty() {
         return Ok(());
@@ -170,14 +167,14 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
         version,
         origin: origin.as_ref(),
     };
-    let result = rollback_locked(gate, &mut lock, &goal).await;
+    let result = rollback_locked(gate, lock.as_mut(), &goal).await;
     release_lock(lock).await;
     result
 }
 
 /// A rollback's dry run, after its plan: the verdicts the real run would meet before its
 /// backup, without the lock, ending with the first refusal as the real run would.
-async fn preview(gate: &Gate, client: &Client, plan: &Plan) -> Result<(), Error> {
+async fn preview(gate: &Gate, client: &dyn Session, plan: &Plan) -> Result<(), Error> {
     if plan.is_empty() {
         return Verdicts::new(gate).end();
     }
@@ -194,13 +191,13 @@ struct Goal<'a> {
 
 /// Under the lock: plan again (another instance may have moved the schema while we
 /// waited), then run the downs.
-async fn rollback_locked(
+async fn rollback_locked<'l>(
     gate: &Gate,
-    lock: &mut MigrationLock,
+    lock: &'l mut dyn Lock,
     goal: &Goal<'_>,
 ) -> Result<(), Error> {
     let (version, origin) = (goal.version, goal.origin);
-    let applied = history::read(lock.client()).await.map_err(read_failed)?;
+    let applied = lock.session().applied().await?;
     let plan = plan::rollback(&gate.release.catalogue, &applied, version)
         .map_err(|refusal| refused(refusal, &gate.settings.backup.dir, origin))?;
     if plan.is_empty() {
@@ -211,17 +208,20 @@ async fn rollback_locked(
         return Ok(());
     }
     let started = Instant::now();
-    let (_, verdict) = gate
-        .admission(lock.connection(), fleet::Change::from(&plan))
-        .await?;
-    atomic::fits(gate, lock.connection(), &plan).await?;
-    super::session::writable_session(gate, lock).await?;
-    let backup = backups::backup_before_change(gate, lock, plan.current).await?;
-    let recorded = Recorded {
-        backup_file: backup.map(|b| b.path.display().to_string()),
-        note: verdict.note(),
+    let recipe = Recipe {
+        action: "rollback",
+        change: fleet::Change::from(&plan),
+        backup_of: plan.current,
+        admitted: None,
+        plan: Some(&plan),
+        prune: true,
     };
-    execute_recorded(gate, lock, &plan, recorded, &mut |_, _| {}).await?;
+    let plan_ref = &plan;
+    let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+        let done = execute(gate, lock, plan_ref, &prepared, &mut |_, _| {}).await;
+        (done, lock)
+    };
+    recipe::change(gate, lock, recipe, act).await?;
     gate.tell(Event::RolledBack {
         from: plan.current,
         to: plan.target,

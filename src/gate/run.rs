@@ -4,26 +4,24 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
-
 use super::atomic;
-use super::backups;
 use super::baseline;
 use super::builder::Gate;
 use super::builder::stopped;
 use super::error::{Error, Exit, ExitWith};
 use super::event::Event;
 use super::lint;
-use super::locked::{Verdict, fleet_failed, primary_only, read_failed, release_lock};
-use super::steps::{Recorded, execute_recorded};
+use super::locked::{Verdict, release_lock};
+use super::recipe::{self, Done, Prepared, Recipe};
+use super::report::Report;
+use super::steps::execute;
 use super::verdicts::Verdicts;
+use crate::applied::Applied;
+use crate::audit;
 use crate::backup;
+use crate::engine::{Lock, Session};
 use crate::fleet;
-use crate::history::Applied;
-use crate::lock::MigrationLock;
-pub use crate::migrate::Report;
 use crate::plan::{self, Plan, Step};
-use crate::{audit, history};
 
 impl Gate {
     /// The gate: takes the migration lock, plans, lints, backs up, migrates to the
@@ -75,7 +73,7 @@ impl Gate {
         change: fleet::Change,
         timeout: Duration,
     ) -> Result<(), Error> {
-        let client = self.connect().await?;
+        let session = self.connect().await?;
         self.waiting(&format!(
             "waiting for the fleet to admit migrating from {} to {}",
             change.from, change.to
@@ -86,14 +84,14 @@ impl Gate {
         };
         let metrics = &self.state.metrics;
         let admitted = fleet::until_admitted(
-            || fleet::live(&client),
+            || session.live(),
             change,
             &self.release.compat,
             wait,
             |on| metrics.record_fleet_blocked(on),
         );
         tokio::select! {
-            admitted = admitted => admitted.map(drop).map_err(fleet_failed),
+            admitted = admitted => admitted.map(drop),
             signal = self.stop.wait() => Err(stopped(signal, "while waiting for the fleet", Some(change.from))),
         }
     }
@@ -105,7 +103,7 @@ impl Gate {
         }
         let mut lock = self.acquire_lock().await?;
         let lock_waited = lock.waited();
-        let result = self.gate_locked(&mut lock).await;
+        let result = self.gate_locked(lock.as_mut()).await;
         release_lock(lock).await;
         result.map(|locked| locked.report(self, lock_waited))
     }
@@ -115,14 +113,16 @@ impl Gate {
     /// it is now (a run under way elsewhere may move it meanwhile), and changes nothing.
     async fn preview(&self) -> Result<Report, Error> {
         let client = self.connect().await?;
-        let planned = self.planned(&client).await?;
+        let planned = self.planned(client.as_ref()).await?;
         self.tell(Event::Plan {
             plan: &planned.plan,
             compat: &self.release.compat,
             limits: self.settings.limits,
         });
         let mut verdicts = Verdicts::new(self);
-        let judged = self.verdicts_on(&client, &planned, &mut verdicts).await?;
+        let judged = self
+            .verdicts_on(client.as_ref(), &planned, &mut verdicts)
+            .await?;
         verdicts.end()?;
         Ok(Locked::judged(planned.plan, judged).report(self, Duration::ZERO))
     }
@@ -131,7 +131,7 @@ impl Gate {
     /// [`Gate::verdict_on`]); returns the schema version.
     pub async fn check(&self) -> Result<i64, Error> {
         let client = self.connect().await?;
-        let applied = self.read_history(&client).await?;
+        let applied = client.applied().await?;
         self.verdict_on(&applied)
     }
 
@@ -139,13 +139,13 @@ impl Gate {
     /// live fleet.
     pub async fn status(&self) -> Result<Status, Error> {
         let client = self.connect().await?;
-        let applied = self.read_history(&client).await?;
+        let applied = client.applied().await?;
         let refusal = self
             .verdict_on(&applied)
             .err()
             .map(|error| super::error::chain(&error));
-        let recent = audit::recent(&client, 5).await.exit(Exit::Internal)?;
-        let live = fleet::live(&client).await.map_err(fleet_failed)?;
+        let recent = client.recent_audit(5).await?;
+        let live = client.live().await?;
         Ok(Status {
             applied,
             refusal,
@@ -173,7 +173,7 @@ impl Gate {
     /// below the window is fine: the migration Job has not run yet.
     async fn look(&self) -> Result<Report, Error> {
         let client = self.connect().await?;
-        let applied = self.read_history(&client).await?;
+        let applied = client.applied().await?;
         let catalogue = &self.release.catalogue;
         plan::check_history(catalogue, &applied).exit(Exit::Refused)?;
         let current = plan::highest_applied(&applied);
@@ -197,7 +197,7 @@ impl Gate {
 
     /// The history, an adoption it needs, and the plan to the window's target: refused
     /// (exit 3) when they cannot be reconciled.
-    async fn planned(&self, client: &Client) -> Result<Planned, Error> {
+    async fn planned(&self, client: &dyn Session) -> Result<Planned, Error> {
         let applied = self.read_history(client).await?;
         let adopted = baseline::adoption(self, client, &applied).await?;
         let applied = match adopted {
@@ -218,7 +218,7 @@ impl Gate {
     /// the primary. The no-op gate asks none of the database's (no query for the fleet).
     async fn verdicts_on(
         &self,
-        client: &Client,
+        client: &dyn Session,
         planned: &Planned,
         verdicts: &mut Verdicts<'_>,
     ) -> Result<Judged, Error> {
@@ -248,7 +248,7 @@ impl Gate {
         if !unchanged {
             verdicts.keep(atomic::fits(self, client, plan).await)?;
             // Before anything changes, the history table included (DESIGN §1.5).
-            verdicts.keep(primary_only(client).await)?;
+            verdicts.keep(client.writable_primary().await)?;
         }
         Ok(Judged {
             lint_findings,
@@ -259,44 +259,62 @@ impl Gate {
     }
 
     /// The part of the gate that runs under the lock.
-    async fn gate_locked(&self, lock: &mut MigrationLock) -> Result<Locked, Error> {
-        let planned = self.planned(lock.connection()).await?;
+    async fn gate_locked<'l>(&self, lock: &'l mut dyn Lock) -> Result<Locked, Error> {
+        let planned = self.planned(lock.session()).await?;
         let mut verdicts = Verdicts::new(self);
         let mut judged = self
-            .verdicts_on(lock.connection(), &planned, &mut verdicts)
+            .verdicts_on(lock.session(), &planned, &mut verdicts)
             .await?;
         verdicts.end()?;
         let Planned { plan, adopted } = planned;
         let Some(verdict) = judged.verdict.take() else {
             return Ok(Locked::judged(plan, judged));
         };
-        super::session::session_only(self, lock).await?;
-        let at = if adopted.is_some() { 0 } else { plan.current };
-        let backup = backups::backup_before_change(self, lock, at).await?;
-        if let Some(version) = adopted {
-            baseline::record_baseline(self, lock, version, backup.as_ref(), verdict.note()).await?;
-        }
+        let recipe = Recipe {
+            action: "migrate",
+            change: fleet::Change::from(&plan),
+            backup_of: if adopted.is_some() { 0 } else { plan.current },
+            admitted: Some(verdict),
+            plan: None,
+            prune: true,
+        };
         let mut durations = Vec::with_capacity(plan.steps.len());
-        let mut lock_retries = 0;
-        if !plan.is_empty() {
+        let (plan_ref, steps_took) = (&plan, &mut durations);
+        let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
+            let plan = plan_ref;
+            let unrecorded = |result| Done {
+                result,
+                to: plan.current,
+                outcome: None,
+            };
+            if let Some(version) = adopted {
+                let backup = prepared.backup.as_ref();
+                let note = prepared.verdict.note();
+                let adopted = baseline::record_baseline(self, lock, version, backup, note).await;
+                if let Err(error) = adopted {
+                    return (unrecorded(Err(error)), lock);
+                }
+            }
+            if plan.is_empty() {
+                return (unrecorded(Ok((0, prepared.backup))), lock);
+            }
             let started = Instant::now();
-            let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
-            lock_retries = execute_recorded(
-                self,
-                lock,
-                &plan,
-                Recorded {
-                    backup_file,
-                    note: verdict.note(),
-                },
-                &mut |step, took| durations.push((step.clone(), took)),
-            )
-            .await?;
-            tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
-        }
-        let current = history::current_version(lock.client())
-            .await
-            .map_err(read_failed)?;
+            let done = execute(self, lock, plan, &prepared, &mut |step, took| {
+                steps_took.push((step.clone(), took));
+            })
+            .await;
+            if done.result.is_ok() {
+                tracing::info!(took = ?started.elapsed(), from = plan.current, to = plan.target, "migrations done");
+            }
+            let done = Done {
+                result: done.result.map(|retries| (retries, prepared.backup)),
+                to: done.to,
+                outcome: done.outcome,
+            };
+            (done, lock)
+        };
+        let ((lock_retries, backup), lock) = recipe::change(self, lock, recipe, act).await?;
+        let current = lock.session().current_version().await?;
         plan::verdict(
             current,
             &self.release.compat.window,

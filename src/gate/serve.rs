@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -16,10 +15,11 @@ use tokio::task::JoinHandle;
 use super::builder::Gate;
 use super::error::{self, Error, Exit, ExitWith};
 use super::locked::refused_by_fleet;
-use super::run::Report;
+use super::report::Report;
+use crate::backup;
+use crate::engine::Pool;
 use crate::fleet::{self, Instance};
 use crate::server::{self, Judge, Metrics, Observation, Refresher};
-use crate::{backup, db};
 
 /// At most this many connections for the refresh: one in use, one being replaced.
 const POOL_SIZE: usize = 2;
@@ -172,13 +172,9 @@ impl Gate {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<impl Future<Output = ()> + Send + 'static, Error> {
         let interval = self.settings.service.refresh_interval;
-        let pool = db::pool(
-            self.url()?,
-            &self.application_name,
-            Refresher::query_timeout(interval),
-            POOL_SIZE,
-        )
-        .exit(Exit::Internal)?;
+        let pool = self
+            .engine()?
+            .pool(Refresher::query_timeout(interval), POOL_SIZE)?;
         let baseline = self
             .baseline
             .lock()
@@ -189,7 +185,7 @@ impl Gate {
         let backup_dir = self.settings.backup.dir.clone();
         let instance = Instance::new(&self.release.compat, interval).exit(Exit::Internal)?;
         Ok(async move {
-            record_newest_backup(&state.metrics, &backup_dir, &pool).await;
+            record_newest_backup(&state.metrics, &backup_dir, pool.as_ref()).await;
             let mut refresher = Refresher::new(
                 pool,
                 judge,
@@ -217,15 +213,15 @@ impl Gate {
 /// the one that migrated, and never by another database's backups in a shared directory.
 /// A directory that cannot be listed, or a database that cannot say who it is, leaves them
 /// unset.
-async fn record_newest_backup(metrics: &Metrics, dir: &std::path::Path, pool: &Pool) {
-    let origin = match pool.get().await {
-        Ok(client) => backup::Server::query(&client).await.map(|s| s.origin()),
+async fn record_newest_backup(metrics: &Metrics, dir: &std::path::Path, pool: &dyn Pool) {
+    let origin = match pool.origin().await {
+        Ok(origin) => origin,
         Err(error) => {
-            tracing::debug!(%error, "no backup metrics: no connection to tell the database");
+            tracing::debug!(%error, "no backup metrics: the database cannot tell who it is");
             return;
         }
     };
-    match origin.and_then(|origin| backup::list_of(dir, &origin)) {
+    match backup::list_of(dir, &origin) {
         Ok(backups) => {
             if let Some(newest) = backups.first() {
                 let manifest = &newest.manifest;

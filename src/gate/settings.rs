@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::ddl::Limits;
+use crate::limits::Limits;
 use crate::server::ConnectionLimits;
 
 /// How the gate connects, waits, migrates and lints.

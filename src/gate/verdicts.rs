@@ -3,12 +3,10 @@
 //! first, so `plan` exits with the code the real run would give and says everything that
 //! stands in its way at once.
 
-use tokio_postgres::Client;
-
 use super::builder::Gate;
 use super::error::{Error, Exit};
 use super::event::Event;
-use super::locked::primary_only;
+use crate::engine::Session;
 use crate::fleet;
 use crate::plan::Plan;
 
@@ -55,7 +53,7 @@ impl<'g> Verdicts<'g> {
 /// first refusal as the outcome.
 pub(crate) async fn preview_change(
     gate: &Gate,
-    client: &Client,
+    client: &dyn Session,
     change: fleet::Change,
     plan: Option<&Plan>,
 ) -> Result<(), Error> {
@@ -69,7 +67,7 @@ pub(crate) async fn preview_change(
     if let Some(plan) = plan {
         verdicts.keep(super::atomic::fits(gate, client, plan).await)?;
     }
-    verdicts.keep(primary_only(client).await)?;
+    verdicts.keep(client.writable_primary().await)?;
     verdicts.end()
 }
 

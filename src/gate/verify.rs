@@ -6,10 +6,9 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::builder::{Gate, stopped};
-use super::error::{Error, Exit, ExitWith};
+use super::error::{Error, Exit};
 use super::event::Event;
-use crate::connection::Connection;
-use crate::db;
+use crate::engine;
 use crate::verify::VerifyError;
 
 impl Gate {
@@ -22,51 +21,32 @@ impl Gate {
 }
 
 async fn verify(gate: &Gate, scratch_url: Option<&SecretString>) -> Result<(), Error> {
-    let parsed;
+    let other;
     let server = match scratch_url {
         Some(url) => {
-            parsed = Connection::parse(url.expose_secret()).exit(Exit::Usage)?;
-            &parsed
+            other = engine::open(url.expose_secret(), &gate.context())?;
+            other.as_ref()
         }
-        None => gate.url()?,
+        None => gate.engine()?,
     };
-    let admin = tokio::select! {
-        connected = db::connect(server, &gate.application_name, gate.settings.connect_timeout) => connected.exit(Exit::Unreachable)?,
+    let mut scratch = tokio::select! {
+        made = server.scratch() => made?,
         signal = gate.stop.wait() => return Err(stopped(signal, "while connecting to the scratch server", None)),
     };
-    let name = crate::scratch::create(&admin).await.map_err(|source| {
-        Error::new(
-            Exit::Usage,
-            NoScratch {
-                server: server.to_string(),
-                source,
-            },
-        )
-    })?;
     let work = async {
-        let mut scratch = db::connect_to_database(server, &gate.application_name, &name)
-            .await
-            .exit(Exit::Unreachable)?;
-        crate::verify::verify(&mut scratch, &gate.release.catalogue, &mut |line| {
-            gate.tell(Event::Verified(&line))
-        })
+        crate::verify::verify(
+            scratch.session_mut(),
+            &gate.release.catalogue,
+            &mut |line| gate.tell(Event::Verified(&line)),
+        )
         .await
-        .map_err(|error| {
-            let exit = match error {
-                VerifyError::NotInverted { .. } | VerifyError::NotRepeatable { .. } => {
-                    Exit::Refused
-                }
-                VerifyError::Step(_) => Exit::StepFailed,
-                _ => Exit::Internal,
-            };
-            Error::new(exit, error)
-        })
+        .map_err(failed)
     };
     let result = tokio::select! {
         verified = work => verified,
         signal = gate.stop.wait() => Err(stopped(signal, "while verifying", None)),
     };
-    crate::scratch::remove(&admin, &name).await;
+    scratch.remove().await;
     result?;
     gate.tell(Event::Verified(&format!(
         "verified: every down of {} inverts its up",
@@ -75,14 +55,13 @@ async fn verify(gate: &Gate, scratch_url: Option<&SecretString>) -> Result<(), E
     Ok(())
 }
 
-/// The scratch database cannot be created.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot create a scratch database on {server}: {}; the user needs CREATEDB (or give --scratch-url of a server where it has it)",
-    db::describe(.source)
-)]
-struct NoScratch {
-    server: String,
-    #[source]
-    source: tokio_postgres::Error,
+/// Exit 3 when a down does not invert its up, 6 when a file fails; the engine's own error
+/// otherwise.
+fn failed(error: VerifyError) -> Error {
+    let exit = match error {
+        VerifyError::Engine(error) => return error,
+        VerifyError::NotInverted { .. } | VerifyError::NotRepeatable { .. } => Exit::Refused,
+        VerifyError::Step(_) => Exit::StepFailed,
+    };
+    Error::new(exit, error)
 }

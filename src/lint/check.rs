@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::catalogue::{Catalogue, Direction, directives, parse_file_name};
 use crate::config::Compat;
 use crate::position::line_column;
-use crate::sql;
+use crate::postgres::sql;
 
 use super::finding::Finding;
 use super::input::{Created, Input};

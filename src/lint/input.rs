@@ -7,7 +7,7 @@ use pg_query::NodeEnum;
 use pg_query::protobuf::{AlterTableType, ConstrType};
 
 use crate::config::Compat;
-use crate::sql::Statement;
+use crate::postgres::sql::Statement;
 
 /// One file as the rules see it.
 pub struct Input<'a> {

@@ -3,7 +3,7 @@
 //! that the author checked ("column unused since v1.1"). A waiver without one, or naming no
 //! known rule, waives nothing and is itself a finding.
 
-use crate::sql::Comment;
+use crate::postgres::sql::Comment;
 
 /// The comment that starts a waiver.
 pub const MARKER: &str = "-- schemagate:allow";

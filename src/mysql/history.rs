@@ -19,7 +19,7 @@ use mysql_async::prelude::Queryable as _;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::history::Applied;
+use crate::applied::Applied;
 
 /// refinery's table name.
 pub(crate) const TABLE: &str = "refinery_schema_history";
@@ -287,6 +287,33 @@ pub(crate) async fn finish(
         }
     }
     .map_err(query("record the end of a step in"))
+}
+
+/// Records `rows` as applied (baseline, adopt), all or none, the table created first.
+pub(crate) async fn record_applied(conn: &mut Conn, rows: &[Applied]) -> Result<(), HistoryError> {
+    ensure_table(conn).await?;
+    let mut transaction = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await
+        .map_err(query("begin recording rows in"))?;
+    for row in rows {
+        transaction
+            .exec_drop(
+                format!(
+                    "INSERT INTO {TABLE} (version, name, applied_on, checksum, state, direction, statements_done, statements_total) \
+                     VALUES (?, ?, ?, ?, 'applied', 'up', 0, 0)"
+                ),
+                (
+                    row.version,
+                    row.name.as_str(),
+                    if row.applied_on.is_empty() { now() } else { row.applied_on.clone() },
+                    row.checksum.map(|c| c.to_string()),
+                ),
+            )
+            .await
+            .map_err(query("record rows in"))?;
+    }
+    transaction.commit().await.map_err(query("commit the rows of"))
 }
 
 /// `repair --version V --applied|--reverted`: the dirty step of `version` recorded as the

@@ -20,12 +20,15 @@
 //! - [`restore`]: a backup loaded into a scratch database (`--verify-restore`) or restored.
 //! - [`scratch`]: scratch databases beside the live one, always dropped.
 
-// Until the engine seam lands, nothing outside the wing calls it; its tests use all of it.
-#![allow(dead_code)]
-
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod connect;
+mod engine;
+mod grammar;
+mod held;
+mod pool;
+mod session;
+mod steps;
 pub(crate) mod dump;
 pub(crate) mod error;
 pub(crate) mod history;
@@ -42,3 +45,11 @@ pub(crate) mod testing;
 #[cfg(test)]
 pub(crate) mod throwaway;
 pub(crate) mod writable;
+
+pub(crate) use engine::engine;
+
+/// Whether `error` is mysql_async's own, which the errors keeping it as their source have
+/// described already.
+pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.is::<mysql_async::Error>()
+}

@@ -9,6 +9,7 @@
 //! database part-loaded: the error says so, and the same backup can be loaded again.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 use super::client;
 use super::dump::{DumpError, options_scrubbed, server};
 use super::options::Options;
-use crate::backup::Backup;
+use crate::backup::{Backup, RestorePlan, Server};
 use crate::backup::process::Tail;
 
 /// Loading failed.
@@ -98,6 +99,48 @@ pub(crate) async fn verify(
     outcome
 }
 
+/// The checks of restoring the dump `file` over the database `conn` is on, in the seam's
+/// (PostgreSQL-shaped) plan: the manifest read, size and SHA-256 checked, the server's
+/// identity for the refusal of another database's dump, the objects that will be dropped
+/// (as "schemas": the database's tables, views and routines), the audit and fleet tables
+/// kept. Changes nothing.
+pub(crate) async fn plan(conn: &mut Conn, options: &Options, file: &Path) -> Result<RestorePlan, LoadError> {
+    let backup = Backup::load(file).map_err(|e| LoadError::Query {
+        action: "read the backup's manifest",
+        message: e.to_string(),
+    })?;
+    check(&backup)?;
+    let (version, uuid) = server(conn).await?;
+    let objects = objects(conn).await?;
+    let audit = objects.iter().any(|(_, name)| name == "schemagate_audit");
+    Ok(RestorePlan {
+        backup,
+        database: options.database.clone(),
+        schemas: objects
+            .iter()
+            .filter(|(_, name)| !KEPT.contains(&name.as_str()))
+            .map(|(kind, name)| format!("{} {name}", kind.to_ascii_lowercase()))
+            .collect(),
+        kept: objects
+            .iter()
+            .filter(|(_, name)| KEPT.contains(&name.as_str()))
+            .map(|(_, name)| (name.clone(), "schemagate's own record, kept across a restore".to_owned()))
+            .collect(),
+        kept_extensions: Vec::new(),
+        globals: Vec::new(),
+        audit,
+        list: String::new(),
+        locks_needed: 0,
+        lock_table: (0, 0),
+        server: Server {
+            database: options.database.clone(),
+            major: 0,
+            version,
+            system_identifier: uuid,
+        },
+    })
+}
+
 /// Restores `backup` over the database `conn` is on (the lock's session).
 pub(crate) async fn restore(
     conn: &mut Conn,
@@ -174,18 +217,28 @@ async fn load(conn: &mut Conn, target: &Options, backup: &Backup) -> Result<(), 
     })
 }
 
+/// schemagate's own tables, which a restore keeps.
+const KEPT: &[&str] = &["schemagate_audit", "schemagate_fleet"];
+
+/// Every object of the session's database, as (kind, name).
+async fn objects(conn: &mut Conn) -> Result<Vec<(String, String)>, LoadError> {
+    conn.query(
+        "SELECT CASE TABLE_TYPE WHEN 'VIEW' THEN 'VIEW' WHEN 'SEQUENCE' THEN 'SEQUENCE' ELSE 'TABLE' END, TABLE_NAME \
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+         UNION ALL SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+         UNION ALL SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
+    )
+    .await
+    .map_err(query("list the database's objects"))
+}
+
 /// Drops every object of the session's database but schemagate's audit and fleet tables.
 async fn drop_objects(conn: &mut Conn) -> Result<(), LoadError> {
-    let objects: Vec<(String, String)> = conn
-        .query(
-            "SELECT CASE TABLE_TYPE WHEN 'VIEW' THEN 'VIEW' WHEN 'SEQUENCE' THEN 'SEQUENCE' ELSE 'TABLE' END, TABLE_NAME \
-             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
-             AND TABLE_NAME NOT IN ('schemagate_audit', 'schemagate_fleet') \
-             UNION ALL SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
-             UNION ALL SELECT 'EVENT', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
-        )
-        .await
-        .map_err(query("list the objects to drop"))?;
+    let objects: Vec<(String, String)> = objects(conn)
+        .await?
+        .into_iter()
+        .filter(|(_, name)| !KEPT.contains(&name.as_str()))
+        .collect();
     let kinds: BTreeSet<&str> = objects.iter().map(|(k, _)| k.as_str()).collect();
     tracing::info!(
         objects = objects.len(),

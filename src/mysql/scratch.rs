@@ -2,10 +2,17 @@
 //! `--verify-restore`: created empty with a random name beside the live database, and
 //! always dropped.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
+use super::engine::Target;
 use super::options::Options;
+use super::session::MysqlSession;
+use crate::engine::Session;
+use crate::gate::{Error, Exit};
 
 /// The server's longest database name.
 const MAX_NAME: usize = 64;
@@ -55,6 +62,78 @@ impl Scratch {
         {
             tracing::warn!(database = %name, error = %super::error::describe(&error), "cannot drop the scratch database");
         }
+    }
+}
+
+/// A scratch database as the seam's [`crate::engine::Scratch`]: the session on it, and the
+/// session on the live database that made it and drops it.
+pub(crate) struct MysqlScratch {
+    admin: Conn,
+    scratch: Scratch,
+    session: MysqlSession,
+}
+
+/// The server refused a scratch database.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot create a scratch database on {server}: {message}; the user needs CREATE and DROP on databases named like {database}_sg_scratch_*"
+)]
+struct NoScratch {
+    server: String,
+    database: String,
+    message: String,
+}
+
+impl MysqlScratch {
+    /// Creates one beside the target's database (exit 2 when the server refuses).
+    pub(crate) async fn create(target: &Arc<Target>) -> Result<Self, Error> {
+        let options = &target.options;
+        let mut admin = super::connect::connect(options, target.connect_timeout)
+            .await
+            .map_err(super::engine::connect_failed)?;
+        let scratch = Scratch::create(&mut admin, options).await.map_err(|e| {
+            Error::new(
+                Exit::Usage,
+                NoScratch {
+                    server: options.to_string(),
+                    database: options.database.clone(),
+                    message: super::error::describe(&e),
+                },
+            )
+        })?;
+        match target.connect_to(&scratch.options).await {
+            Ok(session) => Ok(Self {
+                admin,
+                scratch,
+                session,
+            }),
+            Err(error) => {
+                scratch.remove(&mut admin).await;
+                Err(error)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl crate::engine::Scratch for MysqlScratch {
+    fn name(&self) -> &str {
+        &self.scratch.options.database
+    }
+
+    fn session_mut(&mut self) -> &mut dyn Session {
+        &mut self.session
+    }
+
+    async fn remove(self: Box<Self>) {
+        let Self {
+            mut admin,
+            scratch,
+            session,
+        } = *self;
+        let _ = session.conn.into_inner().disconnect().await;
+        scratch.remove(&mut admin).await;
+        let _ = admin.disconnect().await;
     }
 }
 

@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable as _;
 
 use super::history::{self, Direction, HistoryError};
 use super::split::{self, SplitError, Statement};
-use crate::history::Applied;
+use crate::applied::Applied;
 
 /// The step to run: its file's text and the history row it makes or removes.
 pub(crate) struct StepFile<'a> {
@@ -74,16 +74,36 @@ fn failure_message(error: &StepError) -> String {
         total,
         line,
         column,
-        message,
-        transactional,
         ..
     } = error
     else {
         return String::new();
     };
-    let what_stays = if *transactional {
-        "it ran in one transaction, which was rolled back: nothing of it stays".to_owned()
-    } else {
+    format!(
+        "{file}: statement {index} of {total} (line {line}, column {column}) failed: {}",
+        error.described()
+    )
+}
+
+impl StepError {
+    /// What failed and what it left, without the file's name and place (the gate's
+    /// message gives those): the server's error, which statements stay applied, and for a
+    /// step that stopped part way, that the database is dirty until repaired.
+    pub(crate) fn described(&self) -> String {
+        let StepError::Statement {
+            version,
+            index,
+            total,
+            message,
+            transactional,
+            ..
+        } = self
+        else {
+            return self.to_string();
+        };
+        if *transactional {
+            return format!("{message}; it ran in one transaction, which was rolled back: nothing of it stays");
+        }
         let ran = match index - 1 {
             0 => "no statement before it ran".to_owned(),
             1 => "statement 1 ran and stays applied".to_owned(),
@@ -94,11 +114,10 @@ fn failure_message(error: &StepError) -> String {
         } else {
             format!("statements {index} to {total} did not run")
         };
-        format!("{ran}, {not}")
-    };
-    format!(
-        "{file}: statement {index} of {total} (line {line}, column {column}) failed: {message}; {what_stays}"
-    )
+        format!(
+            "{message}; {ran}, {not}; the database is dirty (version {version} in progress) and every run refuses it until it is made whole by hand and recorded with `schemagate repair --version {version} --applied|--reverted`, or the backup is restored"
+        )
+    }
 }
 
 /// Runs the step on `conn` (the lock's session), recording its progress.
@@ -271,7 +290,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("statement 1 ran and stays applied, statements 2 to 3 did not run"),
+            text.contains("statement 1 ran and stays applied, statements 2 to 3 did not run; the database is dirty"),
             "{text}"
         );
         assert_eq!(tables(&mut conn).await, ["one", history::TABLE]);

@@ -11,23 +11,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Object, Pool};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use super::health::{Health, Judge, Observation};
 use super::metrics::Metrics;
-use crate::audit::{self, Totals};
-use crate::fleet::{self, Group, Instance, Replica};
-use crate::history;
+use crate::engine::{FleetAndAudit, Pool};
+use crate::fleet::{self, Group, Instance};
 
 /// The longest a refresh waits for the database, however long the interval.
 const MAX_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads the schema version and publishes what it means.
 pub struct Refresher {
-    pool: Pool,
+    pool: Arc<dyn Pool>,
     judge: Judge,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
@@ -46,17 +44,10 @@ pub struct Refresher {
     fleet_and_audit_failures: Vec<String>,
 }
 
-/// What one refresh read besides the version: each part may fail on its own.
-struct FleetAndAudit {
-    announced: Result<(), fleet::FleetError>,
-    live: Result<Vec<Replica>, fleet::FleetError>,
-    totals: Result<Totals, audit::AuditError>,
-}
-
 impl Refresher {
     /// A refresher whose queries give up after `min(interval, 5 s)`.
     pub fn new(
-        pool: Pool,
+        pool: Arc<dyn Pool>,
         judge: Judge,
         health: Arc<Health>,
         metrics: Arc<Metrics>,
@@ -96,8 +87,7 @@ impl Refresher {
 
     /// One refresh: query, judge, publish.
     pub async fn once(&mut self) {
-        let read =
-            tokio::time::timeout(self.timeout, read(&self.pool, self.instance.as_ref())).await;
+        let read = tokio::time::timeout(self.timeout, self.pool.read(self.instance.as_ref())).await;
         let checked_at = OffsetDateTime::now_utc();
         let seen = match read {
             Ok(Ok((current, more))) => {
@@ -142,18 +132,18 @@ impl Refresher {
     fn publish_fleet_and_audit(&mut self, read: FleetAndAudit) {
         let mut failures = Vec::new();
         if let Err(error) = read.announced {
-            failures.push(error.to_string());
+            failures.push(error);
         }
         match read.live {
             Ok(live) => {
                 self.fleet = fleet::summary(&live);
                 self.metrics.record_fleet(&self.fleet);
             }
-            Err(error) => failures.push(error.to_string()),
+            Err(error) => failures.push(error),
         }
         match read.totals {
             Ok(totals) => self.metrics.record_audit_totals(totals),
-            Err(error) => failures.push(error.to_string()),
+            Err(error) => failures.push(error),
         }
         if failures != self.fleet_and_audit_failures {
             if failures.is_empty() {
@@ -169,7 +159,7 @@ impl Refresher {
     /// the refresher moves into [`Refresher::run`]; `None` when it does not announce itself.
     pub fn departure(&self) -> Option<Departure> {
         self.instance.as_ref().map(|instance| Departure {
-            pool: self.pool.clone(),
+            pool: Arc::clone(&self.pool),
             id: instance.id.clone(),
             timeout: self.timeout,
         })
@@ -198,7 +188,7 @@ impl Refresher {
 
 /// Takes an instance out of the fleet on graceful shutdown ([`Refresher::departure`]).
 pub struct Departure {
-    pool: Pool,
+    pool: Arc<dyn Pool>,
     id: String,
     timeout: Duration,
 }
@@ -208,61 +198,14 @@ impl Departure {
     /// release does not change the schema while it still serves. A failure is logged: the
     /// row goes stale after three refresh intervals anyway.
     pub async fn leave(self) {
-        let left = tokio::time::timeout(self.timeout, async {
-            let client = self.pool.get().await.map_err(describe_pool_error)?;
-            fleet::leave(&client, &self.id)
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
+        let left = tokio::time::timeout(self.timeout, self.pool.leave(&self.id))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
         match left {
             Ok(()) => tracing::debug!(id = %self.id, "left the fleet"),
             Err(error) => {
                 tracing::warn!(%error, "could not leave the fleet; the row goes stale after three refresh intervals")
             }
         }
-    }
-}
-
-/// Reads the current version on a pooled connection, and pipelined with it on the same
-/// connection the fleet (announcing `instance` first) and the audit totals. A connection
-/// whose version query failed is taken out of the pool rather than returned to it, so the
-/// next refresh connects afresh.
-async fn read(pool: &Pool, instance: Option<&Instance>) -> Result<(i64, FleetAndAudit), String> {
-    let client = pool.get().await.map_err(describe_pool_error)?;
-    let fleet = async {
-        let announced = match instance {
-            Some(instance) => fleet::announce(&client, instance).await,
-            None => Ok(()),
-        };
-        (announced, fleet::live(&client).await)
-    };
-    let (current, (announced, live), totals) = tokio::join!(
-        history::current_version(&**client),
-        fleet,
-        audit::totals(&client)
-    );
-    match current {
-        Ok(version) => Ok((
-            version,
-            FleetAndAudit {
-                announced,
-                live,
-                totals,
-            },
-        )),
-        Err(error) => {
-            drop(Object::take(client));
-            Err(error.to_string())
-        }
-    }
-}
-
-/// A pool failure in the words of the server when it has some.
-fn describe_pool_error(error: deadpool_postgres::PoolError) -> String {
-    match error {
-        deadpool_postgres::PoolError::Backend(e) => crate::db::describe(&e),
-        other => other.to_string(),
     }
 }

@@ -140,7 +140,7 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
     Settings {
         connect_timeout: gate.connect_timeout,
         lock_timeout: gate.lock_timeout,
-        limits: schemagate::ddl::Limits {
+        limits: schemagate::limits::Limits {
             lock_timeout: gate.ddl_lock_timeout,
             retries: gate.ddl_retries,
             statement_timeout: gate.statement_timeout,

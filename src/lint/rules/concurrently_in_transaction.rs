@@ -2,12 +2,12 @@
 //! `REINDEX … CONCURRENTLY` and every other statement PostgreSQL refuses inside a
 //! transaction block (`VACUUM`, `CREATE DATABASE`, `ALTER SYSTEM`, …), in a file that runs
 //! in one: PostgreSQL would refuse it when it runs, so the gate refuses the file before
-//! anything changes whatever a waiver says ([`crate::sql::refused_in_transaction`], the
+//! anything changes whatever a waiver says ([`crate::postgres::sql::refused_in_transaction`], the
 //! same list); the lint names it earlier, in CI.
 
 use super::{Hit, Rule};
 use crate::lint::input::Input;
-use crate::sql::refused_in_transaction;
+use crate::postgres::sql::refused_in_transaction;
 
 /// The rule.
 pub const RULE: Rule = Rule {

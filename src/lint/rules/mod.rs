@@ -2,7 +2,7 @@
 //! alternative, the check on the parse tree, and a table of SQL that triggers it, that
 //! does not (the safe form), and that is waived.
 
-use crate::sql::Statement;
+use crate::postgres::sql::Statement;
 
 use super::input::Input;
 

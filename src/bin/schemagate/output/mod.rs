@@ -23,8 +23,8 @@ use schemagate::Compat;
 use schemagate::audit::Recorded;
 use schemagate::backup::Backup;
 use schemagate::catalogue::Catalogue;
-use schemagate::ddl::Limits;
-use schemagate::migrate::Report;
+use schemagate::gate::Report;
+use schemagate::limits::Limits;
 use schemagate::plan::{Direction, Plan};
 
 /// Prints a plan: where the schema is, where it goes, every step, and the DDL limits each

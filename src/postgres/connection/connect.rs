@@ -4,7 +4,7 @@
 //! never use TLS, as in libpq. Hosts are tried in order until one accepts.
 //!
 //! Retrying until `--connect-timeout`, and telling a permanent failure from a transient one,
-//! is [`crate::db`]'s job.
+//! is [`crate::postgres::db`]'s job.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

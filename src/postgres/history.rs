@@ -11,6 +11,8 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
 
+use crate::applied::Applied;
+
 /// refinery's table name.
 pub const TABLE: &str = "refinery_schema_history";
 
@@ -21,22 +23,9 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
              applied_on VARCHAR(255),
              checksum VARCHAR(255))";
 
-/// One row of the history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// Schema version.
-    pub version: i64,
-    /// Name as recorded.
-    pub name: String,
-    /// When, as refinery records it (RFC 3339).
-    pub applied_on: String,
-    /// refinery's checksum, or `None` when the stored text is not a number.
-    pub checksum: Option<u64>,
-}
-
 /// Reading or writing the history failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {TABLE}: {}", crate::db::describe(.source))]
+#[error("cannot {action} {TABLE}: {}", crate::postgres::db::describe(.source))]
 pub struct HistoryError {
     action: &'static str,
     #[source]
@@ -51,14 +40,14 @@ impl HistoryError {
     /// Whether the connection was lost (the database went away), rather than the query
     /// failing on a live session.
     pub fn connection_lost(&self) -> bool {
-        crate::db::connection_lost(&self.source)
+        crate::postgres::db::connection_lost(&self.source)
     }
 }
 
 /// Creates the table unless it exists. Called under the migration lock, so the first boot
 /// of many replicas does not race on it.
 pub async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
-    crate::db::create_table_unless_exists(client, TABLE, CREATE)
+    crate::postgres::db::create_table_unless_exists(client, TABLE, CREATE)
         .await
         .map_err(|e| HistoryError::new("create", e))
 }

@@ -1,11 +1,14 @@
 //! `--atomic` (DESIGN §18): the whole plan in one transaction, history rows included.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use tokio_postgres::Client;
 
-use super::{Executed, Execution, Observer, RunFailed, StepFailed, step_parts, verb};
+use super::{RunFailed, step_parts, told};
 use crate::catalogue::Script;
+use crate::engine::step::verb;
+use crate::engine::{Executed, Execution, Observer, StepFailed};
 use crate::plan::Step;
 use crate::position::line_column;
 
@@ -16,6 +19,8 @@ use crate::position::line_column;
 pub(super) async fn execute(
     client: &mut Client,
     execution: &Execution<'_>,
+    prelude: Option<&str>,
+    blockers: &Mutex<Option<String>>,
     observer: &mut (dyn Observer + Send),
 ) -> Result<Executed, StepFailed> {
     let plan = execution.plan;
@@ -27,7 +32,8 @@ pub(super) async fn execute(
             step: step.clone(),
             position: failed.offset.map(|o| line_column(&script.sql, o)),
             statement: failed.statement,
-            error: failed.error,
+            described: crate::postgres::db::describe(&failed.error),
+            error: Box::new(failed.error),
             completed: Vec::new(),
             at: plan.current,
             connection_lost: failed.connection_lost,
@@ -51,11 +57,14 @@ pub(super) async fn execute(
     };
     for (index, step) in plan.steps.iter().enumerate() {
         let (script, mut history_statement) = step_parts(execution.catalogue, plan.direction, step);
-        if let (0, Some(prelude)) = (index, execution.prelude) {
+        if let (0, Some(prelude)) = (index, prelude) {
             history_statement = format!("{prelude};\n{history_statement}");
         }
         let settings = execution.limits.for_file(script.timeouts);
-        let begin = format!("SAVEPOINT schemagate_step; {}", settings.statements(true));
+        let begin = format!(
+            "SAVEPOINT schemagate_step; {}",
+            crate::postgres::ddl::statements(&settings, true)
+        );
         let end = format!("{history_statement}; RELEASE SAVEPOINT schemagate_step");
         let mut pauses = execution.limits.pauses();
         let mut attempt = 0;
@@ -80,7 +89,7 @@ pub(super) async fn execute(
                 Err(run) if run.lock_timeout => {
                     attempt += 1;
                     let pause = pauses.next();
-                    let blocked_by = observer.lock_wait(step, attempt, pause);
+                    let blocked_by = told(observer, blockers, step, attempt, pause);
                     let rolled_back = transaction
                         .batch_execute("ROLLBACK TO SAVEPOINT schemagate_step")
                         .await;

@@ -1,7 +1,7 @@
 //! Refusing a transaction pooler (DESIGN §20): behind PgBouncer's `pool_mode = transaction`,
 //! Supavisor, Neon's `-pooler` hosts or Supabase's port 6543, the server process behind one
 //! client connection changes between transactions, so the session advisory lock
-//! ([`crate::lock`]) stays with a server process that other clients then use, and two
+//! ([`crate::postgres::lock`]) stays with a server process that other clients then use, and two
 //! deploys can migrate at once. The gate asks before any change whether the lock's
 //! connection is a session, and refuses when it is not.
 //!
@@ -19,8 +19,8 @@
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::db;
-use crate::lock::LOCK_KEY;
+use crate::postgres::db;
+use crate::postgres::lock::LOCK_KEY;
 
 /// The lock's connection is not a session, or could not be asked.
 #[derive(Debug, thiserror::Error)]

@@ -8,25 +8,26 @@
 //!
 //! The lock lives as long as its session, and that session sits idle while a child process
 //! (`pg_dump`, the restore's `psql`) works on its own connection. So the session is told
-//! never to time out idle, TCP keepalives are on (`db`), and [`MigrationLock::hold_while`]
-//! checks it every few seconds while the child runs: a lock that died is noticed, the child
+//! never to time out idle, TCP keepalives are on (`db`), and the gate
+//! checks it every few seconds while the child runs ([`MigrationLock::lost`]): a lock that died is noticed, the child
 //! stopped, and no further step starts.
 //!
 //! An instance that is still waiting holds nothing, so losing its session (a server
 //! restart, a failover) costs it nothing either: it reconnects as its first connection did
-//! ([`Reconnect`]) and goes on waiting.
+//! and goes on waiting.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
-use crate::connection::Connection;
-use crate::db::{self, DbError};
+use crate::engine::LockWait;
+use crate::gate::{Error, Exit};
+use crate::postgres::db::{self, DbError};
+use crate::postgres::{PgSession, Target};
 
 /// The advisory lock key, the same for every schemagate: `hashtext('schemagate')` would do,
 /// but a literal is stable across PostgreSQL versions.
-pub const LOCK_KEY: i64 = 0x7363_6865_6d61_6761; // "schemaga"
+pub(crate) const LOCK_KEY: i64 = 0x7363_6865_6d61_6761; // "schemaga"
 
 /// How often a waiting instance tries again.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -39,7 +40,7 @@ const LIVENESS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The lock could not be taken or released.
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     /// Another instance held it for longer than `--lock-timeout`.
     #[error(
         "migration lock not acquired within {timeout:?}; held by {holder}; wait for it to finish, or stop it if it is stuck, then retry (or raise --lock-timeout)"
@@ -51,7 +52,7 @@ pub enum LockError {
         holder: String,
     },
     /// The lock query failed.
-    #[error("migration lock query failed: {}", crate::db::describe(.0))]
+    #[error("migration lock query failed: {}", crate::postgres::db::describe(.0))]
     Query(#[source] tokio_postgres::Error),
     /// The lock's session ended (terminated, server restart, network) while it was held.
     #[error("the migration lock was lost ({0})")]
@@ -62,52 +63,61 @@ pub enum LockError {
     Reconnect(#[source] DbError),
 }
 
-/// How a waiting instance makes a new session when its own is lost: the way its first
-/// connection was made, retrying until the connect timeout.
-pub struct Reconnect<'a> {
-    /// The connection.
-    pub connection: &'a Connection,
-    /// The session's `application_name`.
-    pub application_name: &'a str,
-    /// How long to retry (`--connect-timeout`).
-    pub timeout: Duration,
-}
-
-impl Reconnect<'_> {
-    /// A new session, set up for the lock.
-    async fn session(&self) -> Result<Client, LockError> {
-        let client = db::connect(self.connection, self.application_name, self.timeout)
-            .await
-            .map_err(LockError::Reconnect)?;
-        watch_the_client(&client).await?;
-        Ok(client)
-    }
+/// A new session in place of a lost one, made the way the first was (retrying until the
+/// connect timeout), set up for the lock.
+async fn reconnect(target: &Target) -> Result<Client, LockError> {
+    let client = db::connect(
+        &target.connection,
+        &target.application_name,
+        target.connect_timeout,
+    )
+    .await
+    .map_err(LockError::Reconnect)?;
+    watch_the_client(&client).await?;
+    Ok(client)
 }
 
 /// The held migration lock and the connection that holds it.
 ///
 /// Dropping it without [`MigrationLock::release`] closes the connection, which frees the
 /// lock too: every path releases it.
-pub struct MigrationLock {
-    client: Client,
+pub(crate) struct MigrationLock {
+    pub(crate) session: PgSession,
     waited: Duration,
-    pid: i32,
 }
 
 impl MigrationLock {
+    /// Takes the lock on `session` (exit 7 when `wait.timeout` runs out, 4 when the server
+    /// cannot be reached again).
+    pub(crate) async fn acquire(mut session: PgSession, wait: LockWait<'_>) -> Result<Self, Error> {
+        let (client, waited, pid) = Self::poll(session.client, &session.target, wait)
+            .await
+            .map_err(|e| match e {
+                LockError::Timeout { .. } => Error::new(Exit::LockTimeout, e),
+                LockError::Query(ref source) if db::connection_lost(source) => {
+                    Error::new(Exit::Unreachable, e)
+                }
+                LockError::Reconnect(_) => Error::new(Exit::Unreachable, e),
+                _ => Error::new(Exit::Internal, e),
+            })?;
+        session.client = client;
+        session.pid = Some(pid);
+        Ok(Self { session, waited })
+    }
+
     /// Polls for the lock until `timeout`; while it waits, tells `waiting` who holds it at
     /// once and then every [`REPORT_INTERVAL`] (for the log and `/health`). A session lost
-    /// while waiting is replaced through `reconnect`.
+    /// while waiting is replaced by a new one made the same way.
     #[tracing::instrument(skip_all)]
-    pub async fn acquire(
+    async fn poll(
         mut client: Client,
-        timeout: Duration,
-        reconnect: &Reconnect<'_>,
-        waiting: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<Self, LockError> {
+        target: &Target,
+        wait: LockWait<'_>,
+    ) -> Result<(Client, Duration, i32), LockError> {
+        let LockWait { timeout, waiting } = wait;
         let started = Instant::now();
         if let Err(error) = watch_the_client(&client).await {
-            client = replace_lost(error, reconnect).await?;
+            client = replace_lost(error, target).await?;
         }
         let mut next_report = Duration::ZERO;
         loop {
@@ -120,7 +130,7 @@ impl MigrationLock {
             {
                 Ok(row) => row,
                 Err(error) => {
-                    client = replace_lost(LockError::Query(error), reconnect).await?;
+                    client = replace_lost(LockError::Query(error), target).await?;
                     // A server that keeps dropping sessions must not outlast the timeout.
                     if started.elapsed() >= timeout {
                         return Err(timed_out(&client, timeout).await);
@@ -131,11 +141,7 @@ impl MigrationLock {
             if row.get::<_, bool>(0) {
                 let waited = started.elapsed();
                 tracing::debug!(?waited, "migration lock acquired");
-                return Ok(Self {
-                    client,
-                    waited,
-                    pid: row.get(1),
-                });
+                return Ok((client, waited, row.get(1)));
             }
             let waited = started.elapsed();
             if waited >= timeout {
@@ -151,60 +157,39 @@ impl MigrationLock {
         }
     }
 
-    /// The server process of the lock's session (where the gate's steps run).
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
     /// How long acquiring took.
-    pub fn waited(&self) -> Duration {
+    pub(crate) fn waited(&self) -> Duration {
         self.waited
     }
 
-    /// The connection that holds the lock; the gate runs its work on it.
-    pub fn client(&mut self) -> &mut Client {
-        &mut self.client
-    }
-
-    /// The same connection, shared: for queries while a child process works.
-    pub fn connection(&self) -> &Client {
-        &self.client
-    }
-
-    /// Runs `work` (a child process, typically) while checking every
-    /// [`LIVENESS_INTERVAL`] that the lock's session is alive; when it is not, `work` is
-    /// dropped (a child spawned with `kill_on_drop` is killed) and [`LockError::Lost`]
-    /// returned.
-    pub async fn hold_while<F: Future>(&self, work: F) -> Result<F::Output, LockError> {
-        let watch = async {
-            let mut ticks = tokio::time::interval(LIVENESS_INTERVAL);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Completes only when the lock's session is found dead, checking it every
+    /// [`LIVENESS_INTERVAL`] while a child process works on a connection of its own.
+    pub(crate) async fn lost(&self) -> LockError {
+        let mut ticks = tokio::time::interval(LIVENESS_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
             ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                if let Err(error) = self.check().await {
-                    return error;
-                }
+            if let Err(error) = self.check().await {
+                return error;
             }
-        };
-        tokio::select! {
-            output = work => Ok(output),
-            lost = watch => Err(lost),
         }
     }
 
     /// Whether the lock's session is still there (one cheap round trip).
-    pub async fn check(&self) -> Result<(), LockError> {
-        self.client
+    async fn check(&self) -> Result<(), LockError> {
+        self.session
+            .client
             .simple_query("SELECT 1")
             .await
             .map(drop)
-            .map_err(|e| LockError::Lost(crate::db::describe(&e)))
+            .map_err(|e| LockError::Lost(crate::postgres::db::describe(&e)))
     }
 
     /// Releases the lock; the connection closes with it.
-    pub async fn release(self) -> Result<(), LockError> {
-        self.client
+    pub(crate) async fn release(self) -> Result<(), LockError> {
+        self.session
+            .client
             .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
             .await
             .map(drop)
@@ -221,14 +206,14 @@ async fn timed_out(client: &Client, timeout: Duration) -> LockError {
 }
 
 /// A new session in place of one that `error` says was lost; any other error is returned.
-async fn replace_lost(error: LockError, reconnect: &Reconnect<'_>) -> Result<Client, LockError> {
+async fn replace_lost(error: LockError, target: &Target) -> Result<Client, LockError> {
     match error {
         LockError::Query(lost) if db::connection_lost(&lost) => {
             tracing::warn!(
                 error = %db::describe(&lost),
                 "the session waiting for the migration lock was lost; reconnecting"
             );
-            reconnect.session().await
+            reconnect(target).await
         }
         other => Err(other),
     }
@@ -267,6 +252,6 @@ async fn holder(client: &Client) -> String {
             row.get::<_, Option<String>>(4).unwrap_or_default(),
         ),
         Ok(None) => "nobody (it was just released)".to_owned(),
-        Err(e) => format!("unknown ({})", crate::db::describe(&e)),
+        Err(e) => format!("unknown ({})", crate::postgres::db::describe(&e)),
     }
 }

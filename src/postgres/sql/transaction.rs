@@ -115,7 +115,7 @@ mod tests {
     use super::*;
 
     fn node(sql: &str) -> NodeEnum {
-        let mut script = crate::sql::parse(sql).unwrap();
+        let mut script = crate::postgres::sql::parse(sql).unwrap();
         script.statements.remove(0).node.unwrap()
     }
 

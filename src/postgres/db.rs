@@ -1,6 +1,6 @@
 //! Connect-with-retry, the refresh's pool, and what a failure to connect means.
 //!
-//! Every connection is built from one parsed [`Connection`] (`crate::connection`), which
+//! Every connection is built from one parsed [`Connection`] (`crate::postgres::connection`), which
 //! prints without its password; nothing here formats the text the user gave.
 //!
 //! The gate uses one dedicated connection ([`connect`]); `serve`'s background refresh uses a
@@ -8,15 +8,16 @@
 //! What retrying cannot fix (a TLS or certificate failure, rejected credentials, a missing
 //! database) fails at once; anything else is retried until `--connect-timeout`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
-use crate::connection::connect::{Failed, PoolConnect};
-use crate::connection::{Connection, ConnectionError, Connector};
+use crate::postgres::PgPool;
+use crate::postgres::connection::connect::{Failed, PoolConnect};
+use crate::postgres::connection::{Connection, ConnectionError, Connector};
 
 /// The tasks driving the sessions [`connect`] and [`connect_to_database`] opened, until they
 /// end: a dropped client's task sends PostgreSQL's Terminate message and closes the socket.
@@ -222,7 +223,7 @@ pub fn pool(
     application_name: &str,
     timeout: Duration,
     max_size: usize,
-) -> Result<Pool, DbError> {
+) -> Result<Arc<dyn crate::engine::Pool>, DbError> {
     let connector = connector(connection, application_name)?;
     let first = &connection.targets()[..1];
     let config = first
@@ -248,6 +249,7 @@ pub fn pool(
         .create_timeout(Some(timeout))
         .recycle_timeout(Some(timeout))
         .build()
+        .map(|pool| Arc::new(PgPool(pool)) as Arc<dyn crate::engine::Pool>)
         .map_err(|source| DbError::Pool { source })
 }
 
@@ -257,8 +259,8 @@ pub fn pool(
 fn permanent(failed: &Failed, connection: &Connection) -> Option<DbError> {
     use tokio_postgres::error::SqlState;
     let url = || connection.to_string();
-    let kind = |a: &crate::connection::connect::Attempt| -> u8 {
-        if crate::connection::tls::failed_check(&a.error, &a.host).is_some() {
+    let kind = |a: &crate::postgres::connection::connect::Attempt| -> u8 {
+        if crate::postgres::connection::tls::failed_check(&a.error, &a.host).is_some() {
             return 3;
         }
         match a.error.code() {

@@ -1,0 +1,133 @@
+//! The URL's scheme picks the engine (DESIGN §17): `sqlite:` → SQLite; `mysql://` /
+//! `mariadb://` → MariaDB or MySQL; anything else (`postgres://`, `postgresql://`, a
+//! `key=value` conninfo, or text libpq refuses) → PostgreSQL. This is the one place a wing plugs in: one arm of [`open`] (behind
+//! its cargo feature) and one line of [`is_driver_error`]; nothing else in the core
+//! changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Engine;
+use crate::gate::{Error, Exit};
+
+/// What every engine gets from the gate besides its URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// `schemagate/v<app version>`: every connection's application name, where the engine
+    /// has one.
+    pub(crate) application_name: String,
+    /// How long connecting retries before giving up (exit 4).
+    pub(crate) connect_timeout: Duration,
+}
+
+/// The engines a URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `postgres://`, `postgresql://`, or libpq's `key=value` form.
+    Postgres,
+    /// `sqlite:PATH`, `sqlite://PATH`.
+    Sqlite,
+    /// `mysql://`, `mariadb://`.
+    Mysql,
+}
+
+impl Kind {
+    /// The engine as messages name it.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Postgres => "PostgreSQL",
+            Kind::Sqlite => "SQLite",
+            Kind::Mysql => "MariaDB/MySQL",
+        }
+    }
+}
+
+/// The engine `url`'s scheme names. Only the schemes of other engines are claimed: any
+/// other text is PostgreSQL's to parse (libpq's URL or `key=value` form), whose parser
+/// says what is wrong with it, never showing a password.
+pub(crate) fn kind(url: &str) -> Kind {
+    let scheme = url
+        .trim_start()
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("sqlite") => Kind::Sqlite,
+        Some("mysql" | "mariadb") => Kind::Mysql,
+        _ => Kind::Postgres,
+    }
+}
+
+/// The engine of `url` (exit 2 when its scheme names no engine built into this binary, or
+/// the URL does not parse). Connects to nothing.
+pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Error> {
+    match kind(url) {
+        Kind::Postgres => crate::postgres::engine(url, context),
+        #[cfg(feature = "mysql")]
+        Kind::Mysql => crate::mysql::engine(url, context),
+        // The SQLite wing plugs in here, behind its feature:
+        // `Kind::Sqlite => crate::sqlite::engine(url, context),`
+        #[allow(unreachable_patterns, reason = "Mysql is matched above when built with it")]
+        unbuilt @ (Kind::Sqlite | Kind::Mysql) => Err(Error::new(
+            Exit::Usage,
+            NotBuilt {
+                engine: unbuilt.name(),
+            },
+        )),
+    }
+}
+
+/// Whether `error` is a database driver's own error, which every error keeping it as its
+/// source has already described ([`crate::gate::error::chain`] stops there). Each wing
+/// adds its driver.
+pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    #[cfg(feature = "mysql")]
+    if crate::mysql::is_driver_error(error) {
+        return true;
+    }
+    crate::postgres::is_driver_error(error)
+}
+
+/// A URL of an engine this binary was built without.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database URL names {engine}, which this build of schemagate does not gate yet; use a postgres:// URL"
+)]
+struct NotBuilt {
+    engine: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_engine() {
+        for url in [
+            "postgres://app@db/app",
+            "POSTGRESQL://db/app",
+            "host=db dbname=app",
+            "host=db:5432 password=a:b",
+            "\"postgres://app@db/app\"",
+            "",
+        ] {
+            assert_eq!(kind(url), Kind::Postgres, "{url}");
+        }
+        assert_eq!(kind("sqlite:demo.db"), Kind::Sqlite);
+        assert_eq!(kind("SQLite:///var/lib/app.db"), Kind::Sqlite);
+        assert_eq!(kind("mysql://root@db/app"), Kind::Mysql);
+        assert_eq!(kind("mariadb://root@db/app"), Kind::Mysql);
+    }
+
+    #[test]
+    fn an_engine_not_built_in_is_a_usage_error_naming_it() {
+        let context = Context {
+            application_name: "schemagate/test".to_owned(),
+            connect_timeout: Duration::from_secs(1),
+        };
+        for (url, engine) in [("sqlite:demo.db", "SQLite"), ("mysql://db/app", "MariaDB")] {
+            let error = open(url, &context).err().expect("not built in");
+            assert_eq!(error.exit(), Exit::Usage);
+            assert!(error.to_string().contains(engine), "{error}");
+        }
+    }
+}

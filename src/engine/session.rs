@@ -1,0 +1,80 @@
+//! [`Session`]: one open connection to the database, and what the gate asks on it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use super::{BackupRequest, Executed, Execution, Lock, LockWait, Observer, StepFailed};
+use crate::adopt::{Tool, ToolHistory};
+use crate::applied::Applied;
+use crate::audit;
+use crate::backup::{Origin, Preview, RestorePlan, Retention};
+use crate::catalogue::Catalogue;
+use crate::fleet::Replica;
+use crate::gate::Error;
+use crate::plan::Plan;
+
+/// One connection. Methods that only read take `&self`, so the gate can ask several things
+/// of the lock's session while long work runs on it.
+#[async_trait]
+pub(crate) trait Session: Send + Sync {
+    /// Takes the migration lock on this session, polling until `wait.timeout` (exit 7)
+    /// and telling `wait.waiting` who holds it meanwhile; the caller races a stop against
+    /// it.
+    async fn lock(self: Box<Self>, wait: LockWait<'_>) -> Result<Box<dyn Lock>, Error>;
+
+    /// Creates the history table unless it exists (under the lock, before steps run).
+    async fn ensure_history(&mut self) -> Result<(), Error>;
+
+    /// The history rows, by version; no table is an empty history.
+    async fn applied(&self) -> Result<Vec<Applied>, Error>;
+
+    /// The highest applied version; 0 for none.
+    async fn current_version(&self) -> Result<i64, Error>;
+
+    /// Records `rows` (baseline, adopt) in one transaction, the table created first.
+    async fn record_applied(&mut self, rows: &[Applied]) -> Result<(), Error>;
+
+    /// Runs a plan's steps in order, each file with its history row in one transaction
+    /// where the engine allows, stopping between steps when `observer` says so.
+    async fn execute(
+        &mut self,
+        run: &Execution<'_>,
+        observer: &mut (dyn Observer + Send),
+    ) -> Result<Executed, StepFailed>;
+
+    /// Refuses (exit 3) a plan too big for one transaction on this server (`--atomic`).
+    async fn fits_one_transaction(&self, catalogue: &Catalogue, plan: &Plan) -> Result<(), Error>;
+
+    /// Exit 3 unless this session is on the writable primary.
+    async fn writable_primary(&self) -> Result<(), Error>;
+
+    /// Records an audit row, creating the audit table first.
+    async fn record_audit(&self, entry: &audit::Entry) -> Result<(), Error>;
+
+    /// The newest `limit` audit rows, newest first.
+    async fn recent_audit(&self, limit: i64) -> Result<Vec<audit::Recorded>, Error>;
+
+    /// The live replicas of every release (exit 4 when the database went away).
+    async fn live(&self) -> Result<Vec<Replica>, Error>;
+
+    /// The user schema's objects, one line each, to compare two databases.
+    async fn describe(&self) -> Result<BTreeSet<String>, Error>;
+
+    /// Another tool's history, read as that tool reads it (`adopt --from`).
+    async fn tool_history(&self, tool: Tool) -> Result<ToolHistory, Error>;
+
+    /// Which database (of which server) this is, to tell its backups from others'.
+    async fn origin(&self) -> Result<Origin, Error>;
+
+    /// What a backup now, then retention by `policy`, would do; changes nothing.
+    async fn backup_preview(
+        &self,
+        request: &BackupRequest<'_>,
+        policy: Retention,
+    ) -> Result<Preview, Error>;
+
+    /// The checks of restoring `file` here (checksum, origin, refusals); changes nothing.
+    async fn restore_plan(&self, file: &Path, tool: Option<&Path>) -> Result<RestorePlan, Error>;
+}

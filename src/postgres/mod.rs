@@ -1,0 +1,61 @@
+//! The PostgreSQL wing (DESIGN §1–16): the engine seam ([`crate::engine`]) implemented with
+//! tokio-postgres, libpq's connection rules, advisory locks, `pg_dump`/`pg_restore` and
+//! PostgreSQL's own grammar (pg_query).
+//!
+//! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`,
+//!   passfile, TLS (`sslmode`), and the environment of child processes.
+//! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
+//! - [`ddl`]: DDL lock timeouts as `SET`s, and who blocks a step.
+//! - [`history`]: refinery's `refinery_schema_history` table.
+//! - [`lock`]: the migration lock (session advisory lock on a dedicated connection).
+//! - [`migrate`]: runs a plan's files, each with its history change in one transaction.
+//! - [`pooler`]: refusing a transaction pooler, behind which the lock's session is not one.
+//! - [`schema`]: the user schemas' objects, described to compare two databases.
+//! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query), a statement at a time.
+//! - `database`: the engine of one URL, and [`engine`], what the router calls.
+//! - `session`: a connection and what the gate asks on it.
+//! - `held`: the held advisory lock as the seam's lock.
+//! - `pool`: the refresh's pool.
+//! - `scratch`: scratch databases.
+//! - `steps`: running a plan's steps with the watcher that names (and, on a stop, cancels)
+//!   whoever blocks a step.
+//! - `grammar`: splitting, the certain failures and the lint with pg_query.
+
+pub mod connection;
+mod database;
+pub mod db;
+pub mod ddl;
+mod grammar;
+mod held;
+pub mod history;
+pub mod lock;
+pub mod migrate;
+mod pool;
+pub mod pooler;
+pub mod schema;
+mod scratch;
+mod session;
+pub mod sql;
+mod steps;
+
+pub(crate) use database::{Target, engine};
+pub(crate) use pool::PgPool;
+pub(crate) use session::PgSession;
+
+/// Whether `error` is tokio-postgres' own, which the errors keeping it as their source
+/// have described already.
+pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.is::<tokio_postgres::Error>()
+}
+
+/// Exit 4 when `error` says the connection is gone, else `otherwise`.
+pub(crate) fn exit_of(
+    error: &tokio_postgres::Error,
+    otherwise: crate::gate::Exit,
+) -> crate::gate::Exit {
+    if crate::postgres::db::connection_lost(error) {
+        crate::gate::Exit::Unreachable
+    } else {
+        otherwise
+    }
+}

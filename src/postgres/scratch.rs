@@ -1,0 +1,114 @@
+//! Scratch databases on a PostgreSQL server: `CREATE DATABASE` with a random name (the
+//! user needs `CREATEDB`), a session on it, and `DROP DATABASE … WITH (FORCE)` on every path.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_postgres::Client;
+
+use super::database::{Target, connect_failed};
+use super::session::PgSession;
+use crate::engine::{Scratch, Session};
+use crate::gate::{Error, Exit};
+use crate::postgres::db;
+
+/// A scratch database, and the session on the server that made it and drops it.
+pub(crate) struct PgScratch {
+    admin: Client,
+    name: String,
+    session: PgSession,
+}
+
+impl PgScratch {
+    /// Creates one on `target`'s server (exit 4 when it cannot be reached, 2 when the user
+    /// may not create databases there).
+    pub(crate) async fn create(target: &Arc<Target>) -> Result<Self, Error> {
+        let admin = target.connect().await?.client;
+        let name = create(&admin).await.map_err(|source| {
+            Error::new(
+                Exit::Usage,
+                NoScratch {
+                    server: target.connection.to_string(),
+                    source,
+                },
+            )
+        })?;
+        let connected =
+            db::connect_to_database(&target.connection, &target.application_name, &name).await;
+        let client = match connected {
+            Ok(client) => client,
+            Err(error) => {
+                remove(&admin, &name).await;
+                return Err(connect_failed(error));
+            }
+        };
+        Ok(Self {
+            session: PgSession::new(client, Arc::clone(target)),
+            admin,
+            name,
+        })
+    }
+}
+
+#[async_trait]
+impl Scratch for PgScratch {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn session_mut(&mut self) -> &mut dyn Session {
+        &mut self.session
+    }
+
+    async fn remove(self: Box<Self>) {
+        let Self {
+            admin,
+            name,
+            session,
+        } = *self;
+        drop(session);
+        remove(&admin, &name).await;
+    }
+}
+
+/// The scratch database cannot be created.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot create a scratch database on {server}: {}; the user needs CREATEDB (or give --scratch-url of a server where it has it)",
+    db::describe(.source)
+)]
+struct NoScratch {
+    server: String,
+    #[source]
+    source: tokio_postgres::Error,
+}
+
+/// Creates a scratch database through `admin` (a session on the server; its user needs
+/// `CREATEDB`) and returns its name.
+async fn create(admin: &Client) -> Result<String, tokio_postgres::Error> {
+    let name = name();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    Ok(name)
+}
+
+/// Drops the scratch database `name`, with its sessions; a failure is logged with the advice
+/// to drop it by hand, as the work it served is done either way.
+async fn remove(admin: &Client, name: &str) {
+    if let Err(error) = admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+    {
+        tracing::warn!(database = %name, error = %crate::postgres::db::describe(&error), "cannot drop the scratch database; drop it by hand");
+    }
+}
+
+/// A name no one else uses: `schemagate_scratch_<pid>_<nanoseconds>`.
+fn name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("schemagate_scratch_{}_{nanos}", std::process::id())
+}
