@@ -17,6 +17,7 @@ mod gate;
 mod hostile_input;
 mod lint;
 mod lock;
+mod mariadb;
 mod new;
 mod newcomer;
 mod output;

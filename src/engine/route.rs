@@ -66,7 +66,10 @@ pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Erro
         Kind::Mysql => crate::mysql::engine(url, context),
         // The SQLite wing plugs in here, behind its feature:
         // `Kind::Sqlite => crate::sqlite::engine(url, context),`
-        #[allow(unreachable_patterns, reason = "Mysql is matched above when built with it")]
+        #[allow(
+            unreachable_patterns,
+            reason = "Mysql is matched above when built with it"
+        )]
         unbuilt @ (Kind::Sqlite | Kind::Mysql) => Err(Error::new(
             Exit::Usage,
             NotBuilt {

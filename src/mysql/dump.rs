@@ -6,7 +6,7 @@
 //! them; `--routines --triggers --events` take the code with the tables; `--hex-blob`
 //! keeps binary columns byte-exact whatever the connection's character set. The dump
 //! names no database (no `CREATE DATABASE`/`USE`), so it loads into any database: the
-//! live one on restore, a scratch one for `--verify-restore`. schemagate's own audit and
+//! live one on restore, or a scratch one. schemagate's own audit and
 //! fleet tables are left out: a restore keeps the audit trail and the live fleet.
 //!
 //! A dump is whole when the client exited 0 and its last line is the client's

@@ -28,7 +28,10 @@ impl Target {
     }
 
     /// A session on `options` (the live database's, or a scratch one's).
-    pub(crate) async fn connect_to(self: &Arc<Self>, options: &Options) -> Result<MysqlSession, Error> {
+    pub(crate) async fn connect_to(
+        self: &Arc<Self>,
+        options: &Options,
+    ) -> Result<MysqlSession, Error> {
         let conn = connect(options, self.connect_timeout)
             .await
             .map_err(connect_failed)?;
@@ -65,7 +68,9 @@ impl Engine for Mysql {
     }
 
     async fn scratch(&self) -> Result<Box<dyn Scratch>, Error> {
-        Ok(Box::new(super::scratch::MysqlScratch::create(&self.target).await?))
+        Ok(Box::new(
+            super::scratch::MysqlScratch::create(&self.target).await?,
+        ))
     }
 
     fn pool(&self, _timeout: Duration, _size: usize) -> Result<Arc<dyn Pool>, Error> {

@@ -37,9 +37,14 @@ impl MysqlLock {
     pub(crate) async fn acquire(session: MysqlSession, wait: LockWait<'_>) -> Result<Self, Error> {
         let held = {
             let mut conn = session.conn.lock().await;
-            lock::acquire(&mut conn, &session.options.database, wait.timeout, wait.waiting)
-                .await
-                .map_err(lock_failed)?
+            lock::acquire(
+                &mut conn,
+                &session.options.database,
+                wait.timeout,
+                wait.waiting,
+            )
+            .await
+            .map_err(lock_failed)?
         };
         Ok(Self { session, held })
     }

@@ -64,21 +64,28 @@ pub(crate) struct Dirty {
 
 impl std::fmt::Display for Dirty {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let file = match self.direction {
-            Direction::Up => format!("{}__{}.sql", self.version, self.name),
-            Direction::Down => format!("{}__{}.down.sql", self.version, self.name),
+        let (done, total) = (self.done, self.total);
+        let direction = match self.direction {
+            Direction::Up => "applying",
+            Direction::Down => "rolling back",
         };
-        let ran = match self.done {
-            0 => "none of its statements was recorded as run".to_owned(),
-            1 => "statement 1 ran".to_owned(),
-            n => format!("statements 1 to {n} ran"),
-        };
-        let next = self.done + 1;
         write!(
             f,
-            "version {} ({file}) stopped part way: {ran} of {}; statement {next} may or may not have run, the rest did not",
-            self.version, self.total
-        )
+            "version {} ({}) stopped part way while {direction}: ",
+            self.version, self.name
+        )?;
+        match done {
+            0 => write!(f, "none of its {total} statements was recorded as run")?,
+            1 => write!(f, "statement 1 of {total} ran")?,
+            n => write!(f, "statements 1 to {n} of {total} ran")?,
+        }
+        if done < total {
+            write!(f, "; statement {} may or may not have run", done + 1)?;
+            if done + 1 < total {
+                f.write_str(", the ones after it did not")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -313,7 +320,10 @@ pub(crate) async fn record_applied(conn: &mut Conn, rows: &[Applied]) -> Result<
             .await
             .map_err(query("record rows in"))?;
     }
-    transaction.commit().await.map_err(query("commit the rows of"))
+    transaction
+        .commit()
+        .await
+        .map_err(query("commit the rows of"))
 }
 
 /// `repair --version V --applied|--reverted`: the dirty step of `version` recorded as the

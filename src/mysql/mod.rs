@@ -17,29 +17,29 @@
 //! - [`audit`]: the audit trail and the fleet tables in MySQL's types.
 //! - [`client`]: the dump and load clients of the server's flavour, given their option file.
 //! - [`dump`]: verified backups with `mariadb-dump`/`mysqldump`.
-//! - [`restore`]: a backup loaded into a scratch database (`--verify-restore`) or restored.
+//! - [`restore`]: a backup's restore plan, and the restore (objects dropped, dump loaded).
 //! - [`scratch`]: scratch databases beside the live one, always dropped.
 
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod connect;
+pub(crate) mod dump;
 mod engine;
+pub(crate) mod error;
 mod grammar;
 mod held;
-mod pool;
-mod session;
-mod steps;
-pub(crate) mod dump;
-pub(crate) mod error;
 pub(crate) mod history;
 pub(crate) mod lock;
 pub(crate) mod option_file;
 pub(crate) mod options;
+mod pool;
 pub(crate) mod restore;
 pub(crate) mod schema;
 pub(crate) mod scratch;
+mod session;
 pub(crate) mod split;
 pub(crate) mod step;
+mod steps;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

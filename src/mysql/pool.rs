@@ -52,7 +52,9 @@ impl MysqlPool {
 impl engine::Pool for MysqlPool {
     async fn read(&self, instance: Option<&Instance>) -> Result<(i64, FleetAndAudit), String> {
         self.with(async |conn| {
-            let applied = super::history::read(conn).await.map_err(|e| e.to_string())?;
+            let applied = super::history::read(conn)
+                .await
+                .map_err(|e| e.to_string())?;
             let announced = match instance {
                 Some(instance) => super::audit::announce(conn, instance)
                     .await
@@ -74,8 +76,12 @@ impl engine::Pool for MysqlPool {
     }
 
     async fn leave(&self, id: &str) -> Result<(), String> {
-        self.with(async |conn| super::audit::leave(conn, id).await.map_err(|e| e.to_string()))
-            .await
+        self.with(async |conn| {
+            super::audit::leave(conn, id)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
     }
 
     async fn origin(&self) -> Result<Origin, String> {

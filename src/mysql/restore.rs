@@ -1,6 +1,4 @@
-//! Loading a backup with the `mariadb`/`mysql` client: into a scratch database to prove it
-//! (`--verify-restore`: it loads, and describes the same schema as the database it came
-//! from), or over the live database (`restore`).
+//! Restoring a backup over the live database with the `mariadb`/`mysql` client.
 //!
 //! A restore brings the database back exactly to the dump: the dump is checked against
 //! its manifest (size, SHA-256) before anything changes, then every object of the
@@ -11,7 +9,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
@@ -20,8 +17,8 @@ use sha2::{Digest as _, Sha256};
 use super::client;
 use super::dump::{DumpError, options_scrubbed, server};
 use super::options::Options;
-use crate::backup::{Backup, RestorePlan, Server};
 use crate::backup::process::Tail;
+use crate::backup::{Backup, RestorePlan, Server};
 
 /// Loading failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,11 +36,6 @@ pub(crate) enum LoadError {
         status: String,
         stderr: String,
     },
-    #[error("{file} loads, but the schema it makes differs from the database it came from: {}", .differences.join("; "))]
-    Differs {
-        file: String,
-        differences: Vec<String>,
-    },
     #[error("cannot {action}: {message}")]
     Query {
         action: &'static str,
@@ -58,53 +50,16 @@ fn query(action: &'static str) -> impl FnOnce(mysql_async::Error) -> LoadError {
     }
 }
 
-/// Proves `backup` of the database `conn` is on: loaded into a scratch database beside it,
-/// it describes the same schema. The scratch database is always dropped.
-pub(crate) async fn verify(
-    conn: &mut Conn,
-    options: &Options,
-    backup: &Backup,
-) -> Result<(), LoadError> {
-    check(backup)?;
-    let scratch = crate::mysql::scratch::Scratch::create(conn, options)
-        .await
-        .map_err(query("create a scratch database"))?;
-    let outcome = async {
-        load(conn, &scratch.options, backup).await?;
-        let mut on_scratch = super::connect::connect(&scratch.options, Duration::from_secs(30))
-            .await
-            .map_err(|e| LoadError::Query {
-                action: "connect to the scratch database",
-                message: e.to_string(),
-            })?;
-        let loaded = super::schema::describe(&mut on_scratch)
-            .await
-            .map_err(query("describe the scratch database"));
-        on_scratch.disconnect().await.ok();
-        let live = super::schema::describe(conn)
-            .await
-            .map_err(query("describe the database"))?;
-        let differences = crate::schema::differences(&live, &loaded?);
-        if differences.is_empty() {
-            Ok(())
-        } else {
-            Err(LoadError::Differs {
-                file: backup.manifest.file.clone(),
-                differences,
-            })
-        }
-    }
-    .await;
-    scratch.remove(conn).await;
-    outcome
-}
-
 /// The checks of restoring the dump `file` over the database `conn` is on, in the seam's
 /// (PostgreSQL-shaped) plan: the manifest read, size and SHA-256 checked, the server's
 /// identity for the refusal of another database's dump, the objects that will be dropped
 /// (as "schemas": the database's tables, views and routines), the audit and fleet tables
 /// kept. Changes nothing.
-pub(crate) async fn plan(conn: &mut Conn, options: &Options, file: &Path) -> Result<RestorePlan, LoadError> {
+pub(crate) async fn plan(
+    conn: &mut Conn,
+    options: &Options,
+    file: &Path,
+) -> Result<RestorePlan, LoadError> {
     let backup = Backup::load(file).map_err(|e| LoadError::Query {
         action: "read the backup's manifest",
         message: e.to_string(),
@@ -124,7 +79,12 @@ pub(crate) async fn plan(conn: &mut Conn, options: &Options, file: &Path) -> Res
         kept: objects
             .iter()
             .filter(|(_, name)| KEPT.contains(&name.as_str()))
-            .map(|(_, name)| (name.clone(), "schemagate's own record, kept across a restore".to_owned()))
+            .map(|(_, name)| {
+                (
+                    name.clone(),
+                    "schemagate's own record, kept across a restore".to_owned(),
+                )
+            })
             .collect(),
         kept_extensions: Vec::new(),
         globals: Vec::new(),
@@ -264,6 +224,8 @@ async fn drop_objects(conn: &mut Conn) -> Result<(), LoadError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::mysql::dump::{Request, take};
     use crate::mysql::testing::TestDatabase;
@@ -293,7 +255,6 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let backup = backup_of(&mut conn, &db, dir.path()).await;
-        verify(&mut conn, &db.options, &backup).await.unwrap();
         let before = crate::mysql::schema::describe(&mut conn).await.unwrap();
 
         conn.query_drop(

@@ -1,5 +1,4 @@
-//! Scratch databases on the same server, for `verify`, `baseline --verify` and
-//! `--verify-restore`: created empty with a random name beside the live database, and
+//! Scratch databases on the same server, for `verify` and `baseline --verify`: created empty with a random name beside the live database, and
 //! always dropped.
 
 use std::sync::Arc;

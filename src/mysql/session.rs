@@ -18,7 +18,9 @@ use crate::applied::Applied;
 use crate::audit;
 use crate::backup::{Origin, Preview, RestorePlan, Retention};
 use crate::catalogue::Catalogue;
-use crate::engine::{BackupRequest, Executed, Execution, Lock, LockWait, Observer, Session, StepFailed};
+use crate::engine::{
+    BackupRequest, Executed, Execution, Lock, LockWait, Observer, Session, StepFailed,
+};
 use crate::fleet::Replica;
 use crate::gate::{Error, Exit};
 use crate::plan::Plan;
@@ -39,7 +41,10 @@ impl MysqlSession {
     }
 
     /// What a backup of this session's database needs.
-    pub(crate) fn dump_request<'a>(&'a self, request: &BackupRequest<'a>) -> super::dump::Request<'a> {
+    pub(crate) fn dump_request<'a>(
+        &'a self,
+        request: &BackupRequest<'a>,
+    ) -> super::dump::Request<'a> {
         super::dump::Request {
             options: &self.options,
             dir: request.dir,
@@ -109,7 +114,9 @@ pub(crate) struct NotOnMysql {
 #[async_trait]
 impl Session for MysqlSession {
     async fn lock(self: Box<Self>, wait: LockWait<'_>) -> Result<Box<dyn Lock>, Error> {
-        Ok(Box::new(super::held::MysqlLock::acquire(*self, wait).await?))
+        Ok(Box::new(
+            super::held::MysqlLock::acquire(*self, wait).await?,
+        ))
     }
 
     async fn ensure_history(&mut self) -> Result<(), Error> {
@@ -144,7 +151,11 @@ impl Session for MysqlSession {
         super::steps::execute(self.conn.get_mut(), run, observer).await
     }
 
-    async fn fits_one_transaction(&self, _catalogue: &Catalogue, _plan: &Plan) -> Result<(), Error> {
+    async fn fits_one_transaction(
+        &self,
+        _catalogue: &Catalogue,
+        _plan: &Plan,
+    ) -> Result<(), Error> {
         Err(Error::new(
             Exit::Refused,
             NotOnMysql {
@@ -156,23 +167,29 @@ impl Session for MysqlSession {
 
     async fn writable_primary(&self) -> Result<(), Error> {
         let mut conn = self.conn.lock().await;
-        super::writable::ensure_writable(&mut conn).await.map_err(|e| {
-            let exit = match e {
-                super::writable::WritableError::ReadOnly { .. } => Exit::Refused,
-                super::writable::WritableError::Query(_) => Exit::Internal,
-            };
-            Error::new(exit, e)
-        })
+        super::writable::ensure_writable(&mut conn)
+            .await
+            .map_err(|e| {
+                let exit = match e {
+                    super::writable::WritableError::ReadOnly { .. } => Exit::Refused,
+                    super::writable::WritableError::Query(_) => Exit::Internal,
+                };
+                Error::new(exit, e)
+            })
     }
 
     async fn record_audit(&self, entry: &audit::Entry) -> Result<(), Error> {
         let mut conn = self.conn.lock().await;
-        super::audit::record(&mut conn, entry).await.map_err(table_failed)
+        super::audit::record(&mut conn, entry)
+            .await
+            .map_err(table_failed)
     }
 
     async fn recent_audit(&self, limit: i64) -> Result<Vec<audit::Recorded>, Error> {
         let mut conn = self.conn.lock().await;
-        super::audit::recent(&mut conn, limit).await.map_err(table_failed)
+        super::audit::recent(&mut conn, limit)
+            .await
+            .map_err(table_failed)
     }
 
     async fn live(&self) -> Result<Vec<Replica>, Error> {
@@ -222,6 +239,24 @@ impl Session for MysqlSession {
         super::dump::preview(&mut conn, &self.dump_request(request), policy)
             .await
             .map_err(|e| Error::new(Exit::BackupFailed, e))
+    }
+
+    async fn dirty(&self) -> Result<Option<(i64, String)>, Error> {
+        let mut conn = self.conn.lock().await;
+        let dirty = history::dirty(&mut conn).await.map_err(history_failed)?;
+        Ok(dirty.map(|d| (d.version, d.to_string())))
+    }
+
+    async fn repair(&mut self, version: i64, applied: bool) -> Result<(), Error> {
+        let resolution = if applied {
+            history::Resolution::Applied
+        } else {
+            history::Resolution::Reverted
+        };
+        history::repair(self.conn.get_mut(), version, resolution)
+            .await
+            .map(drop)
+            .map_err(history_failed)
     }
 
     async fn restore_plan(&self, file: &Path, _tool: Option<&Path>) -> Result<RestorePlan, Error> {
