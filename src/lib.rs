@@ -49,6 +49,8 @@
 //! - [`input`]: files a user names (a dump, its manifest, `--compat`), read only when regular
 //!   and of a sane size.
 //! - [`plan`]: pure planning and verdicts.
+//! - `mysql`: the MariaDB/MySQL wing (feature `mysql`): the engine seam implemented with
+//!   mysql_async, `GET_LOCK`, per-statement progress and `mariadb-dump`.
 //! - [`position`]: line and column of an offset, for messages.
 //! - [`schema`]: two descriptions of a schema compared.
 //! - [`scratch`]: migrating a scratch database to prove things (the engine makes and drops it).
@@ -81,6 +83,8 @@ pub mod gate;
 pub(crate) mod input;
 pub mod limits;
 pub mod lint;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 pub mod plan;
 pub mod position;
 pub mod postgres;

@@ -19,6 +19,7 @@ mod hostile_input;
 mod lint;
 mod lock;
 mod majors;
+mod mariadb;
 mod new;
 mod newcomer;
 mod output;

@@ -23,7 +23,7 @@
 pub mod dump;
 pub mod error;
 pub mod manifest;
-mod process;
+pub(crate) mod process;
 pub mod restore;
 pub mod retention;
 mod toc;

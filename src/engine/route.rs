@@ -73,8 +73,12 @@ pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Erro
         Kind::Postgres => crate::postgres::engine(url, context),
         #[cfg(feature = "sqlite")]
         Kind::Sqlite => crate::sqlite::engine(url, context),
-        // The MariaDB wing plugs in here, behind its feature.
-        #[allow(unreachable_patterns, reason = "SQLite is matched above when built in")]
+        #[cfg(feature = "mysql")]
+        Kind::Mysql => crate::mysql::engine(url, context),
+        #[allow(
+            unreachable_patterns,
+            reason = "each engine is matched above when built in"
+        )]
         unbuilt @ (Kind::Sqlite | Kind::Mysql) => Err(Error::new(
             Exit::Usage,
             NotBuilt {
@@ -90,6 +94,10 @@ pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Erro
 pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool {
     #[cfg(feature = "sqlite")]
     if crate::sqlite::is_driver_error(error) {
+        return true;
+    }
+    #[cfg(feature = "mysql")]
+    if crate::mysql::is_driver_error(error) {
         return true;
     }
     crate::postgres::is_driver_error(error)

@@ -12,7 +12,7 @@ use crate::audit;
 use crate::backup::{Origin, Preview, RestorePlan, Retention};
 use crate::catalogue::Catalogue;
 use crate::fleet::Replica;
-use crate::gate::Error;
+use crate::gate::{Error, Exit};
 use crate::plan::Plan;
 
 /// One connection. Methods that only read take `&self`, so the gate can ask several things
@@ -77,4 +77,27 @@ pub(crate) trait Session: Send + Sync {
 
     /// The checks of restoring `file` here (checksum, origin, refusals); changes nothing.
     async fn restore_plan(&self, file: &Path, tool: Option<&Path>) -> Result<RestorePlan, Error>;
+
+    /// The step left part way, described with its version, on an engine whose steps can
+    /// stop part way (MariaDB/MySQL, where DDL commits by itself); `None` elsewhere.
+    async fn dirty(&self) -> Result<Option<(i64, String)>, Error> {
+        Ok(None)
+    }
+
+    /// `repair --version V --applied|--reverted`: records that the step of `version` left
+    /// part way is now applied whole (`applied`) or not at all, as the operator made it by
+    /// hand (exit 2 when `version` is not that step).
+    async fn repair(&mut self, version: i64, applied: bool) -> Result<(), Error> {
+        let _ = applied;
+        Err(Error::new(Exit::Usage, NothingToRepair { version }))
+    }
+}
+
+/// `repair` on an engine whose steps are all or nothing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "nothing to repair: version {version} is not a step left part way (on this engine every step is all or nothing)"
+)]
+struct NothingToRepair {
+    version: i64,
 }

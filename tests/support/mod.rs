@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio_postgres::{Client, NoTls};
 
 pub mod cluster;
+pub mod mariadb;
 mod metrics;
 pub mod pgbouncer;
 mod postgres;

@@ -117,6 +117,11 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
         Command::Verify(args) => gate(None)?.verify(args.scratch_url.as_ref()).await,
         Command::Baseline(args) => gate(None)?.baseline(args.version, args.verify).await,
         Command::Adopt(args) => gate(None)?.adopt(args.from.into()).await,
+        Command::Repair(args) => {
+            let repaired = gate(None)?.repair(args.version, args.applied).await?;
+            output::repaired(&repaired);
+            Ok(())
+        }
     }
 }
 

@@ -59,6 +59,10 @@ pub enum Command {
     /// Flyway): record its applied migrations in our history (under the lock, after a
     /// backup); its own table is left as it was.
     Adopt(AdoptArgs),
+    /// MariaDB/MySQL: after a step stopped part way (its DDL before the failure stays) and
+    /// you made the database hold all or none of that migration by hand, record which, so
+    /// runs stop refusing the database (under the lock, audited; try --dry-run first).
+    Repair(RepairArgs),
     /// Check migrations for statements that lock or rewrite live tables and for changes
     /// that break a release inside the window: exit 0 clean, 3 on findings, 2 unreadable.
     Lint(LintArgs),
@@ -359,6 +363,24 @@ pub struct BaselineArgs {
     /// schemas; any difference refuses (exit 3), listing the objects.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// Arguments of `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The version whose step stopped part way (the refusal names it).
+    #[arg(long, value_name = "N")]
+    pub version: i64,
+    /// The migration's whole effect is now in the database: record it as applied.
+    #[arg(
+        long,
+        conflicts_with = "reverted",
+        required_unless_present = "reverted"
+    )]
+    pub applied: bool,
+    /// None of its effect is in the database any more: record it as not applied.
+    #[arg(long)]
+    pub reverted: bool,
 }
 
 /// Arguments of `adopt`.

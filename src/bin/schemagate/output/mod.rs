@@ -23,9 +23,27 @@ use schemagate::Compat;
 use schemagate::audit::Recorded;
 use schemagate::backup::Backup;
 use schemagate::catalogue::Catalogue;
-use schemagate::gate::Report;
+use schemagate::gate::{Repaired, Report};
 use schemagate::limits::Limits;
 use schemagate::plan::{Direction, Plan};
+
+/// Prints what `repair` recorded, or with `--dry-run` would record.
+pub fn repaired(repaired: &Repaired) {
+    let word = if repaired.applied {
+        "applied"
+    } else {
+        "reverted"
+    };
+    if repaired.dry_run {
+        say!(
+            "would record version {} as {word}; it is: {}; nothing changed (dry run)",
+            repaired.version,
+            repaired.was
+        );
+    } else {
+        say!("repaired: version {} recorded as {word}", repaired.version);
+    }
+}
 
 /// Prints a plan: where the schema is, where it goes, every step, and the DDL limits each
 /// runs with.
