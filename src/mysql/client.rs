@@ -142,7 +142,10 @@ impl Client {
 fn clean_environment(command: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let name = key.to_string_lossy();
-        if name.starts_with("MYSQL") || name == "SCHEMAGATE_DATABASE_URL" || name == "DATABASE_URL"
+        if name.starts_with("MYSQL")
+            || name == "SCHEMAGATE_DATABASE_URL"
+            || name == "DATABASE_URL"
+            || name.starts_with(crate::catalogue::PLACEHOLDER_ENV_PREFIX)
         {
             command.env_remove(key);
         }
