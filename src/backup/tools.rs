@@ -171,17 +171,19 @@ impl Tool {
     /// `SCHEMAGATE_DATABASE_URL` and `DATABASE_URL`, and of the placeholders' values.
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.path);
-        clean_environment(&mut command);
+        clean_environment(&mut command, "PG");
         command.stdin(Stdio::null()).kill_on_drop(true);
         command
     }
 }
 
-/// Removes the inherited variables a child must not see or be steered by.
-fn clean_environment(command: &mut Command) {
+/// Removes the inherited variables a child must not see or be steered by: its own client's
+/// (`PG…` for pg_dump, `MYSQL…` for mariadb-dump), the database URL, and the placeholder
+/// values, which may be secrets.
+pub(crate) fn clean_environment(command: &mut Command, client_prefix: &str) {
     for (key, _) in std::env::vars_os() {
         let name = key.to_string_lossy();
-        if name.starts_with("PG")
+        if name.starts_with(client_prefix)
             || name == "SCHEMAGATE_DATABASE_URL"
             || name == "DATABASE_URL"
             || name.starts_with(crate::catalogue::PLACEHOLDER_ENV_PREFIX)
@@ -191,10 +193,11 @@ fn clean_environment(command: &mut Command) {
     }
 }
 
-/// `program --version`, trimmed.
-async fn version_of(path: &Path) -> Result<String, BackupError> {
+/// `program --version`, trimmed, run in an environment cleaned of `client_prefix`'s
+/// variables; a program that does not answer within ten seconds is an error.
+pub(crate) async fn program_version(path: &Path, client_prefix: &str) -> std::io::Result<String> {
     let mut command = Command::new(path);
-    clean_environment(&mut command);
+    clean_environment(&mut command, client_prefix);
     let run = command
         .arg("--version")
         .stdin(Stdio::null())
@@ -208,12 +211,18 @@ async fn version_of(path: &Path) -> Result<String, BackupError> {
                 std::io::ErrorKind::TimedOut,
                 "no answer to --version",
             ))
-        })
+        })?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// pg_dump's or pg_restore's `--version`.
+async fn version_of(path: &Path) -> Result<String, BackupError> {
+    program_version(path, "PG")
+        .await
         .map_err(|source| BackupError::Spawn {
             program: path.to_owned(),
             source,
-        })?;
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        })
 }
 
 /// The major version in `pg_dump (PostgreSQL) 15.20 (Debian …)` (`9.6.24` → 9).

@@ -8,16 +8,13 @@
 //! `SCHEMAGATE_DATABASE_URL` are removed so nothing inherited can steer or reach it.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use tokio::process::Command;
 
+use crate::backup::tools::{clean_environment, program_version};
+
 use super::option_file::{ChildOptionFile, ClientFlavour};
 use super::options::Options;
-
-/// How long `--version` may take.
-const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client program.
 #[derive(Debug, Clone)]
@@ -124,7 +121,7 @@ impl Client {
     ) -> Result<(Command, ChildOptionFile), ClientError> {
         let file = ChildOptionFile::write(options, self.flavour).map_err(self.failed())?;
         let mut command = Command::new(&self.path);
-        clean_environment(&mut command);
+        clean_environment(&mut command, "MYSQL");
         command.arg(file.argument()).kill_on_drop(true);
         Ok((command, file))
     }
@@ -138,43 +135,14 @@ impl Client {
     }
 }
 
-/// Removes the inherited variables a child must not see or be steered by.
-fn clean_environment(command: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        let name = key.to_string_lossy();
-        if name.starts_with("MYSQL")
-            || name == "SCHEMAGATE_DATABASE_URL"
-            || name == "DATABASE_URL"
-            || name.starts_with(crate::catalogue::PLACEHOLDER_ENV_PREFIX)
-        {
-            command.env_remove(key);
-        }
-    }
-}
-
-/// `program --version`, trimmed.
+/// The MariaDB/MySQL client's `--version`.
 async fn version_of(path: &Path) -> Result<String, ClientError> {
-    let mut command = Command::new(path);
-    clean_environment(&mut command);
-    let run = command
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(VERSION_TIMEOUT, run)
+    program_version(path, "MYSQL")
         .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "no answer to --version",
-            ))
-        })
         .map_err(|source| ClientError::Spawn {
             program: path.to_owned(),
             source,
-        })?;
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        })
 }
 
 #[cfg(test)]
