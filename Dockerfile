@@ -96,10 +96,12 @@ RUN apt-get update \
     done
 
 # A numeric, non-root user, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
+# /data is its own too: a new volume mounted there (a SQLite database, deploy/compose/
+# single-node.yaml) takes the directory's owner, so the user can create the file in it.
 RUN groupadd --system --gid 10001 schemagate \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin schemagate \
- && install -d -o 10001 -g 10001 -m 0700 /app /app/backups
+ && install -d -o 10001 -g 10001 -m 0700 /app /app/backups /data
 
 COPY --from=build /out/schemagate /usr/local/bin/schemagate
 

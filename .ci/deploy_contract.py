@@ -22,6 +22,7 @@ METRICS = {
     "migration_failures_total", "rollbacks_total", "lock_wait_seconds",
     "backup_last_success_timestamp_seconds", "backup_size_bytes", "backup_duration_seconds",
     "backups_skipped_total", "database_up", "lint_findings", "fleet_replicas", "fleet_blocked",
+    "schema_drift", "schema_drift_objects", "schema_drift_check_seconds",
 }
 HISTOGRAMS = {"migration_duration_seconds"}
 KNOWN = {f"{PREFIX}_{m}" for m in METRICS} | {

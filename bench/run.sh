@@ -13,7 +13,7 @@ export LC_ALL=C
 RUNS=5
 PEERS=0
 EXISTING_URL=""
-ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16,17,18,21,22"
+ROWS="1,2,3,4,5,6,7,8,9,10,11,14,16,17,18,21,22,23,24,25,30,31,32"
 N_MIG=500
 INSTANCES=16
 NOOP_REPS=10
@@ -26,6 +26,7 @@ PG_PORT=55432
 HTTP_PORT=58080
 SAVE=0
 SG_BIN=""
+CMP_BIN=""
 CMD_TIMEOUT=1800
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_MAJOR=""
@@ -40,7 +41,11 @@ the same runs (interleaved A/B/A/B), and the ratio schemagate / baseline.
 
 Options:
   --runs N               runs per workload (default 5, at least 1; use >= 5 for results)
-  --rows LIST            comma-separated rows to run: 1..11, 14, 16, 17, 18, 21, 22 (default all)
+  --rows LIST            comma-separated rows to run: 1..11, 14, 16, 17, 18, 21, 22, 23, 24,
+                         25, 30..33 (default all but 33; 23 is MariaDB's, see
+                         bench/mariadb-rows.sh; 24 is the drift check's, 25 verify's; 30-32
+                         are SQLite's and need the sqlite3 shell; 33, the README's quick
+                         start from a clone, compiles cold for minutes: ask for it)
   --peers                add columns for refinery_cli, sqlx-cli, dbmate where on PATH (rows 1-3)
   --existing-server URL  use this server (postgres://user@host:port/db) instead of a
                          throwaway cluster; databases named schemagate_bench_* are
@@ -54,6 +59,10 @@ Options:
   --pg-port P            first port tried for the throwaway cluster (default 55432)
   --http-port P          first port tried for the HTTP servers (default 58080)
   --schemagate-bin PATH  use this binary instead of building the repository's
+  --compare-bin PATH     rows 1-8 only: every schemagate measurement also runs with this
+                         binary, the two in alternating order run after run, and a second
+                         table gives each row's two figures, their ratio and each one's
+                         ratio to the baseline (rows 1b-1d are left out)
   --pg-major M           the throwaway cluster is PostgreSQL M (13 to 18) of the CI matrix
                          (.ci/pg-majors installs it), psql the machine's newest client;
                          rows 1 and 2 only, without the scale rows 1b-1d
@@ -61,7 +70,8 @@ Options:
   -h, --help             this help
 
 Environment: CARGO_TARGET_DIR (default bench/.target), PG_BINDIR (default
-/usr/lib/postgresql/15/bin).
+/usr/lib/postgresql/15/bin), CARGO_LOCK (a file the builds of schemagate and warp-hello
+hold with flock, for a machine whose builds take turns).
 EOF
 }
 
@@ -83,6 +93,7 @@ while [[ $# -gt 0 ]]; do
         --pg-port) need_arg "$@"; PG_PORT=$2; shift 2 ;;
         --http-port) need_arg "$@"; HTTP_PORT=$2; shift 2 ;;
         --schemagate-bin) need_arg "$@"; SG_BIN=$2; shift 2 ;;
+        --compare-bin) need_arg "$@"; CMP_BIN=$2; shift 2 ;;
         --pg-major) need_arg "$@"; PG_MAJOR=$2; shift 2 ;;
         --save) SAVE=1; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -93,11 +104,15 @@ done
 for v in RUNS N_MIG INSTANCES NOOP_REPS PGBENCH_SCALE PG_PORT HTTP_PORT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
-row_re='([1-9]|10|11|14|16|17|18|21|22)'
-[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16, 17, 18, 21, 22"
+row_re='([1-9]|10|11|14|16|17|18|21|22|23|24|25|30|31|32|33)'
+[[ $ROWS =~ ^$row_re(,$row_re)*$ ]] || die "--rows takes a comma-separated list of 1..11, 14, 16, 17, 18, 21, 22, 23, 24, 25, 30..33"
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 or newer is needed (EPOCHREALTIME)"
 
 row_on() { [[ ,$ROWS, == *,$1,* ]]; }
+if [[ -n $CMP_BIN ]]; then
+    [[ $ROWS =~ ^[1-8](,[1-8])*$ ]] || die "--compare-bin takes --rows from 1 to 8"
+    [[ -x $CMP_BIN ]] || die "--compare-bin $CMP_BIN is not executable"
+fi
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
@@ -185,7 +200,32 @@ timeit() {
 }
 
 declare -A SAMPLES=() NOTE=() NA=()
-add_sample() { SAMPLES[$1]="${SAMPLES[$1]:-} $2"; }
+# The binary being measured. With --compare-bin, each schemagate measurement of rows 1-8
+# runs once per side; the compared binary's samples are kept under the same keys with
+# SIDE_SFX (_cmp) appended, so the rows' code is the same for both.
+MAIN_BIN=""
+SIDE_SFX=""
+add_sample() { SAMPLES[$1$SIDE_SFX]="${SAMPLES[$1$SIDE_SFX]:-} $2"; }
+# sides RUN: the binaries to measure in run RUN, in the order of that run: alternating, so
+# neither side always runs first (and after the other's caches)
+sides() {
+    if [[ -z $CMP_BIN ]]; then
+        echo main
+    elif (($1 % 2)); then
+        echo main cmp
+    else
+        echo cmp main
+    fi
+}
+use_side() { # main | cmp
+    if [[ $1 == main ]]; then
+        SG_BIN=$MAIN_BIN
+        SIDE_SFX=""
+    else
+        SG_BIN=$CMP_BIN
+        SIDE_SFX=_cmp
+    fi
+}
 
 # median KEY: median of the samples recorded under KEY, empty when none
 median() {
@@ -307,6 +347,15 @@ history_counts() {
 # ---------------------------------------------------------------------------------------
 # Builds
 # ---------------------------------------------------------------------------------------
+# cargo_build ARGS...: cargo build, holding CARGO_LOCK where one is given
+cargo_build() {
+    if [[ -n ${CARGO_LOCK:-} ]]; then
+        flock "$CARGO_LOCK" cargo build "$@"
+    else
+        cargo build "$@"
+    fi
+}
+
 SG_OK=1
 SG_WHY=""
 build_schemagate() {
@@ -315,7 +364,7 @@ build_schemagate() {
         return
     fi
     log "building schemagate (release, target dir $TARGET_DIR)"
-    if (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --bin schemagate) \
+    if (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo_build --release --bin schemagate) \
         >"$LOG_DIR/build-schemagate.log" 2>&1; then
         SG_BIN=$TARGET_DIR/release/schemagate
     else
@@ -328,7 +377,7 @@ build_schemagate() {
 WARP_BIN=""
 build_warp_hello() {
     log "building bench/warp-hello (release)"
-    if CARGO_TARGET_DIR=$TARGET_DIR cargo build --release \
+    if CARGO_TARGET_DIR=$TARGET_DIR cargo_build --release \
         --manifest-path "$BENCH_DIR/warp-hello/Cargo.toml" >"$LOG_DIR/build-warp-hello.log" 2>&1; then
         WARP_BIN=$TARGET_DIR/release/warp-hello
     else
@@ -600,33 +649,37 @@ noop_reps() {
 }
 
 suite_migrations() {
-    local r db p logf rc args
+    local r db p logf rc args side
     for ((r = 1; r <= RUNS; r++)); do
         log "rows 1-3: run $r/$RUNS"
-        # A: schemagate
-        if ((SG_OK)) && [[ -z ${NA[migrate]:-} ]]; then
-            db=schemagate_bench_sg
-            logf=$LOG_DIR/sg-migrations.log
-            fresh_db "$db"
-            timeit "$logf" sg_migrate "$db" --no-backup || log "WARNING: schemagate migrate failed (exit $?)"
-            add_sample apply_sg "$ELAPSED_US"
-            check_applied "$db" schemagate "$(history_counts "$db")"
-            # the no-op gate takes no --no-backup: an empty plan must not back up
-            mapfile -t args < <(sg_common "$db")
-            noop_reps noop_sg "$logf" "$SG_BIN" migrate "${args[@]}" \
-                || log "WARNING: schemagate no-op migrate failed"
-            if [[ -n $(find "$SG_BACKUPS" -name '*.dump' -print -quit 2>/dev/null) ]]; then
-                NOTE[noop_backup]=1
-                rm -rf "${SG_BACKUPS:?}"/*
+        # A: schemagate (each side of --compare-bin)
+        for side in $(sides "$r"); do
+            use_side "$side"
+            if ((SG_OK)) && [[ -z ${NA[migrate]:-} ]]; then
+                db=schemagate_bench_sg
+                logf=$LOG_DIR/sg-migrations.log
+                fresh_db "$db"
+                timeit "$logf" sg_migrate "$db" --no-backup || log "WARNING: schemagate migrate failed (exit $?)"
+                add_sample apply_sg "$ELAPSED_US"
+                check_applied "$db" schemagate "$(history_counts "$db")"
+                # the no-op gate takes no --no-backup: an empty plan must not back up
+                mapfile -t args < <(sg_common "$db")
+                noop_reps noop_sg "$logf" "$SG_BIN" migrate "${args[@]}" \
+                    || log "WARNING: schemagate no-op migrate failed"
+                if [[ -n $(find "$SG_BACKUPS" -name '*.dump' -print -quit 2>/dev/null) ]]; then
+                    NOTE[noop_backup]=1
+                    rm -rf "${SG_BACKUPS:?}"/*
+                fi
+                if [[ -z ${NA[rollback]:-} ]]; then
+                    timeit "$logf" sg_rollback "$db" "$RB_TARGET" || log "WARNING: schemagate rollback failed (exit $?)"
+                    add_sample rb_sg "$ELAPSED_US"
+                    check_rolled_back "$db" schemagate
+                    rm -rf "${SG_BACKUPS:?}"/*
+                fi
+                drop_db "$db"
             fi
-            if [[ -z ${NA[rollback]:-} ]]; then
-                timeit "$logf" sg_rollback "$db" "$RB_TARGET" || log "WARNING: schemagate rollback failed (exit $?)"
-                add_sample rb_sg "$ELAPSED_US"
-                check_rolled_back "$db" schemagate
-                rm -rf "${SG_BACKUPS:?}"/*
-            fi
-            drop_db "$db"
-        fi
+        done
+        use_side main
         # B: psql, one transaction per file (and its history row), one session
         db=schemagate_bench_psql
         logf=$LOG_DIR/psql-migrations.log
@@ -674,52 +727,57 @@ suite_migrations() {
 # ---------------------------------------------------------------------------------------
 HERD_OK_RUNS=0
 HERD_FAILS=()
+HERD_SIDES=1
+[[ -z $CMP_BIN ]] || HERD_SIDES=2
 suite_herd() {
     if ! ((SG_OK)) || [[ -n ${NA[migrate]:-} ]]; then
         return
     fi
-    local r db=schemagate_bench_herd logf=$LOG_DIR/herd.log i t0 t1 ok hist tables pids=() rc
+    local r db=schemagate_bench_herd logf=$LOG_DIR/herd.log i t0 t1 ok hist tables pids=() rc side winner
     for ((r = 1; r <= RUNS; r++)); do
         log "row 4: run $r/$RUNS"
-        fresh_db "$db"
-        timeit "$logf" sg_migrate "$db" --no-backup || log "WARNING: single instance failed (exit $?)"
-        add_sample herd_single "$ELAPSED_US"
-        drop_db "$db"
+        for side in $(sides "$r"); do
+            use_side "$side"
+            fresh_db "$db"
+            timeit "$logf" sg_migrate "$db" --no-backup || log "WARNING: single instance failed (exit $?)"
+            add_sample herd_single "$ELAPSED_US"
+            drop_db "$db"
 
-        fresh_db "$db"
-        pids=()
-        t0=${EPOCHREALTIME/./}
-        for ((i = 1; i <= INSTANCES; i++)); do
-            sg_migrate "$db" --no-backup >"$LOG_DIR/herd-r$r-i$i.log" 2>&1 &
-            pids+=($!)
-        done
-        ok=0
-        for i in "${!pids[@]}"; do
-            rc=0
-            wait "${pids[$i]}" || rc=$?
-            if [[ $rc -eq 0 ]]; then
-                ok=$((ok + 1))
+            fresh_db "$db"
+            pids=()
+            t0=${EPOCHREALTIME/./}
+            for ((i = 1; i <= INSTANCES; i++)); do
+                sg_migrate "$db" --no-backup >"$LOG_DIR/herd-r$r-i$i.log" 2>&1 &
+                pids+=($!)
+            done
+            ok=0
+            for i in "${!pids[@]}"; do
+                rc=0
+                wait "${pids[$i]}" || rc=$?
+                if [[ $rc -eq 0 ]]; then
+                    ok=$((ok + 1))
+                else
+                    echo "run $r instance $((i + 1)): exit $rc" >>"$logf"
+                fi
+            done
+            t1=${EPOCHREALTIME/./}
+            add_sample herd_many $((t1 - t0))
+            # how long the instance that got the lock took to apply, from its own summary line
+            winner=$(cat "$LOG_DIR"/herd-r"$r"-i*.log | grep -oE "[1-9][0-9]* migration\(s\) applied in [0-9.]+(ms|s)" \
+                | awk '{ v = $NF; if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%d\n", v * 1000 } else { sub(/s$/, "", v); printf "%d\n", v * 1e6 } }' \
+                | head -1 || true)
+            [[ -z $winner ]] || add_sample herd_winner "$winner"
+            hist=$(history_counts "$db")
+            tables=$(n_tables "$db")
+            if [[ $ok -eq $INSTANCES && $hist == "$N_MIG $N_MIG" && $tables == "$N_MIG" ]]; then
+                HERD_OK_RUNS=$((HERD_OK_RUNS + 1))
             else
-                echo "run $r instance $((i + 1)): exit $rc" >>"$logf"
+                HERD_FAILS+=("run $r${SIDE_SFX:+ (--compare-bin)}: $ok/$INSTANCES exit 0, history rows/distinct $hist, $tables tables")
+                log "WARNING: row 4 run $r: $ok/$INSTANCES exit 0, history '$hist', $tables tables"
             fi
+            drop_db "$db"
         done
-        t1=${EPOCHREALTIME/./}
-        add_sample herd_many $((t1 - t0))
-        # how long the instance that got the lock took to apply, from its own summary line
-        local winner
-        winner=$(cat "$LOG_DIR"/herd-r"$r"-i*.log | grep -oE "[1-9][0-9]* migration\(s\) applied in [0-9.]+(ms|s)" \
-            | awk '{ v = $NF; if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%d\n", v * 1000 } else { sub(/s$/, "", v); printf "%d\n", v * 1e6 } }' \
-            | head -1 || true)
-        [[ -z $winner ]] || add_sample herd_winner "$winner"
-        hist=$(history_counts "$db")
-        tables=$(n_tables "$db")
-        if [[ $ok -eq $INSTANCES && $hist == "$N_MIG $N_MIG" && $tables == "$N_MIG" ]]; then
-            HERD_OK_RUNS=$((HERD_OK_RUNS + 1))
-        else
-            HERD_FAILS+=("run $r: $ok/$INSTANCES exit 0, history rows/distinct $hist, $tables tables")
-            log "WARNING: row 4 run $r: $ok/$INSTANCES exit 0, history '$hist', $tables tables"
-        fi
-        drop_db "$db"
+        use_side main
     done
 }
 
@@ -729,7 +787,7 @@ suite_herd() {
 DUMP_SIZE=""
 PG_DUMP_BIN=pg_dump
 suite_backup() {
-    local db=schemagate_bench_pgbench r logf=$LOG_DIR/backup.log rc out=$TMP_ROOT/baseline.dump major args
+    local db=schemagate_bench_pgbench r logf=$LOG_DIR/backup.log rc out=$TMP_ROOT/baseline.dump major args side
     major=$(q postgres "SELECT current_setting('server_version_num')::int / 10000")
     if [[ -x /usr/lib/postgresql/$major/bin/pg_dump ]]; then
         PG_DUMP_BIN=/usr/lib/postgresql/$major/bin/pg_dump
@@ -744,7 +802,9 @@ suite_backup() {
     mapfile -t args < <(sg_common "$db")
     for ((r = 1; r <= RUNS; r++)); do
         log "row 5: run $r/$RUNS"
-        if ((sg_on)); then
+        for side in $(sides "$r"); do
+            use_side "$side"
+            ((sg_on)) || continue
             rm -rf "${SG_BACKUPS:?}"/*
             rc=0
             timeit "$logf" timeout "$CMD_TIMEOUT" "$SG_BIN" backup "${args[@]}" || rc=$?
@@ -756,7 +816,8 @@ suite_backup() {
                 sg_on=0
             fi
             rm -rf "${SG_BACKUPS:?}"/*
-        fi
+        done
+        use_side main
         rm -f "$out"
         timeit "$logf" "$PG_DUMP_BIN" -Fc -f "$out" -d "$(url_for_db "$db")" || die "pg_dump failed, see $logf"
         add_sample backup_pgdump "$ELAPSED_US"
@@ -770,7 +831,7 @@ suite_backup() {
 # Row 8: the no-op gate over sslmode=verify-full vs psql over the same TLS connection
 # ---------------------------------------------------------------------------------------
 suite_tls() {
-    local db=schemagate_bench_tls r logf=$LOG_DIR/tls-noop.log tls_url plain_url args
+    local db=schemagate_bench_tls r logf=$LOG_DIR/tls-noop.log tls_url plain_url args side
     if [[ -z $TLS_CA ]]; then
         NA[tls]="n/a (needs the throwaway cluster)"
         return
@@ -782,11 +843,19 @@ suite_tls() {
     args=(--migrations-dir "$CORPUS/schemagate" --compat "$CORPUS/compat.toml" --backup-dir "$SG_BACKUPS")
     for ((r = 1; r <= RUNS; r++)); do
         log "row 8: run $r/$RUNS"
-        noop_reps noop_tls_sg "$logf" "$SG_BIN" migrate --database-url "$tls_url" "${args[@]}" \
-            || log "WARNING: schemagate no-op over TLS failed"
+        for side in $(sides "$r"); do
+            use_side "$side"
+            noop_reps noop_tls_sg "$logf" "$SG_BIN" migrate --database-url "$tls_url" "${args[@]}" \
+                || log "WARNING: schemagate no-op over TLS failed"
+        done
+        use_side main
         noop_reps noop_tls_psql "$logf" "$PSQL" -X -q -d "$tls_url" -c 'select 1' || die "psql over TLS failed, see $logf"
-        noop_reps noop_plain_sg "$logf" "$SG_BIN" migrate --database-url "$plain_url" "${args[@]}" \
-            || log "WARNING: schemagate no-op without TLS failed"
+        for side in $(sides "$r"); do
+            use_side "$side"
+            noop_reps noop_plain_sg "$logf" "$SG_BIN" migrate --database-url "$plain_url" "${args[@]}" \
+                || log "WARNING: schemagate no-op without TLS failed"
+        done
+        use_side main
     done
     drop_db "$db"
 }
@@ -844,10 +913,39 @@ run_wrk_idle() {
 }
 
 SERVE_STATUS=""
+declare -A SERVE_PID=() SERVE_PORT=()
+# start_serve: `serve` of the current side on a database of its own, on the first free port
+# (SERVE_PID and SERVE_PORT keyed by SIDE_SFX); fails with NA[serve] set when it does not come up
+start_serve() {
+    local db=schemagate_bench_serve$SIDE_SFX logf=$LOG_DIR/serve$SIDE_SFX.log port pid args code rc=0
+    fresh_db "$db"
+    sg_migrate "$db" --no-backup >>"$logf" 2>&1 || true
+    port=$(free_port "$HTTP_PORT")
+    mapfile -t args < <(sg_common "$db")
+    "$SG_BIN" serve --listen "127.0.0.1:$port" --max-connections "$IDLE_MAX_CONNECTIONS" "${args[@]}" >>"$logf" 2>&1 &
+    pid=$!
+    BG_PIDS+=("$pid")
+    if ! wait_http "http://127.0.0.1:$port/health" "$pid" 120; then
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" || rc=$?; }
+        NA[serve]=$(na_reason "$logf" "$rc")
+        log "schemagate serve does not work yet: ${NA[serve]}"
+        return 1
+    fi
+    code=$(curl -s -o "$LOG_DIR/health$SIDE_SFX.json" -w '%{http_code}' "http://127.0.0.1:$port/health" || true)
+    curl -s -o "$LOG_DIR/metrics$SIDE_SFX.txt" "http://127.0.0.1:$port/metrics" || true
+    [[ -n $SERVE_STATUS && $SERVE_STATUS != 200 ]] || SERVE_STATUS=$code
+    SERVE_PID[$SIDE_SFX]=$pid
+    SERVE_PORT[$SIDE_SFX]=$port
+    log "schemagate serve ($SG_BIN) is up on port $port (/health answered $code)"
+}
+stop_serve() { # the current side's serve and its database
+    kill "${SERVE_PID[$SIDE_SFX]}" 2>/dev/null || true
+    wait "${SERVE_PID[$SIDE_SFX]}" 2>/dev/null || true
+    drop_db "schemagate_bench_serve$SIDE_SFX"
+}
+
 suite_http() {
-    local db=schemagate_bench_serve sg_port warp_port sg_pid="" warp_pid="" r args code
-    local logf=$LOG_DIR/serve.log
-    local sg_on=1
+    local warp_port warp_pid="" r side port sg_on=1
     if ! ((SG_OK)); then
         sg_on=0
     elif [[ -n ${NA[migrate]:-} ]]; then
@@ -855,28 +953,14 @@ suite_http() {
         NA[serve]=${NA[migrate]}
     fi
     if ((sg_on)); then
-        fresh_db "$db"
-        sg_migrate "$db" --no-backup >>"$logf" 2>&1 || true
-        sg_port=$(free_port "$HTTP_PORT")
-        mapfile -t args < <(sg_common "$db")
         # Row 6e holds IDLE_CONNS connections beside wrk's: a limit above them, and the
         # descriptors for it (the holder is started from this shell too).
         ulimit -n 4096 2>/dev/null || log "cannot raise ulimit -n to 4096: row 6e runs at $(ulimit -n) descriptors"
-        "$SG_BIN" serve --listen "127.0.0.1:$sg_port" --max-connections "$IDLE_MAX_CONNECTIONS" "${args[@]}" >>"$logf" 2>&1 &
-        sg_pid=$!
-        BG_PIDS+=("$sg_pid")
-        if wait_http "http://127.0.0.1:$sg_port/health" "$sg_pid" 120; then
-            code=$(curl -s -o "$LOG_DIR/health.json" -w '%{http_code}' "http://127.0.0.1:$sg_port/health" || true)
-            curl -s -o "$LOG_DIR/metrics.txt" "http://127.0.0.1:$sg_port/metrics" || true
-            SERVE_STATUS=$code
-            log "schemagate serve is up on port $sg_port (/health answered $code)"
-        else
-            local rc=0
-            kill -0 "$sg_pid" 2>/dev/null || { wait "$sg_pid" || rc=$?; }
-            NA[serve]=$(na_reason "$logf" "$rc")
-            log "schemagate serve does not work yet: ${NA[serve]}"
-            sg_on=0
-        fi
+        for side in $(sides 1); do
+            use_side "$side"
+            start_serve || sg_on=0
+        done
+        use_side main
     fi
     if [[ -n $WARP_BIN ]]; then
         warp_port=$(free_port $((HTTP_PORT + 10)))
@@ -886,29 +970,50 @@ suite_http() {
         wait_http "http://127.0.0.1:$warp_port/" "$warp_pid" 30 || { log "warp-hello did not start"; warp_pid=""; }
     fi
     for ((r = 1; r <= RUNS; r++)); do
-        log "row 6: run $r/$RUNS (wrk ${WRK_DURATION} x $((sg_on ? 3 : 1)))"
+        log "row 6: run $r/$RUNS"
         [[ -z $warp_pid ]] || run_wrk warp "http://127.0.0.1:$warp_port/"
-        if ((sg_on)); then
-            run_wrk health "http://127.0.0.1:$sg_port/health"
-            run_wrk metrics "http://127.0.0.1:$sg_port/metrics"
-        fi
+        ((sg_on)) || continue
+        for side in $(sides "$r"); do
+            use_side "$side"
+            port=${SERVE_PORT[$SIDE_SFX]}
+            run_wrk health "http://127.0.0.1:$port/health"
+            run_wrk metrics "http://127.0.0.1:$port/metrics"
+        done
+        use_side main
     done
     # Row 7 before row 6e, whose idle connections have buffers of their own.
-    if ((sg_on)); then add_sample rss_sg "$(hwm_kb "$sg_pid")"; fi
+    if ((sg_on)); then
+        for side in $(sides 1); do
+            use_side "$side"
+            add_sample rss_sg "$(hwm_kb "${SERVE_PID[$SIDE_SFX]}")"
+        done
+        use_side main
+    fi
     if ((sg_on)) && row_on 6; then
         for ((r = 1; r <= RUNS; r++)); do
-            log "row 6e: run $r/$RUNS (wrk ${WRK_DURATION} x 2)"
-            # the two sides in alternating order, so neither always runs first
-            ((r % 2)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
-            run_wrk health_none "http://127.0.0.1:$sg_port/health"
-            ((r % 2 == 0)) || run_wrk_idle health_idle "http://127.0.0.1:$sg_port/health" "$sg_port"
+            log "row 6e: run $r/$RUNS"
+            for side in $(sides "$r"); do
+                use_side "$side"
+                port=${SERVE_PORT[$SIDE_SFX]}
+                # the two sides in alternating order, so neither always runs first
+                ((r % 2)) || run_wrk_idle health_idle "http://127.0.0.1:$port/health" "$port"
+                run_wrk health_none "http://127.0.0.1:$port/health"
+                ((r % 2 == 0)) || run_wrk_idle health_idle "http://127.0.0.1:$port/health" "$port"
+            done
+            use_side main
         done
-        add_sample rss_idle "$(hwm_kb "$sg_pid")"
+        for side in $(sides 1); do
+            use_side "$side"
+            add_sample rss_idle "$(hwm_kb "${SERVE_PID[$SIDE_SFX]}")"
+        done
+        use_side main
     fi
     if ((sg_on)); then
-        kill "$sg_pid" 2>/dev/null || true
-        wait "$sg_pid" 2>/dev/null || true
-        drop_db "$db"
+        for side in $(sides 1); do
+            use_side "$side"
+            stop_serve
+        done
+        use_side main
     fi
     if [[ -n $warp_pid ]]; then
         add_sample rss_warp "$(hwm_kb "$warp_pid")"
@@ -932,6 +1037,22 @@ suite_http() {
 # Rows 21 and 22: a realistic migration history's no-op gate, and memory per MB of SQL.
 # shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
 . "$BENCH_DIR/parsing-rows.sh"
+
+# Rows 30 to 32: SQLite (apply, no-op start, 8 gates at once).
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/sqlite-rows.sh"
+# Row 33: the README's SQLite quick start from a clone, against its compile.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/quickstart-row.sh"
+# Row 23: MariaDB against its own clients.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/mariadb-rows.sh"
+# Row 24: the drift check of 2,000 objects, and /health while it runs every second.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/drift-rows.sh"
+# Row 25: verify against migrate of the same migrations.
+# shellcheck disable=SC1091 # checked on its own by .ci/validate-deploy
+. "$BENCH_DIR/verify-rows.sh"
 
 # ---------------------------------------------------------------------------------------
 # The table
@@ -958,6 +1079,18 @@ cell() {
         rps) fmt_rps "$m" ;;
         kb) fmt_kb "$m" ;;
     esac
+}
+# pair_cell KEY_A KEY_B: the median of the per-run ratios A/B and their range, where both
+# keys have one sample per run (the same runs): the spread says what noise is
+pair_cell() {
+    local a=${SAMPLES[$1]:-} b=${SAMPLES[$2]:-}
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        n = split(a, x, " "); m = split(b, y, " ")
+        if (n == 0 || n != m) { print "—"; exit }
+        for (i = 1; i <= n; i++) r[i] = y[i] > 0 ? x[i] / y[i] : 0
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+        med = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+        printf "%.2f× (%.2f–%.2f)", med, r[1], r[n] }'
 }
 ratio_cell() { # KEY_A KEY_B
     local a b
@@ -1008,7 +1141,7 @@ print_table() {
         row 1 "no-op gate: \`migrate\` on an up-to-date DB (mean of $NOOP_REPS calls) vs \`psql -c 'select 1'\`$nb$ON_MAJOR" \
             "$(cell us noop_sg migrate)" "$(cell us noop_psql)" "$(ratio_cell noop_sg noop_psql)" "≤ 1.5×" noop noop_psql
     fi
-    [[ -n $PG_MAJOR ]] || print_scale_rows 1
+    [[ -n $PG_MAJOR || -n $CMP_BIN ]] || print_scale_rows 1
     if row_on 2; then
         row 2a "apply $N_MIG fresh (\`migrate --no-backup\`) vs \`psql\`, one transaction + history row per file$ON_MAJOR" \
             "$(cell us apply_sg migrate)" "$(cell us apply_psql)" "$(ratio_cell apply_sg apply_psql)" "≤ 1.03×" apply apply_psql
@@ -1024,11 +1157,11 @@ print_table() {
     if row_on 4; then
         local herd="$INSTANCES instances at once on an empty DB (\`migrate --no-backup\`) vs one instance"
         if ((SG_OK)) && [[ -z ${NA[migrate]:-} ]]; then
-            if ((HERD_OK_RUNS == RUNS)); then
-                herd+="; all exit 0 and $N_MIG/$N_MIG distinct history rows in $RUNS/$RUNS runs"
+            if ((HERD_OK_RUNS == RUNS * HERD_SIDES)); then
+                herd+="; all exit 0 and $N_MIG/$N_MIG distinct history rows in $HERD_OK_RUNS/$HERD_OK_RUNS runs"
                 [[ -z $(median herd_winner) ]] || herd+="; the lock holder's own apply took $(fmt_us "$(median herd_winner)")"
             else
-                herd+="; **FAILED in $((RUNS - HERD_OK_RUNS))/$RUNS runs: ${HERD_FAILS[0]}**"
+                herd+="; **FAILED in $((RUNS * HERD_SIDES - HERD_OK_RUNS))/$((RUNS * HERD_SIDES)) runs: ${HERD_FAILS[0]}**"
             fi
         fi
         row 4 "$herd" "$(cell us herd_many_sg migrate)" "$(cell us herd_single migrate)" \
@@ -1072,6 +1205,54 @@ print_table() {
     print_library_rows
     print_commands_rows
     print_parsing_rows
+    print_sqlite_rows
+    print_quickstart_row
+    print_mariadb_rows
+    print_drift_rows
+    print_verify_rows
+}
+
+# The second table of --compare-bin: each row's figure for the two binaries, measured in
+# the same runs, their ratio, and each one against the row's baseline.
+print_compare_table() {
+    echo "| # | workload | schemagate | --compare-bin | ratio schemagate / --compare-bin | per-run ratios: median (range) | schemagate vs baseline | --compare-bin vs baseline |"
+    echo "|---|---|---|---|---|---|---|---|"
+    # cmp_row NUM WORKLOAD KIND KEY BASE [own]: "own" when each side has its own baseline
+    cmp_row() {
+        local base_cmp=$5
+        [[ ${6:-} != own ]] || base_cmp=${5}_cmp
+        echo "| $1 | $2 | $(cell "$3" "$4") | $(cell "$3" "$4_cmp") | $(ratio_cell "$4" "$4_cmp") | $(pair_cell "$4" "$4_cmp") | $(ratio_cell "$4" "$5") | $(ratio_cell "$4_cmp" "$base_cmp") |"
+    }
+    if row_on 1; then
+        cmp_row 1 "no-op gate (mean of $NOOP_REPS calls) vs \`psql -c 'select 1'\`" us noop_sg noop_psql
+    fi
+    if row_on 2; then
+        cmp_row 2a "apply $N_MIG fresh vs \`psql\`, one transaction + history row per file" us apply_sg apply_psql
+        cmp_row 2b "apply $N_MIG fresh vs \`psql -1\` of the concatenation" us apply_sg apply_concat
+    fi
+    if row_on 3; then
+        cmp_row 3 "rollback to $RB_TARGET vs \`psql\`, one transaction per down" us rb_sg rb_psql
+    fi
+    if row_on 4; then
+        cmp_row 4 "$INSTANCES instances at once vs one instance (each binary its own)" us herd_many_sg herd_single own
+    fi
+    if row_on 5; then
+        cmp_row 5 "backup of \`pgbench -i -s $PGBENCH_SCALE\` vs \`pg_dump -Fc\`" us backup_sg backup_pgdump
+    fi
+    if row_on 6; then
+        cmp_row 6a "\`/health\` throughput vs bare warp" rps health_rps warp_rps
+        cmp_row 6b "\`/health\` p99 latency vs bare warp" ms health_p99 warp_p99
+        cmp_row 6c "\`/metrics\` throughput vs bare warp" rps metrics_rps warp_rps
+        cmp_row 6d "\`/metrics\` p99 latency vs bare warp" ms metrics_p99 warp_p99
+        cmp_row 6e "\`/health\` throughput with $IDLE_CONNS idle connections vs none (each binary its own)" rps health_idle_rps health_none_rps own
+    fi
+    if row_on 7; then
+        cmp_row 7 "peak RSS of \`serve\` after the wrk runs vs warp-hello" kb rss_sg rss_warp
+    fi
+    if row_on 8; then
+        cmp_row 8a "no-op gate over \`verify-full\` vs \`psql -c 'select 1'\` over TLS" us noop_tls_sg noop_tls_psql
+        cmp_row 8b "no-op gate over \`verify-full\` vs \`sslmode=disable\` (each binary its own)" us noop_tls_sg noop_plain_sg own
+    fi
 }
 
 machine_description() {
@@ -1098,7 +1279,9 @@ machine_description() {
 # ---------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------
-build_schemagate
+# Row 33 compiles its own clone: alone, it needs no release build.
+if [[ $ROWS != 33 ]]; then build_schemagate; fi
+MAIN_BIN=$SG_BIN
 if row_on 6; then build_warp_hello; fi
 
 # everything temporary (image, mount point, corpus, backups, dumps) lives under TMP_ROOT
@@ -1127,11 +1310,12 @@ fi
 if row_on 4; then
     suite_herd
     SAMPLES[herd_many_sg]=${SAMPLES[herd_many]:-}
+    SAMPLES[herd_many_sg_cmp]=${SAMPLES[herd_many_cmp]:-}
 fi
 if row_on 5; then suite_backup; fi
 if row_on 6 || row_on 7; then suite_http; fi
 if row_on 8; then suite_tls; fi
-if ((SG_OK)) && [[ -z $PG_MAJOR ]] && { row_on 1 || row_on 9; }; then suite_scale; fi
+if ((SG_OK)) && [[ -z $PG_MAJOR && -z $CMP_BIN ]] && { row_on 1 || row_on 9; }; then suite_scale; fi
 if ((SG_OK)) && row_on 10; then suite_ts_apply; fi
 if row_on 11; then suite_split; fi
 if ((SG_OK)) && row_on 14; then suite_embed; fi
@@ -1140,9 +1324,18 @@ if ((SG_OK)) && row_on 17; then suite_dry_run; fi
 if ((SG_OK)) && row_on 18; then suite_atomic; fi
 if ((SG_OK)) && row_on 21; then suite_realistic; fi
 if ((SG_OK)) && row_on 22; then suite_memory; fi
+if ((SG_OK)) && { row_on 30 || row_on 31 || row_on 32; }; then suite_sqlite; fi
+if row_on 33; then suite_quickstart; fi
+if ((SG_OK)) && row_on 23; then suite_mariadb; fi
+if ((SG_OK)) && row_on 24; then suite_drift; fi
+if ((SG_OK)) && row_on 25; then suite_verify; fi
 
 TABLE=$(print_table)
 printf '%s\n' "$TABLE"
+if [[ -n $CMP_BIN ]]; then
+    printf '\nschemagate: %s; --compare-bin: %s\n\n' "$MAIN_BIN" "$CMP_BIN"
+    print_compare_table
+fi
 
 if [[ -n ${NOTE[sqlx_loop]:-} ]]; then
     log "note: this sqlx-cli has no --target-version, so its rollback is one invocation per migration"

@@ -2,7 +2,7 @@
 //! into statements takes (issue 12, bench/run.sh row 11).
 //!
 //! schemagate splits a no-transaction file with PostgreSQL's scanner and parser
-//! (`schemagate::catalogue::split_statements`: the statements without their `;` and the
+//! (`schemagate::sql::split_statements`: the statements without their `;` and the
 //! comments around them). The baseline is libpg_query's own `split_with_parser`, which
 //! runs the same parser and only returns the statements' text: the floor for asking
 //! PostgreSQL's grammar where statements end. Both run over the same texts, read into
@@ -46,7 +46,7 @@ fn main() {
 
 /// How many statements schemagate's splitter finds in `sql`.
 fn ours(sql: &str) -> Result<usize, schemagate::sql::SyntaxError> {
-    schemagate::catalogue::split_statements(sql).map(|s| s.len())
+    schemagate::sql::split_statements(sql).map(|s| s.len())
 }
 
 /// How many statements libpg_query's own split finds in `sql`.

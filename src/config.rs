@@ -56,6 +56,9 @@ pub struct Compat {
     pub lint: Lint,
     /// `[apply]`: how the gate applies its plan.
     pub apply: Apply,
+    /// `[drift]`: which live objects the drift check leaves out, and whether the gate
+    /// refuses to migrate a drifted database (DESIGN §19).
+    pub drift: Drift,
     /// `[placeholders]`: values of the catalogue's `${NAME}` placeholders, which the
     /// environment's `SCHEMAGATE_PLACEHOLDER_NAME` overrides (DESIGN §21).
     pub placeholders: crate::catalogue::Placeholders,
@@ -69,6 +72,20 @@ pub struct Apply {
     /// the schema where it was, at the price of holding every lock until the end.
     #[serde(default)]
     pub atomic: bool,
+}
+
+/// `[drift]` of compat.toml (DESIGN §19, docs/drift.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    /// Patterns of object names (`public.events_*`; `*` any run, `?` one character) the
+    /// check leaves out: objects the application makes at run time.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Refuse (exit 3, before the backup) to migrate a database whose schema drifted from
+    /// the description the gate recorded; without it the gate warns.
+    #[serde(default)]
+    pub refuse: bool,
 }
 
 /// `[lint]` of compat.toml (DESIGN §12). The gate always refuses `breaks-window`; other
@@ -161,6 +178,8 @@ struct RawCompat {
     lint: Lint,
     #[serde(default)]
     apply: Apply,
+    #[serde(default)]
+    drift: Drift,
     #[serde(default)]
     placeholders: std::collections::BTreeMap<Spanned<String>, String>,
 }
@@ -292,6 +311,7 @@ impl Compat {
             adopt: raw.adopt,
             lint: raw.lint,
             apply: raw.apply,
+            drift: raw.drift,
             placeholders,
         };
         Ok(compat)

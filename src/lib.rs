@@ -35,6 +35,7 @@
 //! - [`applied`]: one history row, as every engine records it.
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
+//! - [`drift`]: the description each change left, and the live schema compared with it.
 //! - [`catalogue`]: migration files: naming, pairing, embedding, directory loading, checksums,
 //!   and the check of the files a plan is about to run (no SQL is parsed at load).
 //! - [`baseline`]: taking over a database with tables but no history (`baseline`, `[adopt]`).
@@ -69,15 +70,21 @@
 //! - **fleet**: the serving replicas of every release; **admission**: the fleet's verdict on a
 //!   change (would it break a live replica of another release?).
 
+#[cfg(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")))]
+compile_error!(
+    "schemagate gates no database without an engine: enable at least one of the cargo features `postgres`, `sqlite`, `mysql`"
+);
+
 pub mod adopt;
 pub mod applied;
 pub mod audit;
 pub mod backup;
-pub mod baseline;
+pub(crate) mod baseline;
 pub mod catalogue;
 pub mod config;
+pub(crate) mod drift;
 pub mod duration;
-pub mod engine;
+pub(crate) mod engine;
 pub mod fleet;
 pub mod gate;
 pub(crate) mod input;
@@ -86,19 +93,23 @@ pub mod lint;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 pub mod plan;
-pub mod position;
+pub(crate) mod position;
+#[cfg(feature = "postgres")]
 pub mod postgres;
-pub mod schema;
-pub mod scratch;
+pub(crate) mod schema;
+pub(crate) mod scratch;
 pub mod server;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 pub mod stop;
-pub mod verify;
+pub(crate) mod verify;
 
-// The PostgreSQL wing's modules the binary, the tests and the benches still reach by their
-// old paths (issue 23 narrows this to the designed API).
-pub use postgres::{connection, db, ddl, history, lock, migrate, pooler, sql};
+// The PostgreSQL wing's modules the binary, the tests and the benches reach by their old
+// paths; the rest of the wing is the crate's own.
+#[cfg(feature = "postgres")]
+pub use postgres::{connection, db, pooler, sql};
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::{ddl, history, migrate};
 
 pub use catalogue::Catalogue;
 pub use config::Compat;

@@ -59,6 +59,18 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// The schema version once the step at `index` is done: that step's version going up;
+    /// going down, the version of the next step to undo (the target after the last).
+    pub(crate) fn version_after(&self, index: usize) -> i64 {
+        match self.direction {
+            Direction::Up => self.steps[index].version,
+            Direction::Down => self
+                .steps
+                .get(index + 1)
+                .map_or(self.target, |next| next.version),
+        }
+    }
 }
 
 /// Why the history and the catalogue cannot be reconciled (exit 3).

@@ -1,14 +1,20 @@
 //! `schemagate verify` (DESIGN §16): proves, on a scratch database, that every down file
-//! inverts its up. For each migration in order: run the up and describe the schema, run
-//! the down and compare with the schema before the up, then run the up again and compare
-//! with the first up. The first down that does not invert its up stops it, naming the objects that
-//! differ; irreversible migrations are applied and their down skipped, with a note.
+//! inverts its up. For each migration in order: run the up, run the down and compare with
+//! the schema before the up, then run the up again and compare with the first up. The first
+//! down that does not invert its up stops it, naming the objects that differ; irreversible
+//! migrations are applied and their down skipped, with a note.
+//!
+//! The schema is described once, then followed ([`crate::schema::Tracked`]): after each step
+//! only the objects it touched are described again, and each comparison covers the objects
+//! the steps since its point touched, so the work grows with the catalogue, not with its
+//! square.
 
 use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down};
 use crate::config::Window;
 use crate::engine::{Session, StepFailed};
-use crate::{plan, schema, scratch};
+use crate::schema::{Earlier, Tracked};
+use crate::{plan, scratch};
 
 /// Why a catalogue does not verify.
 #[derive(Debug, thiserror::Error)]
@@ -59,9 +65,7 @@ pub(crate) async fn verify(
         .await
         .map_err(VerifyError::Engine)?;
     let mut applied: Vec<Applied> = Vec::new();
-    // The schema before each migration: the one after the previous migration's up, which
-    // its second up was just proven to make again, so it is described once, not twice.
-    let mut before = describe(scratch).await?;
+    let mut schema = scratch.track().await.map_err(VerifyError::Engine)?;
     for migration in catalogue.migrations() {
         let previous = applied.last().map_or(0, |a| a.version);
         let version = migration.version;
@@ -73,7 +77,7 @@ pub(crate) async fn verify(
         let up = plan::forward(catalogue, &applied, &window)
             .expect("the catalogue's own history up to the previous version plans");
         step(scratch, catalogue, &up).await?;
-        let after_up = describe(scratch).await?;
+        let by_up = changed(scratch, &mut schema).await?;
         applied.push(Applied {
             version,
             name: migration.name.clone(),
@@ -85,13 +89,14 @@ pub(crate) async fn verify(
                 "version {version} ({}): up; down skipped, irreversible",
                 migration.up.file
             ));
-            before = after_up;
             continue;
         };
         let down = plan::rollback(catalogue, &applied, previous)
             .expect("a reversible step back to the previous version plans");
         step(scratch, catalogue, &down).await?;
-        let differences = schema::differences(&before, &describe(scratch).await?);
+        let by_down = changed(scratch, &mut schema).await?;
+        // Against the schema before the up.
+        let differences = schema.differences_since(&[&by_up, &by_down]);
         if !differences.is_empty() {
             return Err(VerifyError::NotInverted {
                 version,
@@ -100,7 +105,9 @@ pub(crate) async fn verify(
             });
         }
         step(scratch, catalogue, &up).await?;
-        let differences = schema::differences(&after_up, &describe(scratch).await?);
+        let by_up_again = changed(scratch, &mut schema).await?;
+        // Against the schema after the first up.
+        let differences = schema.differences_since(&[&by_down, &by_up_again]);
         if !differences.is_empty() {
             return Err(VerifyError::NotRepeatable {
                 version,
@@ -112,15 +119,13 @@ pub(crate) async fn verify(
             "version {version} ({}): up, down, up again: identical",
             migration.up.file
         ));
-        before = after_up;
     }
     Ok(())
 }
 
-async fn describe(
-    session: &dyn Session,
-) -> Result<std::collections::BTreeSet<String>, VerifyError> {
-    session.describe().await.map_err(VerifyError::Engine)
+/// What the steps since the last look touched, `schema` brought up to date.
+async fn changed(session: &dyn Session, schema: &mut Tracked) -> Result<Earlier, VerifyError> {
+    session.changed(schema).await.map_err(VerifyError::Engine)
 }
 
 async fn step(

@@ -632,8 +632,10 @@ async fn sigterm_while_a_large_dump_is_hashed_exits_8_within_a_second() {
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
-    // Hashing: the process has read its first 256 MiB.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Hashing: the process has read its first 64 MiB (far more than the catalogue and the
+    // manifest). The bound is generous because a loaded machine reads slowly; what the test
+    // times is the answer to SIGTERM, not the read.
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
         let read: u64 = io
@@ -641,10 +643,10 @@ async fn sigterm_while_a_large_dump_is_hashed_exits_8_within_a_second() {
             .find_map(|line| line.strip_prefix("rchar: "))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        if read > 256 << 20 {
+        if read > 64 << 20 {
             break;
         }
-        assert!(Instant::now() < deadline, "not hashing after 20 s: {io}");
+        assert!(Instant::now() < deadline, "not hashing after 120 s: {io}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let signalled = Instant::now();

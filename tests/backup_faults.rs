@@ -330,15 +330,16 @@ async fn assert_complete_backup(dir: &Path) {
     assert!(restore.status.success(), "{restore:?}");
 }
 
-/// A tmpfs mounted over a directory, unmounted on drop, also when the test panics.
-struct Tmpfs {
+/// A tmpfs mounted over a directory, unmounted on drop, also when the test panics (the
+/// SQLite suite's faults use it too).
+pub(crate) struct Tmpfs {
     path: PathBuf,
 }
 
 impl Tmpfs {
     /// Mounts a tmpfs of `size` at `path` (created when missing), or says loudly why this
     /// machine cannot: a failure under CI, `None` (the test skips) elsewhere.
-    async fn mount(path: &Path, size: &str, test: &str) -> Option<Self> {
+    pub(crate) async fn mount(path: &Path, size: &str, test: &str) -> Option<Self> {
         if !running_as_root() {
             skip_or_fail(test, "needs root to mount a tmpfs");
             return None;
@@ -377,12 +378,12 @@ impl Tmpfs {
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// `mount -o remount,<options>`.
-    async fn remount(&self, options: &str) {
+    pub(crate) async fn remount(&self, options: &str) {
         let output = tokio::process::Command::new("mount")
             .args(["-o", &format!("remount,{options}")])
             .arg(&self.path)

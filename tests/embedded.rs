@@ -1,5 +1,6 @@
 //! The library boundary (DESIGN §13): `examples/embedded`, a warp service with its own
-//! migrations that gates itself at startup and serves its route beside the gate's.
+//! migrations that gates itself at startup and serves its route beside the gate's, on
+//! PostgreSQL and on a SQLite file (its URL picks the engine, DESIGN §17).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,36 +117,88 @@ async fn the_embedded_example_gates_itself_and_serves_its_route_beside_the_gates
         .unwrap();
 
     for child in [&mut first, &mut second] {
-        let address = listening(child, Duration::from_secs(60)).await;
-        let (status, health) = get(address, "/health").await;
-        assert_eq!(status, 200, "{health}");
-        assert!(health.contains("\"current\":2"), "{health}");
-        assert_eq!(
-            get(address, "/notes").await,
-            (200, "[\"gated at startup\"]".to_owned())
-        );
-        let (status, metrics) = get(address, "/metrics").await;
-        assert_eq!(status, 200);
-        assert_eq!(sample(&metrics, "notes_requests_total"), Some(1.0));
-        assert_eq!(sample(&metrics, "schemagate_schema_current"), Some(2.0));
-        assert_eq!(get(address, "/nothing-here").await.0, 404);
+        serves_its_notes_beside_the_gate(child, "postgresql").await;
     }
     assert_eq!(db.history().await, vec![1, 2]);
-    let dumps = std::fs::read_dir(backups.path())
+    assert_eq!(
+        backups_ending(backups.path(), "dump"),
+        1,
+        "one instance migrated, after its backup; the other had nothing to do"
+    );
+    stop(first, second).await;
+}
+
+#[tokio::test]
+async fn the_embedded_example_gates_a_sqlite_file_and_serves_its_route_beside_the_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    let url = format!("sqlite:{}", path.display());
+    let backups = tempfile::tempdir().unwrap();
+    // Both instances start while the migration lock (the flock beside the file) is held.
+    let lock = std::fs::File::create(format!("{}-schemagate.lock", path.display())).unwrap();
+    lock.lock().unwrap();
+    let mut first = start(&url, backups.path());
+    let mut second = start(&url, backups.path());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!path.exists(), "migrated while the lock was held");
+    lock.unlock().unwrap();
+
+    for child in [&mut first, &mut second] {
+        serves_its_notes_beside_the_gate(child, "sqlite").await;
+    }
+    let history: Vec<i64> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .prepare("SELECT version FROM refinery_schema_history ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(history, [1, 2]);
+    assert_eq!(
+        backups_ending(backups.path(), "sqlite"),
+        1,
+        "one instance migrated, after its backup; the other had nothing to do"
+    );
+    stop(first, second).await;
+}
+
+/// Once `child` serves: the gate's `/health` (ok at schema 2 on `engine`) and `/metrics`
+/// with the app's counter, the app's `/notes` from its own connection, and a 404 beside.
+async fn serves_its_notes_beside_the_gate(child: &mut Child, engine: &str) {
+    let address = listening(child, Duration::from_secs(60)).await;
+    let (status, health) = get(address, "/health").await;
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["schema"]["current"], 2, "{health}");
+    assert_eq!(health["database"]["engine"], engine, "{health}");
+    assert_eq!(
+        get(address, "/notes").await,
+        (200, "[\"gated at startup\"]".to_owned())
+    );
+    let (status, metrics) = get(address, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(sample(&metrics, "notes_requests_total"), Some(1.0));
+    assert_eq!(sample(&metrics, "schemagate_schema_current"), Some(2.0));
+    assert_eq!(get(address, "/nothing-here").await.0, 404);
+}
+
+/// How many files in `dir` end in `.extension`.
+fn backups_ending(dir: &std::path::Path, extension: &str) -> usize {
+    std::fs::read_dir(dir)
         .unwrap()
         .filter(|e| {
             e.as_ref()
                 .unwrap()
                 .path()
                 .extension()
-                .is_some_and(|x| x == "dump")
+                .is_some_and(|x| x == extension)
         })
-        .count();
-    assert_eq!(
-        dumps, 1,
-        "one instance migrated, after its backup; the other had nothing to do"
-    );
+        .count()
+}
 
+/// SIGTERM to both instances: each exits 0 within 10 s.
+async fn stop(first: Child, second: Child) {
     for mut child in [first, second] {
         send_signal(child.id().unwrap(), "TERM").await;
         let status = tokio::time::timeout(Duration::from_secs(10), child.wait())

@@ -11,6 +11,9 @@ mod commands;
 mod ddl;
 mod diesel;
 mod docs;
+mod drift;
+// examples/embedded needs the sqlite feature (required-features): it runs on both engines.
+#[cfg(feature = "sqlite")]
 mod embedded;
 mod faults;
 mod fleet;

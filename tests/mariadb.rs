@@ -1,5 +1,10 @@
 //! MariaDB/MySQL through the binary (issue 26): migrate, a step that fails part way leaves
-//! the database dirty and refused until `repair`, and rollback.
+//! the database dirty and refused until `repair`, and rollback; racers and kills in
+//! [`kills`], restores in [`restore`], MySQL's lint in [`lint`].
+
+mod kills;
+mod lint;
+mod restore;
 
 use crate::support::Project;
 use crate::support::mariadb::MariaDb;
@@ -41,7 +46,14 @@ async fn a_statement_failing_part_way_leaves_a_dirty_database_refused_until_repa
     }
     assert_eq!(
         db.tables().await,
-        ["a", "b", "c", "refinery_schema_history", "schemagate_audit"]
+        [
+            "a",
+            "b",
+            "c",
+            "refinery_schema_history",
+            "schemagate_audit",
+            "schemagate_schema"
+        ]
     );
     let backups = std::fs::read_dir(project.backups()).unwrap().count();
     assert_eq!(
@@ -108,7 +120,8 @@ async fn a_statement_failing_part_way_leaves_a_dirty_database_refused_until_repa
             "c",
             "d",
             "refinery_schema_history",
-            "schemagate_audit"
+            "schemagate_audit",
+            "schemagate_schema"
         ]
     );
     let actions: Vec<(String, String)> = db
@@ -147,7 +160,8 @@ async fn a_migrated_database_rolls_back_and_a_second_run_changes_nothing() {
             "c",
             "d",
             "refinery_schema_history",
-            "schemagate_audit"
+            "schemagate_audit",
+            "schemagate_schema"
         ]
     );
     let rolled = project
@@ -161,7 +175,13 @@ async fn a_migrated_database_rolls_back_and_a_second_run_changes_nothing() {
     );
     assert_eq!(
         db.tables().await,
-        ["a", "b", "refinery_schema_history", "schemagate_audit"]
+        [
+            "a",
+            "b",
+            "refinery_schema_history",
+            "schemagate_audit",
+            "schemagate_schema"
+        ]
     );
     let status = project.run(&db.url, &["status"]).await;
     status.expect_code(0);

@@ -36,13 +36,15 @@ async fn status_prints_the_verdict_each_migration_the_recent_changes_and_the_fle
     // compared whole.
     db.execute(
             "UPDATE refinery_schema_history SET applied_on = '2024-01-02T03:04:05Z'; \
-             UPDATE schemagate_audit SET at = '2024-01-02 03:04:05+00', host = 'ci-host', duration_ms = 42",
+             UPDATE schemagate_audit SET at = '2024-01-02 03:04:05+00', host = 'ci-host', duration_ms = 42; \
+             UPDATE schemagate_schema SET recorded_at = '2024-01-02 03:04:05+00'",
         ).await;
     let run = project.run(&db.url, &["status"]).await;
     run.expect_code(0);
     assert_eq!(
         String::from_utf8_lossy(&run.0.stdout),
         "release v1.0.0: schema 2 (window [1, 3], compatible)\n\
+         schema drift: none: the schema is as recorded after the change to version 2 at 2024-01-02T03:04:05Z\n\
          \x20      1  applied  create_t1                        2024-01-02T03:04:05Z\n\
          \x20      2  applied  create_t2                        2024-01-02T03:04:05Z\n\
          \x20      3  pending  create_t3                        -\n\

@@ -154,7 +154,7 @@ async fn serve_migrates_then_reports_a_healthy_schema_on_health() {
     assert_eq!(body["version"], "v1.0.0");
     assert_eq!(
         body["schema"],
-        serde_json::json!({"current":3,"min":2,"max":3,"pending":0,"compatible":true})
+        serde_json::json!({"current":3,"min":2,"max":3,"pending":0,"compatible":true,"drift":null})
     );
     assert_eq!(body["database"]["reachable"], true);
     let checked_at = body["database"]["checked_at"].as_str().unwrap();

@@ -189,14 +189,6 @@ impl BackupError {
             source,
         }
     }
-
-    /// A [`BackupError::Query`] from a PostgreSQL error.
-    pub(crate) fn query(action: &'static str, error: &tokio_postgres::Error) -> Self {
-        Self::Query {
-            action,
-            message: crate::postgres::db::describe(error),
-        }
-    }
 }
 
 /// The majors whose client the image carries (Dockerfile, `PG_CLIENTS=pgdg`).

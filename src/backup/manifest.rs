@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::BackupError;
-use super::tools::Origin;
+use super::tools::{Origin, Tool};
 
 /// Suffix of a manifest: `<dump file>.json`.
 pub const MANIFEST_SUFFIX: &str = ".json";
@@ -223,6 +223,17 @@ pub(crate) fn lock_while_writing(file: &std::fs::File, path: &Path) {
     if let Err(error) = file.try_lock() {
         tracing::debug!(file = %path.display(), %error, "cannot lock the partial file");
     }
+}
+
+/// What a backup would do, for `--dry-run`.
+#[derive(Debug)]
+pub struct Preview {
+    /// The file it would write.
+    pub path: PathBuf,
+    /// The `pg_dump` it would run.
+    pub pg_dump: Tool,
+    /// The backups of this database retention would then remove.
+    pub prune: Vec<Backup>,
 }
 
 /// The backups of `origin` in `dir`, newest first (see [`list`]).

@@ -1,16 +1,15 @@
-//! Pre-change backups (DESIGN §6): a verified `pg_dump --format=custom` with a JSON manifest
-//! beside it, retention, listing and an exact restore.
+//! Pre-change backups (DESIGN §6): each engine's verified dump (PostgreSQL's `pg_dump
+//! --format=custom` in `src/postgres/backup/`, SQLite's and MariaDB's in their wings) with
+//! a JSON manifest beside it, retention, listing and an exact restore.
 //!
 //! # Layout
 //! - [`error`]: [`BackupError`], every way a backup, listing or restore can fail.
-//! - [`tools`]: finding `pg_dump`/`pg_restore`/`psql` of the server's major version, and the
-//!   `PG*` environment (never the password in argv) they run with.
-//! - [`dump`]: [`take`]: dump, verify while streaming, hash, fsync, rename, manifest.
-//! - [`manifest`]: [`Manifest`], [`Backup`], file naming and [`list`].
+//! - [`tools`]: the server and database a backup belongs to, the client program that
+//!   took it, and a child's cleaned environment.
+//! - `dump`: the file in flight, the directory.
+//! - [`manifest`]: [`Manifest`], [`Backup`], file naming, the dry run's [`Preview`] and [`list`].
 //! - [`retention`]: [`prune`] by count and age, keeping the newest of each schema version.
-//! - [`restore`]: [`restore()`]: checksum, refusals, then drop the schemas and replay the
-//!   dump in one transaction.
-//! - [`toc`]: the dump's table of contents, filtered to what the restore dropped.
+//! - [`restore`]: [`RestorePlan`], what a restore will do, and [`RestoreRefusal`].
 //!
 //! # On disk
 //! `{db}-schema{version}-{YYYYMMDDTHHMMSS.mmm}Z.dump` (custom format, 0600) and its manifest
@@ -20,18 +19,20 @@
 //! old. Only pairs of a well-named dump and a readable manifest are listed, pruned or
 //! restored; no other file is ever touched.
 
-pub mod dump;
+// The file in flight of the engines that write their dump themselves.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod dump;
 pub mod error;
 pub mod manifest;
+// The client programs of the engines that run them (SQLite's backups need none).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod process;
 pub mod restore;
 pub mod retention;
-mod toc;
 pub mod tools;
 
-pub use dump::{Preview, Request, preview, take};
 pub use error::BackupError;
-pub use manifest::{Backup, Manifest, list, list_of};
-pub use restore::{RestoreOptions, RestorePlan, RestoreRefusal, restore};
+pub use manifest::{Backup, Manifest, Preview, list, list_of};
+pub use restore::{RestoreOptions, RestorePlan, RestoreRefusal};
 pub use retention::{Retention, due, prune};
 pub use tools::{Origin, Server};

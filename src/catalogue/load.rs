@@ -5,7 +5,10 @@
 use std::fmt;
 use std::fs::{DirEntry, File};
 use std::io::Read as _;
+use std::os::fd::OwnedFd;
 use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
 
 use super::directives::{
     self, Timeouts, is_irreversible, only_comments, wants_no_transaction, wants_placeholders,
@@ -87,13 +90,14 @@ pub enum Problem {
     UndefinedPlaceholder(String, usize, usize, String),
     /// A version whose only files are variants for other engines (version, engine, files).
     NoFileForEngine(i64, Engine, Vec<String>),
-    /// A pending file that PostgreSQL's grammar refuses (or holds a statement too large to
-    /// read): file, line, column and PostgreSQL's message, which never quotes the file.
-    Syntax(String, usize, usize, String),
+    /// A pending file that the engine's grammar refuses (or holds a statement too large to
+    /// read): file, line, column, the grammar's message, which never quotes the file, and
+    /// the engine whose grammar it is (`PostgreSQL`).
+    Syntax(String, usize, usize, String, &'static str),
     /// A statement of a pending transactional file that ends or starts the transaction:
     /// file, line, column and the statement's name.
     TransactionControl(String, usize, usize, &'static str),
-    /// A statement of a pending transactional file that PostgreSQL refuses inside a
+    /// A statement of a pending transactional file that the engine refuses inside a
     /// transaction block: file, line, column and the statement's name.
     InTransaction(String, usize, usize, &'static str),
 }
@@ -167,9 +171,9 @@ impl fmt::Display for Problem {
                 "version {version} has no file for {engine}, only variants for other engines ({}); add its file for every engine (without an engine in its name) or its .{engine}.sql variant, each with its down file",
                 files.join(", ")
             ),
-            Problem::Syntax(file, line, column, message) => write!(
+            Problem::Syntax(file, line, column, message, grammar) => write!(
                 f,
-                "{file}:{line}:{column}: {message} (PostgreSQL's grammar, which reads every statement of a file before it runs); fix the file"
+                "{file}:{line}:{column}: {message} ({grammar}'s grammar, which reads every statement of a file before it runs); fix the file"
             ),
             Problem::TransactionControl(file, line, column, statement) => write!(
                 f,
@@ -210,7 +214,9 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
     };
     let mut listed = Vec::new();
     let mut problems = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(directory_error)? {
+    let entries = std::fs::read_dir(dir).map_err(directory_error)?;
+    let directory = open_directory(dir).map_err(directory_error)?;
+    for entry in entries {
         let entry = entry.map_err(directory_error)?;
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             // Other files are ignored, whatever their name; a `.sql` one is refused.
@@ -231,7 +237,7 @@ pub fn from_dir(dir: &Path) -> Result<Catalogue, CatalogueError> {
     let origin = format!("{}/", dir.display());
     // Each file is read and checked on the same thread, so its text is still in cache.
     let read = parallel::map(listed, |buffer: &mut Vec<u8>, (name, entry)| {
-        let bytes = read_file(dir, &entry, buffer)?;
+        let bytes = read_file(dir, &directory, &name, &entry, buffer)?;
         Ok(prepare(&origin, SourceFile { name, bytes }))
     });
     // Files that could not be read are reported first, then what the others hold.
@@ -276,9 +282,23 @@ fn diesel_files(
 /// that read and the one that finds its end.
 const FIRST_READ: usize = 64 * 1024;
 
-/// Reads a file of `dir`, refusing one too large to be a migration; `buffer` is the
-/// reading thread's, reused from file to file.
-fn read_file(dir: &Path, entry: &DirEntry, buffer: &mut Vec<u8>) -> Result<Vec<u8>, Problem> {
+/// The migrations directory, open, so that each file is opened by its name in it: the
+/// kernel then looks up that name alone, not every component of the directory's path again
+/// (a no-op gate opens every file of the catalogue).
+fn open_directory(dir: &Path) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(dir, flags, Mode::empty())?)
+}
+
+/// Reads the file `name` of `dir` (open as `directory`), refusing one too large to be a
+/// migration; `buffer` is the reading thread's, reused from file to file.
+fn read_file(
+    dir: &Path,
+    directory: &OwnedFd,
+    name: &str,
+    entry: &DirEntry,
+    buffer: &mut Vec<u8>,
+) -> Result<Vec<u8>, Problem> {
     let path = entry.path();
     let unreadable =
         |e: std::io::Error| Problem::Unreadable(path.display().to_string(), e.to_string());
@@ -299,7 +319,13 @@ fn read_file(dir: &Path, entry: &DirEntry, buffer: &mut Vec<u8>) -> Result<Vec<u
     if !is_file {
         return Err(Problem::NotAFile(path.display().to_string()));
     }
-    let mut file = File::open(&path).map_err(unreadable)?;
+    let opened = rustix::fs::openat(
+        directory,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    );
+    let mut file = File::from(opened.map_err(|e| unreadable(e.into()))?);
     buffer.clear();
     buffer.reserve(FIRST_READ);
     (&mut file)
@@ -533,7 +559,7 @@ fn pair(
 
 /// The script of a file: how it runs, its timeouts and placeholders (an irreversible down
 /// file's are not read: it never runs). Its statements are read only when it is about to run
-/// ([`super::check_pending`]), not at every start.
+/// (the engine's [`crate::engine::Grammar::check_pending`]), not at every start.
 fn script(file: String, sql: String, irreversible: bool, problems: &mut Vec<Problem>) -> Script {
     let timeouts = if irreversible {
         Timeouts::default()

@@ -20,7 +20,7 @@ pub struct Script {
     /// `--statement-timeout`.
     pub timeouts: super::directives::Timeouts,
     /// The byte ranges in `sql` of its statements, split when first asked for: a file is
-    /// read with PostgreSQL's grammar only when it is about to run, never at every start.
+    /// read with the engine's grammar only when it is about to run, never at every start.
     pub(super) statements: Split,
     /// Its `${NAME}` placeholders in file order, when the file is marked for them.
     pub(crate) placeholders: Vec<super::placeholders::Placeholder>,
@@ -29,7 +29,7 @@ pub struct Script {
 /// A script's statements once split: derived from its SQL, so two scripts of the same SQL
 /// are equal whether or not either has been split yet.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Split(pub(super) std::sync::OnceLock<Vec<Range<usize>>>);
+pub(super) struct Split(std::sync::OnceLock<Vec<Range<usize>>>);
 
 impl PartialEq for Split {
     fn eq(&self, _: &Self) -> bool {
@@ -40,20 +40,17 @@ impl PartialEq for Split {
 impl Eq for Split {}
 
 impl Script {
-    /// The byte ranges in `sql` of its statements, as PostgreSQL's grammar splits them, for
-    /// a file that runs a statement at a time. The gate checks every file it is about to
-    /// run first ([`super::check_pending`]), which splits it; a file the grammar refuses
-    /// is one statement here, so the server refuses it, and nothing of it is skipped.
-    pub fn statements(&self) -> &[Range<usize>] {
-        self.statements.0.get_or_init(|| {
-            let mut ranges = Vec::new();
-            match crate::postgres::sql::read(&self.sql, &mut |statement| {
-                ranges.push(statement.range)
-            }) {
-                Ok(_) => ranges,
-                Err(_) => std::iter::once(0..self.sql.len()).collect(),
-            }
-        })
+    /// The byte ranges in `sql` of its statements, split by `split` (the engine's grammar)
+    /// the first time they are asked for, and the same ranges ever after.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(dead_code, reason = "only PostgreSQL's grammar keeps the split")
+    )]
+    pub(crate) fn statements_split_by(
+        &self,
+        split: impl FnOnce(&str) -> Vec<Range<usize>>,
+    ) -> &[Range<usize>] {
+        self.statements.0.get_or_init(|| split(&self.sql))
     }
 }
 

@@ -16,6 +16,9 @@ pub(crate) trait Engine: Send + Sync {
     /// `postgresql`, `sqlite` or `mysql`: the engine as `/health` and manifests name it.
     fn name(&self) -> &'static str;
 
+    /// What its backups are, as a plan says it will take one: `pg_dump`, …
+    fn backup_kind(&self) -> &'static str;
+
     /// A new session, retried until the connect timeout (exit 4; a bad URL exit 2).
     async fn connect(&self) -> Result<Box<dyn Session>, Error>;
 
@@ -41,7 +44,23 @@ pub(crate) struct BackupRequest<'a> {
     /// The schema version now, for the file's name and the manifest.
     pub(crate) schema_version: i64,
     /// The dump program given on the command line (`--pg-dump`), if any.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        expect(dead_code, reason = "SQLite's backup runs no program")
+    )]
     pub(crate) tool: Option<&'a Path>,
     /// Kill the dump after this long.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        expect(dead_code, reason = "SQLite's backup runs no program")
+    )]
     pub(crate) timeout: Duration,
+    /// Load the dump into a scratch database before keeping it (`--verify-restore`; the
+    /// engines whose check reads the whole backup already, PostgreSQL's and SQLite's, need
+    /// no more).
+    #[cfg_attr(
+        not(feature = "mysql"),
+        expect(dead_code, reason = "only MariaDB's backups are loaded to be verified")
+    )]
+    pub(crate) verify_restore: bool,
 }

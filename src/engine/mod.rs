@@ -29,6 +29,6 @@ pub(crate) use database::{BackupRequest, Engine};
 pub(crate) use grammar::Grammar;
 pub(crate) use lock::{Lock, LockWait, Scratch};
 pub use pool::{FleetAndAudit, Pool};
-pub(crate) use route::{Context, kind, open};
+pub(crate) use route::{Context, Kind, grammar, kind, open};
 pub(crate) use session::Session;
 pub use step::{Executed, Execution, Observer, StatementAt, StepFailed};

@@ -1,10 +1,13 @@
 //! [`Pool`]: the background refresh's reads, through a small pool the engine keeps (DESIGN
 //! §8, §14): every refresh interval, with a short timeout.
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 
 use crate::audit::Totals;
 use crate::backup::Origin;
+use crate::drift::Recorded;
 use crate::fleet::{Instance, Replica};
 
 /// A few connections for the refresh. Errors are messages: the refresh logs them and
@@ -21,6 +24,10 @@ pub trait Pool: Send + Sync {
 
     /// Which database this is (the backup metrics count only its backups).
     async fn origin(&self) -> Result<Origin, String>;
+
+    /// The schema described now and the newest recorded description (DESIGN §19), on one
+    /// connection: the drift check.
+    async fn schema(&self) -> Result<(BTreeSet<String>, Option<Recorded>), String>;
 }
 
 /// What one refresh read besides the version: each part may fail on its own.

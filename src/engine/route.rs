@@ -1,13 +1,13 @@
 //! The URL's scheme picks the engine (DESIGN §17): `sqlite:` → SQLite; `mysql://` /
 //! `mariadb://` → MariaDB or MySQL; anything else (`postgres://`, `postgresql://`, a
-//! `key=value` conninfo, or text libpq refuses) → PostgreSQL. This is the one place a wing plugs in: one arm of [`open`] (behind
-//! its cargo feature) and one line of [`is_driver_error`]; nothing else in the core
-//! changes.
+//! `key=value` conninfo, or text libpq refuses) → PostgreSQL. This is the one place a
+//! wing plugs in: one arm of [`open`] and of [`grammar`] (behind its cargo feature) and one
+//! line of [`is_driver_error`]; nothing else in the core changes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Engine;
+use super::{Engine, Grammar};
 use crate::gate::{Error, Exit};
 
 /// What every engine gets from the gate besides its URL.
@@ -15,6 +15,10 @@ use crate::gate::{Error, Exit};
 pub(crate) struct Context {
     /// `schemagate/v<app version>`: every connection's application name, where the engine
     /// has one.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(dead_code, reason = "only PostgreSQL names its connections")
+    )]
     pub(crate) application_name: String,
     /// How long connecting retries before giving up (exit 4).
     pub(crate) connect_timeout: Duration,
@@ -49,6 +53,15 @@ impl Kind {
             Kind::Mysql => "MariaDB/MySQL",
         }
     }
+
+    /// The cargo feature that builds the engine in.
+    fn feature(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgres",
+            Kind::Sqlite => "sqlite",
+            Kind::Mysql => "mysql",
+        }
+    }
 }
 
 /// The engine `url`'s scheme names. Only the schemes of other engines are claimed: any
@@ -70,6 +83,7 @@ pub(crate) fn kind(url: &str) -> Kind {
 /// the URL does not parse). Connects to nothing.
 pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Error> {
     match kind(url) {
+        #[cfg(feature = "postgres")]
         Kind::Postgres => crate::postgres::engine(url, context),
         #[cfg(feature = "sqlite")]
         Kind::Sqlite => crate::sqlite::engine(url, context),
@@ -79,12 +93,31 @@ pub(crate) fn open(url: &str, context: &Context) -> Result<Arc<dyn Engine>, Erro
             unreachable_patterns,
             reason = "each engine is matched above when built in"
         )]
-        unbuilt @ (Kind::Sqlite | Kind::Mysql) => Err(Error::new(
+        unbuilt => Err(Error::new(
             Exit::Usage,
             NotBuilt {
                 engine: unbuilt.name(),
+                feature: unbuilt.feature(),
             },
         )),
+    }
+}
+
+/// The grammar of engine `kind`, with no URL (`schemagate lint` on files); `None` when
+/// this binary was built without it.
+pub(crate) fn grammar(kind: Kind) -> Option<&'static dyn Grammar> {
+    match kind {
+        #[cfg(feature = "postgres")]
+        Kind::Postgres => Some(&crate::postgres::PG_GRAMMAR),
+        #[cfg(feature = "sqlite")]
+        Kind::Sqlite => Some(&crate::sqlite::SQLITE_GRAMMAR),
+        #[cfg(feature = "mysql")]
+        Kind::Mysql => Some(&crate::mysql::MYSQL_GRAMMAR),
+        #[allow(
+            unreachable_patterns,
+            reason = "each engine is matched above when built in"
+        )]
+        _ => None,
     }
 }
 
@@ -100,16 +133,31 @@ pub(crate) fn is_driver_error(error: &(dyn std::error::Error + 'static)) -> bool
     if crate::mysql::is_driver_error(error) {
         return true;
     }
-    crate::postgres::is_driver_error(error)
+    #[cfg(feature = "postgres")]
+    if crate::postgres::is_driver_error(error) {
+        return true;
+    }
+    let _ = error;
+    false
+}
+
+/// Waits up to `within` for the database sessions this process opened to end once their
+/// clients are dropped, so the server logs none as a lost client; the binary calls it
+/// before it exits. Each wing whose sessions outlive their client adds its wait.
+pub async fn sessions_closed(within: Duration) {
+    #[cfg(feature = "postgres")]
+    crate::postgres::db::sessions_closed(within).await;
+    let _ = within;
 }
 
 /// A URL of an engine this binary was built without.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the database URL names {engine}, which this build of schemagate does not gate yet; use a postgres:// URL"
+    "the database URL names {engine}, which this build of schemagate leaves out; build it with the cargo feature `{feature}` (schemagate's default features have every engine)"
 )]
 struct NotBuilt {
     engine: &'static str,
+    feature: &'static str,
 }
 
 #[cfg(test)]
@@ -134,7 +182,7 @@ mod tests {
         assert_eq!(kind("mariadb://root@db/app"), Kind::Mysql);
     }
 
-    #[cfg(not(all(feature = "sqlite", feature = "mysql")))]
+    #[cfg(not(all(feature = "postgres", feature = "sqlite", feature = "mysql")))]
     #[test]
     fn an_engine_not_built_in_is_a_usage_error_naming_it() {
         let context = Context {
@@ -143,15 +191,20 @@ mod tests {
         };
         let mut unbuilt = Vec::new();
         if cfg!(not(feature = "mysql")) {
-            unbuilt.push(("mysql://db/app", "MariaDB"));
+            unbuilt.push(("mysql://db/app", "MariaDB", "`mysql`"));
         }
         if cfg!(not(feature = "sqlite")) {
-            unbuilt.push(("sqlite:demo.db", "SQLite"));
+            unbuilt.push(("sqlite:demo.db", "SQLite", "`sqlite`"));
         }
-        for (url, engine) in unbuilt {
+        if cfg!(not(feature = "postgres")) {
+            unbuilt.push(("postgres://app@db/app", "PostgreSQL", "`postgres`"));
+            unbuilt.push(("host=db dbname=app", "PostgreSQL", "`postgres`"));
+        }
+        for (url, engine, feature) in unbuilt {
             let error = open(url, &context).err().expect("not built in");
             assert_eq!(error.exit(), Exit::Usage);
             assert!(error.to_string().contains(engine), "{error}");
+            assert!(error.to_string().contains(feature), "{error}");
         }
     }
 

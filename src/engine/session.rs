@@ -11,9 +11,11 @@ use crate::applied::Applied;
 use crate::audit;
 use crate::backup::{Origin, Preview, RestorePlan, Retention};
 use crate::catalogue::Catalogue;
+use crate::drift::Recorded;
 use crate::fleet::Replica;
 use crate::gate::{Error, Exit};
 use crate::plan::Plan;
+use crate::schema::{Earlier, Tracked};
 
 /// One connection. Methods that only read take `&self`, so the gate can ask several things
 /// of the lock's session while long work runs on it.
@@ -61,6 +63,29 @@ pub(crate) trait Session: Send + Sync {
 
     /// The user schema's objects, one line each, to compare two databases.
     async fn describe(&self) -> Result<BTreeSet<String>, Error>;
+
+    /// Records `objects` as the description a change to `version` left (DESIGN §19),
+    /// creating `schemagate_schema` first (under the lock).
+    async fn record_schema(&self, version: i64, objects: &BTreeSet<String>) -> Result<(), Error>;
+
+    /// Marks record `id` superseded by a change about to begin, or (`false`) current again.
+    async fn mark_schema(&self, id: i64, superseded: bool) -> Result<(), Error>;
+
+    /// The newest recorded description; `None` before the first.
+    async fn recorded_schema(&self) -> Result<Option<Recorded>, Error>;
+
+    /// The user schema described to be followed step by step (`verify`, on a scratch
+    /// database): by default the whole description, each line its own object.
+    async fn track(&self) -> Result<Tracked, Error> {
+        Ok(Tracked::whole(self.describe().await?))
+    }
+
+    /// Brings `tracked` to the schema now and returns the earlier lines of the objects
+    /// changed since the last look: by default by describing the whole schema again; an
+    /// engine whose catalogues tell what changed re-describes only that.
+    async fn changed(&self, tracked: &mut Tracked) -> Result<Earlier, Error> {
+        Ok(tracked.follow(self.describe().await?))
+    }
 
     /// Another tool's history, read as that tool reads it (`adopt --from`).
     async fn tool_history(&self, tool: Tool) -> Result<ToolHistory, Error>;

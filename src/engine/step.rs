@@ -49,6 +49,9 @@ pub struct StepFailed {
     pub cancelled: bool,
     /// Who held the lock it waited for when its retries ran out.
     pub blocked_by: Option<String>,
+    /// What to do when the file is not at fault (a full disk, another writer that held
+    /// the database too long), in the engine's words; `None`: fix the file.
+    pub remedy: Option<String>,
     /// The plan ran in one transaction (`--atomic`): nothing of it stays applied.
     pub atomic: bool,
 }
@@ -64,8 +67,11 @@ impl StepFailed {
             )
         } else {
             format!(
-                "the database is at schema version {}. Fix the file and run again",
-                self.at
+                "the database is at schema version {}. {}",
+                self.at,
+                self.remedy
+                    .as_deref()
+                    .unwrap_or("Fix the file and run again")
             )
         }
     }
@@ -140,12 +146,30 @@ pub struct Execution<'a> {
     /// The steps.
     pub plan: &'a Plan,
     /// Lock and statement timeouts, retries.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(
+            dead_code,
+            reason = "only PostgreSQL's DDL takes lock and statement timeouts"
+        )
+    )]
     pub limits: Limits,
     /// The whole plan in one transaction (`--atomic`): every step transactional, none
     /// committed unless all are.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "sqlite")),
+        expect(dead_code, reason = "MariaDB's DDL commits by itself: no atomic plan")
+    )]
     pub atomic: bool,
     /// What stops the run: between steps through the observer; an engine may also cancel
     /// a step that only waits for another session's lock (PostgreSQL does).
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(
+            dead_code,
+            reason = "only PostgreSQL cancels a step waiting for a lock"
+        )
+    )]
     pub stop: &'a Stop,
 }
 
@@ -159,6 +183,13 @@ pub trait Observer {
     /// A statement of `step` gave up waiting for a lock; `pause` is how long until the step
     /// runs again (`None`: the retries are spent); `blockers` is who held the lock, when
     /// the engine could see it.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(
+            dead_code,
+            reason = "only PostgreSQL retries a step that waited for a lock"
+        )
+    )]
     fn lock_wait(
         &mut self,
         step: &Step,

@@ -71,6 +71,7 @@ async fn adopt_locked<'l>(gate: &Gate, lock: &'l mut dyn Lock, tool: Tool) -> Re
         admitted: None,
         plan: None,
         prune: true,
+        one_transaction: false,
     };
     let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
         let recorded = adopt::record(lock.session_mut(), &gate.release.catalogue, &mapped).await;

@@ -69,6 +69,7 @@ fn request(gate: &Gate, schema_version: i64) -> BackupRequest<'_> {
         schema_version,
         tool: gate.settings.backup.pg_dump.as_deref(),
         timeout: gate.settings.backup.timeout,
+        verify_restore: gate.settings.backup.verify_restore,
     }
 }
 
@@ -209,6 +210,7 @@ fn show_plan(
     }
     gate.tell(Event::BackupIntent {
         skip: gate.settings.backup.skip,
+        kind: gate.engine()?.backup_kind(),
         dir: &gate.settings.backup.dir,
         schema_version: from,
     });
@@ -237,6 +239,7 @@ async fn restore_locked<'l>(
         admitted: None,
         plan: None,
         prune: false,
+        one_transaction: plan.one_transaction,
     };
     let plan_ref = &plan;
     let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {

@@ -60,6 +60,7 @@ async fn baseline_locked<'l>(
         admitted: None,
         plan: None,
         prune: true,
+        one_transaction: false,
     };
     let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {
         let recorded = adopt::record(lock.session_mut(), &gate.release.catalogue, version).await;

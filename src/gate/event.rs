@@ -34,6 +34,8 @@ pub enum Event<'a> {
     BackupIntent {
         /// `--no-backup`: no backup at all.
         skip: bool,
+        /// What the backup is (the engine's dump program or copy).
+        kind: &'static str,
         /// Where the backup goes.
         dir: &'a Path,
         /// The schema version it is a backup of.
@@ -54,6 +56,8 @@ pub enum Event<'a> {
         /// Whether `--atomic` can apply this plan (no step runs outside a transaction).
         atomic_possible: bool,
     },
+    /// The drift verdict a dry run met: none, no record yet, or what drifted.
+    Drift(&'a str),
     /// A refusal a dry run met: the real run would stop there. The dry run goes on to
     /// show the other verdicts and ends with the first refusal.
     Refused(&'a super::Error),

@@ -10,7 +10,9 @@
 //! - [`serve`]: `/health` and `/metrics` as a composable warp filter, the background
 //!   refresh, and the standalone [`Application`].
 //! - `recipe`: the one recipe every change follows under the lock: admission, the
-//!   writable primary, backup, the act (a closure), audit.
+//!   writable primary, backup, the act (a closure), the schema's description, audit.
+//! - `drift`: the description each change left, compared with the live schema (`diff`,
+//!   `status`, the gate's drift verdict).
 //! - `locked`, `steps`, `lint`: what every change does under the lock (take it, refuse a
 //!   standby, guard long work, audit), running a plan's steps, and linting it first.
 //! - `verdicts`, `atomic`: every verdict before a change (a dry run shows them all and
@@ -31,6 +33,7 @@ mod adopt;
 mod atomic;
 mod backups;
 mod baseline;
+mod drift;
 mod lint;
 mod locked;
 mod recipe;
@@ -40,7 +43,10 @@ mod steps;
 mod verdicts;
 mod verify;
 
+/// The wait for the sessions a command opened to end, before the process exits.
+pub use crate::engine::route::sessions_closed;
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
+pub use drift::Diff;
 pub use error::{Cause, Error, Exit, Reason, Stopped};
 pub use event::Event;
 pub use repair::Repaired;

@@ -1,7 +1,9 @@
 //! The one recipe every change to the schema follows under the migration lock (STYLE 17):
 //! the fleet's admission, `--atomic`'s limits, the writable primary reached through a
-//! session, the backup, then the act, then its audit row. The gate run, `--rollback-to`,
-//! `baseline`, `adopt` and `restore` differ only in their act.
+//! session, the backup, the newest description of the schema marked superseded, then the
+//! act, then the description of the schema it left (DESIGN §19), which clears the mark, and
+//! its audit row. The gate run, `--rollback-to`, `baseline`, `adopt` and `restore` differ
+//! only in their act.
 
 use std::future::Future;
 use std::time::Instant;
@@ -9,6 +11,7 @@ use std::time::Instant;
 use super::atomic;
 use super::backups;
 use super::builder::Gate;
+use super::drift;
 use super::error::Error;
 use super::locked::{Change, Verdict, record, writable_session};
 use crate::backup::Backup;
@@ -33,6 +36,10 @@ pub(crate) struct Recipe<'a> {
     /// Whether retention prunes after the backup: a restore keeps every backup, since it is
     /// about to replay one.
     pub(crate) prune: bool,
+    /// Whether the act commits in one transaction or not at all. Then a change stopped
+    /// part way (even by SIGKILL) leaves the schema its record describes, so the record is
+    /// not marked superseded: the database stays exactly as it was.
+    pub(crate) one_transaction: bool,
 }
 
 /// What the act is given.
@@ -82,19 +89,27 @@ where
     let from = recipe.change.from;
     let backup = backups::before_change(gate, lock, recipe.backup_of, recipe.prune).await?;
     let backup_file = backup.as_ref().map(|b| b.path.display().to_string());
+    let marked = if recipe.one_transaction {
+        None
+    } else {
+        drift::supersede(lock.session()).await
+    };
     let started = Instant::now();
     let (done, lock) = act(lock, Prepared { backup, verdict }).await;
-    if let Some(outcome) = done.outcome {
-        let entry = Change {
-            action: recipe.action,
-            from,
-            to: done.to,
-            started,
-            backup_file,
-            outcome,
-        }
-        .entry(gate);
-        record(lock.session(), &entry).await;
+    let Some(outcome) = done.outcome else {
+        drift::withdraw(lock.session(), marked).await;
+        return done.result.map(|value| (value, lock));
+    };
+    drift::record_left(lock.session(), done.to).await;
+    let entry = Change {
+        action: recipe.action,
+        from,
+        to: done.to,
+        started,
+        backup_file,
+        outcome,
     }
+    .entry(gate);
+    record(lock.session(), &entry).await;
     done.result.map(|value| (value, lock))
 }

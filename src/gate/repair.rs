@@ -82,8 +82,13 @@ async fn repair_locked(
     let was = left_part_way(lock.session().dirty().await?, version)?;
     writable_session(lock).await?;
     let from = lock.session().current_version().await?;
-    lock.session_mut().repair(version, applied).await?;
+    let marked = super::drift::supersede(lock.session()).await;
+    if let Err(error) = lock.session_mut().repair(version, applied).await {
+        super::drift::withdraw(lock.session(), marked).await;
+        return Err(error);
+    }
     let to = lock.session().current_version().await?;
+    super::drift::record_left(lock.session(), to).await;
     let word = if applied { "applied" } else { "reverted" };
     let entry = Change {
         action: "repair",

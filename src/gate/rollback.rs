@@ -152,6 +152,7 @@ async fn rollback(gate: &Gate, target_text: &str) -> Result<(), Error> {
         let backup = &gate.settings.backup;
         gate.tell(Event::BackupIntent {
             skip: backup.skip,
+            kind: gate.engine()?.backup_kind(),
             dir: &backup.dir,
             schema_version: current,
         });
@@ -215,6 +216,7 @@ async fn rollback_locked<'l>(
         admitted: None,
         plan: Some(&plan),
         prune: true,
+        one_transaction: false,
     };
     let plan_ref = &plan;
     let act = |lock: &'l mut dyn Lock, prepared: Prepared| async move {

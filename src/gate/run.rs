@@ -135,8 +135,8 @@ impl Gate {
         self.verdict_on(&applied)
     }
 
-    /// `status`: the history, the gate's verdict on it, the newest audit entries and the
-    /// live fleet.
+    /// `status`: the history, the gate's verdict on it, the newest audit entries, the
+    /// live fleet and the schema's drift.
     pub async fn status(&self) -> Result<Status, Error> {
         let client = self.connect().await?;
         let applied = client.applied().await?;
@@ -146,11 +146,13 @@ impl Gate {
             .map(|error| super::error::chain(&error));
         let recent = client.recent_audit(5).await?;
         let live = client.live().await?;
+        let drift = super::drift::compared(self, client.as_ref()).await?;
         Ok(Status {
             applied,
             refusal,
             recent,
             fleet: fleet::summary(&live),
+            drift,
         })
     }
 
@@ -214,8 +216,8 @@ impl Gate {
     }
 
     /// Every verdict on a plan before anything changes, in the order the real run meets
-    /// them: the lint, the stranding warning, the fleet's admission, `--atomic`'s limits,
-    /// the primary. The no-op gate asks none of the database's (no query for the fleet).
+    /// them: the lint, the stranding warning, the fleet's admission, the drift (DESIGN
+    /// §19), `--atomic`'s limits, the primary. The no-op gate asks none of the database's (no query for the fleet).
     async fn verdicts_on(
         &self,
         client: &dyn Session,
@@ -246,6 +248,7 @@ impl Gate {
         }
         verdicts.keep(verdict.refusal())?;
         if !unchanged {
+            verdicts.keep(super::drift::verdict(self, client).await)?;
             verdicts.keep(atomic::fits(self, client, plan).await)?;
             // Before anything changes, the history table included (DESIGN §1.5).
             verdicts.keep(client.writable_primary().await)?;
@@ -277,6 +280,7 @@ impl Gate {
             admitted: Some(verdict),
             plan: None,
             prune: true,
+            one_transaction: false,
         };
         let mut durations = Vec::with_capacity(plan.steps.len());
         let (plan_ref, steps_took) = (&plan, &mut durations);
@@ -390,6 +394,8 @@ pub struct Status {
     pub recent: Vec<audit::Recorded>,
     /// The live replicas, by release.
     pub fleet: Vec<fleet::Group>,
+    /// The live schema against the description the last change recorded (DESIGN §19).
+    pub drift: super::Diff,
 }
 
 /// What [`Gate::gate_locked`] did.

@@ -185,6 +185,8 @@ impl Gate {
         let state = self.state.clone();
         let backup_dir = self.settings.backup.dir.clone();
         let instance = Instance::new(&self.release.compat, interval).exit(Exit::Internal)?;
+        let drift_interval = self.settings.service.drift_interval;
+        let drift_ignore = self.release.compat.drift.ignore.clone();
         Ok(async move {
             record_newest_backup(&state.metrics, &backup_dir, pool.as_ref()).await;
             let mut refresher = Refresher::new(
@@ -194,7 +196,8 @@ impl Gate {
                 Arc::clone(&state.metrics),
                 interval,
             )
-            .with_instance(instance);
+            .with_instance(instance)
+            .with_drift(drift_interval, drift_ignore);
             refresher.once().await;
             let departure = refresher.departure();
             let (stopping, stopped) = watch::channel(false);

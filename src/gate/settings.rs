@@ -77,6 +77,9 @@ pub struct BackupSettings {
     pub timeout: Duration,
     /// The pg_dump binary; by default the one whose major equals the server's.
     pub pg_dump: Option<PathBuf>,
+    /// On MariaDB/MySQL, load each dump into a scratch database and compare its schema
+    /// with the live one's before keeping it (a failure refuses the change, exit 5).
+    pub verify_restore: bool,
 }
 
 impl Default for BackupSettings {
@@ -88,6 +91,7 @@ impl Default for BackupSettings {
             max_age: Duration::from_secs(7 * 24 * 3600),
             timeout: Duration::from_secs(3600),
             pg_dump: None,
+            verify_restore: false,
         }
     }
 }
@@ -102,6 +106,9 @@ pub struct ServiceSettings {
     pub metrics_prefix: String,
     /// How often the refresh re-reads the schema version. Default 15 s.
     pub refresh_interval: Duration,
+    /// How often the refresh describes the live schema and compares it with the recorded
+    /// description (DESIGN §19); zero turns it off. Default 5 min.
+    pub drift_interval: Duration,
     /// Never change the schema (a Job migrates): the gate only looks, and `/health` stays
     /// unready while the schema is below the window.
     pub no_migrate: bool,
@@ -115,6 +122,7 @@ impl Default for ServiceSettings {
             listen: std::net::SocketAddr::from(([0, 0, 0, 0], 8080)),
             metrics_prefix: "schemagate".to_owned(),
             refresh_interval: Duration::from_secs(15),
+            drift_interval: Duration::from_secs(300),
             no_migrate: false,
             connections: ConnectionLimits::default(),
         }

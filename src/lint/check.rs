@@ -4,13 +4,9 @@ use std::path::Path;
 
 use crate::catalogue::{Catalogue, Direction, Engine, directives, parse_file_name};
 use crate::config::Compat;
-use crate::position::line_column;
-use crate::postgres::sql;
+use crate::engine::Kind;
 
 use super::finding::Finding;
-use super::input::{Created, Input};
-use super::rules::RULES;
-use super::waiver;
 
 /// One file to lint.
 #[derive(Debug, Clone)]
@@ -40,8 +36,8 @@ pub enum LintError {
     /// A file that is not UTF-8.
     #[error("{0}: not UTF-8; save it as UTF-8")]
     NotUtf8(String),
-    /// A file PostgreSQL's grammar refuses.
-    #[error("{file}:{line}:{column}: {message} (PostgreSQL's grammar)")]
+    /// A file the engine's grammar refuses.
+    #[error("{file}:{line}:{column}: {message} ({grammar}'s grammar)")]
     Syntax {
         /// The file.
         file: String,
@@ -49,9 +45,16 @@ pub enum LintError {
         line: usize,
         /// 1-based column.
         column: usize,
-        /// PostgreSQL's message.
+        /// The grammar's message.
         message: String,
+        /// The engine whose grammar it is (`PostgreSQL`).
+        grammar: &'static str,
     },
+    /// The rules' engine is not built into this binary.
+    #[error(
+        "the lint runs PostgreSQL's rules, and this build of schemagate has no PostgreSQL (cargo feature `postgres`); use a build with it"
+    )]
+    NoRules,
 }
 
 impl LintFile {
@@ -154,78 +157,13 @@ fn is_up_file(path: &Path) -> bool {
         )
 }
 
-/// Every rule's findings in one file, waived ones marked. The file is read a statement at
-/// a time and each tree is dropped once the rules have seen it, so memory follows the
-/// largest statement; what a rule needs of the statements before (the tables the file
-/// created) is kept in [`Created`].
-pub fn lint_file(file: &LintFile, compat: &Compat) -> Result<Vec<Finding>, LintError> {
-    let mut created = Created::default();
-    let mut hits = Vec::new();
-    let comments = sql::read(&file.sql, &mut |statement| {
-        created.add(&statement);
-        let input = Input {
-            statements: std::slice::from_ref(&statement),
-            transactional: file.transactional,
-            version: file.version,
-            compat,
-            created: &created,
-        };
-        for rule in RULES {
-            hits.extend((rule.check)(&input).into_iter().map(|hit| (rule, hit)));
-        }
-    })
-    .map_err(|error| {
-        let (line, column) = line_column(&file.sql, error.offset);
-        LintError::Syntax {
-            file: file.file.clone(),
-            line,
-            column,
-            message: error.message,
-        }
-    })?;
-    let waivers = waiver::waivers(&comments);
-    let known = |id: &str| RULES.iter().any(|r| r.id == id);
-    let place = |offset: usize| line_column(&file.sql, offset);
-    let mut findings = Vec::new();
-    for waiver in &waivers {
-        if let Some(message) = waiver::problem(waiver, known) {
-            let (line, column) = place(waiver.offset);
-            findings.push(Finding {
-                file: file.file.clone(),
-                line,
-                column,
-                rule: waiver::RULE_ID,
-                message,
-                safe: waiver::SAFE,
-                waived: None,
-            });
-        }
-    }
-    for (rule, hit) in hits {
-        let waived = waivers
-            .iter()
-            .find(|w| w.rule == rule.id && !w.reason.is_empty())
-            .map(|w| w.reason.clone());
-        let (line, column) = place(hit.offset);
-        findings.push(Finding {
-            file: file.file.clone(),
-            line,
-            column,
-            rule: rule.id,
-            message: hit.message,
-            safe: rule.safe,
-            waived,
-        });
-    }
-    findings.sort_by_key(|f| (f.line, f.column));
-    Ok(findings)
-}
-
-/// Every file's findings, in file order.
+/// Every file's findings under PostgreSQL's rules (the files `schemagate lint` reads are
+/// PostgreSQL's: [`LintFile::from_paths`] leaves other engines' variants out), in file order.
 pub fn lint(files: &[LintFile], compat: &Compat) -> Result<Vec<Finding>, LintError> {
+    let grammar = crate::engine::grammar(Kind::Postgres).ok_or(LintError::NoRules)?;
     let mut findings = Vec::new();
     for file in files {
-        findings.extend(lint_file(file, compat)?);
+        findings.extend(grammar.lint(file, compat)?);
     }
     Ok(findings)
 }

@@ -41,7 +41,7 @@ const CREATE_FLEET: &str = "CREATE TABLE IF NOT EXISTS schemagate_fleet (
 const FRESH: &str = "last_seen >= UTC_TIMESTAMP(6) - INTERVAL (3 * refresh_ms * 1000) MICROSECOND";
 
 /// UTC as RFC 3339, to the second.
-fn rfc3339(column: &str) -> String {
+pub(super) fn rfc3339(column: &str) -> String {
     format!("DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%sZ')")
 }
 
@@ -56,7 +56,7 @@ pub(crate) struct TableError {
     pub connection_lost: bool,
 }
 
-fn failed(
+pub(super) fn failed(
     table: &'static str,
     action: &'static str,
 ) -> impl FnOnce(mysql_async::Error) -> TableError {
@@ -69,7 +69,7 @@ fn failed(
 }
 
 /// Whether a query failed because the table is not there yet.
-fn missing(error: &mysql_async::Error) -> bool {
+pub(super) fn missing(error: &mysql_async::Error) -> bool {
     matches!(error, mysql_async::Error::Server(e) if e.code == NO_SUCH_TABLE)
 }
 

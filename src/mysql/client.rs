@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::process::Command;
 
-use crate::backup::tools::{clean_environment, program_version};
+use crate::backup::process::{clean_environment, program_version};
 
 use super::option_file::{ChildOptionFile, ClientFlavour};
 use super::options::Options;

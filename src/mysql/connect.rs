@@ -127,6 +127,21 @@ fn presented_name(error: &mysql_async::Error) -> Option<String> {
     })
 }
 
+/// The protocol's largest packet. Given as the session's `max_allowed_packet` (with a
+/// `wait_timeout`, which only mysql_async's own pool reads), it spares the round trip in
+/// which the driver would otherwise ask the server for both on every connect: the server
+/// still enforces its own limit, refusing a larger statement with its `ERROR 1153`, which
+/// names `max_allowed_packet`.
+const MAX_PACKET: usize = 1 << 30;
+
+/// Prepared statements a session keeps. mysql_async closes a statement it prepared only
+/// when the statement leaves this cache: with none, every parameterised query would leave
+/// its statement prepared on the server for the session's life, and a long-lived session
+/// (`serve`'s refresh asks every few seconds) would fill the server-wide
+/// `max_prepared_stmt_count` (16,382 by default), after which no client of the server
+/// could prepare a statement. The wing's queries are a few dozen texts at most.
+const STATEMENT_CACHE: usize = 32;
+
 /// The driver's options for a session, with `ssl` as TLS (or none).
 fn builder(options: &Options, ssl: Option<SslOpts>) -> OptsBuilder {
     OptsBuilder::default()
@@ -141,7 +156,9 @@ fn builder(options: &Options, ssl: Option<SslOpts>) -> OptsBuilder {
         )
         .db_name(Some(options.database.clone()))
         .prefer_socket(false)
-        .stmt_cache_size(0)
+        .stmt_cache_size(STATEMENT_CACHE)
+        .max_allowed_packet(Some(MAX_PACKET))
+        .wait_timeout(Some(28_800))
         .ssl_opts(ssl)
 }
 
@@ -212,6 +229,21 @@ mod tests {
                 .unwrap();
         assert_eq!(name.as_deref(), Some(db.options.database.as_str()));
         conn.disconnect().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_query_asked_again_reuses_its_prepared_statement_rather_than_leaving_one_open() {
+        use mysql_async::prelude::Queryable as _;
+        let db = TestDatabase::create().await;
+        let mut conn = connect(&db.options, Duration::from_secs(10)).await.unwrap();
+        for n in 0..20 {
+            let _: Option<i64> = conn.exec_first("SELECT ? + 1", (n,)).await.unwrap();
+        }
+        let prepared: Option<(String, String)> = conn
+            .query_first("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
+            .await
+            .unwrap();
+        assert_eq!(prepared.unwrap().1, "1", "one statement for 20 executions");
     }
 
     #[tokio::test]

@@ -1,16 +1,20 @@
-//! Backups of a MariaDB/MySQL database: the dump client's SQL script streamed through us
-//! into a private temporary file, hashed on the way, checked whole, then fsynced and
-//! renamed, with the same JSON manifest as PostgreSQL's backups beside it.
+//! Backups of a MariaDB/MySQL database: the dump client's SQL script, written by the
+//! client itself into a private temporary file (`--result-file`) and hashed as it grows,
+//! checked whole, then fsynced and renamed, with the same JSON manifest as PostgreSQL's
+//! backups beside it.
 //!
 //! `--single-transaction` gives a consistent snapshot of InnoDB tables without locking
 //! them; `--routines --triggers --events` take the code with the tables; `--hex-blob`
 //! keeps binary columns byte-exact whatever the connection's character set. The dump
 //! names no database (no `CREATE DATABASE`/`USE`), so it loads into any database: the
-//! live one on restore, or a scratch one. schemagate's own audit and
-//! fleet tables are left out: a restore keeps the audit trail and the live fleet.
+//! live one on restore, or a scratch one. schemagate's own audit, fleet and restore
+//! tables are left out: a restore keeps the audit trail and the live fleet.
 //!
 //! A dump is whole when the client exited 0 and its last line is the client's
-//! `-- Dump completed` trailer, which it writes only after the last table.
+//! `-- Dump completed` trailer, which it writes only after the last table. With
+//! `--verify-restore` it is also loaded into a scratch database beside the live one, which
+//! must then describe as the live one does (`information_schema`, [`super::schema`]);
+//! the scratch database is always dropped.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::Path;
@@ -21,10 +25,10 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::client::{self, Client, ClientError};
 use super::options::Options;
+use super::scratch::Scratch;
 use crate::backup::manifest::{self, Backup, Manifest};
 use crate::backup::process::Tail;
 use crate::backup::tools::{Origin, Tool};
@@ -33,13 +37,14 @@ use crate::backup::{Preview, Retention, retention};
 /// The line a finished dump ends with.
 const TRAILER: &[u8] = b"-- Dump completed";
 
-/// Read size from the dump client's stdout.
+/// Read size when hashing the dump.
 const CHUNK: usize = 256 * 1024;
 
 /// Tables the dump leaves out (see the module docs).
-const NOT_DUMPED: &[&str] = &["schemagate_audit", "schemagate_fleet"];
+const NOT_DUMPED: &[&str] = &["schemagate_audit", "schemagate_fleet", "schemagate_restore"];
 
 /// What a backup needs.
+#[derive(Clone)]
 pub(crate) struct Request<'a> {
     pub options: &'a Options,
     /// The backup directory (created 0700 when missing).
@@ -50,6 +55,8 @@ pub(crate) struct Request<'a> {
     pub dump_client: Option<&'a Path>,
     /// Kill the dump after this long.
     pub timeout: Duration,
+    /// Load the dump into a scratch database before keeping it.
+    pub verify_restore: bool,
 }
 
 /// A backup failed; nothing was changed, and no partial file stays.
@@ -86,6 +93,10 @@ pub(crate) enum DumpError {
         action: &'static str,
         message: String,
     },
+    #[error(
+        "--verify-restore: the dump did not load back into the scratch database {scratch} (now dropped): {reason}; the dump was removed and nothing was changed"
+    )]
+    NotRestorable { scratch: String, reason: String },
     #[error(transparent)]
     Manifest(#[from] crate::backup::BackupError),
 }
@@ -131,19 +142,20 @@ pub(crate) async fn take(conn: &mut Conn, request: &Request<'_>) -> Result<Backu
     tracing::info!(file = %path.display(), client = %dump.path.display(), "taking a backup");
     let started = Instant::now();
     let program = dump.path.display().to_string();
-    let (bytes, sha256) = tokio::time::timeout(
-        request.timeout,
-        stream(&dump, request.options, partial.as_file()),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        Err(DumpError::Timeout {
-            program: program.clone(),
-            timeout: request.timeout,
-        })
-    })?;
+    let (bytes, sha256) =
+        tokio::time::timeout(request.timeout, stream(&dump, request.options, &partial))
+            .await
+            .unwrap_or_else(|_| {
+                Err(DumpError::Timeout {
+                    program: program.clone(),
+                    timeout: request.timeout,
+                })
+            })?;
     if !ends_with_trailer(partial.as_file(), bytes).map_err(io("read back", partial.path()))? {
         return Err(DumpError::Incomplete { program, bytes });
+    }
+    if request.verify_restore {
+        verify_restore(conn, request, partial.path()).await?;
     }
     partial
         .as_file()
@@ -177,6 +189,59 @@ pub(crate) async fn take(conn: &mut Conn, request: &Request<'_>) -> Result<Backu
         .and_then(|d| d.sync_all())
         .map_err(io("fsync", request.dir))?;
     Ok(backup)
+}
+
+/// Loads the dump at `path` into a scratch database beside the live one and compares
+/// the two schemas; the scratch database is always dropped.
+async fn verify_restore(
+    conn: &mut Conn,
+    request: &Request<'_>,
+    path: &Path,
+) -> Result<(), DumpError> {
+    let scratch = Scratch::create(conn, request.options)
+        .await
+        .map_err(|e| DumpError::Query {
+            action: "create the scratch database --verify-restore loads the dump into",
+            message: super::error::describe(&e),
+        })?;
+    tracing::info!(scratch = %scratch.options.database, "loading the dump into a scratch database (--verify-restore)");
+    let checked = compare_loaded(conn, request, path, &scratch.options).await;
+    let name = scratch.options.database.clone();
+    scratch.remove(conn).await;
+    checked.map_err(|reason| DumpError::NotRestorable {
+        scratch: name,
+        reason,
+    })
+}
+
+/// Loads the dump into `scratch`, then names what its schema lacks or has more than the
+/// live database's.
+async fn compare_loaded(
+    conn: &mut Conn,
+    request: &Request<'_>,
+    path: &Path,
+    scratch: &Options,
+) -> Result<(), String> {
+    super::restore::load_file(conn, scratch, path, "the dump")
+        .await
+        .map_err(|e| e.to_string())?;
+    let live = super::schema::describe(conn)
+        .await
+        .map_err(|e| super::error::describe(&e))?;
+    let mut loaded = super::connect::connect(scratch, request.timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let restored = super::schema::describe(&mut loaded).await;
+    let _ = loaded.disconnect().await;
+    let restored = restored.map_err(|e| super::error::describe(&e))?;
+    if restored == live {
+        return Ok(());
+    }
+    let missing: Vec<&String> = live.difference(&restored).take(5).collect();
+    let extra: Vec<&String> = restored.difference(&live).take(5).collect();
+    Err(format!(
+        "its schema differs from the live database's (missing: {missing:?}; extra: {extra:?})"
+    ))
 }
 
 /// What [`take`] followed by retention by `policy` would do now; changes nothing.
@@ -230,11 +295,13 @@ pub(crate) async fn preview(
     })
 }
 
-/// Runs the dump client into `file`, returning the bytes written and their SHA-256.
+/// Runs the dump client, which writes `partial` itself (`--result-file`: no pipe and no
+/// copy through schemagate), while a thread of its own hashes the file as it grows;
+/// returns the bytes written and their SHA-256.
 async fn stream(
     dump: &Client,
     options: &Options,
-    file: &std::fs::File,
+    partial: &tempfile::NamedTempFile,
 ) -> Result<(u64, String), DumpError> {
     let (mut command, option_file) = dump.command(options)?;
     command.args([
@@ -248,41 +315,83 @@ async fn stream(
     for table in NOT_DUMPED {
         command.arg(format!("--ignore-table={}.{table}", options.database));
     }
-    command.arg("--").arg(&options.database);
+    let mut result_file = std::ffi::OsString::from("--result-file=");
+    result_file.push(partial.path());
+    command.arg(result_file).arg("--").arg(&options.database);
     let mut child = command
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(dump.failed())?;
     drop(option_file);
     let stderr = Tail::spawn(child.stderr.take());
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut out = tokio::fs::File::from_std(file.try_clone().map_err(dump.failed())?);
-    let mut hasher = Sha256::new();
-    let mut bytes = 0u64;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = stdout.read(&mut buf).await.map_err(dump.failed())?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n]).await.map_err(dump.failed())?;
-        hasher.update(&buf[..n]);
-        bytes += n as u64;
-    }
-    out.flush().await.map_err(dump.failed())?;
-    let status = child.wait().await.map_err(dump.failed())?;
+    let file = partial.as_file().try_clone().map_err(dump.failed())?;
+    let (writing, written) = std::sync::mpsc::channel::<()>();
+    let hashing = tokio::task::spawn_blocking(move || hash_growing(file, &written));
+    let status = child.wait().await;
+    drop(writing);
+    let (bytes, sha256) = hashing
+        .await
+        .map_err(|e| dump.failed()(std::io::Error::other(e)))?
+        .map_err(io("read back", partial.path()))?;
+    let status = status.map_err(dump.failed())?;
     let stderr = options_scrubbed(options, stderr.text().await);
     if !status.success() {
         return Err(DumpError::Failed {
             program: dump.path.display().to_string(),
-            status: status.to_string(),
+            status: crate::backup::process::describe(status),
             bytes,
             stderr,
         });
     }
-    Ok((bytes, hex::encode(hasher.finalize())))
+    Ok((bytes, sha256))
+}
+
+/// How long the hashing thread waits at the end of what the dump client has written.
+const GROWTH_POLL: Duration = Duration::from_millis(5);
+
+/// How much is hashed between two requests to start writing the file back to disk.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+/// Reads `file` from its start as the dump client appends to it, until `writing` is
+/// dropped (the client exited) and the end is reached: the bytes and their SHA-256.
+///
+/// The file is read back from the page cache, so the hash costs no second pass over the
+/// disk. Each hashed stretch is handed to the kernel's writeback at once
+/// (`POSIX_FADV_DONTNEED` starts it, and drops the pages once clean), so the fsync before
+/// the file is kept waits for the last stretch only rather than the whole dump.
+fn hash_growing(
+    mut file: std::fs::File,
+    writing: &std::sync::mpsc::Receiver<()>,
+) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let (mut bytes, mut handed) = (0u64, 0u64);
+    let mut exited = false;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n > 0 {
+            hasher.update(&buf[..n]);
+            bytes += n as u64;
+            if bytes - handed >= WRITEBACK_EVERY {
+                let _ = rustix::fs::fadvise(
+                    &file,
+                    handed,
+                    std::num::NonZeroU64::new(bytes - handed),
+                    rustix::fs::Advice::DontNeed,
+                );
+                handed = bytes;
+            }
+        } else if exited {
+            return Ok((bytes, hex::encode(hasher.finalize())));
+        } else {
+            exited = matches!(
+                writing.recv_timeout(GROWTH_POLL),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+            );
+        }
+    }
 }
 
 /// The child's stderr with the password taken out, should a client ever echo it.
@@ -361,6 +470,7 @@ mod tests {
             schema_version: 3,
             dump_client: None,
             timeout: Duration::from_secs(60),
+            verify_restore: false,
         };
         let backup = take(&mut conn, &request).await.unwrap();
         let bytes = std::fs::read(&backup.path).unwrap();
@@ -401,6 +511,86 @@ mod tests {
         );
     }
 
+    /// A dump client that runs the real one and passes its output through `sed` into the
+    /// file its `--result-file` names.
+    fn edited_dump_client(dir: &Path, name: &str, sed: &str) -> std::path::PathBuf {
+        let path = dir.join(name).join("mariadb-dump");
+        std::fs::create_dir(dir.join(name)).unwrap();
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\ncase \"$*\" in *--version*) exec /usr/bin/env mariadb-dump --version;; esac\nfor a; do shift; case \"$a\" in --result-file=*) out=${{a#--result-file=}};; *) set -- \"$@\" \"$a\";; esac; done\n/usr/bin/env mariadb-dump \"$@\" | sed '{sed}' >\"$out\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// How many scratch databases of `database` exist on the server.
+    async fn scratches(database: &str) -> i64 {
+        let mut c = TestDatabase::create_conn_to_server().await;
+        let found: Option<i64> = c
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE CONCAT(?, '\\_sg\\_scratch\\_%')",
+                (database,),
+            )
+            .await
+            .unwrap();
+        found.unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn verify_restore_loads_the_dump_into_a_scratch_database_that_is_always_dropped() {
+        let db = TestDatabase::create().await;
+        let mut conn = db.conn().await;
+        conn.query_drop(
+            "CREATE TABLE t (id INT PRIMARY KEY, b BLOB); CREATE VIEW v AS SELECT id FROM t; INSERT INTO t VALUES (1, x'00')",
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let backups = dir.path().join("b");
+        let request = Request {
+            options: &db.options,
+            dir: &backups,
+            app_version: "v1".into(),
+            schema_version: 1,
+            dump_client: None,
+            timeout: Duration::from_secs(60),
+            verify_restore: true,
+        };
+        take(&mut conn, &request).await.unwrap();
+        assert_eq!(scratches(&db.options.database).await, 0);
+
+        let broken = edited_dump_client(
+            dir.path(),
+            "broken",
+            "s/^CREATE TABLE `t` (/CREATE TABLE `t` (,/",
+        );
+        let differs = edited_dump_client(dir.path(), "differs", "s/^  `b` blob/  `c` blob/");
+        for (client, said) in [(&broken, "loading the dump"), (&differs, "schema differs")] {
+            let error = take(
+                &mut conn,
+                &Request {
+                    dump_client: Some(client),
+                    ..request.clone()
+                },
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(error, DumpError::NotRestorable { .. })
+                    && error.to_string().contains(said),
+                "{error}"
+            );
+            assert_eq!(scratches(&db.options.database).await, 0, "{error}");
+        }
+        assert_eq!(
+            std::fs::read_dir(&backups).unwrap().count(),
+            2,
+            "only the first dump and its manifest"
+        );
+    }
+
     #[tokio::test]
     async fn a_failing_dump_client_leaves_no_file_and_says_why() {
         let db = TestDatabase::create().await;
@@ -417,6 +607,7 @@ mod tests {
             schema_version: 1,
             dump_client: Some(&broken),
             timeout: Duration::from_secs(60),
+            verify_restore: false,
         };
         let error = take(&mut conn, &request).await.unwrap_err();
         assert!(error.to_string().contains("stderr: boom"), "{error}");
@@ -454,6 +645,7 @@ mod tests {
             schema_version: 1,
             dump_client: None,
             timeout: Duration::from_secs(60),
+            verify_restore: false,
         };
         let backup = take(&mut conn, &request).await.unwrap();
         assert!(

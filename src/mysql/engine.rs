@@ -67,6 +67,10 @@ impl Engine for Mysql {
         "mysql"
     }
 
+    fn backup_kind(&self) -> &'static str {
+        "dump (mariadb-dump or mysqldump, the server's flavour)"
+    }
+
     async fn connect(&self) -> Result<Box<dyn Session>, Error> {
         Ok(Box::new(self.target.connect().await?))
     }

@@ -1,6 +1,6 @@
 //! MySQL's reading of migration files as the seam's [`Grammar`]: every pending file must
-//! split into statements ([`super::split`]) before anything runs. No lint rule of
-//! PostgreSQL's applies here, and MySQL's own are not written yet: lint finds nothing.
+//! split into statements ([`super::split`]) before anything runs, and the lint is MySQL's
+//! own ([`super::lint`]); no rule of PostgreSQL's applies here.
 
 use crate::catalogue::{CatalogueError, Problem, Script};
 use crate::config::Compat;
@@ -25,6 +25,7 @@ impl Grammar for MysqlGrammar {
                     usize::try_from(error.line).unwrap_or(usize::MAX),
                     usize::try_from(error.column).unwrap_or(usize::MAX),
                     error.message,
+                    "MariaDB/MySQL",
                 ))
             })
             .collect();
@@ -38,7 +39,7 @@ impl Grammar for MysqlGrammar {
         }
     }
 
-    fn lint(&self, _file: &LintFile, _compat: &Compat) -> Result<Vec<Finding>, LintError> {
-        Ok(Vec::new())
+    fn lint(&self, file: &LintFile, _compat: &Compat) -> Result<Vec<Finding>, LintError> {
+        Ok(super::lint::lint(file))
     }
 }

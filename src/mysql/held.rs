@@ -2,7 +2,8 @@
 //! it (the change runs on it), a watcher noticing when that session dies, and the backup
 //! taken under it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,8 @@ const WATCH_EVERY: Duration = Duration::from_secs(2);
 pub(crate) struct MysqlLock {
     session: MysqlSession,
     held: Held,
+    /// The last backup taken under it: before a restore, the one that undoes it.
+    taken: Mutex<Option<PathBuf>>,
 }
 
 /// The lock was lost: its session died (the server restarted, the connection was killed).
@@ -46,7 +49,11 @@ impl MysqlLock {
             .await
             .map_err(lock_failed)?
         };
-        Ok(Self { session, held })
+        Ok(Self {
+            session,
+            held,
+            taken: Mutex::new(None),
+        })
     }
 }
 
@@ -114,15 +121,20 @@ impl Lock for MysqlLock {
 
     async fn backup(&self, request: &BackupRequest<'_>) -> Result<Backup, Error> {
         let mut conn = self.session.conn.lock().await;
-        super::dump::take(&mut conn, &self.session.dump_request(request))
+        let backup = super::dump::take(&mut conn, &self.session.dump_request(request))
             .await
-            .map_err(|e| Error::new(Exit::BackupFailed, e))
+            .map_err(|e| Error::new(Exit::BackupFailed, e))?;
+        *self
+            .taken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(backup.path.clone());
+        Ok(backup)
     }
 
-    /// Drops the database's objects (but the audit and fleet tables) and loads the dump
-    /// with the client: not one transaction (DDL commits by itself), so a stop is not
-    /// heeded once it started, and a failure leaves the database part-loaded (exit 6; the
-    /// same backup loads again).
+    /// Drops the database's objects (but schemagate's own tables) and loads the dump with
+    /// the client: not one transaction (DDL commits by itself), so a stop is not heeded
+    /// once it started, and a failure leaves the database part-loaded and refused until a
+    /// restore finishes (exit 6, naming the backup taken before it).
     async fn restore(
         &self,
         plan: &RestorePlan,
@@ -130,20 +142,30 @@ impl Lock for MysqlLock {
         _tool: Option<&Path>,
         _stop: &Stop,
     ) -> Result<(), Error> {
+        let undo = self
+            .taken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut conn = self.session.conn.lock().await;
-        super::restore::restore(&mut conn, &self.session.options, &plan.backup)
-            .await
-            .map_err(|e| {
-                let exit = match &e {
-                    super::restore::LoadError::Damaged { .. } => Exit::BackupFailed,
-                    _ => Exit::StepFailed,
-                };
-                Error::new(exit, e)
-            })
+        super::restore::restore(
+            &mut conn,
+            &self.session.options,
+            &plan.backup,
+            undo.as_deref(),
+        )
+        .await
+        .map_err(|e| {
+            let exit = match &e {
+                super::restore::LoadError::Damaged { .. } => Exit::BackupFailed,
+                _ => Exit::StepFailed,
+            };
+            Error::new(exit, e)
+        })
     }
 
     async fn release(self: Box<Self>) -> Result<(), Error> {
-        let Self { session, held } = *self;
+        let Self { session, held, .. } = *self;
         let mut conn = session.conn.into_inner();
         held.release(&mut conn).await.map_err(lock_failed)?;
         conn.disconnect().await.map_err(|e| {

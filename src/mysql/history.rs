@@ -19,10 +19,11 @@ use mysql_async::prelude::Queryable as _;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::literal;
 use crate::applied::Applied;
 
 /// refinery's table name.
-pub(crate) const TABLE: &str = "refinery_schema_history";
+pub(crate) const TABLE: &str = crate::applied::HISTORY_TABLE;
 
 /// refinery's table with `int8-versions`, and the progress columns.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
@@ -127,10 +128,9 @@ fn query(action: &'static str) -> impl FnOnce(mysql_async::Error) -> HistoryErro
 pub(crate) async fn ensure_table(conn: &mut Conn) -> Result<(), HistoryError> {
     conn.query_drop(CREATE).await.map_err(query("create"))?;
     let present: Vec<String> = conn
-        .exec(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            (TABLE,),
-        )
+        .query(format!(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{TABLE}'"
+        ))
         .await
         .map_err(query("read the columns of"))?;
     for (column, definition) in PROGRESS_COLUMNS {
@@ -145,155 +145,156 @@ pub(crate) async fn ensure_table(conn: &mut Conn) -> Result<(), HistoryError> {
     Ok(())
 }
 
-/// Whether the table exists in the session's database.
-async fn exists(conn: &mut Conn) -> Result<bool, HistoryError> {
-    let found: Option<i64> = conn
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            (TABLE,),
-        )
-        .await
-        .map_err(query("look for"))?;
-    Ok(found.unwrap_or(0) > 0)
+/// The history as one query reads it.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    /// The applied rows by version (a dirty one left out).
+    pub applied: Vec<Applied>,
+    /// The step left in progress, if any.
+    pub dirty: Option<Dirty>,
 }
 
-/// Whether the table has the progress columns (a refinery table has not, until the first
-/// change under the lock adds them).
-async fn has_progress(conn: &mut Conn) -> Result<bool, HistoryError> {
-    let found: Option<i64> = conn
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'state'",
-            (TABLE,),
-        )
-        .await
-        .map_err(query("read the columns of"))?;
-    Ok(found.unwrap_or(0) > 0)
-}
+/// A row as read with its progress: version, name, applied_on, checksum, state,
+/// direction, statements done, statements in the file.
+type Row = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    u32,
+    u32,
+);
 
-/// A row as read: version, name, applied_on, checksum.
-type Row = (i64, Option<String>, Option<String>, Option<String>);
+/// A row of refinery's own columns: version, name, applied_on, checksum.
+type RefineryRow = (i64, Option<String>, Option<String>, Option<String>);
 
-/// The applied rows by version (dirty ones left out); empty when there is no table.
-pub(crate) async fn read(conn: &mut Conn) -> Result<Vec<Applied>, HistoryError> {
-    if !exists(conn).await? {
-        return Ok(Vec::new());
-    }
-    let only_applied = if has_progress(conn).await? {
-        " WHERE state = 'applied'"
-    } else {
-        ""
-    };
-    let rows: Vec<Row> = conn
+/// The server's error for a column the table lacks.
+const UNKNOWN_COLUMN: u16 = 1054;
+
+/// The whole table in one query, which is asked as it is rather than after looking the
+/// table and its columns up in `information_schema` (each look a round trip): a missing
+/// table is an empty history, and refinery's table without the progress columns holds
+/// only applied rows.
+pub(crate) async fn load(conn: &mut Conn) -> Result<History, HistoryError> {
+    let rows: Vec<Row> = match conn
         .query(format!(
-            "SELECT version, name, applied_on, checksum FROM {TABLE}{only_applied} ORDER BY version"
+            "SELECT version, name, applied_on, checksum, state, direction, statements_done, statements_total FROM {TABLE} ORDER BY version"
+        ))
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) if super::audit::missing(&e) => return Ok(History::default()),
+        Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_COLUMN => {
+            return refinery_rows(conn).await;
+        }
+        Err(e) => return Err(query("read")(e)),
+    };
+    let mut history = History::default();
+    for (version, name, applied_on, checksum, state, direction, done, total) in rows {
+        if state == "applied" {
+            history
+                .applied
+                .push(applied(version, name, applied_on, checksum));
+        } else if history.dirty.is_none() {
+            history.dirty = Some(Dirty {
+                version,
+                name: name.unwrap_or_default(),
+                direction: if direction == "down" {
+                    Direction::Down
+                } else {
+                    Direction::Up
+                },
+                done,
+                total,
+            });
+        }
+    }
+    Ok(history)
+}
+
+/// The rows of a table refinery made (no progress columns: every row is applied).
+async fn refinery_rows(conn: &mut Conn) -> Result<History, HistoryError> {
+    let rows: Vec<RefineryRow> = conn
+        .query(format!(
+            "SELECT version, name, applied_on, checksum FROM {TABLE} ORDER BY version"
         ))
         .await
         .map_err(query("read"))?;
-    Ok(rows
-        .into_iter()
-        .map(|(version, name, applied_on, checksum)| Applied {
-            version,
-            name: name.unwrap_or_default(),
-            applied_on: applied_on.unwrap_or_default(),
-            checksum: checksum.and_then(|c| c.parse().ok()),
-        })
-        .collect())
+    Ok(History {
+        applied: rows
+            .into_iter()
+            .map(|(version, name, applied_on, checksum)| {
+                applied(version, name, applied_on, checksum)
+            })
+            .collect(),
+        dirty: None,
+    })
+}
+
+fn applied(
+    version: i64,
+    name: Option<String>,
+    applied_on: Option<String>,
+    checksum: Option<String>,
+) -> Applied {
+    Applied {
+        version,
+        name: name.unwrap_or_default(),
+        applied_on: applied_on.unwrap_or_default(),
+        checksum: checksum.and_then(|c| c.parse().ok()),
+    }
+}
+
+/// The applied rows by version (dirty ones left out); empty when there is no table.
+pub(crate) async fn read(conn: &mut Conn) -> Result<Vec<Applied>, HistoryError> {
+    Ok(load(conn).await?.applied)
 }
 
 /// The step left in progress, if any.
 pub(crate) async fn dirty(conn: &mut Conn) -> Result<Option<Dirty>, HistoryError> {
-    if !exists(conn).await? || !has_progress(conn).await? {
-        return Ok(None);
-    }
-    let row: Option<(i64, Option<String>, String, u32, u32)> = conn
-        .query_first(format!(
-            "SELECT version, name, direction, statements_done, statements_total FROM {TABLE} \
-             WHERE state <> 'applied' ORDER BY version LIMIT 1"
-        ))
-        .await
-        .map_err(query("read"))?;
-    Ok(row.map(|(version, name, direction, done, total)| Dirty {
-        version,
-        name: name.unwrap_or_default(),
-        direction: if direction == "down" {
-            Direction::Down
-        } else {
-            Direction::Up
-        },
-        done,
-        total,
-    }))
+    Ok(load(conn).await?.dirty)
 }
 
-/// Records that a step starts: an up step's row is written `in progress`; a down step's
-/// existing row becomes `in progress`. Both with the statement count and none done.
-pub(crate) async fn begin(
-    conn: &mut Conn,
-    migration: &Applied,
-    direction: Direction,
-    total: u32,
-) -> Result<(), HistoryError> {
+/// The server's clock as refinery writes `applied_on` (RFC 3339, UTC), read when the
+/// statement runs: a step's writes are sent ahead of its statements in one packet.
+const NOW: &str = "DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')";
+
+/// The write recording that a step starts: an up step's row is written `in progress`; a
+/// down step's existing row becomes `in progress`. Both with the statement count and none
+/// done. Each of these writes changes exactly one row.
+pub(crate) fn begin(migration: &Applied, direction: Direction, total: u32) -> String {
+    let version = migration.version;
     match direction {
-        Direction::Up => conn
-            .exec_drop(
-                format!(
-                    "INSERT INTO {TABLE} (version, name, applied_on, checksum, state, direction, statements_done, statements_total) \
-                     VALUES (?, ?, ?, ?, 'in progress', 'up', 0, ?)"
-                ),
-                (
-                    migration.version,
-                    migration.name.as_str(),
-                    now(),
-                    migration.checksum.map(|c| c.to_string()),
-                    total,
-                ),
-            )
-            .await
-            .map_err(query("record the start of a step in")),
-        Direction::Down => conn
-            .exec_drop(
-                format!(
-                    "UPDATE {TABLE} SET state = 'in progress', direction = 'down', statements_done = 0, statements_total = ? WHERE version = ?"
-                ),
-                (total, migration.version),
-            )
-            .await
-            .map_err(query("record the start of a step in")),
+        Direction::Up => format!(
+            "INSERT INTO {TABLE} (version, name, applied_on, checksum, state, direction, statements_done, statements_total) \
+             VALUES ({version}, {}, {NOW}, {}, 'in progress', 'up', 0, {total})",
+            literal::string(&migration.name),
+            migration
+                .checksum
+                .map_or_else(|| "NULL".to_owned(), |c| literal::string(&c.to_string())),
+        ),
+        Direction::Down => format!(
+            "UPDATE {TABLE} SET state = 'in progress', direction = 'down', statements_done = 0, statements_total = {total} WHERE version = {version}"
+        ),
     }
 }
 
-/// Records that `done` statements of `version`'s step have run.
-pub(crate) async fn progress(conn: &mut Conn, version: i64, done: u32) -> Result<(), HistoryError> {
-    conn.exec_drop(
-        format!("UPDATE {TABLE} SET statements_done = ? WHERE version = ?"),
-        (done, version),
-    )
-    .await
-    .map_err(query("record the progress of a step in"))
+/// The write recording that `done` statements of `version`'s step have run.
+pub(crate) fn progress(version: i64, done: u32) -> String {
+    format!("UPDATE {TABLE} SET statements_done = {done} WHERE version = {version}")
 }
 
-/// Records that a step finished: an up step's row becomes `applied`; a down step's goes.
-pub(crate) async fn finish(
-    conn: &mut Conn,
-    version: i64,
-    direction: Direction,
-) -> Result<(), HistoryError> {
+/// The write recording that a step finished: an up step's row becomes `applied`; a down
+/// step's goes.
+pub(crate) fn finish(version: i64, direction: Direction) -> String {
     match direction {
-        Direction::Up => {
-            conn.exec_drop(
-                format!(
-                    "UPDATE {TABLE} SET state = 'applied', statements_done = statements_total, applied_on = ? WHERE version = ?"
-                ),
-                (now(), version),
-            )
-            .await
-        }
-        Direction::Down => {
-            conn.exec_drop(format!("DELETE FROM {TABLE} WHERE version = ?"), (version,))
-                .await
-        }
+        Direction::Up => format!(
+            "UPDATE {TABLE} SET state = 'applied', statements_done = statements_total, applied_on = {NOW} WHERE version = {version}"
+        ),
+        Direction::Down => format!("DELETE FROM {TABLE} WHERE version = {version}"),
     }
-    .map_err(query("record the end of a step in"))
 }
 
 /// Records `rows` as applied (baseline, adopt), all or none, the table created first.

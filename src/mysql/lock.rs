@@ -16,6 +16,8 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 use sha2::{Digest as _, Sha256};
 
+use super::literal;
+
 /// How often a waiter asks again.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -89,7 +91,7 @@ pub(crate) async fn acquire(
     let mut told: Option<tokio::time::Instant> = None;
     loop {
         let got: Option<Option<i64>> = conn
-            .exec_first("SELECT GET_LOCK(?, 0)", (name.as_str(),))
+            .query_first(format!("SELECT GET_LOCK({}, 0)", literal::string(&name)))
             .await
             .map_err(LockError::query("take"))?;
         if got.flatten() == Some(1) {
@@ -110,6 +112,7 @@ pub(crate) async fn acquire(
         }
         if told.is_none_or(|at| now.duration_since(at) >= TELL_EVERY) {
             if let Some(holder) = holder(conn, &name).await? {
+                tracing::info!(%holder, waited = ?now.duration_since(started), "waiting for the migration lock");
                 waiting(&holder);
             }
             told = Some(now);
@@ -123,7 +126,10 @@ impl Held {
     /// busy running a step): false once that session died or the lock was freed.
     pub(crate) async fn still_held(&self, other: &mut Conn) -> Result<bool, LockError> {
         let owner: Option<Option<u64>> = other
-            .exec_first("SELECT IS_USED_LOCK(?)", (self.name.as_str(),))
+            .query_first(format!(
+                "SELECT IS_USED_LOCK({})",
+                literal::string(&self.name)
+            ))
             .await
             .map_err(LockError::query("check"))?;
         Ok(owner.flatten() == Some(self.connection_id))
@@ -131,7 +137,7 @@ impl Held {
 
     /// Frees the lock on the holding session `conn`.
     pub(crate) async fn release(&self, conn: &mut Conn) -> Result<(), LockError> {
-        conn.exec_drop("DO RELEASE_LOCK(?)", (self.name.as_str(),))
+        conn.query_drop(format!("DO RELEASE_LOCK({})", literal::string(&self.name)))
             .await
             .map_err(LockError::query("release"))
     }
@@ -144,17 +150,16 @@ type Process = (String, String, Option<String>, Option<String>, i64);
 /// list (which shows every session to a user with PROCESS, and one's own otherwise).
 pub(crate) async fn holder(conn: &mut Conn, name: &str) -> Result<Option<String>, LockError> {
     let id: Option<Option<u64>> = conn
-        .exec_first("SELECT IS_USED_LOCK(?)", (name,))
+        .query_first(format!("SELECT IS_USED_LOCK({})", literal::string(name)))
         .await
         .map_err(LockError::query("ask who holds"))?;
     let Some(id) = id.flatten() else {
         return Ok(None);
     };
     let row: Option<Process> = conn
-        .exec_first(
-            "SELECT USER, HOST, DB, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
-            (id,),
-        )
+        .query_first(format!(
+            "SELECT USER, HOST, DB, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = {id}"
+        ))
         .await
         .map_err(LockError::query("read the process list for"))?;
     Ok(Some(match row {

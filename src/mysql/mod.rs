@@ -8,27 +8,34 @@
 //! - [`options`]: the URL (`ssl-mode` in the client's words), printed without its password.
 //! - [`option_file`]: `~/.my.cnf` read, and the 0600 in-memory option file of a child.
 //! - [`connect`]: sessions over rustls, retried until the server answers.
+//! - `literal`: strings written into queries sent as text (no prepare round trip).
 //! - [`lock`]: the migration lock (`GET_LOCK` on a session of its own), its holder named.
 //! - [`history`]: refinery's table with progress columns; dirty rows; `repair`.
 //! - [`split`]: a file cut into statements by MySQL's lexer, `DELIMITER` understood.
 //! - [`step`]: one step run statement by statement (data-only files in a transaction).
+//! - [`lint`]: MySQL's own lint rule (an `ALTER TABLE` that may copy the table).
 //! - [`writable`]: refusing a read-only server.
 //! - [`schema`]: the database described from `information_schema`.
 //! - [`audit`]: the audit trail and the fleet tables in MySQL's types.
+//! - `drift`: `schemagate_schema`, the description each change left.
 //! - [`client`]: the dump and load clients of the server's flavour, given their option file.
 //! - [`dump`]: verified backups with `mariadb-dump`/`mysqldump`.
-//! - [`restore`]: a backup's restore plan, and the restore (objects dropped, dump loaded).
+//! - [`restore`]: a backup's restore plan, and the restore (objects dropped, dump loaded,
+//!   a part-loaded database refused).
 //! - [`scratch`]: scratch databases beside the live one, always dropped.
 
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod connect;
+mod drift;
 pub(crate) mod dump;
 mod engine;
 pub(crate) mod error;
 mod grammar;
 mod held;
 pub(crate) mod history;
+pub(crate) mod lint;
+mod literal;
 pub(crate) mod lock;
 pub(crate) mod option_file;
 pub(crate) mod options;
@@ -47,6 +54,7 @@ pub(crate) mod throwaway;
 pub(crate) mod writable;
 
 pub(crate) use engine::engine;
+pub(crate) use grammar::MYSQL_GRAMMAR;
 
 /// Whether `error` is mysql_async's own, which the errors keeping it as their source have
 /// described already.

@@ -12,15 +12,13 @@
 //! comments, `-` and `_` alike in names, a value quoted when its first and last characters
 //! are the same quote, and the escapes `\b \t \n \r \\ \s`.
 
-use std::io::Write as _;
-use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{MemfdFlags, Mode};
 use secrecy::ExposeSecret as _;
 
 use super::options::{Options, SslMode};
+use crate::backup::process;
 
 /// What the `[client]` group of the user's option file says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -177,7 +175,7 @@ impl ChildOptionFile {
             text.push_str(&line);
             text.push('\n');
         }
-        memfd(text.as_bytes()).map(Self)
+        process::secret_file("schemagate-my.cnf", text.as_bytes()).map(Self)
     }
 
     /// The first argument the client must get: `--defaults-extra-file=/proc/self/fd/N`.
@@ -187,7 +185,7 @@ impl ChildOptionFile {
 
     /// Where the child (and this process) opens it.
     pub(crate) fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()))
+        process::inherited_path(&self.0)
     }
 }
 
@@ -214,20 +212,6 @@ fn tls_lines(options: &Options, flavour: ClientFlavour) -> Vec<String> {
         lines.push(format!("ssl-key={}", quote(&key.to_string_lossy())));
     }
     lines
-}
-
-/// An anonymous in-memory file holding `text`, mode 0600, without close-on-exec so that a
-/// child inherits it; sealed against becoming executable where the kernel knows that seal.
-fn memfd(text: &[u8]) -> std::io::Result<std::fs::File> {
-    const NAME: &str = "schemagate-my.cnf";
-    let fd = match rustix::fs::memfd_create(NAME, MemfdFlags::NOEXEC_SEAL) {
-        Err(rustix::io::Errno::INVAL) => rustix::fs::memfd_create(NAME, MemfdFlags::empty()),
-        created => created,
-    }?;
-    rustix::fs::fchmod(&fd, Mode::RUSR | Mode::WUSR)?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(text)?;
-    Ok(file)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! opened when first needed and opened again after a failure: the refresh asks a few
 //! questions every few seconds, which one session answers in turn.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use tokio::sync::Mutex;
 
 use super::engine::Target;
 use crate::backup::Origin;
+use crate::drift::Recorded;
 use crate::engine::{self, FleetAndAudit};
 use crate::fleet::Instance;
 
@@ -80,6 +82,19 @@ impl engine::Pool for MysqlPool {
             super::audit::leave(conn, id)
                 .await
                 .map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    async fn schema(&self) -> Result<(BTreeSet<String>, Option<Recorded>), String> {
+        self.with(async |conn| {
+            let live = super::schema::describe(conn)
+                .await
+                .map_err(|e| super::error::describe(&e))?;
+            let recorded = super::drift::latest(conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((live, recorded))
         })
         .await
     }

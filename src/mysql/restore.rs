@@ -2,9 +2,15 @@
 //!
 //! A restore brings the database back exactly to the dump: the dump is checked against
 //! its manifest (size, SHA-256) before anything changes, then every object of the
-//! database except schemagate's audit and fleet tables is dropped (tables created after
-//! the dump must not survive) and the dump loaded. A failure after the drop leaves the
-//! database part-loaded: the error says so, and the same backup can be loaded again.
+//! database except schemagate's own tables is dropped (tables created after the dump must
+//! not survive) and the dump loaded.
+//!
+//! DDL commits by itself, so a restore cannot be one transaction. Before it drops anything
+//! it writes a row into `schemagate_restore` naming the dump and the backup taken just
+//! before the restore, and it drops that table only once the client loaded the dump
+//! whole. While the row is there (the client failed or was killed, schemagate was
+//! killed, the server went away) the database may hold part of a dump, and every run
+//! refuses it ([`interrupted`]) until a restore finishes.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -41,6 +47,40 @@ pub(crate) enum LoadError {
         action: &'static str,
         message: String,
     },
+    /// A failure after the first drop: the database holds part of the dump.
+    #[error("{failure}; {interrupted}")]
+    PartRestored {
+        failure: Box<LoadError>,
+        interrupted: Interrupted,
+    },
+}
+
+/// The table that says a restore is under way (see the module docs).
+const MARKER: &str = "schemagate_restore";
+
+/// Created when a restore begins; dropped when it finished.
+const CREATE_MARKER: &str = "CREATE TABLE IF NOT EXISTS schemagate_restore (
+    file        TEXT        NOT NULL,
+    undo_backup TEXT,
+    started_at  DATETIME(6) NOT NULL DEFAULT UTC_TIMESTAMP(6)
+) ENGINE=InnoDB";
+
+/// The server's "table does not exist".
+const NO_SUCH_TABLE: u16 = 1146;
+
+/// A restore that began and did not finish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the database is part-restored: the restore of {file} that started at {started_at} did not finish, so the database may hold only part of that dump. Restore a backup whole: `schemagate restore {file} --yes` again{}",
+    .undo.as_ref().map_or_else(|| " (no backup was taken before it)".to_owned(), |undo| format!(", or `schemagate restore {undo} --yes`, the backup taken just before it"))
+)]
+pub(crate) struct Interrupted {
+    /// The dump being restored.
+    pub file: String,
+    /// The backup taken before the restore began, if one was.
+    pub undo: Option<String>,
+    /// When it began (UTC, RFC 3339).
+    pub started_at: String,
 }
 
 fn query(action: &'static str) -> impl FnOnce(mysql_async::Error) -> LoadError {
@@ -69,6 +109,7 @@ pub(crate) async fn plan(
     let objects = objects(conn).await?;
     let audit = objects.iter().any(|(_, name)| name == "schemagate_audit");
     Ok(RestorePlan {
+        one_transaction: false,
         backup,
         database: options.database.clone(),
         schemas: objects
@@ -101,15 +142,73 @@ pub(crate) async fn plan(
     })
 }
 
-/// Restores `backup` over the database `conn` is on (the lock's session).
+/// Restores `backup` over the database `conn` is on (the lock's session); `undo` is the
+/// backup taken just before, which a failure names.
 pub(crate) async fn restore(
     conn: &mut Conn,
     options: &Options,
     backup: &Backup,
+    undo: Option<&Path>,
 ) -> Result<(), LoadError> {
     check(backup)?;
-    drop_objects(conn).await?;
-    load(conn, options, backup).await
+    let interrupted = begin(conn, backup, undo).await?;
+    let loaded = async {
+        drop_objects(conn).await?;
+        load(conn, options, backup).await?;
+        conn.query_drop(format!("DROP TABLE {MARKER}"))
+            .await
+            .map_err(query("mark the restore finished"))
+    }
+    .await;
+    loaded.map_err(|failure| LoadError::PartRestored {
+        failure: Box::new(failure),
+        interrupted,
+    })
+}
+
+/// Writes the marker of a restore of `backup` beginning, before anything is dropped.
+async fn begin(
+    conn: &mut Conn,
+    backup: &Backup,
+    undo: Option<&Path>,
+) -> Result<Interrupted, LoadError> {
+    let file = backup.path.display().to_string();
+    let undo = undo.map(|u| u.display().to_string());
+    conn.query_drop(CREATE_MARKER)
+        .await
+        .map_err(query("create schemagate_restore"))?;
+    conn.query_drop(format!("DELETE FROM {MARKER}"))
+        .await
+        .map_err(query("clear schemagate_restore"))?;
+    conn.exec_drop(
+        format!("INSERT INTO {MARKER} (file, undo_backup) VALUES (?, ?)"),
+        (file.as_str(), undo.as_deref()),
+    )
+    .await
+    .map_err(query("write schemagate_restore"))?;
+    Ok(interrupted(conn).await?.unwrap_or(Interrupted {
+        file,
+        undo,
+        started_at: String::new(),
+    }))
+}
+
+/// The restore that began on the session's database and did not finish, if any.
+pub(crate) async fn interrupted(conn: &mut Conn) -> Result<Option<Interrupted>, LoadError> {
+    let row: Result<Option<(String, Option<String>, String)>, _> = conn
+        .query_first(format!(
+            "SELECT file, undo_backup, DATE_FORMAT(started_at, '%Y-%m-%dT%H:%i:%sZ') FROM {MARKER} ORDER BY started_at DESC LIMIT 1"
+        ))
+        .await;
+    match row {
+        Ok(row) => Ok(row.map(|(file, undo, started_at)| Interrupted {
+            file,
+            undo,
+            started_at,
+        })),
+        Err(mysql_async::Error::Server(e)) if e.code == NO_SUCH_TABLE => Ok(None),
+        Err(e) => Err(query("read schemagate_restore")(e)),
+    }
 }
 
 /// The dump's size and SHA-256 against its manifest.
@@ -138,8 +237,19 @@ fn check(backup: &Backup) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Loads the dump into `target`'s database with the client of the server's flavour.
+/// Loads `backup` into `target`'s database with the client of the server's flavour.
 async fn load(conn: &mut Conn, target: &Options, backup: &Backup) -> Result<(), LoadError> {
+    load_file(conn, target, &backup.path, &backup.manifest.file).await
+}
+
+/// Loads the dump at `path` (called `name` in messages) into `target`'s database, on
+/// `conn`'s server, with the client of the server's flavour.
+pub(crate) async fn load_file(
+    conn: &mut Conn,
+    target: &Options,
+    path: &Path,
+    name: &str,
+) -> Result<(), LoadError> {
     let (version, _) = server(conn).await?;
     let dump = client::dump_client(&version, None)
         .await
@@ -147,8 +257,8 @@ async fn load(conn: &mut Conn, target: &Options, backup: &Backup) -> Result<(), 
     let loader = client::load_client(&version, &dump)
         .await
         .map_err(DumpError::from)?;
-    let input = std::fs::File::open(&backup.path).map_err(|e| LoadError::Damaged {
-        file: backup.manifest.file.clone(),
+    let input = std::fs::File::open(path).map_err(|e| LoadError::Damaged {
+        file: name.to_owned(),
         what: format!("cannot open it: {e}"),
     })?;
     let (mut command, option_file) = loader.command(target).map_err(DumpError::from)?;
@@ -170,15 +280,15 @@ async fn load(conn: &mut Conn, target: &Options, backup: &Backup) -> Result<(), 
         return Ok(());
     }
     Err(LoadError::Failed {
-        file: backup.manifest.file.clone(),
+        file: name.to_owned(),
         database: target.database.clone(),
-        status: status.to_string(),
+        status: crate::backup::process::describe(status),
         stderr: options_scrubbed(target, stderr.text().await),
     })
 }
 
 /// schemagate's own tables, which a restore keeps.
-const KEPT: &[&str] = &["schemagate_audit", "schemagate_fleet"];
+const KEPT: &[&str] = &["schemagate_audit", "schemagate_fleet", MARKER];
 
 /// Every object of the session's database, as (kind, name).
 async fn objects(conn: &mut Conn) -> Result<Vec<(String, String)>, LoadError> {
@@ -238,6 +348,7 @@ mod tests {
             schema_version: 1,
             dump_client: None,
             timeout: Duration::from_secs(60),
+            verify_restore: false,
         };
         take(conn, &request).await.unwrap()
     }
@@ -262,7 +373,9 @@ mod tests {
         )
         .await
         .unwrap();
-        restore(&mut conn, &db.options, &backup).await.unwrap();
+        restore(&mut conn, &db.options, &backup, None)
+            .await
+            .unwrap();
         assert_eq!(
             crate::mysql::schema::describe(&mut conn).await.unwrap(),
             before
@@ -288,7 +401,9 @@ mod tests {
         text[0] ^= 1;
         std::fs::write(&backup.path, text).unwrap();
         conn.query_drop("CREATE TABLE later (x INT)").await.unwrap();
-        let error = restore(&mut conn, &db.options, &backup).await.unwrap_err();
+        let error = restore(&mut conn, &db.options, &backup, None)
+            .await
+            .unwrap_err();
         assert!(error.to_string().contains("SHA-256 differs"), "{error}");
         let tables: Vec<String> = conn
             .query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1")

@@ -13,9 +13,16 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
 /// Tables schemagate keeps in the database.
-const OWN_TABLES: &str = "'refinery_schema_history', 'schemagate_audit', 'schemagate_fleet'";
+const OWN_TABLES: &str = "'refinery_schema_history', 'schemagate_audit', 'schemagate_fleet', 'schemagate_restore', 'schemagate_schema'";
 
 /// The queries, one per kind of object, each returning one text column.
+///
+/// The server reads an `information_schema` table from one database only when the query
+/// names that database in a column it looks tables up by (`EVENT_OBJECT_SCHEMA` for
+/// triggers, a table's own condition rather than a join's); otherwise it opens every table
+/// of every database on the server. So each such table is read alone with `DATABASE()`
+/// (the `DISTINCT` keeps the optimizer from merging it back into the join), and a
+/// trigger, which always lives in its table's database, is looked up by that too.
 fn queries() -> [String; 8] {
     let user_table = format!("TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT IN ({OWN_TABLES})");
     [
@@ -42,13 +49,15 @@ fn queries() -> [String; 8] {
                GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', '), ') references ', \
                k.REFERENCED_TABLE_NAME, ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', '), \
                ') on update ', r.UPDATE_RULE, ' on delete ', r.DELETE_RULE) \
-             FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+             FROM information_schema.KEY_COLUMN_USAGE k JOIN (SELECT DISTINCT CONSTRAINT_SCHEMA, CONSTRAINT_NAME, TABLE_NAME, \
+               UPDATE_RULE, DELETE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()) r \
                ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
              WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME NOT IN ({OWN_TABLES}) AND k.REFERENCED_TABLE_NAME IS NOT NULL \
              GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.UPDATE_RULE, r.DELETE_RULE"
         ),
         "SELECT CONCAT('constraint ', t.TABLE_NAME, '.', t.CONSTRAINT_NAME, ': check ', c.CHECK_CLAUSE) \
-         FROM information_schema.TABLE_CONSTRAINTS t JOIN information_schema.CHECK_CONSTRAINTS c \
+         FROM information_schema.TABLE_CONSTRAINTS t JOIN (SELECT DISTINCT CONSTRAINT_SCHEMA, CONSTRAINT_NAME, CHECK_CLAUSE \
+           FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()) c \
            ON c.CONSTRAINT_SCHEMA = t.CONSTRAINT_SCHEMA AND c.CONSTRAINT_NAME = t.CONSTRAINT_NAME \
          WHERE t.TABLE_SCHEMA = DATABASE() AND t.CONSTRAINT_TYPE = 'CHECK'"
             .to_owned(),
@@ -59,7 +68,8 @@ fn queries() -> [String; 8] {
          FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
             .to_owned(),
         "SELECT CONCAT('trigger ', TRIGGER_NAME, ': ', ACTION_TIMING, ' ', EVENT_MANIPULATION, ' on ', EVENT_OBJECT_TABLE, ' ', \
-           MD5(ACTION_STATEMENT)) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+           MD5(ACTION_STATEMENT)) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
+         AND EVENT_OBJECT_SCHEMA = DATABASE()"
             .to_owned(),
     ]
 }

@@ -52,6 +52,7 @@ impl MysqlSession {
             schema_version: request.schema_version,
             dump_client: request.tool,
             timeout: request.timeout,
+            verify_restore: request.verify_restore,
         }
     }
 }
@@ -89,9 +90,17 @@ pub(crate) struct DirtyDatabase {
     pub(crate) version: i64,
 }
 
-/// Refuses a dirty database (exit 3).
-pub(crate) async fn refuse_dirty(conn: &mut Conn) -> Result<(), Error> {
-    match history::dirty(conn).await.map_err(history_failed)? {
+/// The applied history, or the refusal (exit 3) of a database a restore left
+/// part-loaded, or of a dirty one.
+async fn applied_or_refused(conn: &mut Conn) -> Result<Vec<Applied>, Error> {
+    if let Some(interrupted) = super::restore::interrupted(conn)
+        .await
+        .map_err(|e| Error::new(Exit::Internal, e))?
+    {
+        return Err(Error::new(Exit::Refused, interrupted));
+    }
+    let history = history::load(conn).await.map_err(history_failed)?;
+    match history.dirty {
         Some(dirty) => Err(Error::new(
             Exit::Refused,
             DirtyDatabase {
@@ -99,7 +108,7 @@ pub(crate) async fn refuse_dirty(conn: &mut Conn) -> Result<(), Error> {
                 dirty,
             },
         )),
-        None => Ok(()),
+        None => Ok(history.applied),
     }
 }
 
@@ -127,8 +136,7 @@ impl Session for MysqlSession {
 
     async fn applied(&self) -> Result<Vec<Applied>, Error> {
         let mut conn = self.conn.lock().await;
-        refuse_dirty(&mut conn).await?;
-        history::read(&mut conn).await.map_err(history_failed)
+        applied_or_refused(&mut conn).await
     }
 
     async fn current_version(&self) -> Result<i64, Error> {
@@ -207,6 +215,25 @@ impl Session for MysqlSession {
             };
             Error::new(exit, DescribeFailed(super::error::describe(&e)))
         })
+    }
+
+    async fn record_schema(&self, version: i64, objects: &BTreeSet<String>) -> Result<(), Error> {
+        let mut conn = self.conn.lock().await;
+        super::drift::record(&mut conn, version, objects)
+            .await
+            .map_err(table_failed)
+    }
+
+    async fn mark_schema(&self, id: i64, superseded: bool) -> Result<(), Error> {
+        let mut conn = self.conn.lock().await;
+        super::drift::mark(&mut conn, id, superseded)
+            .await
+            .map_err(table_failed)
+    }
+
+    async fn recorded_schema(&self) -> Result<Option<crate::drift::Recorded>, Error> {
+        let mut conn = self.conn.lock().await;
+        super::drift::latest(&mut conn).await.map_err(table_failed)
     }
 
     async fn tool_history(&self, _tool: Tool) -> Result<ToolHistory, Error> {

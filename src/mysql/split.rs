@@ -34,6 +34,12 @@ pub(crate) struct Statement {
     /// Whether it only changes rows (`INSERT`, `UPDATE`, `DELETE`, `REPLACE`), and so can
     /// run inside a transaction.
     pub data_only: bool,
+    /// Whether the server answers it with one result and no rows (DDL, and data changes
+    /// without `RETURNING`): what follows it in a multi-statement packet then answers
+    /// after it, and an error is told apart from the statement's own. Any other statement
+    /// (`SELECT`, `CALL` of a procedure that selects, …) may answer with several results,
+    /// so it ends its packet.
+    pub one_answer: bool,
 }
 
 /// The file could not be cut: an unterminated quote or comment.
@@ -77,6 +83,32 @@ pub(crate) fn split(sql: &str) -> Result<Vec<Statement>, SplitError> {
 /// Whether every statement only changes rows: such a file runs in one transaction.
 pub(crate) fn data_only(statements: &[Statement]) -> bool {
     !statements.is_empty() && statements.iter().all(|s| s.data_only)
+}
+
+/// A `--` or `#` comment of a file: its 1-based line and column, and its text from the
+/// marker on (`-- schemagate:allow …`), for the lint's waivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Comment {
+    pub line: u64,
+    pub column: u64,
+    pub text: String,
+}
+
+/// The file's line comments (none when the lexer cannot read it: the gate refuses such a
+/// file before anything runs).
+pub(crate) fn comments(sql: &str) -> Vec<Comment> {
+    tokens(sql, 1)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|token| match token.token {
+            Token::Whitespace(Whitespace::SingleLineComment { comment, prefix }) => Some(Comment {
+                line: token.span.start.line,
+                column: token.span.start.column,
+                text: format!("{prefix}{}", comment.trim_end()),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// sqlparser's MySQL dialect, except that `$` never opens a dollar-quoted string.
@@ -201,15 +233,22 @@ impl Cutter<'_> {
             return;
         }
         let span = tokens[first].span.start;
+        let first_word = first_word(&tokens[first..]);
+        let is = |keywords: &[&str]| {
+            first_word.is_some_and(|w| keywords.iter().any(|k| w.eq_ignore_ascii_case(k)))
+        };
+        let data_only = is(&["INSERT", "UPDATE", "DELETE", "REPLACE"]);
+        let returning = tokens[first..]
+            .iter()
+            .take_while(|t| self.lines.offset(self.sql, t.span.start) < end)
+            .any(|t| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("RETURNING")));
         out.push(Statement {
             range: start..end,
             line: span.line,
             column: span.column,
-            data_only: first_word(&tokens[first..]).is_some_and(|w| {
-                ["INSERT", "UPDATE", "DELETE", "REPLACE"]
-                    .iter()
-                    .any(|k| w.eq_ignore_ascii_case(k))
-            }),
+            data_only,
+            one_answer: !returning
+                && (data_only || is(&["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE"])),
         });
     }
 }
@@ -368,6 +407,17 @@ mod tests {
         let mixed = split("INSERT INTO t VALUES (1); ALTER TABLE t ADD y INT;").unwrap();
         assert!(!data_only(&mixed));
         assert!(!data_only(&split("-- nothing\n").unwrap()));
+    }
+
+    #[test]
+    fn statements_that_may_answer_with_rows_are_told_apart() {
+        let statements = split(
+            "CREATE TABLE t (x INT);\nINSERT INTO t VALUES (1);\nSELECT * FROM t;\nCALL p();\n\
+             DELETE FROM t RETURNING x;\nalter table t add `returning` int;\nSET @a = 1;",
+        )
+        .unwrap();
+        let one: Vec<bool> = statements.iter().map(|s| s.one_answer).collect();
+        assert_eq!(one, [true, true, false, false, false, true, false]);
     }
 
     #[test]

@@ -96,6 +96,7 @@ impl StepError {
             total,
             message,
             transactional,
+            connection_lost,
             ..
         } = self
         else {
@@ -111,10 +112,14 @@ impl StepError {
             1 => "statement 1 ran and stays applied".to_owned(),
             n => format!("statements 1 to {n} ran and stay applied"),
         };
-        let not = if index == total {
-            format!("statement {index} did not")
-        } else {
-            format!("statements {index} to {total} did not run")
+        // A lost session may have had the rest of its packet run by the server, each
+        // statement with its count: the history row says how far it got.
+        let not = match (*connection_lost, index == total) {
+            (true, _) => format!(
+                "statement {index} and those after it may or may not have run (the history row counts those that did)"
+            ),
+            (false, true) => format!("statement {index} did not"),
+            (false, false) => format!("statements {index} to {total} did not run"),
         };
         format!(
             "{message}; {ran}, {not}; the database is dirty (version {version} in progress) and every run refuses it until it is made whole by hand and recorded with `schemagate repair --version {version} --applied|--reverted`, or the backup is restored"
@@ -123,71 +128,267 @@ impl StepError {
 }
 
 /// Runs the step on `conn` (the lock's session), recording its progress.
+///
+/// The step's statements and its history writes go in as few multi-statement packets as
+/// [`PACKET_BYTES`] allows, one round trip each, in the order they must run. The server
+/// runs a packet's statements one after the other and stops at the first that fails, so
+/// each write still runs only after what it records has committed: the row `in progress`
+/// before the first statement; after a DDL statement (which commits by itself), its
+/// count, before the next statement starts. A data change in a file with DDL runs in a
+/// transaction of its own with its count, so the count says exactly whether it committed.
+/// A file of data changes only is one transaction with its row.
 pub(crate) async fn run(conn: &mut Conn, step: &StepFile<'_>) -> Result<Ran, StepError> {
     let statements = split::split(step.sql).map_err(|source| StepError::Split {
         file: step.file.to_owned(),
         source,
     })?;
     let total = u32::try_from(statements.len()).unwrap_or(u32::MAX);
-    if split::data_only(&statements) {
-        run_in_transaction(conn, step, &statements, total).await?;
-        return Ok(Ran {
-            statements: total,
-            transactional: true,
-        });
+    let transactional = split::data_only(&statements);
+    let parts = if transactional {
+        in_one_transaction(step, statements.len(), total)
+    } else {
+        statement_by_statement(step, &statements, total)
+    };
+    if let Err(failure) = send(conn, step, &statements, &parts).await {
+        // A data change's transaction may be open; the server rolls back a dead session's.
+        let _ = conn.query_drop("ROLLBACK").await;
+        return Err(failure.into_error(step, &statements, total, transactional));
     }
-    let version = step.migration.version;
-    history::begin(conn, step.migration, step.direction, total).await?;
-    for (done, statement) in (0..total).zip(&statements) {
-        if let Err(e) = conn.query_drop(&step.sql[statement.range.clone()]).await {
-            return Err(failed(step, statement, done + 1, total, &e, false));
-        }
-        history::progress(conn, version, done + 1).await?;
-    }
-    history::finish(conn, version, step.direction).await?;
     Ok(Ran {
         statements: total,
-        transactional: false,
+        transactional,
     })
 }
 
-/// A data-only file: its statements and its history row in one transaction.
-async fn run_in_transaction(
-    conn: &mut Conn,
-    step: &StepFile<'_>,
-    statements: &[Statement],
-    total: u32,
-) -> Result<(), StepError> {
-    let begin_failed = |e: mysql_async::Error| HistoryError::Query {
-        action: "begin the transaction of a step on",
-        message: super::error::describe(&e),
-        connection_lost: super::error::connection_lost(&e),
-    };
-    conn.query_drop("START TRANSACTION")
-        .await
-        .map_err(begin_failed)?;
-    let outcome = async {
-        history::begin(conn, step.migration, step.direction, total).await?;
-        for (index, statement) in (1..=total).zip(statements) {
-            if let Err(e) = conn.query_drop(&step.sql[statement.range.clone()]).await {
-                return Err(failed(step, statement, index, total, &e, true));
-            }
+/// The most a packet holds when it holds more than one part: well under the smallest
+/// `max_allowed_packet` a server has by default (4 MiB since MySQL 5.6; MariaDB's is 16
+/// MiB), past which the server refuses it. A larger statement goes in a packet of its own.
+const PACKET_BYTES: usize = 1 << 20;
+
+/// What goes between two parts of a packet. A line break ends a `--` or `#` comment a
+/// statement may end with, which would hide the semicolon.
+const SEPARATOR: &str = "\n;\n";
+
+/// One piece of a step's packets.
+enum Part {
+    /// Statement `index` (0-based) of the file.
+    Statement(usize),
+    /// A write of the step's history row, which changes that one row, and what it does
+    /// (for the message when it fails).
+    Record { sql: String, action: &'static str },
+    /// `START TRANSACTION` or `COMMIT` around data changes.
+    Control {
+        sql: &'static str,
+        action: &'static str,
+    },
+}
+
+fn record(sql: String, action: &'static str) -> Part {
+    Part::Record { sql, action }
+}
+
+const START: Part = Part::Control {
+    sql: "START TRANSACTION",
+    action: "begin the transaction of a step on",
+};
+const COMMIT: Part = Part::Control {
+    sql: "COMMIT",
+    action: "commit the step and its row in",
+};
+const RECORD_START: &str = "record the start of a step in";
+const RECORD_PROGRESS: &str = "record the progress of a step in";
+const RECORD_END: &str = "record the end of a step in";
+
+/// A data-only file: its statements between its row's start and end, in one transaction.
+fn in_one_transaction(step: &StepFile<'_>, statements: usize, total: u32) -> Vec<Part> {
+    let mut parts = vec![
+        START,
+        record(
+            history::begin(step.migration, step.direction, total),
+            RECORD_START,
+        ),
+    ];
+    parts.extend((0..statements).map(Part::Statement));
+    parts.push(record(
+        history::finish(step.migration.version, step.direction),
+        RECORD_END,
+    ));
+    parts.push(COMMIT);
+    parts
+}
+
+/// Any other file: the row `in progress`, then each statement followed by its count (the
+/// last one's is the row's end); a data change with its count in a transaction.
+fn statement_by_statement(step: &StepFile<'_>, statements: &[Statement], total: u32) -> Vec<Part> {
+    let version = step.migration.version;
+    let mut parts = vec![record(
+        history::begin(step.migration, step.direction, total),
+        RECORD_START,
+    )];
+    for (index, (done, statement)) in (1..=total).zip(statements).enumerate() {
+        if statement.data_only {
+            parts.push(START);
         }
-        history::finish(conn, step.migration.version, step.direction).await?;
-        conn.query_drop("COMMIT").await.map_err(|e| {
-            StepError::from(HistoryError::Query {
-                action: "commit the step and its row in",
-                message: super::error::describe(&e),
-                connection_lost: super::error::connection_lost(&e),
-            })
+        parts.push(Part::Statement(index));
+        parts.push(if done == total {
+            record(history::finish(version, step.direction), RECORD_END)
+        } else {
+            record(history::progress(version, done), RECORD_PROGRESS)
+        });
+        if statement.data_only {
+            parts.push(COMMIT);
+        }
+    }
+    if total == 0 {
+        parts.push(record(history::finish(version, step.direction), RECORD_END));
+    }
+    parts
+}
+
+/// Where a packet failed.
+enum Failure<'p> {
+    /// The server refused `part` (or the session went away while it ran).
+    Server {
+        part: &'p Part,
+        error: mysql_async::Error,
+    },
+    /// A history write changed `rows` rows instead of its one.
+    NoRow { action: &'static str, rows: u64 },
+    /// The server ended its answers before this part.
+    Unanswered(&'p Part),
+}
+
+impl Failure<'_> {
+    fn into_error(
+        self,
+        step: &StepFile<'_>,
+        statements: &[Statement],
+        total: u32,
+        transactional: bool,
+    ) -> StepError {
+        let (action, message, connection_lost) = match self {
+            Failure::Server {
+                part: Part::Statement(index),
+                error,
+            } => {
+                let number = u32::try_from(*index + 1).unwrap_or(u32::MAX);
+                return failed(step, &statements[*index], number, total, &error, transactional);
+            }
+            Failure::Server {
+                part: Part::Record { action, .. } | Part::Control { action, .. },
+                error,
+            } => (
+                *action,
+                super::error::describe(&error),
+                super::error::connection_lost(&error),
+            ),
+            Failure::NoRow { action, rows } => (
+                action,
+                format!("the write changed {rows} rows instead of the step's one"),
+                false,
+            ),
+            Failure::Unanswered(part) => (
+                match part {
+                    Part::Record { action, .. } | Part::Control { action, .. } => *action,
+                    Part::Statement(_) => RECORD_PROGRESS,
+                },
+                "the server answered fewer statements than the step sent it: a statement took in the text after it (an unterminated routine body?); the history row records what ran".to_owned(),
+                false,
+            ),
+        };
+        StepError::History(HistoryError::Query {
+            action,
+            message,
+            connection_lost,
         })
     }
-    .await;
-    if outcome.is_err() {
-        // The session may be gone; the server rolls back a dead session's transaction.
-        let _ = conn.query_drop("ROLLBACK").await;
+}
+
+/// Sends `parts` in packets, each read back result by result so that an error is put
+/// down to the part that caused it.
+async fn send<'p>(
+    conn: &mut Conn,
+    step: &StepFile<'p>,
+    statements: &[Statement],
+    parts: &'p [Part],
+) -> Result<(), Failure<'p>> {
+    let text = |part: &'p Part| -> &'p str {
+        match part {
+            Part::Statement(index) => &step.sql[statements[*index].range.clone()],
+            Part::Record { sql, .. } => sql,
+            Part::Control { sql, .. } => sql,
+        }
+    };
+    let mut from = 0;
+    while from < parts.len() {
+        let mut to = from;
+        let mut bytes = 0;
+        while to < parts.len() {
+            let more = text(&parts[to]).len() + SEPARATOR.len();
+            if to > from && bytes + more > PACKET_BYTES {
+                break;
+            }
+            bytes += more;
+            to += 1;
+            if matches!(parts[to - 1], Part::Statement(i) if !statements[i].one_answer) {
+                break;
+            }
+        }
+        let packet = &parts[from..to];
+        let sql = packet.iter().map(text).collect::<Vec<_>>().join(SEPARATOR);
+        read_back(conn, &sql, packet).await?;
+        from = to;
     }
-    outcome
+    Ok(())
+}
+
+/// Runs one packet and reads its answers, one result for each part but the last, which
+/// may have several (a statement that is not [`Statement::one_answer`] is always last).
+///
+/// The driver keeps a server error of a result after the first until it is asked for that
+/// result, so an error read while asking for part `i`'s is part `i`'s; only a lost
+/// connection is returned at once, while the next part's result is being read. A packet
+/// answered with fewer results than it has parts (a statement took in the text after it)
+/// is refused, and each history write must have changed its row: a count that changed
+/// nothing would say something the database does not hold.
+async fn read_back<'p>(conn: &mut Conn, sql: &str, packet: &'p [Part]) -> Result<(), Failure<'p>> {
+    let at = |i: usize| {
+        move |error| Failure::Server {
+            part: &packet[i],
+            error,
+        }
+    };
+    let last = packet.len() - 1;
+    let mut result = conn.query_iter(sql).await.map_err(at(0))?;
+    for (i, part) in packet[..last].iter().enumerate() {
+        let rows = result.affected_rows();
+        // No more results after this one: the server's last answer, unless this one is an
+        // error (an error clears the server's flag of more to come).
+        let no_more = result.is_empty();
+        loop {
+            match result.next().await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error @ mysql_async::Error::Server(_)) => return Err(at(i)(error)),
+                Err(error) => return Err(at(i + 1)(error)),
+            }
+        }
+        if no_more {
+            return Err(Failure::Unanswered(&packet[i + 1]));
+        }
+        changed_its_row(part, rows)?;
+    }
+    let rows = result.affected_rows();
+    result.drop_result().await.map_err(at(last))?;
+    changed_its_row(&packet[last], rows)
+}
+
+/// A history write that changed other than its one row fails the step.
+fn changed_its_row(part: &Part, rows: u64) -> Result<(), Failure<'_>> {
+    match part {
+        Part::Record { action, .. } if rows != 1 => Err(Failure::NoRow { action, rows }),
+        _ => Ok(()),
+    }
 }
 
 fn failed(

@@ -54,13 +54,7 @@ pub(crate) async fn execute(
         let took = started.elapsed();
         tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
         completed.push(step.version);
-        at = match plan.direction {
-            Direction::Up => step.version,
-            Direction::Down => plan
-                .steps
-                .get(index + 1)
-                .map_or(plan.target, |next| next.version),
-        };
+        at = plan.version_after(index);
         let last = index + 1 == plan.steps.len();
         if observer.step_done(step, took).is_break() && !last {
             return Ok(Executed::Stopped { at });
@@ -115,6 +109,7 @@ fn failed(
         connection_lost,
         cancelled: false,
         blocked_by: None,
+        remedy: None,
         atomic: false,
     }
 }

@@ -68,6 +68,10 @@ impl Engine for Postgres {
         "postgresql"
     }
 
+    fn backup_kind(&self) -> &'static str {
+        "pg_dump"
+    }
+
     async fn connect(&self) -> Result<Box<dyn Session>, Error> {
         Ok(Box::new(self.target.connect().await?))
     }

@@ -1,9 +1,9 @@
 //! PostgreSQL's grammar (pg_query, [`crate::postgres::sql`]) as the seam's [`Grammar`].
 
-use crate::catalogue::{self, CatalogueError, Script};
+use crate::catalogue::{CatalogueError, Script};
 use crate::config::Compat;
 use crate::engine::Grammar;
-use crate::lint::{self, Finding, LintError, LintFile};
+use crate::lint::{Finding, LintError, LintFile};
 
 /// PostgreSQL's reading of migration files.
 pub(crate) struct PgGrammar;
@@ -17,10 +17,10 @@ impl Grammar for PgGrammar {
         origin: &str,
         scripts: &mut dyn Iterator<Item = &Script>,
     ) -> Result<(), CatalogueError> {
-        catalogue::check_pending(origin, scripts)
+        super::pending::check_pending(origin, scripts)
     }
 
     fn lint(&self, file: &LintFile, compat: &Compat) -> Result<Vec<Finding>, LintError> {
-        lint::lint_file(file, compat)
+        super::lint::lint_file(file, compat)
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::backup::{self, Backup, BackupError, RestoreOptions, RestorePlan};
+use super::backup;
+use crate::backup::{Backup, BackupError, RestoreOptions, RestorePlan};
 use crate::engine::{BackupRequest, Lock, Session};
 use crate::gate::{Error, Exit, Stopped};
 use crate::postgres::lock::MigrationLock;

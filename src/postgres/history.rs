@@ -14,7 +14,7 @@ use tokio_postgres::{Client, GenericClient};
 use crate::applied::Applied;
 
 /// refinery's table name.
-pub const TABLE: &str = "refinery_schema_history";
+pub const TABLE: &str = crate::applied::HISTORY_TABLE;
 
 /// refinery's DDL for the table (with `int8-versions`), so both tools create the same thing.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(

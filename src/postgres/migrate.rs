@@ -77,19 +77,14 @@ pub(crate) async fn execute(
                 } else {
                     None
                 },
+                remedy: None,
                 atomic: false,
             });
         }
         let took = started.elapsed();
         tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
         completed.push(step.version);
-        at = match plan.direction {
-            Direction::Up => step.version,
-            Direction::Down => plan
-                .steps
-                .get(index + 1)
-                .map_or(plan.target, |next| next.version),
-        };
+        at = plan.version_after(index);
         let last = index + 1 == plan.steps.len();
         if observer.step_done(step, took).is_break() && !last {
             return Ok(Executed::Stopped { at });
@@ -166,7 +161,7 @@ impl RunFailed {
 
     /// The failure of statement `index` (from 0) of a file run a statement at a time.
     fn in_statement(mut self, script: &Script, index: usize) -> Self {
-        let statements = script.statements();
+        let statements = super::pending::statements(script);
         let start = statements.get(index).map_or(0, |range| range.start);
         self.statement = Some(StatementAt {
             index: index + 1,
@@ -220,7 +215,7 @@ async fn run(
         .await
         .map_err(|e| RunFailed::new(e, script, None))?;
     // Split by PostgreSQL's grammar; each range is a statement's place in the file.
-    for (index, range) in script.statements().iter().enumerate() {
+    for (index, range) in super::pending::statements(script).iter().enumerate() {
         let (base, statement) = (range.start, script.statement_to_run(range.clone()));
         let failed = |e| RunFailed::new(e, script, Some(base)).in_statement(script, index);
         loop {

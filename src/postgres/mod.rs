@@ -4,9 +4,11 @@
 //!
 //! - `adopt`: another tool's history table read as that tool reads it.
 //! - [`audit`]: the `schemagate_audit` table.
+//! - `backup`: `pg_dump` backups and their exact restore.
 //! - [`connection`]: one connection model with libpq's rules: URL/key=value, `PG*`,
 //!   passfile, TLS (`sslmode`), and the environment of child processes.
 //! - [`db`]: connect-with-retry, the refresh's pool, and which failures are permanent.
+//! - `drift`: the `schemagate_schema` table: the description each change left.
 //! - [`ddl`]: DDL lock timeouts as `SET`s, and who blocks a step.
 //! - [`fleet`]: the `schemagate_fleet` table: race-safe creation, announce, leave, live rows.
 //! - [`history`]: refinery's `refinery_schema_history` table.
@@ -15,6 +17,8 @@
 //! - [`pooler`]: refusing a transaction pooler, behind which the lock's session is not one.
 //! - [`schema`]: the user schemas' objects, described to compare two databases.
 //! - [`sql`]: SQL read with PostgreSQL's own grammar (pg_query), a statement at a time.
+//! - `tracked`: the schema followed step by step for `verify`, from the objects each step's
+//!   DDL touched (event triggers) or the catalogue rows it wrote.
 //! - `database`: the engine of one URL, and [`engine`], what the router calls.
 //! - `session`: a connection and what the gate asks on it.
 //! - `held`: the held advisory lock as the seam's lock.
@@ -22,20 +26,25 @@
 //! - `scratch`: scratch databases.
 //! - `steps`: running a plan's steps with the watcher that names (and, on a stop, cancels)
 //!   whoever blocks a step.
-//! - `grammar`: splitting, the certain failures and the lint with pg_query.
+//! - `grammar`: PostgreSQL's grammar as the seam's: `pending` (the certain failures of
+//!   the files a plan runs, and their statements) and `lint` (the rules on pg_query's tree).
 
 mod adopt;
 pub mod audit;
+pub(crate) mod backup;
 pub mod connection;
 mod database;
 pub mod db;
 pub mod ddl;
+mod drift;
 pub mod fleet;
 mod grammar;
 mod held;
 pub mod history;
+mod lint;
 pub mod lock;
 pub mod migrate;
+mod pending;
 mod pool;
 pub mod pooler;
 pub mod schema;
@@ -43,8 +52,10 @@ mod scratch;
 mod session;
 pub mod sql;
 mod steps;
+mod tracked;
 
 pub(crate) use database::{Target, engine};
+pub(crate) use grammar::PG_GRAMMAR;
 pub(crate) use pool::PgPool;
 pub(crate) use session::PgSession;
 

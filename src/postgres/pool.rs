@@ -4,9 +4,14 @@
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 
+use std::collections::BTreeSet;
+
 use super::audit;
+use super::drift;
 use super::fleet;
-use crate::backup::{Origin, Server};
+use super::schema;
+use crate::backup::Origin;
+use crate::drift::Recorded;
 use crate::engine::{self, FleetAndAudit};
 use crate::fleet::Instance;
 use crate::history;
@@ -27,10 +32,17 @@ impl engine::Pool for PgPool {
 
     async fn origin(&self) -> Result<Origin, String> {
         let client = self.0.get().await.map_err(describe_pool_error)?;
-        Server::query(&client)
+        super::backup::tools::server(&client)
             .await
             .map(|server| server.origin())
             .map_err(|e| e.to_string())
+    }
+
+    async fn schema(&self) -> Result<(BTreeSet<String>, Option<Recorded>), String> {
+        let client = self.0.get().await.map_err(describe_pool_error)?;
+        let (live, recorded) = tokio::join!(schema::describe(&client), drift::latest(&client));
+        let describe = |e: tokio_postgres::Error| crate::postgres::db::describe(&e);
+        Ok((live.map_err(describe)?, recorded.map_err(describe)?))
     }
 }
 

@@ -3,10 +3,12 @@
 //! can be compared and their differences named: "index public.users_email_idx: CREATE
 //! UNIQUE INDEX …" missing, "column public.users.age integer" extra.
 //!
-//! Left out: system schemas, objects an extension owns, and schemagate's own tables. Owners,
-//! grants and OIDs are not described: a scratch database made by another role must compare
-//! equal. Used by `baseline --verify` (is the live database at the schema the catalogue
-//! makes?) and by the check for an existing database without a history.
+//! Extensions are described by name and version (their own objects are left out), so an
+//! `ALTER EXTENSION … UPDATE` shows as drift. Left out: system schemas, objects an extension
+//! owns, and schemagate's own tables. Owners, grants and OIDs are not described: a scratch
+//! database made by another role must compare equal. Used by `baseline --verify` (is the live database at the schema the catalogue
+//! makes?), by the check for an existing database without a history, and, object by
+//! object, by `verify` (`super::tracked`).
 
 use std::collections::BTreeSet;
 
@@ -17,6 +19,7 @@ pub const OWN_TABLES: &[&str] = &[
     "refinery_schema_history",
     "schemagate_audit",
     crate::fleet::TABLE,
+    crate::drift::TABLE,
 ];
 
 /// Namespaces that are the user's: not the system's, not an extension's.
@@ -40,9 +43,58 @@ fn not_an_extensions(classid: &str, objid: &str) -> String {
     )
 }
 
+/// The letters of the keys [`lines`] gives, in the order of the arrays of [`Scope::Keys`].
+pub(super) const KINDS: [char; 7] = ['r', 'c', 't', 'p', 'y', 'n', 'e'];
+
+/// Which objects a description covers.
+#[derive(Clone, Copy)]
+pub(super) enum Scope {
+    /// Every object of the user schemas.
+    All,
+    /// The objects of the `touched` table of the statement `lines` is part of (see
+    /// `super::tracked`).
+    Touched,
+    /// The objects whose oids are in the statement's parameters: `$1` the `oid[]` of the
+    /// relations, `$2` of the constraints, and so on in the order of [`KINDS`]. Each is
+    /// looked up by its catalogue's oid index, so the work is that of the objects asked for.
+    Keys,
+}
+
+impl Scope {
+    /// The condition that the object `oid` of `kind` (its key's letter, see [`lines`]) is
+    /// covered.
+    fn covers(self, kind: char, oid: &str) -> String {
+        match self {
+            Self::All => "true".to_owned(),
+            Self::Touched => format!("{oid} IN (SELECT oid FROM touched WHERE kind = '{kind}')"),
+            Self::Keys => {
+                let n = KINDS
+                    .iter()
+                    .position(|k| *k == kind)
+                    .expect("every kind a line can have has its array");
+                format!("{oid} = ANY(${}::oid[])", n + 1)
+            }
+        }
+    }
+}
+
 /// One text per object of the user schemas (see the module docs), each starting with its
 /// kind and qualified name.
 pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgres::Error> {
+    let rows = client.query(&lines(Scope::All), &[]).await?;
+    Ok(rows.iter().map(|row| row.get::<_, String>(1)).collect())
+}
+
+/// The statement giving `(key, line, owners)` for each object `scope` covers: the line as
+/// [`describe`] gives it, the key naming the object that owns it (`r` and the oid of a
+/// relation or an index, `c` of a constraint, `t` a trigger, `p` a routine, `y` a type, `n`
+/// a schema, `e` an extension; a relation owns its columns' lines), so that a changed
+/// object's lines can be replaced, and the `oid[]` of the relations the object hangs on (an
+/// index's table, a constraint's table and the one it references, a trigger's table, a
+/// sequence's owning table): PostgreSQL may drop and remake those objects while it changes
+/// such a relation (`ALTER COLUMN … TYPE` rebuilds its indexes and constraints) without
+/// saying so, so whoever follows the schema must look at them again.
+pub(super) fn lines(scope: Scope) -> String {
     let own = OWN_TABLES.join("','");
     let relation = format!(
         "{} AND {}",
@@ -51,58 +103,67 @@ pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgre
     );
     let queries = [
         format!(
-            "SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE n.oid IN ({USER_NAMESPACES}) AND n.nspname <> 'public'"
+            "SELECT 'n' || n.oid, 'schema ' || n.nspname, '{{}}'::oid[] FROM pg_namespace n WHERE n.oid IN ({USER_NAMESPACES}) \
+             AND n.nspname <> 'public' AND {}",
+            scope.covers('n', "n.oid")
         ),
         format!(
-            "SELECT CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' \
+            "SELECT 'r' || c.oid, CASE c.relkind WHEN 'r' THEN 'table ' WHEN 'p' THEN 'table ' WHEN 'v' THEN 'view ' \
                WHEN 'm' THEN 'materialized view ' WHEN 'S' THEN 'sequence ' WHEN 'f' THEN 'foreign table ' END \
                || c.oid::regclass::text \
-               || coalesce(': ' || pg_get_viewdef(c.oid), '') \
+               || coalesce(': ' || pg_get_viewdef(c.oid), ''), \
+               CASE c.relkind WHEN 'S' THEN ARRAY(SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                 AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')) ELSE '{{}}' END \
              FROM pg_class c WHERE c.relnamespace IN ({USER_NAMESPACES}) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
-             AND {relation}"
+             AND {relation} AND {}",
+            scope.covers('r', "c.oid")
         ),
         format!(
-            "SELECT 'column ' || c.oid::regclass::text || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
+            "SELECT 'r' || c.oid, 'column ' || c.oid::regclass::text || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
                || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END \
-               || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '') \
+               || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), ''), '{{}}'::oid[] \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
              WHERE c.relnamespace IN ({USER_NAMESPACES}) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
-             AND a.attnum > 0 AND NOT a.attisdropped AND {relation}"
+             AND a.attnum > 0 AND NOT a.attisdropped AND {relation} AND {}",
+            scope.covers('r', "c.oid")
         ),
         format!(
-            "SELECT 'index ' || i.indexrelid::regclass::text || ': ' || pg_get_indexdef(i.indexrelid) \
-             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
-             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {relation}"
+            "SELECT 'r' || i.indexrelid, 'index ' || i.indexrelid::regclass::text || ': ' || pg_get_indexdef(i.indexrelid), \
+               ARRAY[i.indrelid] FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND {relation} AND {}",
+            scope.covers('r', "i.indexrelid")
         ),
         // PostgreSQL 18 keeps a named row for each NOT NULL (contype 'n'); the column's
         // `not null` already says it, on every major, so one schema reads the same on all.
         format!(
-            "SELECT 'constraint ' || co.conrelid::regclass::text || '.' || co.conname || ': ' || pg_get_constraintdef(co.oid) \
-             FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
-             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND co.contype <> 'n' AND {relation}"
+            "SELECT 'c' || co.oid, 'constraint ' || co.conrelid::regclass::text || '.' || co.conname || ': ' || pg_get_constraintdef(co.oid), \
+               ARRAY[co.conrelid, co.confrelid] FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
+             WHERE c.relnamespace IN ({USER_NAMESPACES}) AND co.contype <> 'n' AND {relation} AND {}",
+            scope.covers('c', "co.oid")
         ),
         format!(
-            "SELECT 'trigger ' || t.tgname || ': ' || pg_get_triggerdef(t.oid) FROM pg_trigger t \
-             JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND c.relnamespace IN ({USER_NAMESPACES})"
+            "SELECT 't' || t.oid, 'trigger ' || t.tgname || ': ' || pg_get_triggerdef(t.oid), ARRAY[t.tgrelid] FROM pg_trigger t \
+             JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND c.relnamespace IN ({USER_NAMESPACES}) AND {}",
+            scope.covers('t', "t.oid")
         ),
         format!(
-            "SELECT 'routine ' || p.oid::regprocedure::text || ': ' || md5(pg_get_functiondef(p.oid)) FROM pg_proc p \
-             WHERE p.pronamespace IN ({USER_NAMESPACES}) AND p.prokind IN ('f', 'p') AND {}",
-            not_an_extensions("pg_proc", "p.oid")
+            "SELECT 'p' || p.oid, 'routine ' || p.oid::regprocedure::text || ': ' || md5(pg_get_functiondef(p.oid)), '{{}}'::oid[] FROM pg_proc p \
+             WHERE p.pronamespace IN ({USER_NAMESPACES}) AND p.prokind IN ('f', 'p') AND {} AND {}",
+            not_an_extensions("pg_proc", "p.oid"),
+            scope.covers('p', "p.oid")
         ),
         format!(
-            "SELECT 'type ' || t.oid::regtype::text || ': ' || t.typtype::text || coalesce(' ' || \
-               (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') \
-             FROM pg_type t WHERE t.typnamespace IN ({USER_NAMESPACES}) AND t.typtype IN ('e', 'd', 'r') AND {}",
-            not_an_extensions("pg_type", "t.oid")
+            "SELECT 'y' || t.oid, 'type ' || t.oid::regtype::text || ': ' || t.typtype::text || coalesce(' ' || \
+               (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), ''), \
+               '{{}}'::oid[] FROM pg_type t WHERE t.typnamespace IN ({USER_NAMESPACES}) AND t.typtype IN ('e', 'd', 'r') AND {} AND {}",
+            not_an_extensions("pg_type", "t.oid"),
+            scope.covers('y', "t.oid")
+        ),
+        format!(
+            "SELECT 'e' || x.oid, 'extension ' || x.extname || ': ' || x.extversion, '{{}}'::oid[] FROM pg_extension x WHERE {}",
+            scope.covers('e', "x.oid")
         ),
     ];
-    let mut objects = BTreeSet::new();
-    for query in &queries {
-        for row in client.query(query.as_str(), &[]).await? {
-            objects.insert(row.get::<_, String>(0));
-        }
-    }
-    Ok(objects)
+    queries.join(" UNION ALL ")
 }

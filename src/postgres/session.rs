@@ -9,13 +9,15 @@ use tokio_postgres::Client;
 
 use super::adopt;
 use super::audit;
+use super::backup;
 use super::database::Target;
 use super::exit_of;
 use super::fleet;
 use super::schema;
+use super::tracked;
 use crate::adopt::{Tool, ToolHistory};
 use crate::applied::Applied;
-use crate::backup::{self, BackupError, Origin, Preview, RestorePlan, Retention, Server};
+use crate::backup::{BackupError, Origin, Preview, RestorePlan, Retention};
 use crate::catalogue::Catalogue;
 use crate::db;
 use crate::engine::{
@@ -26,6 +28,7 @@ use crate::gate::{Error, Exit};
 use crate::plan::Plan;
 use crate::postgres::history::{self, HistoryError};
 use crate::postgres::lock::MigrationLock;
+use crate::schema::{Earlier, Tracked};
 
 /// A connection and where it leads.
 pub(crate) struct PgSession {
@@ -163,9 +166,37 @@ impl Session for PgSession {
     }
 
     async fn describe(&self) -> Result<BTreeSet<String>, Error> {
-        schema::describe(&self.client).await.map_err(|source| {
-            Error::new(exit_of(&source, Exit::Internal), DescribeFailed { source })
-        })
+        schema::describe(&self.client)
+            .await
+            .map_err(describe_failed)
+    }
+
+    async fn track(&self) -> Result<Tracked, Error> {
+        tracked::track(&self.client).await.map_err(describe_failed)
+    }
+
+    async fn changed(&self, schema: &mut Tracked) -> Result<Earlier, Error> {
+        tracked::changed(&self.client, schema)
+            .await
+            .map_err(describe_failed)
+    }
+
+    async fn record_schema(&self, version: i64, objects: &BTreeSet<String>) -> Result<(), Error> {
+        super::drift::record(&self.client, version, objects)
+            .await
+            .map_err(|source| Error::new(exit_of(&source, Exit::Internal), RecordFailed { source }))
+    }
+
+    async fn mark_schema(&self, id: i64, superseded: bool) -> Result<(), Error> {
+        super::drift::mark(&self.client, id, superseded)
+            .await
+            .map_err(|source| Error::new(exit_of(&source, Exit::Internal), RecordFailed { source }))
+    }
+
+    async fn recorded_schema(&self) -> Result<Option<crate::drift::Recorded>, Error> {
+        super::drift::latest(&self.client)
+            .await
+            .map_err(|source| Error::new(exit_of(&source, Exit::Internal), RecordFailed { source }))
     }
 
     async fn tool_history(&self, tool: Tool) -> Result<ToolHistory, Error> {
@@ -175,7 +206,7 @@ impl Session for PgSession {
     }
 
     async fn origin(&self) -> Result<Origin, Error> {
-        Server::query(&self.client)
+        super::backup::tools::server(&self.client)
             .await
             .map(|server| server.origin())
             .map_err(|e| Error::new(Exit::Internal, e))
@@ -204,6 +235,19 @@ impl Session for PgSession {
 struct DescribeFailed {
     #[source]
     source: tokio_postgres::Error,
+}
+
+/// `schemagate_schema` could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write or read schemagate_schema: {}", db::describe(.source))]
+struct RecordFailed {
+    #[source]
+    source: tokio_postgres::Error,
+}
+
+/// A failed description, with the exit its error calls for.
+fn describe_failed(source: tokio_postgres::Error) -> Error {
+    Error::new(exit_of(&source, Exit::Internal), DescribeFailed { source })
 }
 
 /// Refuses to change a server in recovery (exit 3): its writes would fail half-way through

@@ -90,7 +90,7 @@ pub(crate) async fn fits_one_transaction(
     plan: &Plan,
 ) -> Result<(), Error> {
     let needed = locks_needed(catalogue, plan);
-    let (per_transaction, slots) = crate::backup::restore::lock_table(client)
+    let (per_transaction, slots) = super::backup::restore::lock_table(client)
         .await
         .map_err(|e| Error::new(Exit::Internal, e))?;
     let capacity = per_transaction * slots;

@@ -63,7 +63,7 @@ pub struct Verdict {
 struct Body<'a> {
     status: &'static str,
     version: &'a str,
-    schema: Schema,
+    schema: Schema<'a>,
     database: Database,
     fleet: &'a [Group],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,12 +71,25 @@ struct Body<'a> {
 }
 
 #[derive(Serialize)]
-struct Schema {
+struct Schema<'a> {
     current: i64,
     min: i64,
     max: i64,
     pending: usize,
     compatible: bool,
+    drift: Option<&'a Drifted>,
+}
+
+/// The live schema's drift from the recorded description, as `/health` shows it
+/// (`schema.drift`; `null` while there is none, or nothing recorded to compare with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drifted {
+    /// When a check first saw it (RFC 3339).
+    pub since: String,
+    /// How many objects differ.
+    pub count: usize,
+    /// The first few, by kind and name (`extra column public.users.nickname`).
+    pub objects: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -87,14 +100,20 @@ struct Database {
 }
 
 impl Judge {
-    /// Judges an observation and renders the `/health` response, with no fleet known yet.
+    /// Judges an observation and renders the `/health` response, with no fleet or drift
+    /// known yet.
     pub fn judge(&self, seen: &Observation) -> Verdict {
-        self.judge_with(seen, &[])
+        self.judge_with(seen, &[], None)
     }
 
-    /// Judges an observation and renders the `/health` response with the live fleet
-    /// (informative: the fleet never makes this replica unready).
-    pub fn judge_with(&self, seen: &Observation, fleet: &[Group]) -> Verdict {
+    /// Judges an observation and renders the `/health` response with the live fleet and
+    /// the schema's drift (both informative: neither makes this replica unready).
+    pub fn judge_with(
+        &self,
+        seen: &Observation,
+        fleet: &[Group],
+        drift: Option<&Drifted>,
+    ) -> Verdict {
         let window = &self.window;
         let current = seen.current;
         let compatible = window.contains(current);
@@ -135,6 +154,7 @@ impl Judge {
                 max: window.max,
                 pending,
                 compatible,
+                drift,
             },
             database: Database {
                 engine: self.engine,
@@ -259,7 +279,7 @@ mod tests {
         assert_eq!(
             json(&verdict),
             serde_json::json!({"status":"ok","version":"v1.4.0",
-                "schema":{"current":7,"min":5,"max":7,"pending":0,"compatible":true},
+                "schema":{"current":7,"min":5,"max":7,"pending":0,"compatible":true,"drift":null},
                 "database":{"engine":"postgresql","reachable":true,"checked_at":"2026-11-22T10:00:00Z"},
                 "fleet":[]})
         );
@@ -273,12 +293,27 @@ mod tests {
             min: 3,
             max: 4,
         }];
-        let verdict = judge(7, false).judge_with(&seen(7, true), &fleet);
+        let verdict = judge(7, false).judge_with(&seen(7, true), &fleet, None);
         assert_eq!(
             json(&verdict)["fleet"],
             serde_json::json!([{"version":"v1.3.0","replicas":2,"min":3,"max":4}])
         );
         assert_eq!(verdict.status, StatusCode::OK);
+    }
+
+    #[test]
+    fn drift_is_shown_and_leaves_the_replica_ready() {
+        let drifted = Drifted {
+            since: "2026-11-22T10:00:00Z".to_owned(),
+            count: 1,
+            objects: vec!["extra column public.t.x".to_owned()],
+        };
+        let verdict = judge(7, false).judge_with(&seen(7, true), &[], Some(&drifted));
+        assert_eq!(verdict.status, StatusCode::OK);
+        assert_eq!(
+            json(&verdict)["schema"]["drift"],
+            serde_json::json!({"since":"2026-11-22T10:00:00Z","count":1,"objects":["extra column public.t.x"]})
+        );
     }
 
     #[test]

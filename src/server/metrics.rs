@@ -45,6 +45,9 @@ pub struct Metrics {
     /// The versions with a `_fleet_replicas` series, so a release that left loses its own.
     fleet_versions: Mutex<Vec<String>>,
     fleet_blocked: IntGauge,
+    schema_drift: IntGauge,
+    schema_drift_objects: IntGauge,
+    schema_drift_check: Gauge,
     migration_failures: IntCounter,
     rollbacks: IntCounter,
     /// The audit trail's totals at the last refresh: the counters rise by the difference.
@@ -186,6 +189,18 @@ impl Metrics {
                 "fleet_blocked",
                 "1 while this instance's gate waits for the fleet to admit its change, else 0.",
             )?,
+            schema_drift: int_gauge(
+                "schema_drift",
+                "1 if the live schema differs from the description the last change recorded, else 0.",
+            )?,
+            schema_drift_objects: int_gauge(
+                "schema_drift_objects",
+                "Objects (tables, columns, indexes, ...) that differ from the recorded description.",
+            )?,
+            schema_drift_check: gauge(
+                "schema_drift_check_seconds",
+                "How long the last drift check took: describing the live schema, reading the record and comparing, on the refresh's open connection.",
+            )?,
             migration_failures,
             rollbacks,
             audit_seen: Mutex::new(Totals::default()),
@@ -289,6 +304,16 @@ impl Metrics {
                 .set(i64::try_from(*replicas).unwrap_or(i64::MAX));
         }
         *versions = counts.keys().map(|v| (*v).to_owned()).collect();
+        self.changed();
+    }
+
+    /// Records the last drift check: how many objects differ from the recorded description
+    /// (0: none, or nothing recorded to compare with), and how long the check `took`.
+    pub fn record_drift(&self, objects: usize, took: Duration) {
+        self.schema_drift.set((objects > 0).into());
+        self.schema_drift_objects
+            .set(i64::try_from(objects).unwrap_or(i64::MAX));
+        self.schema_drift_check.set(took.as_secs_f64());
         self.changed();
     }
 

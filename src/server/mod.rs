@@ -26,7 +26,7 @@ pub mod routes;
 mod connections;
 mod watched;
 
-pub use health::{Health, Judge, Observation, Verdict};
+pub use health::{Drifted, Health, Judge, Observation, Verdict};
 pub use limits::ConnectionLimits;
 pub use metrics::Metrics;
 pub use refresh::{Departure, Refresher};

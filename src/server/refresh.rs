@@ -7,16 +7,24 @@
 //! `{p}_migration_failures_total` and `{p}_rollbacks_total`. Those queries are pipelined
 //! with the version's on one connection, within the same timeout; when they fail, the
 //! failure is logged and the last fleet shown, and readiness does not change.
+//!
+//! Every `--drift-interval` (when not zero) it also describes the live schema on the same
+//! pool and compares it with the description the last change recorded (DESIGN §19): what
+//! differs shows in `/health` (`schema.drift`) and `{p}_schema_drift(_objects)`, and never
+//! makes the replica unready. Without a recorded description, or while a change has
+//! superseded the newest one and not yet recorded its own, there is nothing to compare
+//! with, so nothing is reported.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use super::health::{Health, Judge, Observation};
+use super::health::{Drifted, Health, Judge, Observation};
 use super::metrics::Metrics;
+use crate::drift::{Drift, SHOWN};
 use crate::engine::{FleetAndAudit, Pool};
 use crate::fleet::{self, Group, Instance};
 
@@ -42,6 +50,22 @@ pub struct Refresher {
     /// What failed in the fleet and audit queries at the last refresh, to log changes
     /// rather than every tick.
     fleet_and_audit_failures: Vec<String>,
+    /// The drift check, when on.
+    drift: Option<DriftCheck>,
+}
+
+/// The drift check's settings and what it saw last.
+struct DriftCheck {
+    /// How often it runs.
+    interval: Duration,
+    /// `[drift] ignore`.
+    ignore: Vec<String>,
+    /// The drift shown, while there is some.
+    shown: Option<Drifted>,
+    /// What the last check saw, to log changes rather than every check.
+    last: Option<String>,
+    /// The last observation of the version, to render `/health` again after a check.
+    seen: Option<Observation>,
 }
 
 impl Refresher {
@@ -65,7 +89,21 @@ impl Refresher {
             instance: None,
             fleet: Vec::new(),
             fleet_and_audit_failures: Vec::new(),
+            drift: None,
         }
+    }
+
+    /// Checks the live schema for drift every `interval` (zero: never), leaving out the
+    /// objects `ignore` matches.
+    pub(crate) fn with_drift(mut self, interval: Duration, ignore: Vec<String>) -> Self {
+        self.drift = (!interval.is_zero()).then_some(DriftCheck {
+            interval,
+            ignore,
+            shown: None,
+            last: None,
+            seen: None,
+        });
+        self
     }
 
     /// Announces `instance` in `schemagate_fleet` at every refresh (a serving replica, or
@@ -113,7 +151,11 @@ impl Refresher {
                 checked_at,
             },
         };
-        let verdict = self.judge.judge_with(&seen, &self.fleet);
+        if let Some(check) = &mut self.drift {
+            check.seen = Some(seen.clone());
+        }
+        let drifted = self.drift.as_ref().and_then(|check| check.shown.as_ref());
+        let verdict = self.judge.judge_with(&seen, &self.fleet, drifted);
         self.health.set(&verdict);
         self.metrics.record_database_up(seen.reachable);
         self.metrics
@@ -125,6 +167,68 @@ impl Refresher {
                 None => tracing::info!(schema = seen.current, "health: ok"),
             }
             self.failing = Some(failing);
+        }
+    }
+
+    /// One drift check: describe the live schema, compare it with the newest record, and
+    /// publish the difference in the metrics and `/health`. A failure is logged (when it
+    /// changes) and the last drift stays shown.
+    async fn check_drift(&mut self) {
+        let Some(check) = &mut self.drift else {
+            return;
+        };
+        let started = Instant::now();
+        let read = tokio::time::timeout(MAX_QUERY_TIMEOUT, self.pool.schema()).await;
+        let (drift, said) = match read {
+            Ok(Ok((_, Some(recorded)))) if recorded.superseded => (
+                Drift::default(),
+                "not checked: a change began after the newest description and has not recorded what it left"
+                    .to_owned(),
+            ),
+            Ok(Ok((live, Some(recorded)))) => {
+                let drift = Drift::between(&recorded.objects, &live, &check.ignore);
+                let said = if drift.is_empty() {
+                    "none".to_owned()
+                } else {
+                    drift.summary()
+                };
+                (drift, said)
+            }
+            Ok(Ok((_, None))) => (
+                Drift::default(),
+                "no description recorded yet: the next change records one".to_owned(),
+            ),
+            Ok(Err(error)) => {
+                log_drift(check, format!("failed: {error}"));
+                return;
+            }
+            Err(_) => {
+                log_drift(
+                    check,
+                    format!("failed: no answer within {MAX_QUERY_TIMEOUT:?}"),
+                );
+                return;
+            }
+        };
+        self.metrics.record_drift(drift.count(), started.elapsed());
+        check.shown = (!drift.is_empty()).then(|| Drifted {
+            since: check.shown.as_ref().map_or_else(
+                || {
+                    OffsetDateTime::now_utc()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                },
+                |shown| shown.since.clone(),
+            ),
+            count: drift.count(),
+            objects: drift.objects().take(SHOWN).collect(),
+        });
+        log_drift(check, said);
+        if let Some(seen) = check.seen.clone() {
+            let verdict = self
+                .judge
+                .judge_with(&seen, &self.fleet, check.shown.as_ref());
+            self.health.set(&verdict);
         }
     }
 
@@ -176,14 +280,44 @@ impl Refresher {
             let _ = stop.wait_for(|stopping| *stopping).await;
         };
         tokio::pin!(stopped);
+        // The drift check's first tick is immediate: a drifted schema shows from the start.
+        let mut drift_ticks = self.drift.as_ref().map(|check| {
+            let mut ticks = tokio::time::interval(check.interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
         loop {
+            let drift_tick = async {
+                match &mut drift_ticks {
+                    Some(ticks) => {
+                        ticks.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = ticks.tick() => self.once().await,
+                () = drift_tick => self.check_drift().await,
                 () = &mut stopped => break,
             }
         }
         tracing::debug!("background refresh stopped");
     }
+}
+
+/// Logs what a drift check saw when it differs from what the last one saw.
+fn log_drift(check: &mut DriftCheck, said: String) {
+    if check.last.as_ref() == Some(&said) {
+        return;
+    }
+    if said == "none" {
+        tracing::info!("schema drift: none, the live schema is as recorded");
+    } else if said.starts_with("failed") {
+        tracing::warn!(error = %said, "schema drift: the check failed; the last result stays shown");
+    } else {
+        tracing::warn!(drift = %said, "schema drift");
+    }
+    check.last = Some(said);
 }
 
 /// Takes an instance out of the fleet on graceful shutdown ([`Refresher::departure`]).

@@ -88,19 +88,25 @@ impl Database {
     }
 
     /// Runs `work` with the connection on the blocking pool. A panic in `work` is the
-    /// caller's.
+    /// caller's. The task is cancelled only when the runtime shuts down; the caller is then
+    /// being dropped too, so it waits for ever rather than panicking on the way out.
     pub(crate) async fn call<T, F>(&self, work: F) -> T
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
         let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let mut held = connection.lock().unwrap_or_else(PoisonError::into_inner);
             work(&mut held.connection)
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        });
+        match task.await {
+            Ok(done) => done,
+            Err(failed) => match failed.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => std::future::pending().await,
+            },
+        }
     }
 }
 

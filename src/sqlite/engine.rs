@@ -46,6 +46,10 @@ impl Engine for SqliteEngine {
         "sqlite"
     }
 
+    fn backup_kind(&self) -> &'static str {
+        "copy (SQLite's online backup)"
+    }
+
     async fn connect(&self) -> Result<Box<dyn Session>, Error> {
         let database = Database::open(self.location.clone(), self.busy)
             .await
@@ -67,6 +71,6 @@ impl Engine for SqliteEngine {
     }
 
     fn grammar(&self) -> &'static dyn Grammar {
-        &super::grammar::SqliteGrammar
+        &super::grammar::SQLITE_GRAMMAR
     }
 }

@@ -24,6 +24,9 @@ use crate::engine::Grammar;
 use crate::lint::{Finding, LintError, LintFile};
 use crate::position::line_column;
 
+/// The grammar problems name.
+const GRAMMAR: &str = "SQLite";
+
 /// The byte ranges of `sql`'s statements; see [`complete::split`].
 pub(crate) fn split(sql: &str) -> Result<Vec<Range<usize>>, Unterminated> {
     complete::split(sql)
@@ -46,6 +49,7 @@ fn certain_failure_of(file: &str, sql: &str, transactional: bool) -> Option<Prob
                 line,
                 column,
                 "unterminated string, quoted name or comment".to_owned(),
+                GRAMMAR,
             ));
         }
     };
@@ -65,7 +69,13 @@ fn certain_failure_of(file: &str, sql: &str, transactional: bool) -> Option<Prob
             && let Some((message, offset)) = syntax_error(&error)
         {
             let (line, column) = place(range.start + offset.min(text.len()));
-            return Some(Problem::Syntax(file.to_owned(), line, column, message));
+            return Some(Problem::Syntax(
+                file.to_owned(),
+                line,
+                column,
+                message,
+                GRAMMAR,
+            ));
         }
     }
     None
@@ -108,6 +118,9 @@ fn syntax_error(error: &rusqlite::Error) -> Option<(String, usize)> {
 /// SQLite's grammar for the seam.
 pub(crate) struct SqliteGrammar;
 
+/// The one there is.
+pub(crate) static SQLITE_GRAMMAR: SqliteGrammar = SqliteGrammar;
+
 impl Grammar for SqliteGrammar {
     fn check_pending(
         &self,
@@ -148,11 +161,15 @@ mod tests {
                 "V2__x.sql".into(),
                 3,
                 10,
-                "near \"TABL\": syntax error".into()
+                "near \"TABL\": syntax error".into(),
+                GRAMMAR
             ))
         );
         let open = certain("SELECT 1;\nSELECT 'x", true).unwrap();
-        assert!(matches!(open, Problem::Syntax(_, 2, 8, _)), "{open:?}");
+        assert!(
+            matches!(open, Problem::Syntax(_, 2, 8, _, GRAMMAR)),
+            "{open:?}"
+        );
     }
 
     #[test]

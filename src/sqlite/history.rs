@@ -15,7 +15,7 @@ use super::error::SqliteError;
 use crate::applied::Applied;
 
 /// refinery's table name.
-const TABLE: &str = "refinery_schema_history";
+const TABLE: &str = crate::applied::HISTORY_TABLE;
 
 /// refinery's DDL (with `int8-versions`), so both tools create the same table.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(

@@ -16,7 +16,8 @@
 //! - [`statements`], [`step`]: one step in `BEGIN IMMEDIATE … COMMIT` with its history
 //!   row, statements split by SQLite's own parser.
 //! - [`backup`], [`restore`]: verified copies with the online backup API, and back.
-//! - [`schema`]: the schema described for `verify` and `baseline --verify`;
+//! - [`schema`]: the schema described for `verify`, `baseline --verify` and drift;
+//!   [`drift`]: `schemagate_schema`, the description each change left;
 //!   [`scratch`]: the scratch database, always removed.
 //! - [`writable`]: refusing a change to a read-only database.
 //! - [`error`]: what goes wrong opening, reading and writing.
@@ -28,6 +29,7 @@ pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod complete;
 pub(crate) mod connect;
+pub(crate) mod drift;
 mod engine;
 pub(crate) mod error;
 pub(crate) mod fleet;
@@ -48,6 +50,7 @@ pub(crate) mod url;
 pub(crate) mod writable;
 
 pub(crate) use engine::engine;
+pub(crate) use grammar::SQLITE_GRAMMAR;
 
 /// Whether `error` is rusqlite's own, which the errors keeping it as their source have
 /// described already.

@@ -2,6 +2,7 @@
 //! their own, opened at the first refresh and kept: a SQLite file has no server to
 //! spread connections over, so one serves.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,8 +10,9 @@ use tokio::sync::OnceCell;
 
 use super::connect::Database;
 use super::url::Location;
-use super::{audit, backup, fleet, history};
+use super::{audit, backup, drift, fleet, history, schema};
 use crate::backup::Origin;
+use crate::drift::Recorded;
 use crate::engine::{FleetAndAudit, Pool};
 use crate::fleet::Instance;
 
@@ -75,5 +77,16 @@ impl Pool for SqlitePool {
 
     async fn origin(&self) -> Result<Origin, String> {
         Ok(backup::origin(&self.location.path))
+    }
+
+    async fn schema(&self) -> Result<(BTreeSet<String>, Option<Recorded>), String> {
+        let database = self.database().await?;
+        database
+            .call(|c| {
+                let live = schema::describe(c).map_err(|e| e.to_string())?;
+                let recorded = drift::latest(c).map_err(|e| e.to_string())?;
+                Ok((live, recorded))
+            })
+            .await
     }
 }

@@ -100,6 +100,7 @@ pub(crate) fn plan(database: &Path, file: &Path) -> Result<RestorePlan, Error> {
         .and_then(|c| has_table(&c, "schemagate_audit"))
         .unwrap_or(false);
     Ok(RestorePlan {
+        one_transaction: true,
         database: backup.manifest.database.clone(),
         server: Server {
             database: backup.manifest.database.clone(),

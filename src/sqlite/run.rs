@@ -4,6 +4,7 @@
 //! DDL is transactional, so nothing of the plan stays applied unless all of it does).
 
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -84,13 +85,7 @@ pub(crate) async fn execute(
         }
         let took = started.elapsed();
         completed.push(step.version);
-        at = match plan.direction {
-            Direction::Up => step.version,
-            Direction::Down => plan
-                .steps
-                .get(index + 1)
-                .map_or(plan.target, |next| next.version),
-        };
+        at = plan.version_after(index);
         let last = index + 1 == plan.steps.len();
         if !atomic && step_done(step, took).is_break() && !last {
             return Ok(Ran::Stopped { at });
@@ -121,13 +116,13 @@ pub(crate) async fn execute_observed(
     {
         Ok(Ran::Completed) => Ok(Executed::Completed),
         Ok(Ran::Stopped { at }) => Ok(Executed::Stopped { at }),
-        Err(failed) => Err(step_failed(run, failed)),
+        Err(failed) => Err(step_failed(run, failed, &database.location().path)),
     }
 }
 
-/// The neutral failure of a step: SQLite's message, and for a file run a statement at a
-/// time, which statement of how many.
-fn step_failed(run: &Execution<'_>, failed: Failed) -> StepFailed {
+/// The neutral failure of a step: SQLite's message, for a file run a statement at a
+/// time which statement of how many, and what to do when the file is not at fault.
+fn step_failed(run: &Execution<'_>, failed: Failed, database: &Path) -> StepFailed {
     let Failed {
         step,
         error,
@@ -146,6 +141,7 @@ fn step_failed(run: &Execution<'_>, failed: Failed) -> StepFailed {
         "another connection writing to the database (SQLITE_BUSY once busy_timeout ran out)"
             .to_owned()
     });
+    let remedy = error.remedy(database);
     StepFailed {
         direction: run.plan.direction,
         position: error.at.map(|place| (place.line, place.column)),
@@ -158,6 +154,7 @@ fn step_failed(run: &Execution<'_>, failed: Failed) -> StepFailed {
         connection_lost: false,
         cancelled: false,
         blocked_by,
+        remedy,
         atomic: run.atomic,
     }
 }

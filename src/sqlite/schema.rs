@@ -18,10 +18,11 @@ use rusqlite::Connection;
 use super::error::SqliteError;
 
 /// Tables schemagate itself keeps in the database.
-const OWN_TABLES: [&str; 3] = [
+const OWN_TABLES: [&str; 4] = [
     "refinery_schema_history",
     "schemagate_audit",
     "schemagate_fleet",
+    crate::drift::TABLE,
 ];
 
 /// User tables: not SQLite's, not schemagate's (`?1` is the list of those, quoted).

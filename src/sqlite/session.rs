@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::connect::Database;
 use super::error::SqliteError;
 use super::held::SqliteLock;
-use super::{audit, backup, fleet, history, run, schema, writable};
+use super::{audit, backup, drift, fleet, history, run, schema, writable};
 use crate::adopt::{Tool, ToolHistory};
 use crate::applied::Applied;
 use crate::backup::{Origin, Preview, RestorePlan, Retention};
@@ -120,6 +120,19 @@ impl Session for SqliteSession {
 
     async fn describe(&self) -> Result<BTreeSet<String>, Error> {
         self.ask(|c| schema::describe(c)).await
+    }
+
+    async fn record_schema(&self, version: i64, objects: &BTreeSet<String>) -> Result<(), Error> {
+        let objects = objects.clone();
+        self.ask(move |c| drift::record(c, version, &objects)).await
+    }
+
+    async fn mark_schema(&self, id: i64, superseded: bool) -> Result<(), Error> {
+        self.ask(move |c| drift::mark(c, id, superseded)).await
+    }
+
+    async fn recorded_schema(&self) -> Result<Option<crate::drift::Recorded>, Error> {
+        self.ask(|c| drift::latest(c)).await
     }
 
     async fn tool_history(&self, tool: Tool) -> Result<ToolHistory, Error> {

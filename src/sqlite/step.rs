@@ -9,7 +9,9 @@
 //! it has succeeded; if it fails inside a transaction of its own, that transaction is
 //! rolled back so the connection is clean for the next run.
 
-use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use super::history;
 use super::statements::{At, Refused, Statements, run};
@@ -60,6 +62,25 @@ impl StepError {
     /// which an application's long write causes: the step can run again later.
     pub(crate) fn busy(&self) -> bool {
         self.source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+    }
+
+    /// What to do when the file of the migration is not at fault, naming the `database`
+    /// file: its file system full, another connection's write held past `busy_timeout`, or
+    /// a directory where SQLite cannot create its journal. `None`: fix the file.
+    pub(crate) fn remedy(&self, database: &Path) -> Option<String> {
+        let path = database.display();
+        match self.source.sqlite_error_code()? {
+            ErrorCode::DiskFull => Some(format!(
+                "The file system holding {path} is full: free space there, then run again"
+            )),
+            ErrorCode::DatabaseBusy => Some(format!(
+                "Another connection held SQLite's write lock on {path} longer than busy_timeout (--connect-timeout): let its write finish, or raise --connect-timeout, then run again"
+            )),
+            ErrorCode::CannotOpen => Some(format!(
+                "SQLite cannot create its journal beside {path}: let this user write that directory, then run again"
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -266,5 +287,33 @@ mod tests {
         assert!(error.busy(), "{error}");
         application.execute_batch("COMMIT").unwrap();
         assert_eq!(history::current_version(&connection).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_full_disk_a_busy_database_and_an_unwritable_directory_name_the_file_and_what_to_do() {
+        let failure = |code| StepError {
+            at: None,
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        };
+        let path = Path::new("/srv/app.db");
+        for (code, says) in [
+            (rusqlite::ffi::SQLITE_FULL, "is full: free space there"),
+            (rusqlite::ffi::SQLITE_BUSY, "raise --connect-timeout"),
+            (
+                rusqlite::ffi::SQLITE_CANTOPEN,
+                "let this user write that directory",
+            ),
+        ] {
+            let remedy = failure(code).remedy(path).unwrap();
+            assert!(
+                remedy.contains("/srv/app.db") && remedy.contains(says),
+                "{remedy}"
+            );
+        }
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_ERROR).remedy(path),
+            None,
+            "the file's fault"
+        );
     }
 }

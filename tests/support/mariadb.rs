@@ -60,6 +60,48 @@ impl MariaDb {
             .await
             .unwrap()
     }
+
+    /// The applied versions, by version (rows of steps that stopped part way left out).
+    pub async fn history(&self) -> Vec<i64> {
+        self.conn()
+            .await
+            .query("SELECT version FROM refinery_schema_history WHERE state = 'applied' ORDER BY version")
+            .await
+            .unwrap()
+    }
+
+    /// The history's rows as (version, state, statements_done, statements_total).
+    pub async fn progress(&self) -> Vec<(i64, String, i64, i64)> {
+        self.conn()
+            .await
+            .query("SELECT version, state, statements_done, statements_total FROM refinery_schema_history ORDER BY version")
+            .await
+            .unwrap()
+    }
+
+    /// Waits (up to 30 s) until a session on this database runs a statement containing
+    /// `text`, as the process list shows it.
+    pub async fn running(&self, text: &str) {
+        let mut conn = self.conn().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found: Option<i64> = conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND INFO LIKE CONCAT('%', ?, '%')",
+                    (self.name.as_str(), text),
+                )
+                .await
+                .unwrap();
+            if found.unwrap_or(0) > 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no session ran {text:?} within 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for MariaDb {

@@ -93,7 +93,7 @@ impl TestDb {
         let client = self.client().await;
         let rows = client
             .query(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('refinery_schema_history', 'schemagate_audit', 'schemagate_fleet') ORDER BY 1",
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('refinery_schema_history', 'schemagate_audit', 'schemagate_fleet', 'schemagate_schema') ORDER BY 1",
                 &[],
             )
             .await

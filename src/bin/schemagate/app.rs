@@ -93,6 +93,7 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             let gate = gate_of(connecting().await?, None)?;
             let current = gate.check().await?;
             output::check_ok(current, &gate.release().compat);
+            output::drift_line(&gate.diff().await?);
             Ok(())
         }
         Command::Status(args) => {
@@ -101,6 +102,15 @@ pub async fn run(mut cli: Cli, embedded: &Embedded) -> Result<(), Error> {
             let release = gate.release();
             output::status(&release.catalogue, &status, &release.compat, args.json)
                 .map_err(|e| Error::new(Exit::Internal, e))
+        }
+        Command::Diff(args) => {
+            let diff = gate_of(connecting().await?, None)?.diff().await?;
+            output::diff(&diff, args.json).map_err(|e| Error::new(Exit::Internal, e))?;
+            if diff.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::new(Exit::Refused, Drifted))
+            }
         }
         Command::Backup => gate(None)?.backup_now().await,
         Command::Backups(args) => {
@@ -163,12 +173,14 @@ fn settings(cli: &Cli, serve: Option<&ServeArgs>, dry_run: bool) -> Settings {
                 .pg_dump
                 .clone()
                 .or_else(|| backup.pg_bin_dir.as_ref().map(|dir| dir.join("pg_dump"))),
+            verify_restore: backup.verify_restore,
         },
         service: match serve {
             Some(args) => ServiceSettings {
                 listen: args.listen,
                 metrics_prefix: args.metrics_prefix.clone(),
                 refresh_interval: args.refresh_interval,
+                drift_interval: args.drift_interval,
                 no_migrate: args.no_migrate,
                 connections: ConnectionLimits {
                     header_read_timeout: args.header_read_timeout,
@@ -226,8 +238,8 @@ fn load(
         Some(dir) => catalogue::from_dir(dir),
         None => embedded(),
     }
-    // PostgreSQL, the only engine plugged in yet: its variants (`V3__x.postgres.sql`) are
-    // the files `version` lists and `lint` reads.
+    // Without a database URL there is no engine to pick variants for: `version` lists and
+    // `lint` reads PostgreSQL's (`V3__x.postgres.sql`), as docs/lint.md says.
     .and_then(|catalogue| catalogue.for_engine(catalogue::Engine::Postgres))
     .map_err(|e| Error::new(Exit::Usage, e))
 }
@@ -269,3 +281,8 @@ enum RollbackMisplaced {
     )]
     NoMigrate,
 }
+
+/// `diff` found differences (exit 3).
+#[derive(Debug, thiserror::Error)]
+#[error("diff: the live schema differs from the recorded description (listed above)")]
+struct Drifted;

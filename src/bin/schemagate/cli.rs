@@ -39,8 +39,12 @@ pub enum Command {
     Migrate,
     /// Read-only verdict: exit 0 when the schema is inside the window, 3 when it is not.
     Check,
-    /// Catalogue against history: applied, pending, drifted and unknown versions.
+    /// Catalogue against history: applied, pending, drifted and unknown versions, and the
+    /// live schema's drift.
     Status(OutputArgs),
+    /// The live schema against the description the last change recorded: missing, extra
+    /// and changed objects; exit 0 when none, 3 on any (DESIGN §19).
+    Diff(OutputArgs),
     /// Print what `migrate` (or `--rollback-to`) would do, and change nothing.
     Plan,
     /// Take a verified backup now, under the migration lock.
@@ -274,6 +278,15 @@ pub struct BackupArgs {
         value_name = "DIR"
     )]
     pub pg_bin_dir: Option<PathBuf>,
+    /// MariaDB/MySQL: load each backup into a scratch database (always dropped) and compare
+    /// its schema with the live one's before keeping it; a failure refuses the change.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHEMAGATE_VERIFY_RESTORE",
+        hide_env_values = true
+    )]
+    pub verify_restore: bool,
 }
 
 /// Log output settings; the level comes from `RUST_LOG` (default `info`).
@@ -307,6 +320,10 @@ pub struct ServeArgs {
     /// How often the background refresh re-reads the schema version.
     #[arg(long, env = "SCHEMAGATE_REFRESH_INTERVAL", hide_env_values = true, default_value = "15s", value_parser = schemagate::duration::parse)]
     pub refresh_interval: Duration,
+    /// How often the live schema is described and compared with the recorded description
+    /// (drift); 0 turns the check off.
+    #[arg(long, env = "SCHEMAGATE_DRIFT_INTERVAL", hide_env_values = true, default_value = "5m", value_parser = schemagate::duration::parse)]
+    pub drift_interval: Duration,
     /// Prefix of every metric name.
     #[arg(
         long,

@@ -55,10 +55,12 @@ fn main() -> ExitCode {
 }
 
 /// Lets the database sessions the command dropped end as psql's do: each sends
-/// PostgreSQL's Terminate message and closes its socket (`schemagate::db::sessions_closed`),
+/// PostgreSQL's Terminate message and closes its socket (`schemagate::gate::sessions_closed`),
 /// so the server does not log every run as a lost client.
 fn end_sessions(runtime: &tokio::runtime::Runtime) {
-    runtime.block_on(schemagate::db::sessions_closed(Duration::from_millis(500)));
+    runtime.block_on(schemagate::gate::sessions_closed(Duration::from_millis(
+        500,
+    )));
 }
 
 /// One thread for the one-shot commands: the gate talks to one connection, and keeping the

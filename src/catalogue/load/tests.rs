@@ -248,22 +248,6 @@ fn no_sql_is_parsed_at_load() {
     }
 }
 
-#[test]
-fn a_no_transaction_file_keeps_each_statements_place_in_the_file() {
-    let up = "-- no-transaction\nCREATE FUNCTION f() RETURNS int LANGUAGE sql\n\
-              BEGIN ATOMIC SELECT 1; SELECT E'\\''; END;\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
-    let catalogue = from_files("m/", vec![file("1_a.sql", up), file("1_a.down.sql", "x")]).unwrap();
-    let script = &catalogue.migrations()[0].up;
-    let texts: Vec<&str> = script
-        .statements()
-        .iter()
-        .map(|r| &script.sql[r.clone()])
-        .collect();
-    assert_eq!(texts.len(), 2, "{texts:?}");
-    assert!(texts[0].ends_with("END"), "{texts:?}");
-    assert_eq!(texts[1], "CREATE INDEX CONCURRENTLY i ON t (a)");
-}
-
 /// `count` migrations `V{n}__t{n}.sql` in `dir`, each up file naming its version.
 fn write_migrations(dir: &Path, count: usize) {
     for n in 1..=count {

@@ -55,11 +55,12 @@ fn the_file_as_written_is_checksummed_and_the_values_are_only_in_the_text_run() 
     assert!(!format!("{after:?}").contains("s3cr3t"));
 }
 
+#[cfg(feature = "postgres")]
 #[test]
 fn the_masked_text_is_read_by_the_grammar_statement_by_statement() {
     let resolved = catalogue(UP).unwrap().with_placeholders(&values()).unwrap();
     let script = &resolved.migrations()[0].up;
-    let statements = crate::sql::split_statements(&script.sql).unwrap();
+    let statements = crate::postgres::sql::split_statements(&script.sql).unwrap();
     assert_eq!(statements.len(), 2);
     let second = script.sql.find("SELECT").unwrap()..script.sql.len();
     assert_eq!(script.statement_to_run(second), "SELECT 's3cr3t-ü'::int;\n");

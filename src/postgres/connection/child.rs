@@ -10,15 +10,13 @@
 //! freed when the last process holding the descriptor ends, however it ends.
 
 use std::ffi::OsString;
-use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{MemfdFlags, Mode};
 use secrecy::ExposeSecret;
 
 use super::model::{Connection, Host, RootCert, SessionAttrs};
 use super::passfile::{self, DEFAULT_SOCKET_DIR};
+use crate::backup::process;
 
 /// The child's connection: its variables and the passfile descriptor they name.
 ///
@@ -64,7 +62,7 @@ impl ChildConnection {
     /// Where the child finds its passfile (`/proc/self/fd/N`, valid in this process too),
     /// when there is a password.
     pub fn passfile(&self) -> Option<PathBuf> {
-        self.passfile.as_ref().map(fd_path)
+        self.passfile.as_ref().map(process::inherited_path)
     }
 }
 
@@ -117,7 +115,7 @@ impl Connection {
         vars.push(("PGCONNECT_TIMEOUT", timeout.to_string().into()));
         let passfile = self.write_passfile()?;
         if let Some(file) = &passfile {
-            vars.push(("PGPASSFILE", fd_path(file).into()));
+            vars.push(("PGPASSFILE", process::inherited_path(file).into()));
         }
         Ok(ChildConnection { vars, passfile })
     }
@@ -156,7 +154,7 @@ impl Connection {
                 ));
             }
         }
-        let written = memfd(text.as_bytes());
+        let written = process::secret_file("schemagate-pgpass", text.as_bytes());
         written
             .map(Some)
             .map_err(|source| ChildError::Write { source })
@@ -174,27 +172,6 @@ impl Connection {
         }
         text
     }
-}
-
-/// An anonymous in-memory file holding `text`, mode 0600 (libpq ignores a passfile that
-/// group or others may read), without close-on-exec so that a child inherits it. Sealed
-/// against becoming executable where the kernel knows that seal (Linux 6.3; a kernel with
-/// `vm.memfd_noexec = 2` refuses a memfd without it).
-fn memfd(text: &[u8]) -> std::io::Result<std::fs::File> {
-    const NAME: &str = "schemagate-pgpass";
-    let fd = match rustix::fs::memfd_create(NAME, MemfdFlags::NOEXEC_SEAL) {
-        Err(rustix::io::Errno::INVAL) => rustix::fs::memfd_create(NAME, MemfdFlags::empty()),
-        created => created,
-    }?;
-    rustix::fs::fchmod(&fd, Mode::RUSR | Mode::WUSR)?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(text)?;
-    Ok(file)
-}
-
-/// The path a process opens its descriptor of `file` at.
-fn fd_path(file: &std::fs::File) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 #[cfg(test)]

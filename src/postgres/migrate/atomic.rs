@@ -41,6 +41,7 @@ pub(super) async fn execute(
             connection_lost: failed.connection_lost,
             cancelled: failed.cancelled,
             blocked_by: None,
+            remedy: None,
             atomic: true,
         }
     };

@@ -20,9 +20,10 @@ pub fn event(event: &Event<'_>) {
         } => plan(steps, compat, limits),
         Event::BackupIntent {
             skip,
+            kind,
             dir,
             schema_version,
-        } => backup_intent(skip, dir, schema_version),
+        } => backup_intent(skip, kind, dir, schema_version),
         Event::NothingChanged => nothing_changed(),
         Event::Admission { fleet, verdict } => admission(fleet, verdict),
         Event::Stranded {
@@ -34,6 +35,7 @@ pub fn event(event: &Event<'_>) {
             error.exit().code(),
             schemagate::gate::error::chain(error)
         ),
+        Event::Drift(verdict) => say!("schema drift: {verdict}"),
         Event::NothingToDo(why) => say!("nothing to do: {why}"),
         Event::RolledBack { from, to, took } => {
             say!("rolled back: schema {from} -> {to} in {took:?}")
@@ -70,12 +72,12 @@ pub fn event(event: &Event<'_>) {
 }
 
 /// Prints the backup a change will take first (or that `--no-backup` skips it).
-fn backup_intent(skip: bool, dir: &Path, schema_version: i64) {
+fn backup_intent(skip: bool, kind: &str, dir: &Path, schema_version: i64) {
     if skip {
         say!("backup: NONE (--no-backup): nothing but your own backups can undo this");
     } else {
         say!(
-            "backup: a verified pg_dump of schema {schema_version} into {} before the first step",
+            "backup: a verified {kind} of schema {schema_version} into {} before the first step",
             dir.display()
         );
     }
@@ -114,6 +116,17 @@ fn restore_plan(plan: &RestorePlan) {
         );
         return;
     }
+    if m.engine == "mysql" {
+        say!(
+            "into database {}, not in one transaction (each DDL statement commits by itself; until the load finishes, every run refuses the database as part-restored): drop {}, load the dump with the server's own client",
+            plan.database,
+            listed(&plan.schemas),
+        );
+        for (table, reason) in &plan.kept {
+            say!("  keep table {table} as it is ({reason})");
+        }
+        return;
+    }
     say!(
         "into database {}, in one transaction: drop schema(s) {} with everything in them, recreate public, replay the dump ({} entries, about {} locks)",
         plan.database,
@@ -139,7 +152,7 @@ fn adopt_mapping(tool_history: &ToolHistory, mapped: &[Mapped]) {
         "adopt --from {}: {} → {}, {} migration(s):",
         tool_history.tool,
         tool_history.table,
-        schemagate::history::TABLE,
+        schemagate::applied::HISTORY_TABLE,
         mapped.len()
     );
     for m in mapped {

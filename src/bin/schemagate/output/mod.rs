@@ -136,6 +136,21 @@ pub fn check_ok(current: i64, compat: &Compat) {
     );
 }
 
+/// Prints `check`'s drift line.
+pub fn drift_line(diff: &schemagate::gate::Diff) {
+    say!("schema drift: {}", diff.summary());
+}
+
+/// Prints `diff`: the record and every missing, extra and changed object, or as JSON.
+pub fn diff(diff: &schemagate::gate::Diff, json: bool) -> serde_json::Result<()> {
+    if json {
+        say!("{}", serde_json::to_string_pretty(diff)?);
+    } else {
+        write_out(format_args!("{}", diff.text()));
+    }
+    Ok(())
+}
+
 /// Prints the lint's rendered findings.
 pub fn lint(rendered: &str) {
     write_out(format_args!("{rendered}"));
@@ -209,10 +224,11 @@ struct Status<'a> {
     migrations: Vec<Row<'a>>,
     recent_changes: &'a [Recorded],
     fleet: &'a [schemagate::fleet::Group],
+    schema_drift: &'a schemagate::gate::Diff,
 }
 
 /// Prints catalogue against history (applied, pending, drifted, unknown), the gate's
-/// verdict, the recent changes and the live fleet.
+/// verdict, the live schema's drift, the recent changes and the live fleet.
 pub fn status(
     catalogue: &Catalogue,
     found: &schemagate::gate::Status,
@@ -263,6 +279,7 @@ pub fn status(
         migrations: rows.into_values().collect(),
         recent_changes: recent,
         fleet: live,
+        schema_drift: &found.drift,
     };
     if json {
         say!("{}", serde_json::to_string_pretty(&status)?);
@@ -283,6 +300,7 @@ pub fn status(
     if let Some(refusal) = status.refusal {
         say!("refused (the gate exits 3): {refusal}");
     }
+    say!("schema drift: {}", found.drift.summary());
     for row in &status.migrations {
         say!(
             "  {:>6}  {:<8} {:<32} {}",

@@ -11,12 +11,11 @@ use pg_query::protobuf::{AlterTableType, ColumnDef, ConstrType, ObjectType};
 
 use super::{Hit, Rule};
 use crate::config::Compat;
-use crate::lint::input::{Input, last_name};
+use crate::postgres::lint::input::{Input, last_name};
 
 /// The rule.
 pub const RULE: Rule = Rule {
-    id: "breaks-window",
-    summary: "in a migration inside (min, target] of the window: a drop or rename of a table or column, a type change, or ADD COLUMN NOT NULL without DEFAULT",
+    id: crate::lint::BREAKS_WINDOW,
     safe: "expand now (add, backfill, keep the old); drop, rename or tighten in a later release whose window min is at or above this migration",
     check,
 };
@@ -150,9 +149,9 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use crate::config::Compat;
-    use crate::lint::rules::table::{Expect::*, check, compat};
+    use crate::postgres::lint::rules::table::{Expect::*, check, compat};
 
-    const CASES: &[(&str, crate::lint::rules::table::Expect)] = &[
+    const CASES: &[(&str, crate::postgres::lint::rules::table::Expect)] = &[
         ("DROP TABLE projects;", Fires),
         ("ALTER TABLE projects DROP COLUMN archived_at;", Fires),
         ("ALTER TABLE projects RENAME COLUMN name TO title;", Fires),
@@ -200,7 +199,7 @@ mod tests {
     fn the_message_names_the_release_that_still_runs_or_schema_min() {
         let hits = |compat: &Compat| {
             let file = crate::lint::LintFile::new("V5__x.sql".into(), "DROP TABLE projects;");
-            crate::lint::lint_file(&file, compat)
+            crate::postgres::lint::lint_file(&file, compat)
                 .unwrap()
                 .remove(0)
                 .message

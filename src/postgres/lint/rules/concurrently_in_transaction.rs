@@ -6,13 +6,12 @@
 //! same list); the lint names it earlier, in CI.
 
 use super::{Hit, Rule};
-use crate::lint::input::Input;
+use crate::postgres::lint::input::Input;
 use crate::postgres::sql::refused_in_transaction;
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "concurrently-in-transaction",
-    summary: "CONCURRENTLY, VACUUM or another statement PostgreSQL refuses in a transaction block, in a file that runs in one",
     safe: "start the file with `-- schemagate:no-transaction` (and keep the statement alone in it)",
     check,
 };
@@ -36,7 +35,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::rules::table::{Expect::*, check};
+    use crate::postgres::lint::rules::table::{Expect::*, check};
 
     #[test]
     fn cases() {

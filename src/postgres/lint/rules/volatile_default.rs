@@ -8,12 +8,11 @@ use pg_query::NodeEnum;
 use pg_query::protobuf::{AlterTableType, ColumnDef, ConstrType};
 
 use super::{Hit, Rule, expressions};
-use crate::lint::input::{Input, last_name};
+use crate::postgres::lint::input::{Input, last_name};
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "volatile-default",
-    summary: "ADD COLUMN with a volatile DEFAULT (random(), clock_timestamp(), gen_random_uuid(), serial)",
     safe: "add the column without a default (or with a constant one), backfill it in batches, then SET DEFAULT",
     check,
 };
@@ -93,7 +92,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::rules::table::{Expect::*, check};
+    use crate::postgres::lint::rules::table::{Expect::*, check};
 
     #[test]
     fn cases() {

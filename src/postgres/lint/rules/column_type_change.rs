@@ -5,12 +5,11 @@
 use pg_query::protobuf::AlterTableType;
 
 use super::{Hit, Rule};
-use crate::lint::input::Input;
+use crate::postgres::lint::input::Input;
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "column-type-change",
-    summary: "ALTER COLUMN TYPE on an existing table",
     safe: "add a column of the new type, backfill it in batches, move the code to it, and drop the old column in a later release",
     check,
 };
@@ -33,7 +32,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::rules::table::{Expect::*, check};
+    use crate::postgres::lint::rules::table::{Expect::*, check};
 
     #[test]
     fn cases() {

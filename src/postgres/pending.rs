@@ -9,15 +9,16 @@
 //! parsed again (issue 21), and a statement at a time, so memory follows the largest
 //! statement (issue 22).
 
-use super::load::{CatalogueError, Problem};
-use super::model::Script;
+use std::ops::Range;
+
+use crate::catalogue::{CatalogueError, Problem, Script};
 use crate::position::line_column;
 use crate::postgres::sql::{self, SyntaxError, controls_transaction, refused_in_transaction};
 
 /// Checks every statement of `scripts` (the files a plan runs); `origin` names the
 /// catalogue in the error. A no-transaction file keeps its statements, split here, for
 /// the run. Every problem of every file is reported together.
-pub fn check_pending<'a>(
+pub(crate) fn check_pending<'a>(
     origin: &str,
     scripts: impl IntoIterator<Item = &'a Script>,
 ) -> Result<(), CatalogueError> {
@@ -33,6 +34,23 @@ pub fn check_pending<'a>(
             problems,
         })
     }
+}
+
+/// The grammar problems name.
+const GRAMMAR: &str = "PostgreSQL";
+
+/// The byte ranges in `script`'s SQL of its statements, as PostgreSQL's grammar splits
+/// them, for a file that runs a statement at a time. The gate checks every file it is
+/// about to run first ([`check_pending`]), which splits it; a file the grammar refuses is
+/// one statement here, so the server refuses it, and nothing of it is skipped.
+pub(crate) fn statements(script: &Script) -> &[Range<usize>] {
+    script.statements_split_by(|sql| {
+        let mut ranges = Vec::new();
+        match sql::read(sql, &mut |statement| ranges.push(statement.range)) {
+            Ok(_) => ranges,
+            Err(_) => std::iter::once(0..sql.len()).collect(),
+        }
+    })
 }
 
 /// The first problem of one file, if any.
@@ -60,12 +78,18 @@ fn check(script: &Script) -> Option<Problem> {
     match read {
         Err(SyntaxError { message, offset }) => {
             let (line, column) = place(offset);
-            Some(Problem::Syntax(script.file.clone(), line, column, message))
+            Some(Problem::Syntax(
+                script.file.clone(),
+                line,
+                column,
+                message,
+                GRAMMAR,
+            ))
         }
         Ok(_) => {
             if !script.transactional {
-                // Already set only if another check split it first: the same ranges.
-                let _ = script.statements.0.set(ranges);
+                // Already split only if another check split it first: the same ranges.
+                script.statements_split_by(|_| ranges);
             }
             refused
         }
@@ -104,7 +128,7 @@ mod tests {
         let cases = [
             (
                 "SELECT 1;\n  CREATE TABLEE t (a int);",
-                Problem::Syntax("m/1_a.sql".into(), 2, 10, "syntax error".into()),
+                Problem::Syntax("m/1_a.sql".into(), 2, 10, "syntax error".into(), GRAMMAR),
             ),
             (
                 "CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY i ON t (a);",
@@ -120,7 +144,7 @@ mod tests {
             ),
             (
                 "-- schemagate:no-transaction\nSELECT 1;\n  CREATE INDEXX i ON t (a);",
-                Problem::Syntax("m/1_a.sql".into(), 3, 10, "syntax error".into()),
+                Problem::Syntax("m/1_a.sql".into(), 3, 10, "syntax error".into(), GRAMMAR),
             ),
             (
                 "SELECT 'secret",
@@ -129,6 +153,7 @@ mod tests {
                     1,
                     8,
                     "unterminated quoted string".into(),
+                    GRAMMAR,
                 ),
             ),
         ];
@@ -168,7 +193,35 @@ mod tests {
         .unwrap();
         let up = &catalogue.migrations()[0].up;
         check_pending("m/", [up]).unwrap();
-        let texts: Vec<&str> = up.statements().iter().map(|r| &sql[r.clone()]).collect();
+        let texts: Vec<&str> = statements(up).iter().map(|r| &sql[r.clone()]).collect();
         assert_eq!(texts, ["SELECT 1", "CREATE INDEX CONCURRENTLY i ON t (a)"]);
+    }
+
+    #[test]
+    fn a_no_transaction_file_keeps_each_statements_place_in_the_file() {
+        let up = "-- no-transaction\nCREATE FUNCTION f() RETURNS int LANGUAGE sql\n\
+                  BEGIN ATOMIC SELECT 1; SELECT E'\\''; END;\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
+        let catalogue = from_files(
+            "m/",
+            vec![
+                SourceFile {
+                    name: "1_a.sql".into(),
+                    bytes: up.as_bytes().to_vec(),
+                },
+                SourceFile {
+                    name: "1_a.down.sql".into(),
+                    bytes: b"x".to_vec(),
+                },
+            ],
+        )
+        .unwrap();
+        let script = &catalogue.migrations()[0].up;
+        let texts: Vec<&str> = statements(script)
+            .iter()
+            .map(|r| &script.sql[r.clone()])
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts[0].ends_with("END"), "{texts:?}");
+        assert_eq!(texts[1], "CREATE INDEX CONCURRENTLY i ON t (a)");
     }
 }

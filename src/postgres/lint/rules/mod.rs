@@ -18,8 +18,6 @@ mod volatile_default;
 pub struct Rule {
     /// Its id, as in findings and waivers.
     pub id: &'static str,
-    /// What it finds, in one line (docs/lint.md).
-    pub summary: &'static str,
     /// The safe alternative.
     pub safe: &'static str,
     /// Its check of one file.
@@ -44,9 +42,6 @@ impl Hit {
         }
     }
 }
-
-/// The id of the window rule, which the gate refuses whatever the lint mode.
-pub const BREAKS_WINDOW: &str = breaks_window::RULE.id;
 
 /// Every rule, in the order docs/lint.md lists them.
 pub const RULES: &[Rule] = &[
@@ -101,7 +96,8 @@ pub(crate) mod table {
     //! must say about it.
 
     use crate::config::Compat;
-    use crate::lint::{LintFile, lint_file};
+    use crate::lint::LintFile;
+    use crate::postgres::lint::lint_file;
 
     /// What a rule must report on a case.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

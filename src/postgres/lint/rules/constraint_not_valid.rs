@@ -7,12 +7,11 @@ use pg_query::NodeEnum;
 use pg_query::protobuf::{AlterTableType, ConstrType};
 
 use super::{Hit, Rule};
-use crate::lint::input::Input;
+use crate::postgres::lint::input::Input;
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "constraint-not-valid",
-    summary: "FOREIGN KEY or CHECK constraint added to an existing table without NOT VALID",
     safe: "ADD CONSTRAINT … NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in a later statement or migration",
     check,
 };
@@ -45,7 +44,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::rules::table::{Expect::*, check};
+    use crate::postgres::lint::rules::table::{Expect::*, check};
 
     #[test]
     fn cases() {

@@ -8,12 +8,11 @@ use pg_query::NodeEnum;
 use pg_query::protobuf::ObjectType;
 
 use super::{Hit, Rule};
-use crate::lint::input::{Input, last_name};
+use crate::postgres::lint::input::{Input, last_name};
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "index-not-concurrent",
-    summary: "CREATE or DROP INDEX without CONCURRENTLY on a table the migration did not create",
     safe: "CREATE INDEX CONCURRENTLY (or DROP INDEX CONCURRENTLY) in a `-- schemagate:no-transaction` file",
     check,
 };
@@ -53,7 +52,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::rules::table::{Expect::*, check};
+    use crate::postgres::lint::rules::table::{Expect::*, check};
 
     #[test]
     fn cases() {

@@ -7,12 +7,11 @@
 use pg_query::protobuf::AlterTableType;
 
 use super::{Hit, Rule};
-use crate::lint::input::Input;
+use crate::postgres::lint::input::Input;
 
 /// The rule.
 pub const RULE: Rule = Rule {
     id: "set-not-null",
-    summary: "ALTER COLUMN SET NOT NULL without a validated CHECK (column IS NOT NULL) first",
     safe: "ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT, then SET NOT NULL (and drop the CHECK)",
     check,
 };
@@ -38,7 +37,7 @@ fn check(input: &Input<'_>) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::lint::rules::table::{Expect::*, check};
+    use crate::postgres::lint::rules::table::{Expect::*, check};
 
     #[test]
     fn cases() {
