@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -265,8 +264,7 @@ impl Application {
         let service = &gate.settings.service;
         service.connections.check().exit(Exit::Usage)?;
         let listen = service.listen;
-        let listener = TcpListener::bind(listen)
-            .await
+        let listener = server::http::bind(listen)
             .map_err(|source| Listen {
                 address: listen,
                 source,

@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -21,7 +22,7 @@ use hyper::header::{CONNECTION, HeaderValue, TRANSFER_ENCODING};
 use hyper::server::conn::Http;
 use hyper::service::{Service, service_fn};
 use hyper::{Body, Request, Response, StatusCode};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -35,6 +36,13 @@ use super::watched::Watched;
 /// Below the 30 s Kubernetes gives by default before SIGKILL.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The queue of connections the kernel completes before the accept loop takes them
+/// (capped by `net.core.somaxconn`, 4,096 on current kernels). When it is full the kernel
+/// drops a new SYN and the client sends it again only after a second, a probe's whole
+/// timeout: tokio's 1,024 filled when 1,100 clients connected faster than a loaded machine
+/// accepted them.
+const BACKLOG: u32 = 4_096;
+
 /// How many idle connections an accept that failed for want of descriptors closes: enough
 /// that the connections waiting in the backlog (a probe among them) are accepted at once,
 /// not one per failure.
@@ -47,6 +55,19 @@ const SHED_PAUSE: Duration = Duration::from_millis(1);
 /// [`MAX_PAUSE`] while accepting keeps failing.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// A listener on `address` with a [`BACKLOG`]-deep queue, `SO_REUSEADDR` set as tokio's
+/// own `bind` sets it (a restarted server binds while its old connections linger).
+pub(crate) fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}
 
 /// Serves `state` on `listener` within `limits` until `shutdown` completes; then stops
 /// accepting, lets requests in flight finish (at most [`DRAIN_TIMEOUT`]) and tells
