@@ -511,14 +511,16 @@ mod tests {
         );
     }
 
-    /// A dump client that runs the real one and passes its output through `sed` into the
-    /// file its `--result-file` names.
-    fn edited_dump_client(dir: &Path, name: &str, sed: &str) -> std::path::PathBuf {
+    /// A dump client that answers `--version` as the real one and writes `dump`, a real
+    /// client's dump, through `sed` into the file its `--result-file` names. It does not
+    /// run the real client: one that fails half-way inside a pipeline would pass its
+    /// truncated output off as the edited dump.
+    fn edited_dump_client(dir: &Path, name: &str, dump: &Path, sed: &str) -> std::path::PathBuf {
         let path = dir.join(name).join("mariadb-dump");
         std::fs::create_dir(dir.join(name)).unwrap();
         std::fs::write(
             &path,
-            format!("#!/bin/sh\ncase \"$*\" in *--version*) exec /usr/bin/env mariadb-dump --version;; esac\nfor a; do shift; case \"$a\" in --result-file=*) out=${{a#--result-file=}};; *) set -- \"$@\" \"$a\";; esac; done\n/usr/bin/env mariadb-dump \"$@\" | sed '{sed}' >\"$out\"\n"),
+            format!("#!/bin/sh\ncase \"$*\" in *--version*) exec /usr/bin/env mariadb-dump --version;; esac\nfor a; do case \"$a\" in --result-file=*) out=${{a#--result-file=}};; esac; done\nsed '{sed}' '{}' >\"$out\"\n", dump.display()),
         )
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -558,15 +560,21 @@ mod tests {
             timeout: Duration::from_secs(60),
             verify_restore: true,
         };
-        take(&mut conn, &request).await.unwrap();
+        let taken = take(&mut conn, &request).await.unwrap();
         assert_eq!(scratches(&db.options.database).await, 0);
 
         let broken = edited_dump_client(
             dir.path(),
             "broken",
+            &taken.path,
             "s/^CREATE TABLE `t` (/CREATE TABLE `t` (,/",
         );
-        let differs = edited_dump_client(dir.path(), "differs", "s/^  `b` blob/  `c` blob/");
+        let differs = edited_dump_client(
+            dir.path(),
+            "differs",
+            &taken.path,
+            "s/^  `b` blob/  `c` blob/",
+        );
         for (client, said) in [(&broken, "loading the dump"), (&differs, "schema differs")] {
             let error = take(
                 &mut conn,
