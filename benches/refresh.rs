@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use schemagate::Compat;
-use schemagate::connection::Connection;
-use schemagate::fleet::Instance;
-use schemagate::postgres::fleet as pg_fleet;
-use schemagate::server::{Health, Judge, Metrics, Refresher};
+use schemagate::internals::Connection;
+use schemagate::internals::Instance;
+use schemagate::internals::pg_fleet;
+use schemagate::internals::{Health, Judge, Metrics, Refresher};
 use support::{args, median};
 
 /// The release of the refreshing replica: examples/embedded's window.
@@ -101,7 +101,7 @@ async fn others(client: &tokio_postgres::Client) {
 /// One connection to `url`.
 async fn connect(url: &str) -> tokio_postgres::Client {
     let connection = Connection::parse(url).expect("a database URL");
-    schemagate::db::connect(&connection, "schemagate-bench", Duration::from_secs(10))
+    schemagate::internals::connect(&connection, "schemagate-bench", Duration::from_secs(10))
         .await
         .expect("the database accepts connections")
 }
@@ -119,8 +119,9 @@ fn refresher(url: &str, compat: &Compat, instance: Option<Instance>) -> Refreshe
     let health = Arc::new(Health::starting(&compat.tag()));
     let metrics = Arc::new(Metrics::new("bench", "0.2.0", &compat.window).expect("metrics"));
     let connection = Connection::parse(url).expect("a database URL");
-    let pool = schemagate::db::pool(&connection, "schemagate-bench", Duration::from_secs(5), 2)
-        .expect("a pool");
+    let pool =
+        schemagate::internals::pool(&connection, "schemagate-bench", Duration::from_secs(5), 2)
+            .expect("a pool");
     let refresher = Refresher::new(pool, judge, health, metrics, INTERVAL);
     match instance {
         Some(instance) => refresher.with_instance(instance),

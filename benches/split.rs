@@ -45,8 +45,8 @@ fn main() {
 }
 
 /// How many statements schemagate's splitter finds in `sql`.
-fn ours(sql: &str) -> Result<usize, schemagate::sql::SyntaxError> {
-    schemagate::sql::split_statements(sql).map(|s| s.len())
+fn ours(sql: &str) -> Result<usize, schemagate::internals::SyntaxError> {
+    schemagate::internals::split_statements(sql).map(|s| s.len())
 }
 
 /// How many statements libpg_query's own split finds in `sql`.

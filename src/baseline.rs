@@ -71,7 +71,7 @@ impl From<BaselineError> for Error {
 }
 
 /// Checks that `version` is one of the catalogue's (0, "nothing applied", is not a baseline).
-pub fn check_version(catalogue: &Catalogue, version: i64) -> Result<(), BaselineError> {
+pub(crate) fn check_version(catalogue: &Catalogue, version: i64) -> Result<(), BaselineError> {
     if catalogue.get(version).is_some() {
         return Ok(());
     }
@@ -110,7 +110,7 @@ pub(crate) async fn existing_objects(session: &dyn Session) -> Result<Vec<String
 }
 
 /// The history rows a baseline at `version` records: every catalogue migration up to it.
-pub fn rows(catalogue: &Catalogue, version: i64) -> Vec<Applied> {
+pub(crate) fn rows(catalogue: &Catalogue, version: i64) -> Vec<Applied> {
     catalogue
         .migrations()
         .iter()

@@ -207,7 +207,7 @@ struct RawRelease {
 }
 
 /// Parses a semver version, accepting a leading `v`.
-pub fn parse_version(text: &str) -> Result<Version, semver::Error> {
+pub(crate) fn parse_version(text: &str) -> Result<Version, semver::Error> {
     Version::parse(text.strip_prefix('v').unwrap_or(text))
 }
 
@@ -220,7 +220,7 @@ impl Compat {
     ///     "[app]\nversion = \"1.4.0\"\n[schema]\nmin = 4\nmax = 5\n",
     /// )?;
     /// assert_eq!((compat.window.min, compat.window.target), (4, 5));
-    /// # Ok::<(), schemagate::config::ConfigError>(())
+    /// # Ok::<(), schemagate::ConfigError>(())
     /// ```
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         Self::parse("compat.toml", text)

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// The table each engine keeps the records in.
-pub const TABLE: &str = "schemagate_schema";
+pub(crate) const TABLE: &str = "schemagate_schema";
 
 /// How many drifted objects `/health` names.
 pub(crate) const SHOWN: usize = 5;

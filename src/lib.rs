@@ -28,10 +28,9 @@
 //! - [`engine`]: the engine seam (DESIGN §17): what the gate does to a database, as traits
 //!   with one implementation per engine; the URL's scheme picks the engine in one place.
 //! - `postgres`: the PostgreSQL wing: the seam implemented with tokio-postgres, advisory
-//!   locks, `pg_dump`/`pg_restore` and pg_query. Its modules the binary and tests reach are
-//!   re-exported here: [`connection`] (libpq's rules), [`db`] (connect-with-retry, the
-//!   refresh's pool), [`ddl`], [`history`] (refinery's table), [`lock`], [`migrate`],
-//!   [`pooler`], [`sql`] (PostgreSQL's grammar).
+//!   locks, `pg_dump`/`pg_restore` and pg_query: `connection` (libpq's rules), `db`
+//!   (connect-with-retry, the refresh's pool), `ddl`, `history` (refinery's table), `lock`,
+//!   `migrate`, `pooler`, `sql` (PostgreSQL's grammar).
 //! - [`applied`]: one history row, as every engine records it.
 //! - [`audit`]: the `schemagate_audit` trail of every schema change.
 //! - [`config`]: `compat.toml`, the release's window.
@@ -61,6 +60,12 @@
 //! - [`stop`]: SIGTERM/SIGINT from the first instant: the gate stops between steps (exit 8).
 //! - [`verify`]: every down proven to invert its up, on a scratch database.
 //!
+//! Only the gate's API is public: what an application embeds ([`Release`], [`Gate`],
+//! [`Compat`], [`Catalogue`], [`embed_catalogue!`]) and what the binary, one more client,
+//! renders (the settings, reports, events and errors of every command). The rest is
+//! `pub(crate)` (`unreachable_pub` says so wherever it is missed), apart from the hidden
+//! `internals` that some tests and benches exercise below the gate.
+//!
 //! # Glossary
 //! - **catalogue**: the release's migrations (up + down files), embedded or from a directory.
 //! - **history**: the rows of applied migrations in the database.
@@ -69,6 +74,9 @@
 //! - **lock**: the migration lock; **backup**: the verified `pg_dump` taken before a change.
 //! - **fleet**: the serving replicas of every release; **admission**: the fleet's verdict on a
 //!   change (would it break a live replica of another release?).
+
+// Every item the API does not name says `pub(crate)`, so the compiler finds dead code.
+#![warn(unreachable_pub)]
 
 #[cfg(not(any(feature = "postgres", feature = "sqlite", feature = "mysql")))]
 compile_error!(
@@ -81,7 +89,7 @@ pub mod audit;
 pub mod backup;
 pub(crate) mod baseline;
 pub mod catalogue;
-pub mod config;
+pub(crate) mod config;
 pub(crate) mod drift;
 pub mod duration;
 pub(crate) mod engine;
@@ -95,7 +103,7 @@ pub(crate) mod mysql;
 pub mod plan;
 pub(crate) mod position;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub(crate) mod postgres;
 pub(crate) mod schema;
 pub(crate) mod scratch;
 pub mod server;
@@ -104,15 +112,39 @@ pub(crate) mod sqlite;
 pub mod stop;
 pub(crate) mod verify;
 
-// The PostgreSQL wing's modules the binary, the tests and the benches reach by their old
-// paths; the rest of the wing is the crate's own.
 #[cfg(feature = "postgres")]
-pub use postgres::{connection, db, pooler, sql};
-#[cfg(feature = "postgres")]
-pub(crate) use postgres::{ddl, history, migrate};
+pub(crate) use postgres::{db, ddl, history, migrate};
+
+/// What the integration tests and benches exercise below the gate, where the API shows too
+/// little: the fleet's rule and the refresh, and on PostgreSQL the connector's conformance
+/// with libpq over TLS, the fleet and audit tables, the pooler check and the grammar's
+/// splitter. Not part of the API: hidden from the documentation, with no stability promise.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::audit::{Entry, Totals};
+    pub use crate::fleet::admission::{Admission, Change, admit};
+    pub use crate::fleet::error::FleetError;
+    pub use crate::fleet::instance::Instance;
+    pub use crate::fleet::wait::{Wait, until_admitted};
+    #[cfg(feature = "postgres")]
+    pub use crate::postgres::connection::{
+        connect::Connector, env::Environment, model::Connection,
+    };
+    #[cfg(feature = "postgres")]
+    pub use crate::postgres::db::{connect, pool};
+    #[cfg(feature = "postgres")]
+    pub use crate::postgres::pooler::ensure_session;
+    #[cfg(feature = "postgres")]
+    pub use crate::postgres::sql::{SyntaxError, split_statements};
+    #[cfg(feature = "postgres")]
+    pub use crate::postgres::{audit as pg_audit, fleet as pg_fleet};
+    pub use crate::server::health::{Health, Judge, Observation};
+    pub use crate::server::metrics::Metrics;
+    pub use crate::server::refresh::Refresher;
+}
 
 pub use catalogue::Catalogue;
-pub use config::Compat;
+pub use config::{Compat, ConfigError};
 pub use gate::{Error, Exit, Gate, GateBuilder, Reason, Release, Report};
 /// The migrations of a directory embedded in the binary; see [`schemagate_macros`].
 pub use schemagate_macros::embed_catalogue;

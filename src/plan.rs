@@ -7,8 +7,8 @@ use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down, Migration};
 use crate::config::Window;
 
-pub mod stranding;
-pub mod window;
+pub(crate) mod stranding;
+pub(crate) mod window;
 
 pub use stranding::{Stranded, stranding};
 pub use window::{Unreachable, WindowError, reachable};

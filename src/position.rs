@@ -2,7 +2,7 @@
 //! migration.
 
 /// 1-based line and column (in characters) of a byte offset in `text`.
-pub fn line_column(text: &str, byte_offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, byte_offset: usize) -> (usize, usize) {
     let mut end = byte_offset.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -14,7 +14,7 @@ pub fn line_column(text: &str, byte_offset: usize) -> (usize, usize) {
 }
 
 /// The byte offset of a 1-based character position counted from `base` (a byte offset).
-pub fn byte_offset(text: &str, base: usize, char_position: usize) -> usize {
+pub(crate) fn byte_offset(text: &str, base: usize, char_position: usize) -> usize {
     text.get(base..)
         .and_then(|rest| rest.char_indices().nth(char_position.saturating_sub(1)))
         .map_or(text.len(), |(i, _)| base + i)
@@ -23,7 +23,7 @@ pub fn byte_offset(text: &str, base: usize, char_position: usize) -> usize {
 /// At most `width` characters of the line holding `byte_offset`, starting a few characters
 /// before it, with `…` where the line goes on: enough to find the place, never a whole line
 /// of a file that may hold a secret or a megabyte.
-pub fn excerpt(text: &str, byte_offset: usize, width: usize) -> String {
+pub(crate) fn excerpt(text: &str, byte_offset: usize, width: usize) -> String {
     let mut at = byte_offset.min(text.len());
     while !text.is_char_boundary(at) {
         at -= 1;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The differences between what a database has and what it should have, one line each:
 /// `missing: …` for what `expected` has and `actual` lacks, `extra: …` for the reverse.
-pub fn differences(expected: &BTreeSet<String>, actual: &BTreeSet<String>) -> Vec<String> {
+pub(crate) fn differences(expected: &BTreeSet<String>, actual: &BTreeSet<String>) -> Vec<String> {
     expected
         .difference(actual)
         .map(|object| format!("missing: {object}"))

@@ -18,7 +18,7 @@ use crate::{plan, scratch};
 
 /// Why a catalogue does not verify.
 #[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
+pub(crate) enum VerifyError {
     /// After up and down the schema is not what it was before the up.
     #[error(
         "the down of version {version} ({file}) does not invert its up: after up and down the schema differs from before the up:\n  {}\nMake the down drop (or restore) exactly what the up creates (or changes)",

@@ -16,8 +16,8 @@ mod table;
 
 use std::time::Duration;
 
-use schemagate::config::Compat;
-use schemagate::fleet::Instance;
+use schemagate::Compat;
+use schemagate::internals::Instance;
 use tokio_postgres::Client;
 
 /// Release 1.4.0 on [4, 5] with `releases` appended (the repository's example window).

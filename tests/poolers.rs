@@ -3,7 +3,7 @@
 //! give; behind a session pooler it migrates as on a direct connection. Real PgBouncer in
 //! front of the test server.
 
-use schemagate::pooler::ensure_session;
+use schemagate::internals::ensure_session;
 
 use crate::support::pgbouncer::PgBouncer;
 use crate::support::{MIGRATION_LOCK_KEY, Project, TestDb, files};

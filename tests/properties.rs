@@ -4,9 +4,9 @@
 //! PostgreSQL itself does: its oracle is psql and the server.
 
 use proptest::prelude::*;
+use schemagate::Compat;
 use schemagate::catalogue::{self, Direction, SourceFile, parse_file_name};
-use schemagate::config::Compat;
-use schemagate::sql::split_statements;
+use schemagate::internals::split_statements;
 use std::sync::LazyLock;
 
 /// The rule DESIGN states for a migration's name, as an independent oracle.

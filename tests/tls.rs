@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use schemagate::connection::{Connection, Connector, Environment};
+use schemagate::internals::{Connection, Connector, Environment};
 use tokio::sync::Semaphore;
 
 use crate::support::cluster::{Cluster, Setup};

@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = match gate.run().await {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("{}", schemagate::gate::error::chain(&error));
+            eprintln!("{}", schemagate::gate::chain(&error));
             std::process::exit(error.exit().code().into());
         }
     };

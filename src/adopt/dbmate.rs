@@ -7,6 +7,6 @@
 //! column ([`super::golang_migrate`]).
 
 /// Whether the columns are dbmate's: a version and no `dirty` flag.
-pub fn has_layout(columns: &[String]) -> bool {
+pub(crate) fn has_layout(columns: &[String]) -> bool {
     columns.iter().any(|c| c == "version") && !columns.iter().any(|c| c == "dirty")
 }

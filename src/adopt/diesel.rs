@@ -10,7 +10,7 @@
 //! is left in place: a diesel application's own migrations may refer to it.
 
 /// Whether the columns are diesel's.
-pub fn has_layout(columns: &[String]) -> bool {
+pub(crate) fn has_layout(columns: &[String]) -> bool {
     ["version", "run_on"]
         .iter()
         .all(|c| columns.iter().any(|have| have == c))

@@ -19,7 +19,7 @@
 //! repair`.
 
 /// Whether the columns are Flyway's.
-pub fn has_layout(columns: &[String]) -> bool {
+pub(crate) fn has_layout(columns: &[String]) -> bool {
     [
         "installed_rank",
         "version",
@@ -36,7 +36,7 @@ pub fn has_layout(columns: &[String]) -> bool {
 /// line endings (Java's `BufferedReader.readLine`, so `\n`, `\r\n` and `\r` all end a line),
 /// a leading byte-order mark dropped, as Java's signed `int` (flyway-core
 /// `ChecksumCalculator.calculateChecksumForResource`). Line endings therefore never matter.
-pub fn checksum(sql: &str) -> i32 {
+pub(crate) fn checksum(sql: &str) -> i32 {
     let text = sql.strip_prefix('\u{feff}').unwrap_or(sql);
     let mut hasher = crc32fast::Hasher::new();
     for line in text.split(['\n', '\r']) {

@@ -9,7 +9,7 @@
 //! columns ([`super::dbmate`]).
 
 /// Whether the columns are golang-migrate's: a `dirty` flag beside the version.
-pub fn has_layout(columns: &[String]) -> bool {
+pub(crate) fn has_layout(columns: &[String]) -> bool {
     ["version", "dirty"]
         .iter()
         .all(|c| columns.iter().any(|have| have == c))

@@ -8,7 +8,7 @@
 //! Each migration runs with its row in one transaction, so there is no failed state.
 
 /// Whether the columns are goose's.
-pub fn has_layout(columns: &[String]) -> bool {
+pub(crate) fn has_layout(columns: &[String]) -> bool {
     ["id", "version_id", "is_applied"]
         .iter()
         .all(|c| columns.iter().any(|have| have == c))

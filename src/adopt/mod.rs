@@ -10,15 +10,15 @@
 //! what every tool's table is read into, `mapping` the checks against the catalogue and
 //! the rows it yields, `record` the write.
 
-pub mod dbmate;
-pub mod diesel;
-pub mod flyway;
-pub mod golang_migrate;
-pub mod goose;
+pub(crate) mod dbmate;
+pub(crate) mod diesel;
+pub(crate) mod flyway;
+pub(crate) mod golang_migrate;
+pub(crate) mod goose;
 mod mapping;
 mod model;
 mod record;
-pub mod sqlx;
+pub(crate) mod sqlx;
 
 pub use mapping::{Mapped, map};
 pub use model::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory};

@@ -11,7 +11,7 @@
 use sha2::{Digest, Sha384};
 
 /// Whether the columns are sqlx's.
-pub fn has_layout(columns: &[String]) -> bool {
+pub(crate) fn has_layout(columns: &[String]) -> bool {
     ["version", "success", "checksum"]
         .iter()
         .all(|c| columns.iter().any(|have| have == c))
@@ -19,7 +19,7 @@ pub fn has_layout(columns: &[String]) -> bool {
 
 /// The checksums sqlx may have stored for a file whose LF-normalised SQL is `sql_lf`: of
 /// the file with LF and with CRLF line endings.
-pub fn checksums(sql_lf: &str) -> [Vec<u8>; 2] {
+pub(crate) fn checksums(sql_lf: &str) -> [Vec<u8>; 2] {
     let crlf = sql_lf.replace('\n', "\r\n");
     [
         Sha384::digest(sql_lf.as_bytes()).to_vec(),

@@ -14,7 +14,7 @@ use super::BackupError;
 use super::tools::{Origin, Tool};
 
 /// Suffix of a manifest: `<dump file>.json`.
-pub const MANIFEST_SUFFIX: &str = ".json";
+pub(crate) const MANIFEST_SUFFIX: &str = ".json";
 
 /// The largest manifest read: ours are about 500 bytes.
 const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
@@ -171,13 +171,9 @@ impl Backup {
     }
 }
 
-/// The name of a dump of `database` at `schema_version` started at `at`. Characters other
-/// than letters, digits, `_`, `.` and `-` in the database name become `_`.
-pub fn file_name(database: &str, schema_version: i64, at: OffsetDateTime) -> String {
-    named(database, schema_version, at, "dump")
-}
-
-/// [`file_name`] with its extension: `dump` or `sqlite`.
+/// The name of a backup of `database` at `schema_version` started at `at`, with its
+/// extension (`dump` or `sqlite`). Characters other than letters, digits, `_`, `.` and `-`
+/// in the database name become `_`.
 pub(crate) fn named(
     database: &str,
     schema_version: i64,
@@ -204,7 +200,7 @@ pub(crate) fn named(
 }
 
 /// Whether a file name is one of ours, and its schema version.
-pub fn parse_name(name: &str) -> Option<i64> {
+pub(crate) fn parse_name(name: &str) -> Option<i64> {
     NAME.captures(name)?.get(2)?.as_str().parse().ok()
 }
 
@@ -284,7 +280,7 @@ mod tests {
     #[test]
     fn names_carry_database_schema_version_and_utc_time_to_the_millisecond() {
         let at = datetime!(2026-01-02 03:04:05.678 +01:00);
-        let name = file_name("app db/x", 12, at);
+        let name = named("app db/x", 12, at, "dump");
         assert_eq!(name, "app_db_x-schema12-20260102T020405.678Z.dump");
         assert_eq!(parse_name(&name), Some(12));
         let copy = named("app.db", 12, at, "sqlite");

@@ -22,14 +22,14 @@
 // The file in flight of the engines that write their dump themselves.
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) mod dump;
-pub mod error;
-pub mod manifest;
+pub(crate) mod error;
+pub(crate) mod manifest;
 // The client programs of the engines that run them (SQLite's backups need none).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod process;
-pub mod restore;
-pub mod retention;
-pub mod tools;
+pub(crate) mod restore;
+pub(crate) mod retention;
+pub(crate) mod tools;
 
 pub use error::BackupError;
 pub use manifest::{Backup, Manifest, Preview, list, list_of};

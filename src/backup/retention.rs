@@ -24,7 +24,7 @@ pub struct Retention {
 }
 
 /// Which backups to remove from `backups` (newest first) at `now`.
-pub fn select<'a>(
+pub(crate) fn select<'a>(
     backups: &'a [Backup],
     policy: Retention,
     now: OffsetDateTime,

@@ -21,13 +21,13 @@ fn refinery(name: &str, version: impl std::hash::Hash, sql: &str) -> u64 {
 }
 
 /// The checksum schemagate writes: the `i64` width over the LF-normalised SQL.
-pub fn written(name: &str, version: i64, sql_lf: &str) -> u64 {
+pub(super) fn written(name: &str, version: i64, sql_lf: &str) -> u64 {
     refinery(name, version, sql_lf)
 }
 
 /// Every checksum a row of this migration may carry: both integer widths (the `i32` one
 /// only when the version fits), over the SQL with LF and with CRLF line endings.
-pub fn accepted(name: &str, version: i64, sql_lf: &str) -> Vec<u64> {
+pub(super) fn accepted(name: &str, version: i64, sql_lf: &str) -> Vec<u64> {
     let crlf = sql_lf.replace('\n', "\r\n");
     let mut all = Vec::with_capacity(4);
     for sql in [sql_lf, crlf.as_str()] {

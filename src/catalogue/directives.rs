@@ -26,7 +26,7 @@ fn leading_comments(sql: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Whether the file asks to run outside a transaction.
-pub fn wants_no_transaction(sql: &str) -> bool {
+pub(crate) fn wants_no_transaction(sql: &str) -> bool {
     leading_comments(sql).any(|line| NO_TRANSACTION.iter().any(|d| line.eq_ignore_ascii_case(d)))
 }
 
@@ -41,7 +41,7 @@ pub struct Timeouts {
 }
 
 /// Reads the timeout directives; a value that is not a duration is an error naming it.
-pub fn timeouts(sql: &str) -> Result<Timeouts, String> {
+pub(crate) fn timeouts(sql: &str) -> Result<Timeouts, String> {
     let mut timeouts = Timeouts::default();
     for line in leading_comments(sql) {
         let Some(rest) = line.strip_prefix("-- schemagate:") else {
@@ -61,12 +61,12 @@ pub fn timeouts(sql: &str) -> Result<Timeouts, String> {
 }
 
 /// Whether the file asks for its `${NAME}` placeholders to be replaced.
-pub fn wants_placeholders(sql: &str) -> bool {
+pub(crate) fn wants_placeholders(sql: &str) -> bool {
     leading_comments(sql).any(|line| line.eq_ignore_ascii_case(PLACEHOLDERS))
 }
 
 /// Whether a down file declares its migration irreversible.
-pub fn is_irreversible(sql: &str) -> bool {
+pub(crate) fn is_irreversible(sql: &str) -> bool {
     leading_comments(sql).any(|line| line.eq_ignore_ascii_case(IRREVERSIBLE))
 }
 
@@ -74,7 +74,7 @@ pub fn is_irreversible(sql: &str) -> bool {
 /// is refused like an empty file (a forgotten body would otherwise be recorded as applied).
 /// It stops at the first other character, so a real file costs its leading comments; an
 /// unterminated `/*` is left to the grammar, which says where it opens.
-pub fn only_comments(sql: &str) -> bool {
+pub(crate) fn only_comments(sql: &str) -> bool {
     let mut rest = sql.trim_start_matches('\u{feff}');
     loop {
         rest =

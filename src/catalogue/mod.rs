@@ -9,7 +9,7 @@
 //! engine's grammar ([`crate::engine::Grammar`]) before anything changes.
 
 mod checksum;
-pub mod directives;
+pub(crate) mod directives;
 mod load;
 mod model;
 mod naming;

@@ -20,15 +20,15 @@
 pub(crate) mod database;
 pub(crate) mod grammar;
 pub(crate) mod lock;
-pub mod pool;
+pub(crate) mod pool;
 pub(crate) mod route;
 pub(crate) mod session;
-pub mod step;
+pub(crate) mod step;
 
 pub(crate) use database::{BackupRequest, Engine};
 pub(crate) use grammar::Grammar;
 pub(crate) use lock::{Lock, LockWait, Scratch};
-pub use pool::{FleetAndAudit, Pool};
+pub(crate) use pool::{FleetAndAudit, Pool};
 pub(crate) use route::{Context, Kind, grammar, kind, open};
 pub(crate) use session::Session;
-pub use step::{Executed, Execution, Observer, StatementAt, StepFailed};
+pub(crate) use step::{Executed, Execution, Observer, StatementAt, StepFailed};

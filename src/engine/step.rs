@@ -128,7 +128,7 @@ fn done(completed: &[i64]) -> String {
 
 /// How a run of [`super::Session::execute`] ended, when no step failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Executed {
+pub(crate) enum Executed {
     /// Every step ran.
     Completed,
     /// `on_step` asked to stop after a step; the database is at `at`.
@@ -140,7 +140,7 @@ pub enum Executed {
 
 /// What [`super::Session::execute`] runs: the plan, the catalogue its steps come from, the
 /// DDL limits, and the stop the engine heeds while a step waits for a lock.
-pub struct Execution<'a> {
+pub(crate) struct Execution<'a> {
     /// The release's migrations.
     pub catalogue: &'a Catalogue,
     /// The steps.
@@ -174,7 +174,7 @@ pub struct Execution<'a> {
 }
 
 /// Hears what [`super::Session::execute`] does.
-pub trait Observer {
+pub(crate) trait Observer {
     /// A step completed in `took`; [`ControlFlow::Break`] stops before the next one: a stop
     /// is honoured between steps, never inside one, so each step is committed whole or not
     /// started.

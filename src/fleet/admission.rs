@@ -237,7 +237,7 @@ fn of_release(replica: &Replica, compat: &Compat) -> bool {
 
 /// The replica's window from its row, widened (never narrowed) by this release's
 /// `[[releases]]` entry for its version.
-pub fn effective_window(replica: &Replica, compat: &Compat) -> Window {
+pub(crate) fn effective_window(replica: &Replica, compat: &Compat) -> Window {
     let own = (replica.min, replica.max);
     let (min, max) = parse_version(&replica.app_version)
         .ok()

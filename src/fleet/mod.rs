@@ -20,16 +20,17 @@
 //!
 //! docs/fleet.md describes the table, the rules with examples, and widening.
 
-pub mod admission;
-pub mod error;
-pub mod instance;
-pub mod replica;
-pub mod summary;
-pub mod wait;
+pub(crate) mod admission;
+pub(crate) mod error;
+pub(crate) mod instance;
+pub(crate) mod replica;
+pub(crate) mod summary;
+pub(crate) mod wait;
 
-pub use admission::{Admission, Blocker, Change, Limit, Refusal, admit, effective_window};
-pub use error::FleetError;
-pub use instance::Instance;
-pub use replica::{Replica, TABLE};
-pub use summary::{Group, summary};
-pub use wait::{Wait, until_admitted};
+pub(crate) use admission::{Admission, Change, Refusal, admit};
+pub(crate) use error::FleetError;
+pub(crate) use instance::Instance;
+pub(crate) use replica::{Replica, TABLE};
+pub use summary::Group;
+pub(crate) use summary::summary;
+pub(crate) use wait::{Wait, until_admitted};

@@ -3,7 +3,7 @@
 //! another for it.
 
 /// The table's name.
-pub const TABLE: &str = "schemagate_fleet";
+pub(crate) const TABLE: &str = "schemagate_fleet";
 
 /// A live row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

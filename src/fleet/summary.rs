@@ -36,7 +36,7 @@ impl fmt::Display for Group {
 /// One group per release and window, oldest release first. Replicas of one release that
 /// disagree on its window (two `compat.toml` for one version) stay apart, so neither
 /// window is hidden.
-pub fn summary(live: &[Replica]) -> Vec<Group> {
+pub(crate) fn summary(live: &[Replica]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for replica in live {
         let same = |g: &&mut Group| {

@@ -203,7 +203,7 @@ pub(crate) fn stopped(signal: &'static str, when: &str, at: Option<i64>) -> Erro
 /// A database URL that does not parse, kept for every command that asks for it.
 #[derive(Debug, thiserror::Error)]
 #[error("the database URL is invalid")]
-pub struct InvalidUrl {
+pub(crate) struct InvalidUrl {
     #[source]
     source: Arc<Error>,
 }
@@ -211,7 +211,7 @@ pub struct InvalidUrl {
 /// No database URL was given.
 #[derive(Debug, thiserror::Error)]
 #[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
-pub struct MissingUrl;
+pub(crate) struct MissingUrl;
 
 /// The settings of a [`Gate`], each defaulting as the CLI does.
 pub struct GateBuilder {

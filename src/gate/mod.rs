@@ -21,13 +21,13 @@
 //!   method of [`Gate`], telling their plans and progress as [`event`]s.
 //! - [`event`]: what those commands tell while they work; the library itself never prints.
 
-pub mod builder;
-pub mod error;
-pub mod event;
-pub mod report;
-pub mod run;
-pub mod serve;
-pub mod settings;
+pub(crate) mod builder;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod settings;
 
 mod adopt;
 mod atomic;
@@ -47,7 +47,7 @@ mod verify;
 pub use crate::engine::route::sessions_closed;
 pub use builder::{EarlySession, Gate, GateBuilder, Release, SettingError};
 pub use drift::Diff;
-pub use error::{Cause, Error, Exit, Reason, Stopped};
+pub use error::{Cause, Error, Exit, Reason, Stopped, chain};
 pub use event::Event;
 pub use repair::Repaired;
 pub use report::Report;

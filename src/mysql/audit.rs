@@ -6,7 +6,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable as _;
 
 use crate::audit::{Entry, Recorded, Totals};
-use crate::fleet::{Instance, Replica};
+use crate::fleet::{Instance, Replica, TABLE};
 
 /// The server's "table does not exist".
 const NO_SUCH_TABLE: u16 = 1146;
@@ -165,7 +165,7 @@ pub(crate) async fn totals(conn: &mut Conn) -> Result<Totals, TableError> {
 pub(crate) async fn announce(conn: &mut Conn, instance: &Instance) -> Result<(), TableError> {
     conn.query_drop(CREATE_FLEET)
         .await
-        .map_err(failed("schemagate_fleet", "create"))?;
+        .map_err(failed(TABLE, "create"))?;
     conn.exec_drop(
         "INSERT INTO schemagate_fleet (id, host, app_version, schema_min, schema_max, refresh_ms) VALUES (?, ?, ?, ?, ?, ?) \
          ON DUPLICATE KEY UPDATE host = VALUES(host), app_version = VALUES(app_version), schema_min = VALUES(schema_min), \
@@ -180,7 +180,7 @@ pub(crate) async fn announce(conn: &mut Conn, instance: &Instance) -> Result<(),
         ),
     )
     .await
-    .map_err(failed("schemagate_fleet", "announce this instance in"))
+    .map_err(failed(TABLE, "announce this instance in"))
 }
 
 /// Removes an instance's row; nothing to do without the table.
@@ -190,7 +190,7 @@ pub(crate) async fn leave(conn: &mut Conn, id: &str) -> Result<(), TableError> {
         .await
     {
         Err(e) if missing(&e) => Ok(()),
-        other => other.map_err(failed("schemagate_fleet", "leave")),
+        other => other.map_err(failed(TABLE, "leave")),
     }
 }
 
@@ -205,7 +205,7 @@ pub(crate) async fn live(conn: &mut Conn) -> Result<Vec<Replica>, TableError> {
         .await
     {
         Err(e) if missing(&e) => return Ok(Vec::new()),
-        other => other.map_err(failed("schemagate_fleet", "prune"))?,
+        other => other.map_err(failed(TABLE, "prune"))?,
     }
     let rows: Vec<FleetRow> = conn
         .query(format!(
@@ -215,7 +215,7 @@ pub(crate) async fn live(conn: &mut Conn) -> Result<Vec<Replica>, TableError> {
             rfc3339("last_seen")
         ))
         .await
-        .map_err(failed("schemagate_fleet", "read"))?;
+        .map_err(failed(TABLE, "read"))?;
     Ok(rows
         .into_iter()
         .map(

@@ -132,7 +132,7 @@ pub(crate) async fn take(conn: &mut Conn, request: &Request<'_>) -> Result<Backu
     create_dir(request.dir)?;
     let created_at = now_to_the_millisecond();
     let database = &request.options.database;
-    let name = manifest::file_name(database, request.schema_version, created_at);
+    let name = manifest::named(database, request.schema_version, created_at, "dump");
     let path = request.dir.join(&name);
     let partial = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
@@ -254,7 +254,7 @@ pub(crate) async fn preview(
     let dump = client::dump_client(&server_version, request.dump_client).await?;
     let created_at = now_to_the_millisecond();
     let database = &request.options.database;
-    let name = manifest::file_name(database, request.schema_version, created_at);
+    let name = manifest::named(database, request.schema_version, created_at, "dump");
     let path = request.dir.join(&name);
     let origin = Origin {
         database: database.clone(),

@@ -35,7 +35,7 @@ fn opened(task: JoinHandle<()>) {
 /// the server to log each session as a lost client ("could not receive data from client:
 /// Connection reset by peer") and count it in `pg_stat_database.sessions_abandoned`; the
 /// binary calls this before it exits.
-pub async fn sessions_closed(within: Duration) {
+pub(crate) async fn sessions_closed(within: Duration) {
     let tasks = std::mem::take(&mut *SESSIONS.lock().unwrap_or_else(PoisonError::into_inner));
     let _ = tokio::time::timeout(within, async {
         for task in tasks {
@@ -175,7 +175,7 @@ pub async fn connect(
 
 /// One connection, without retry, to another database of the same server (a scratch
 /// database schemagate made): same hosts, user, TLS and settings, `database` instead.
-pub async fn connect_to_database(
+pub(crate) async fn connect_to_database(
     connection: &Connection,
     application_name: &str,
     database: &str,
@@ -196,7 +196,7 @@ pub async fn connect_to_database(
 
 /// Asks the server to cancel what the session of `token` runs, over the same kind of
 /// connection (TLS included) as the session itself.
-pub async fn cancel(
+pub(crate) async fn cancel(
     connection: &Connection,
     application_name: &str,
     token: &tokio_postgres::CancelToken,
@@ -317,7 +317,7 @@ fn describe_failed(failed: &Failed) -> String {
 /// Whether an error means the session is gone: the socket closed or failed, a connection
 /// exception (SQLSTATE class 08), or the server ending the session (57P01 terminated by an
 /// administrator or a fast shutdown, 57P02 crash shutdown, 57P03 not accepting connections).
-pub fn connection_lost(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn connection_lost(error: &tokio_postgres::Error) -> bool {
     if error.is_closed()
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>())
     {
@@ -334,7 +334,7 @@ pub fn connection_lost(error: &tokio_postgres::Error) -> bool {
 /// log; the DDL's own `IF NOT EXISTS` covers a creator that committed in between. Called
 /// under the migration lock (a creator still in its transaction makes the DDL fail with a
 /// unique violation instead: `fleet::ensure_table`, which runs without it, handles that).
-pub async fn create_table_unless_exists(
+pub(crate) async fn create_table_unless_exists(
     client: &impl tokio_postgres::GenericClient,
     table: &str,
     ddl: &str,
@@ -350,7 +350,7 @@ pub async fn create_table_unless_exists(
 }
 
 /// A PostgreSQL error with its server message, detail and hint when there is one.
-pub fn describe(error: &tokio_postgres::Error) -> String {
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     let Some(db) = error.as_db_error() else {
         return std::error::Error::source(error)
             .map_or_else(|| error.to_string(), |s| format!("{error}: {s}"));

@@ -13,7 +13,7 @@ use tokio_postgres::error::SqlState;
 use crate::limits::Settings;
 
 /// The `SET` statements of `settings` (`SET LOCAL` inside a transaction).
-pub fn statements(settings: &Settings, local: bool) -> String {
+pub(crate) fn statements(settings: &Settings, local: bool) -> String {
     let scope = if local { "SET LOCAL" } else { "SET" };
     let statement = settings
         .statement_timeout
@@ -26,17 +26,20 @@ pub fn statements(settings: &Settings, local: bool) -> String {
 
 /// Undoes [`statements`] on the session after a file that ran outside a
 /// transaction.
-pub const RESET: &str = "RESET lock_timeout; RESET statement_timeout";
+pub(crate) const RESET: &str = "RESET lock_timeout; RESET statement_timeout";
 
 /// Whether a statement gave up waiting for a lock (SQLSTATE 55P03): the one failure worth
 /// retrying; anything else is returned at once.
-pub fn is_lock_timeout(error: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_lock_timeout(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
 }
 
 /// The sessions blocking `pid` right now, each as `pid 123 (psql, user app, idle in
 /// transaction since …): <first 200 characters of its query>`; empty when none.
-pub async fn blockers(client: &Client, pid: i32) -> Result<Vec<String>, tokio_postgres::Error> {
+pub(crate) async fn blockers(
+    client: &Client,
+    pid: i32,
+) -> Result<Vec<String>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(a.state, ''), \

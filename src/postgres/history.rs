@@ -14,7 +14,7 @@ use tokio_postgres::{Client, GenericClient};
 use crate::applied::Applied;
 
 /// refinery's table name.
-pub const TABLE: &str = crate::applied::HISTORY_TABLE;
+pub(crate) const TABLE: &str = crate::applied::HISTORY_TABLE;
 
 /// refinery's DDL for the table (with `int8-versions`), so both tools create the same thing.
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
@@ -26,7 +26,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
 /// Reading or writing the history failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} {TABLE}: {}", crate::postgres::db::describe(.source))]
-pub struct HistoryError {
+pub(crate) struct HistoryError {
     action: &'static str,
     #[source]
     source: tokio_postgres::Error,
@@ -39,21 +39,21 @@ impl HistoryError {
 
     /// Whether the connection was lost (the database went away), rather than the query
     /// failing on a live session.
-    pub fn connection_lost(&self) -> bool {
+    pub(crate) fn connection_lost(&self) -> bool {
         crate::postgres::db::connection_lost(&self.source)
     }
 }
 
 /// Creates the table unless it exists. Called under the migration lock, so the first boot
 /// of many replicas does not race on it.
-pub async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
+pub(crate) async fn ensure_table(client: &Client) -> Result<(), HistoryError> {
     crate::postgres::db::create_table_unless_exists(client, TABLE, CREATE)
         .await
         .map_err(|e| HistoryError::new("create", e))
 }
 
 /// The applied history by version; empty when the table does not exist yet.
-pub async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryError> {
+pub(crate) async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryError> {
     let query = "SELECT version::int8, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
     let rows = match client.query(query, &[]).await {
         Ok(rows) => rows,
@@ -72,7 +72,7 @@ pub async fn read(client: &impl GenericClient) -> Result<Vec<Applied>, HistoryEr
 }
 
 /// The highest applied version (0 when nothing is applied), in one cheap query.
-pub async fn current_version(client: &impl GenericClient) -> Result<i64, HistoryError> {
+pub(crate) async fn current_version(client: &impl GenericClient) -> Result<i64, HistoryError> {
     match client
         .query_one(
             "SELECT coalesce(max(version), 0)::int8 FROM refinery_schema_history",
@@ -87,10 +87,10 @@ pub async fn current_version(client: &impl GenericClient) -> Result<i64, History
 }
 
 /// Widens a refinery `int4` history to `int8`; run in the transaction of the first change.
-pub const WIDEN: &str = "ALTER TABLE refinery_schema_history ALTER COLUMN version TYPE int8";
+pub(crate) const WIDEN: &str = "ALTER TABLE refinery_schema_history ALTER COLUMN version TYPE int8";
 
 /// Whether the history's `version` column is narrower than `int8` (refinery's default).
-pub async fn is_narrow(client: &impl GenericClient) -> Result<bool, HistoryError> {
+pub(crate) async fn is_narrow(client: &impl GenericClient) -> Result<bool, HistoryError> {
     client
         .query_one(
             "SELECT coalesce((SELECT atttypid <> 'int8'::regtype FROM pg_attribute \
@@ -104,7 +104,7 @@ pub async fn is_narrow(client: &impl GenericClient) -> Result<bool, HistoryError
 
 /// The statement recording an applied migration, in refinery's format (RFC 3339 time,
 /// checksum as decimal text). Names are `\w+`, so quoting cannot be broken.
-pub fn insert_statement(version: i64, name: &str, checksum: u64) -> String {
+pub(crate) fn insert_statement(version: i64, name: &str, checksum: u64) -> String {
     let now = OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();
@@ -117,7 +117,10 @@ pub fn insert_statement(version: i64, name: &str, checksum: u64) -> String {
 /// Records `rows` as applied in one transaction, after creating the table if it is missing
 /// and widening an `int4` one in the same transaction (the caller holds the lock and has
 /// taken the backup). Used by `baseline` and `adopt`, which take over a database at once.
-pub async fn record_applied(client: &mut Client, rows: &[Applied]) -> Result<(), HistoryError> {
+pub(crate) async fn record_applied(
+    client: &mut Client,
+    rows: &[Applied],
+) -> Result<(), HistoryError> {
     ensure_table(client).await?;
     let write = |e| HistoryError::new("write", e);
     let transaction = client.transaction().await.map_err(write)?;
@@ -135,6 +138,6 @@ pub async fn record_applied(client: &mut Client, rows: &[Applied]) -> Result<(),
 }
 
 /// The statement forgetting a reverted migration.
-pub fn delete_statement(version: i64) -> String {
+pub(crate) fn delete_statement(version: i64) -> String {
     format!("DELETE FROM {TABLE} WHERE version = {version}")
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use tokio_postgres::Client;
 
 /// Tables schemagate itself keeps in the database.
-pub const OWN_TABLES: &[&str] = &[
+pub(crate) const OWN_TABLES: &[&str] = &[
     "refinery_schema_history",
     "schemagate_audit",
     crate::fleet::TABLE,
@@ -80,7 +80,7 @@ impl Scope {
 
 /// One text per object of the user schemas (see the module docs), each starting with its
 /// kind and qualified name.
-pub async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgres::Error> {
+pub(crate) async fn describe(client: &Client) -> Result<BTreeSet<String>, tokio_postgres::Error> {
     let rows = client.query(&lines(Scope::All), &[]).await?;
     Ok(rows.iter().map(|row| row.get::<_, String>(1)).collect())
 }

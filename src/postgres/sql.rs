@@ -25,12 +25,12 @@ use pg_query::protobuf::{ScanToken, Token};
 mod piece;
 mod transaction;
 
-pub use transaction::{controls_transaction, refused_in_transaction};
+pub(crate) use transaction::{controls_transaction, refused_in_transaction};
 
 /// One statement of a script: its text (a slice of the script, without the `;` that ends
 /// it and without the white space and comments around it), where it starts, and its tree.
 #[derive(Debug)]
-pub struct Statement<'a> {
+pub(crate) struct Statement<'a> {
     /// The statement's text.
     pub text: &'a str,
     /// Its byte range in the script.
@@ -43,20 +43,11 @@ pub struct Statement<'a> {
 /// A `--` comment of a script, with its byte offset (comments inside strings and dollar
 /// quotes are not comments, and are not listed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comment<'a> {
+pub(crate) struct Comment<'a> {
     /// The comment, from `--` to the end of its line.
     pub text: &'a str,
     /// Its byte offset in the script.
     pub offset: usize,
-}
-
-/// A script read by PostgreSQL's grammar.
-#[derive(Debug)]
-pub struct Script<'a> {
-    /// Its statements, in order; empty ones (`;;`, comments alone) are not statements.
-    pub statements: Vec<Statement<'a>>,
-    /// Its `--` comments, in order.
-    pub comments: Vec<Comment<'a>>,
 }
 
 /// PostgreSQL's grammar refuses the text, or a statement is too large to be read.
@@ -73,15 +64,15 @@ pub struct SyntaxError {
 }
 
 /// The largest statement read, in bytes: its tokens take about four times its size.
-pub const MAX_STATEMENT_BYTES: usize = 16 << 20;
+pub(crate) const MAX_STATEMENT_BYTES: usize = 16 << 20;
 
 /// The most tokens a statement may have to be parsed in C (to check it): about 100 bytes
 /// each while the parser holds the tree, so a 512 MiB container has room to spare.
-pub const MAX_TOKENS: usize = 1_000_000;
+pub(crate) const MAX_TOKENS: usize = 1_000_000;
 
 /// The most tokens a statement other than `SELECT`, `INSERT`, `UPDATE`, `DELETE` and
 /// `MERGE` may have, whose tree is also built in Rust: about 1 KiB each.
-pub const MAX_TREE_TOKENS: usize = 100_000;
+pub(crate) const MAX_TREE_TOKENS: usize = 100_000;
 
 /// The statements of `sql`, as PostgreSQL's grammar delimits them, or where it refuses it.
 pub fn split_statements(sql: &str) -> Result<Vec<&str>, SyntaxError> {
@@ -90,19 +81,9 @@ pub fn split_statements(sql: &str) -> Result<Vec<&str>, SyntaxError> {
     Ok(statements)
 }
 
-/// Parses `sql` into its statements and comments.
-pub fn parse(sql: &str) -> Result<Script<'_>, SyntaxError> {
-    let mut statements = Vec::new();
-    let comments = read(sql, &mut |statement| statements.push(statement))?;
-    Ok(Script {
-        statements,
-        comments,
-    })
-}
-
 /// Reads `sql` a statement at a time: `each` gets every statement in order (and may drop
 /// it, tree and all, before the next is parsed); returns the script's `--` comments.
-pub fn read<'a>(
+pub(crate) fn read<'a>(
     sql: &'a str,
     each: &mut dyn FnMut(Statement<'a>),
 ) -> Result<Vec<Comment<'a>>, SyntaxError> {

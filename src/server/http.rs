@@ -34,7 +34,7 @@ use super::watched::Watched;
 /// How long in-flight requests may take to finish after the shutdown signal. A client that
 /// opened a connection and never finishes its request cannot hold the process longer.
 /// Below the 30 s Kubernetes gives by default before SIGKILL.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The queue of connections the kernel completes before the accept loop takes them
 /// (capped by `net.core.somaxconn`, 4,096 on current kernels). When it is full the kernel
@@ -72,7 +72,7 @@ pub(crate) fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 /// Serves `state` on `listener` within `limits` until `shutdown` completes; then stops
 /// accepting, lets requests in flight finish (at most [`DRAIN_TIMEOUT`]) and tells
 /// `stopping` subscribers.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     state: State,
     limits: ConnectionLimits,

@@ -15,19 +15,19 @@
 //! The wiring (gate, pool, first refresh, binding) is `gate::Application`; its shutdown
 //! future is `crate::stop::Stop::wait` in the binary.
 
-pub mod health;
+pub(crate) mod health;
 pub mod healthcheck;
-pub mod http;
-pub mod limits;
-pub mod metrics;
-pub mod refresh;
-pub mod routes;
+pub(crate) mod http;
+pub(crate) mod limits;
+pub(crate) mod metrics;
+pub(crate) mod refresh;
+pub(crate) mod routes;
 
 mod connections;
 mod watched;
 
-pub use health::{Drifted, Health, Judge, Observation, Verdict};
+pub(crate) use health::{Health, Judge, Observation};
 pub use limits::ConnectionLimits;
-pub use metrics::Metrics;
-pub use refresh::{Departure, Refresher};
-pub use routes::State;
+pub(crate) use metrics::Metrics;
+pub(crate) use refresh::Refresher;
+pub(crate) use routes::State;

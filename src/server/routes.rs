@@ -19,7 +19,7 @@ use super::metrics::{self, Metrics};
 
 /// What the routes read: the cached health and the registry.
 #[derive(Clone)]
-pub struct State {
+pub(crate) struct State {
     /// The cached `/health` response.
     pub health: Arc<Health>,
     /// The metrics registry.
@@ -30,7 +30,7 @@ const JSON: &str = "application/json";
 
 /// The gate's paths; any other path is rejected (`warp::reject::not_found`) for the next
 /// filter of an `.or()` chain.
-pub fn routes(
+pub(crate) fn routes(
     state: State,
 ) -> impl Filter<Extract = (Response<Body>,), Error = warp::Rejection> + Clone {
     warp::path::full()
@@ -44,7 +44,7 @@ pub fn routes(
 
 /// The standalone service: the gate's paths, a JSON 404 for every other one, and one
 /// debug log line per request.
-pub fn standalone(
+pub(crate) fn standalone(
     state: State,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     routes(state)

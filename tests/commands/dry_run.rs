@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use schemagate::postgres::fleet as pg_fleet;
+use schemagate::internals::pg_fleet;
 
 use super::{LOCK_KEY, migrated};
 use crate::fleet::{instance, seconds};

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use schemagate::fleet::{self, Admission, Change, FleetError, Wait};
-use schemagate::postgres::fleet as pg_fleet;
+use schemagate::internals::pg_fleet;
+use schemagate::internals::{Admission, Change, FleetError, Wait, admit, until_admitted};
 
 use super::{compat, instance, seconds};
 use crate::support::TestDb;
@@ -22,9 +22,7 @@ async fn live_rows_of_another_release_refuse_a_target_above_their_max_and_wideni
     }
     let live = pg_fleet::live(&client).await.unwrap();
     let step = Change { from: 4, to: 5 };
-    let refusal = fleet::admit(step, &compat(""), &live)
-        .into_result()
-        .unwrap_err();
+    let refusal = admit(step, &compat(""), &live).into_result().unwrap_err();
     assert!(
         refusal.to_string().starts_with(
             "2 replicas of v1.3.0 run on schema ≤ 4 (hosts a, b); migrating to 5 would make them fail"
@@ -32,13 +30,10 @@ async fn live_rows_of_another_release_refuse_a_target_above_their_max_and_wideni
         "this release's own row is not among the blockers: {refusal}"
     );
     let widened = compat("[[releases]]\nversion = \"1.3.0\"\nmin = 3\nmax = 5\n");
-    assert_eq!(
-        fleet::admit(step, &widened, &live),
-        Admission::Admitted(step)
-    );
+    assert_eq!(admit(step, &widened, &live), Admission::Admitted(step));
     let narrower = compat("[[releases]]\nversion = \"1.3.0\"\nmin = 3\nmax = 3\n");
     assert!(matches!(
-        fleet::admit(Change { from: 3, to: 4 }, &narrower, &live),
+        admit(Change { from: 3, to: 4 }, &narrower, &live),
         Admission::Admitted(_)
     ));
 }
@@ -51,7 +46,7 @@ async fn a_rollback_below_the_min_of_a_live_newer_release_is_refused() {
         .await
         .unwrap();
     let live = pg_fleet::live(&client).await.unwrap();
-    let refusal = fleet::admit(Change { from: 5, to: 4 }, &compat(""), &live)
+    let refusal = admit(Change { from: 5, to: 4 }, &compat(""), &live)
         .into_result()
         .unwrap_err();
     assert_eq!(
@@ -84,7 +79,7 @@ async fn the_fleet_wait_admits_as_soon_as_the_blocking_release_leaves() {
         interval: Duration::from_millis(50),
     };
     let compat = compat("");
-    let waited = fleet::until_admitted(
+    let waited = until_admitted(
         || pg_fleet::live(&client),
         Change { from: 4, to: 5 },
         &compat,
@@ -115,7 +110,7 @@ async fn the_fleet_wait_gives_up_after_its_timeout_and_no_wait_refuses_at_once()
         timeout: Duration::from_millis(200),
         interval: Duration::from_millis(50),
     };
-    let error = fleet::until_admitted(|| pg_fleet::live(&client), step, &compat, wait, blocked)
+    let error = until_admitted(|| pg_fleet::live(&client), step, &compat, wait, blocked)
         .await
         .unwrap_err();
     assert!(
@@ -136,7 +131,7 @@ async fn the_fleet_wait_gives_up_after_its_timeout_and_no_wait_refuses_at_once()
         timeout: Duration::ZERO,
         ..wait
     };
-    let error = fleet::until_admitted(|| pg_fleet::live(&client), step, &compat, at_once, blocked)
+    let error = until_admitted(|| pg_fleet::live(&client), step, &compat, at_once, blocked)
         .await
         .unwrap_err();
     assert!(matches!(error, FleetError::Refused(_)), "{error:?}");

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use schemagate::audit;
-use schemagate::connection::Connection;
-use schemagate::fleet::Instance;
-use schemagate::postgres::audit as pg_audit;
-use schemagate::postgres::fleet as pg_fleet;
-use schemagate::server::{Health, Judge, Metrics, Observation, Refresher};
+use schemagate::internals as audit;
+use schemagate::internals::Connection;
+use schemagate::internals::Instance;
+use schemagate::internals::pg_audit;
+use schemagate::internals::pg_fleet;
+use schemagate::internals::{Health, Judge, Metrics, Observation, Refresher};
 
 use super::{compat, instance, seconds};
 use crate::support::{TestDb, sample};
@@ -33,7 +33,7 @@ fn refresher(db: &TestDb) -> (Refresher, Arc<Health>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new("sg", "1.4.0", &compat.window).unwrap());
     let interval = seconds(1);
     let connection = Connection::parse(&db.url).unwrap();
-    let pool = schemagate::db::pool(&connection, "fleet-test", interval, 2).unwrap();
+    let pool = schemagate::internals::pool(&connection, "fleet-test", interval, 2).unwrap();
     let refresher = Refresher::new(
         pool,
         judge,

@@ -1,6 +1,6 @@
 //! `schemagate_fleet` itself: announce, leave, staleness, creation under concurrency.
 
-use schemagate::postgres::fleet as pg_fleet;
+use schemagate::internals::pg_fleet;
 
 use super::{instance, rows, seconds, table_exists};
 use crate::support::{Project, TestDb, session};

@@ -44,11 +44,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = error.exit().code();
-            tracing::error!(
-                exit_code = code,
-                "{}",
-                schemagate::gate::error::chain(&error)
-            );
+            tracing::error!(exit_code = code, "{}", schemagate::gate::chain(&error));
             ExitCode::from(code)
         }
     }

@@ -9,7 +9,7 @@ use crate::adopt::{AdoptError, Entry, Kind, Tool, ToolHistory};
 const TABLE: &str = Tool::Dbmate.table();
 
 /// The applied versions, as dbmate wrote them.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+pub(super) async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
     let rows = client
         .query(
             "SELECT version::text FROM schema_migrations ORDER BY version",

@@ -10,7 +10,7 @@ use crate::catalogue::diesel_version;
 const TABLE: &str = Tool::Diesel.table();
 
 /// The applied versions, in diesel's order.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+pub(super) async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
     let rows = client
         .query(
             "SELECT version::text FROM __diesel_schema_migrations ORDER BY version",

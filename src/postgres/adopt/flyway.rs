@@ -11,7 +11,7 @@ use crate::adopt::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory};
 const TABLE: &str = Tool::Flyway.table();
 
 /// The versions Flyway counts as applied, replayed in `installed_rank` order.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+pub(super) async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
     let rows = client
         .query(
             "SELECT version, type, script, checksum, success FROM flyway_schema_history ORDER BY installed_rank",

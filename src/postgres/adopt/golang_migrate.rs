@@ -9,7 +9,7 @@ use crate::adopt::{AdoptError, Entry, Kind, Tool, ToolHistory};
 const TABLE: &str = Tool::GolangMigrate.table();
 
 /// The current version (golang-migrate reads one row; a table it kept never has more).
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+pub(super) async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
     let rows = client
         .query(
             "SELECT version::int8, dirty FROM schema_migrations ORDER BY version",

@@ -11,7 +11,7 @@ use crate::adopt::{AdoptError, Entry, Kind, Tool, ToolHistory};
 const TABLE: &str = Tool::Goose.table();
 
 /// The versions whose newest row is an apply, by version; goose's own version 0 left out.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+pub(super) async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
     let rows = client
         .query(
             "SELECT version_id::int8, is_applied FROM goose_db_version ORDER BY id DESC",

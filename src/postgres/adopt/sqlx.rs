@@ -9,7 +9,7 @@ use crate::adopt::{AdoptError, Checksum, Entry, Kind, Tool, ToolHistory};
 const TABLE: &str = Tool::Sqlx.table();
 
 /// The applied versions, by version.
-pub async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
+pub(super) async fn read(client: &Client) -> Result<ToolHistory, AdoptError> {
     let rows = client
         .query(
             "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version",

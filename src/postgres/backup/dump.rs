@@ -38,7 +38,7 @@ const CHUNK: usize = 256 * 1024;
 const VERIFY_BACKLOG: usize = 64;
 
 /// What a backup needs.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// A connection to the database (the lock's): server version and database name.
     pub client: &'a Client,
     /// The URL pg_dump connects with (through `PG*` variables).
@@ -60,7 +60,7 @@ pub struct Request<'a> {
 /// Takes a verified backup. On any failure the partial file is removed and nothing else
 /// was touched.
 #[tracing::instrument(skip_all, fields(dir = %request.dir.display(), schema_version = request.schema_version))]
-pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
+pub(crate) async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
     let server = tools::server(request.client).await?;
     let pg_dump = tools::find("pg_dump", server.major, request.pg_dump).await?;
     let pg_restore = tools::beside("pg_restore", server.major, request.pg_dump).await?;
@@ -68,7 +68,7 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
     remove_stale_partials(request.dir);
 
     let created_at = now_to_the_millisecond();
-    let name = manifest::file_name(&server.database, request.schema_version, created_at);
+    let name = manifest::named(&server.database, request.schema_version, created_at, "dump");
     let path = request.dir.join(&name);
     let partial = Partial::create(manifest::partial_path(&path))?;
     tracing::info!(file = %path.display(), pg_dump = %pg_dump.path.display(), "taking a backup");
@@ -123,14 +123,14 @@ pub async fn take(request: &Request<'_>) -> Result<Backup, BackupError> {
 
 /// What [`take`] followed by [`crate::backup::prune`] would do now, without creating, writing or
 /// removing anything.
-pub async fn preview(
+pub(crate) async fn preview(
     request: &Request<'_>,
     policy: crate::backup::Retention,
 ) -> Result<Preview, BackupError> {
     let server = tools::server(request.client).await?;
     let pg_dump = tools::find("pg_dump", server.major, request.pg_dump).await?;
     let created_at = now_to_the_millisecond();
-    let name = manifest::file_name(&server.database, request.schema_version, created_at);
+    let name = manifest::named(&server.database, request.schema_version, created_at, "dump");
     let path = request.dir.join(&name);
     let mut backups = manifest::list_of(request.dir, &server.origin())?;
     let new = Backup {

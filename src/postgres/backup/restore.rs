@@ -282,7 +282,7 @@ async fn table_of_contents(
 /// before the `COMMIT` is sent ends it at once (psql is killed, so nothing is committed);
 /// after, psql is left to finish the `COMMIT`, which takes moments.
 #[tracing::instrument(skip_all, fields(file = %plan.backup.path.display(), database = %plan.database))]
-pub async fn restore(
+pub(crate) async fn restore(
     plan: &RestorePlan,
     options: RestoreOptions,
     url: &Connection,

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 /// Entry types of objects that live outside schemas and that a restore cannot make exact.
-pub const GLOBAL_TYPES: &[&str] = &[
+pub(super) const GLOBAL_TYPES: &[&str] = &[
     "EVENT TRIGGER",
     "PUBLICATION TABLES IN SCHEMA",
     "PUBLICATION TABLE",
@@ -25,7 +25,7 @@ pub const GLOBAL_TYPES: &[&str] = &[
 
 /// What to leave out of the replay.
 #[derive(Debug, Default)]
-pub struct Keep<'a> {
+pub(super) struct Keep<'a> {
     /// Schemas kept as they are, with everything in them.
     pub schemas: HashSet<&'a str>,
     /// Extensions that live in a kept schema.
@@ -36,12 +36,12 @@ pub struct Keep<'a> {
 
 impl Keep<'_> {
     /// Whether anything is left out at all (else the whole dump is replayed).
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.schemas.is_empty() && self.extensions.is_empty() && !self.globals
     }
 
     /// The list without the lines of kept objects; comment lines stay.
-    pub fn filter(&self, list: &str) -> String {
+    pub(super) fn filter(&self, list: &str) -> String {
         list.lines()
             .filter(|line| Entry::parse(line).is_none_or(|entry| !self.leaves_out(&entry)))
             .map(|line| format!("{line}\n"))
@@ -62,7 +62,7 @@ impl Keep<'_> {
 }
 
 /// How many entries of `list` are of one of the types `kinds`.
-pub fn count(list: &str, kinds: &[&str]) -> usize {
+pub(super) fn count(list: &str, kinds: &[&str]) -> usize {
     list.lines()
         .filter_map(Entry::parse)
         .filter(|entry| kinds.contains(&entry.kind))

@@ -260,7 +260,7 @@ fn is_tls(error: &tokio_postgres::Error) -> bool {
 }
 
 /// deadpool's way of connecting: the same attempts as the gate's.
-pub struct PoolConnect {
+pub(crate) struct PoolConnect {
     /// The connector.
     pub connector: Connector,
     /// Each TCP connect's timeout.

@@ -14,7 +14,7 @@ use super::ConnectionError;
 
 /// Every keyword libpq 15–17 knows. Anything else is refused, as libpq refuses it; those
 /// schemagate does not implement are refused later, with their name ([`super::settings`]).
-pub const LIBPQ_KEYWORDS: &[&str] = &[
+pub(crate) const LIBPQ_KEYWORDS: &[&str] = &[
     "service",
     "user",
     "password",
@@ -69,24 +69,24 @@ struct Pair {
 
 /// The keyword/value pairs given, in order; a later value of a keyword replaces an earlier.
 #[derive(Default, Clone)]
-pub struct Given {
+pub(crate) struct Given {
     pairs: Vec<Pair>,
 }
 
 impl Given {
     /// The value given for `keyword`, if any.
-    pub fn get(&self, keyword: &str) -> Option<&str> {
+    pub(crate) fn get(&self, keyword: &str) -> Option<&str> {
         self.find(keyword).map(|p| p.value.as_str())
     }
 
     /// Where the value of `keyword` is in the string (bytes from its start), for messages
     /// that must not show the value.
-    pub fn position(&self, keyword: &str) -> Option<usize> {
+    pub(crate) fn position(&self, keyword: &str) -> Option<usize> {
         self.find(keyword).map(|p| p.at)
     }
 
     /// Every keyword given.
-    pub fn keywords(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn keywords(&self) -> impl Iterator<Item = &str> {
         self.pairs.iter().map(|p| p.keyword.as_str())
     }
 
@@ -119,7 +119,7 @@ impl Given {
 /// A string that is neither (quoted, a URL of another scheme, a URL after whitespace) is
 /// refused as what it is rather than read as key=value pairs, whose error would otherwise
 /// be about the whole string.
-pub fn parse(text: &str) -> Result<Given, ConnectionError> {
+pub(crate) fn parse(text: &str) -> Result<Given, ConnectionError> {
     if let Some(body) = uri_body(text) {
         return Url { text }.parse(body);
     }
@@ -416,7 +416,8 @@ fn parse_key_values(text: &str) -> Result<Given, ConnectionError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Connection, Environment};
+    use super::super::Connection;
+    use super::super::env::Environment;
     use super::*;
 
     fn pairs(text: &str) -> Vec<(String, String)> {

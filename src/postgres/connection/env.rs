@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 /// The libpq keyword each variable stands for, as in libpq's `PQconninfoOptions`.
-pub const VARIABLES: &[(&str, &str)] = &[
+pub(crate) const VARIABLES: &[(&str, &str)] = &[
     ("host", "PGHOST"),
     ("hostaddr", "PGHOSTADDR"),
     ("port", "PGPORT"),
@@ -30,7 +30,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
 ];
 
 /// The variable libpq reads for `keyword`, if any.
-pub fn variable_of(keyword: &str) -> Option<&'static str> {
+pub(crate) fn variable_of(keyword: &str) -> Option<&'static str> {
     VARIABLES
         .iter()
         .find(|(k, _)| *k == keyword)

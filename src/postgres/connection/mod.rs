@@ -11,18 +11,17 @@
 //! - [`connect`]: one attempt over every host with libpq's TLS fallbacks.
 //! - [`child`]: the environment and in-memory passfile of `pg_dump`, `pg_restore`, `psql`.
 
-pub mod child;
-pub mod connect;
-pub mod conninfo;
+pub(crate) mod child;
+pub(crate) mod connect;
+pub(crate) mod conninfo;
 mod display;
-pub mod env;
+pub(crate) mod env;
 mod error;
-pub mod model;
-pub mod passfile;
-pub mod tls;
+pub(crate) mod model;
+pub(crate) mod passfile;
+pub(crate) mod tls;
 
-pub use child::{ChildConnection, ChildError};
-pub use connect::{Connector, Failed};
-pub use env::Environment;
-pub use error::ConnectionError;
-pub use model::{Connection, Host, RootCert, SessionAttrs, SslMode, Target};
+pub(crate) use child::ChildConnection;
+pub(crate) use connect::Connector;
+pub(crate) use error::ConnectionError;
+pub(crate) use model::Connection;

@@ -15,7 +15,7 @@ use super::env::{self, Environment};
 use super::passfile::{self, DEFAULT_SOCKET_DIR};
 
 /// libpq's default port.
-pub const DEFAULT_PORT: u16 = 5432;
+pub(crate) const DEFAULT_PORT: u16 = 5432;
 
 /// Where one host of the connection is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,11 +8,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The Unix socket directory libpq uses when no host is given (Debian's build).
-pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+pub(crate) const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 
 /// What the passfile is asked for: one host of the connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Wanted<'a> {
+pub(crate) struct Wanted<'a> {
     /// The host name, or the Unix socket directory.
     pub host: &'a str,
     /// The port, as text.
@@ -26,7 +26,7 @@ pub struct Wanted<'a> {
 /// The password of the first matching line of the file at `path`; `None` when the file is
 /// missing, unreadable, not a plain file, readable by group or others (with a warning), or
 /// has no matching line.
-pub fn lookup(path: &Path, wanted: Wanted<'_>) -> Option<String> {
+pub(crate) fn lookup(path: &Path, wanted: Wanted<'_>) -> Option<String> {
     let metadata = std::fs::metadata(path).ok()?;
     if !metadata.is_file() {
         tracing::warn!(passfile = %path.display(), "the password file is not a plain file; it is ignored");
@@ -44,7 +44,7 @@ pub fn lookup(path: &Path, wanted: Wanted<'_>) -> Option<String> {
 }
 
 /// The password of the first line of `text` that matches.
-pub fn find(text: &str, wanted: Wanted<'_>) -> Option<String> {
+pub(crate) fn find(text: &str, wanted: Wanted<'_>) -> Option<String> {
     let host = if wanted.host.is_empty() || wanted.host == DEFAULT_SOCKET_DIR {
         "localhost"
     } else {
@@ -113,7 +113,7 @@ fn fields(line: &str) -> Vec<Field> {
 }
 
 /// Escapes a value for a passfile line, as libpq reads it back.
-pub fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace(':', "\\:")
 }
 

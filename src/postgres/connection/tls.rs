@@ -37,7 +37,7 @@ pub struct TlsSetupError(pub String);
 
 /// The connector every attempt of a connection uses (also the plain ones: tokio-postgres
 /// takes one connector type per connection).
-pub fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, TlsSetupError> {
+pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let check = if settings.mode == SslMode::Disable {
         Check::Nothing
@@ -295,7 +295,7 @@ impl ServerCertVerifier for Verifier {
 /// The check that failed, when `error` is a TLS failure that retrying cannot fix: a
 /// certificate or handshake refused by either side, or a server without TLS under
 /// `sslmode=require` or stricter. `host` is the name the certificate was checked against.
-pub fn failed_check(error: &tokio_postgres::Error, host: &str) -> Option<String> {
+pub(crate) fn failed_check(error: &tokio_postgres::Error, host: &str) -> Option<String> {
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let rustls = cause.downcast_ref::<rustls::Error>().or_else(|| {

@@ -10,7 +10,7 @@ use crate::config::Compat;
 use crate::postgres::sql::Statement;
 
 /// One file as the rules see it.
-pub struct Input<'a> {
+pub(super) struct Input<'a> {
     /// Its statements, parsed.
     pub statements: &'a [Statement<'a>],
     /// Whether it runs in a transaction.
@@ -27,7 +27,7 @@ pub struct Input<'a> {
 /// the tables and indexes it created (nothing else can be using them yet, so locking or
 /// rewriting them is harmless), and the tables a validated `CHECK` now covers.
 #[derive(Debug, Default)]
-pub struct Created {
+pub(super) struct Created {
     /// Table names (unqualified, as the parser folds them).
     pub tables: BTreeSet<String>,
     /// Index names.
@@ -38,7 +38,7 @@ pub struct Created {
 
 impl Created {
     /// Adds what `statement` creates.
-    pub fn add(&mut self, statement: &Statement<'_>) {
+    pub(super) fn add(&mut self, statement: &Statement<'_>) {
         match &statement.node {
             Some(NodeEnum::CreateStmt(stmt)) => {
                 if let Some(relation) = &stmt.relation {
@@ -63,7 +63,7 @@ impl Created {
     }
 
     /// Whether the file creates this table (`None`: no table named, e.g. unparsed).
-    pub fn table(&self, relation: Option<&pg_query::protobuf::RangeVar>) -> bool {
+    pub(super) fn table(&self, relation: Option<&pg_query::protobuf::RangeVar>) -> bool {
         relation.is_some_and(|r| self.tables.contains(&r.relname))
     }
 }
@@ -71,7 +71,7 @@ impl Created {
 impl Input<'_> {
     /// Each `ALTER TABLE` command of the file on a table it did not create, with its
     /// statement and table name.
-    pub fn alter_commands(
+    pub(super) fn alter_commands(
         &self,
     ) -> impl Iterator<Item = (&Statement<'_>, &str, &pg_query::protobuf::AlterTableCmd)> {
         self.statements.iter().flat_map(move |statement| {
@@ -114,7 +114,7 @@ fn checks(command: &pg_query::protobuf::Node) -> bool {
 }
 
 /// The last part of a qualified name given as a list of `String` nodes.
-pub fn last_name(items: &[pg_query::protobuf::Node]) -> Option<&str> {
+pub(super) fn last_name(items: &[pg_query::protobuf::Node]) -> Option<&str> {
     match items.last()?.node.as_ref()? {
         NodeEnum::String(s) => Some(&s.sval),
         _ => None,

@@ -6,17 +6,17 @@
 use crate::postgres::sql::Comment;
 
 /// The comment that starts a waiver.
-pub const MARKER: &str = "-- schemagate:allow";
+pub(super) const MARKER: &str = "-- schemagate:allow";
 
 /// The rule id of findings about waivers themselves.
-pub const RULE_ID: &str = "waiver";
+pub(super) const RULE_ID: &str = "waiver";
 
 /// What to write instead of a bad waiver.
-pub const SAFE: &str = "`-- schemagate:allow RULE why it is safe here`";
+pub(super) const SAFE: &str = "`-- schemagate:allow RULE why it is safe here`";
 
 /// A waiver read from a comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Waiver {
+pub(super) struct Waiver {
     /// The rule it waives.
     pub rule: String,
     /// Why; empty when the author gave none.
@@ -26,7 +26,7 @@ pub struct Waiver {
 }
 
 /// The waivers among a file's comments.
-pub fn waivers(comments: &[Comment<'_>]) -> Vec<Waiver> {
+pub(super) fn waivers(comments: &[Comment<'_>]) -> Vec<Waiver> {
     comments
         .iter()
         .filter_map(|comment| {
@@ -47,7 +47,7 @@ pub fn waivers(comments: &[Comment<'_>]) -> Vec<Waiver> {
 }
 
 /// What is wrong with a waiver, if anything: `known` tells whether a rule id exists.
-pub fn problem(waiver: &Waiver, known: impl Fn(&str) -> bool) -> Option<String> {
+pub(super) fn problem(waiver: &Waiver, known: impl Fn(&str) -> bool) -> Option<String> {
     if waiver.rule.is_empty() {
         Some("a waiver must name the rule it waives".to_owned())
     } else if !known(&waiver.rule) {

@@ -1,5 +1,21 @@
 use super::*;
 
+/// A script read by PostgreSQL's grammar: its statements and its `--` comments.
+#[derive(Debug)]
+struct Script<'a> {
+    statements: Vec<Statement<'a>>,
+    comments: Vec<Comment<'a>>,
+}
+
+fn parse(sql: &str) -> Result<Script<'_>, SyntaxError> {
+    let mut statements = Vec::new();
+    let comments = read(sql, &mut |statement| statements.push(statement))?;
+    Ok(Script {
+        statements,
+        comments,
+    })
+}
+
 /// Scripts and the statements PostgreSQL's grammar finds in them.
 const SPLITS: &[(&str, &[&str])] = &[
     (

@@ -12,7 +12,7 @@ use pg_query::protobuf::{
 /// `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`, `PREPARE
 /// TRANSACTION` and the `… PREPARED` forms. Savepoints stay inside the transaction and are
 /// fine; a `BEGIN ATOMIC` body is part of its function.
-pub fn controls_transaction(node: &NodeEnum) -> Option<&'static str> {
+pub(crate) fn controls_transaction(node: &NodeEnum) -> Option<&'static str> {
     let NodeEnum::TransactionStmt(stmt) = node else {
         return None;
     };
@@ -33,7 +33,7 @@ pub fn controls_transaction(node: &NodeEnum) -> Option<&'static str> {
 
 /// The statement's name when PostgreSQL refuses it inside a transaction block ("… cannot
 /// run inside a transaction block"), as every statement of a transactional migration runs.
-pub fn refused_in_transaction(node: &NodeEnum) -> Option<&'static str> {
+pub(crate) fn refused_in_transaction(node: &NodeEnum) -> Option<&'static str> {
     match node {
         NodeEnum::IndexStmt(s) if s.concurrent => Some("CREATE INDEX CONCURRENTLY"),
         NodeEnum::DropStmt(s) if s.concurrent => Some("DROP INDEX CONCURRENTLY"),
@@ -115,8 +115,12 @@ mod tests {
     use super::*;
 
     fn node(sql: &str) -> NodeEnum {
-        let mut script = crate::postgres::sql::parse(sql).unwrap();
-        script.statements.remove(0).node.unwrap()
+        let mut first = None;
+        crate::postgres::sql::read(sql, &mut |statement| {
+            first.get_or_insert(statement);
+        })
+        .unwrap();
+        first.unwrap().node.unwrap()
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn event(event: &Event<'_>) {
         Event::Refused(error) => say!(
             "refused (exit {}): {}",
             error.exit().code(),
-            schemagate::gate::error::chain(error)
+            schemagate::gate::chain(error)
         ),
         Event::Drift(verdict) => say!("schema drift: {verdict}"),
         Event::NothingToDo(why) => say!("nothing to do: {why}"),

@@ -14,7 +14,7 @@ use crate::config::Compat;
 use crate::postgres::lint::input::{Input, last_name};
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: crate::lint::BREAKS_WINDOW,
     safe: "expand now (add, backfill, keep the old); drop, rename or tighten in a later release whose window min is at or above this migration",
     check,

@@ -8,7 +8,7 @@ use super::{Hit, Rule};
 use crate::postgres::lint::input::Input;
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: "column-type-change",
     safe: "add a column of the new type, backfill it in batches, move the code to it, and drop the old column in a later release",
     check,

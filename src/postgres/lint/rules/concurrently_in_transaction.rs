@@ -10,7 +10,7 @@ use crate::postgres::lint::input::Input;
 use crate::postgres::sql::refused_in_transaction;
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: "concurrently-in-transaction",
     safe: "start the file with `-- schemagate:no-transaction` (and keep the statement alone in it)",
     check,

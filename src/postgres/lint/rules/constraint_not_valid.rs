@@ -10,7 +10,7 @@ use super::{Hit, Rule};
 use crate::postgres::lint::input::Input;
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: "constraint-not-valid",
     safe: "ADD CONSTRAINT … NOT VALID, then ALTER TABLE … VALIDATE CONSTRAINT in a later statement or migration",
     check,

@@ -11,7 +11,7 @@ use super::{Hit, Rule};
 use crate::postgres::lint::input::{Input, last_name};
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: "index-not-concurrent",
     safe: "CREATE INDEX CONCURRENTLY (or DROP INDEX CONCURRENTLY) in a `-- schemagate:no-transaction` file",
     check,

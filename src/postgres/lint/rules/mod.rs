@@ -15,7 +15,7 @@ mod set_not_null;
 mod volatile_default;
 
 /// A lint rule.
-pub struct Rule {
+pub(super) struct Rule {
     /// Its id, as in findings and waivers.
     pub id: &'static str,
     /// The safe alternative.
@@ -26,7 +26,7 @@ pub struct Rule {
 
 /// A rule's finding before it is placed: the byte offset in the file and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hit {
+pub(super) struct Hit {
     /// Byte offset in the file.
     pub offset: usize,
     /// What the statement does and why it hurts.
@@ -35,7 +35,7 @@ pub struct Hit {
 
 impl Hit {
     /// A finding at the start of `statement`.
-    pub fn at(statement: &Statement<'_>, message: String) -> Self {
+    pub(super) fn at(statement: &Statement<'_>, message: String) -> Self {
         Self {
             offset: statement.range.start,
             message,
@@ -44,7 +44,7 @@ impl Hit {
 }
 
 /// Every rule, in the order docs/lint.md lists them.
-pub const RULES: &[Rule] = &[
+pub(super) const RULES: &[Rule] = &[
     index_not_concurrent::RULE,
     set_not_null::RULE,
     constraint_not_valid::RULE,
@@ -101,7 +101,7 @@ pub(crate) mod table {
 
     /// What a rule must report on a case.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Expect {
+    pub(crate) enum Expect {
         /// At least one finding, not waived.
         Fires,
         /// No finding.
@@ -111,7 +111,7 @@ pub(crate) mod table {
     }
 
     /// The example window: schema min 4, target 5, release 1.3.0 on 3..4, 1.2.0 on 2..3.
-    pub fn compat() -> Compat {
+    pub(crate) fn compat() -> Compat {
         Compat::parse(
             "compat.toml",
             "[app]\nversion = \"1.4.0\"\n[schema]\nmin = 4\nmax = 5\n\
@@ -122,7 +122,7 @@ pub(crate) mod table {
     }
 
     /// Runs `rule` on each case as `V{version}__case.sql` and checks what it reports.
-    pub fn check(rule: &str, version: i64, cases: &[(&str, Expect)]) {
+    pub(crate) fn check(rule: &str, version: i64, cases: &[(&str, Expect)]) {
         let compat = compat();
         for (sql, expect) in cases {
             let file = LintFile::new(format!("m/V{version}__case.sql"), sql);

@@ -10,7 +10,7 @@ use super::{Hit, Rule};
 use crate::postgres::lint::input::Input;
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: "set-not-null",
     safe: "ADD CONSTRAINT … CHECK (column IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT, then SET NOT NULL (and drop the CHECK)",
     check,

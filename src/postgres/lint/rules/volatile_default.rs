@@ -11,7 +11,7 @@ use super::{Hit, Rule, expressions};
 use crate::postgres::lint::input::{Input, last_name};
 
 /// The rule.
-pub const RULE: Rule = Rule {
+pub(super) const RULE: Rule = Rule {
     id: "volatile-default",
     safe: "add the column without a default (or with a constant one), backfill it in batches, then SET DEFAULT",
     check,
