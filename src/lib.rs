@@ -110,22 +110,20 @@ pub mod server;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 pub mod stop;
+#[cfg(all(test, any(feature = "postgres", feature = "mysql")))]
+mod testing;
 pub(crate) mod verify;
 
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::{db, ddl, history, migrate};
 
 /// What the integration tests and benches exercise below the gate, where the API shows too
-/// little: the fleet's rule and the refresh, and on PostgreSQL the connector's conformance
-/// with libpq over TLS, the fleet and audit tables, the pooler check and the grammar's
-/// splitter. Not part of the API: hidden from the documentation, with no stability promise.
+/// little: on PostgreSQL the refresh bench's fleet and refresher, the connector's
+/// conformance with libpq over TLS, the pooler check and the grammar's splitter. Not part
+/// of the API: hidden from the documentation, with no stability promise.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::audit::{Entry, Totals};
-    pub use crate::fleet::admission::{Admission, Change, admit};
-    pub use crate::fleet::error::FleetError;
     pub use crate::fleet::instance::Instance;
-    pub use crate::fleet::wait::{Wait, until_admitted};
     #[cfg(feature = "postgres")]
     pub use crate::postgres::connection::{
         connect::Connector, env::Environment, model::Connection,
@@ -133,12 +131,12 @@ pub mod internals {
     #[cfg(feature = "postgres")]
     pub use crate::postgres::db::{connect, pool};
     #[cfg(feature = "postgres")]
+    pub use crate::postgres::fleet as pg_fleet;
+    #[cfg(feature = "postgres")]
     pub use crate::postgres::pooler::ensure_session;
     #[cfg(feature = "postgres")]
     pub use crate::postgres::sql::{SyntaxError, split_statements};
-    #[cfg(feature = "postgres")]
-    pub use crate::postgres::{audit as pg_audit, fleet as pg_fleet};
-    pub use crate::server::health::{Health, Judge, Observation};
+    pub use crate::server::health::{Health, Judge};
     pub use crate::server::metrics::Metrics;
     pub use crate::server::refresh::Refresher;
 }

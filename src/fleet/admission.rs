@@ -161,21 +161,11 @@ impl Refusal {
 
 /// The fleet's verdict on a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// No live replica of another release would fail.
     Admitted(Change),
     /// Some would.
     Refused(Refusal),
-}
-
-impl Admission {
-    /// The admitted change, or the refusal as an error.
-    pub fn into_result(self) -> Result<Change, Refusal> {
-        match self {
-            Self::Admitted(change) => Ok(change),
-            Self::Refused(refusal) => Err(refusal),
-        }
-    }
 }
 
 impl fmt::Display for Admission {
@@ -195,7 +185,7 @@ impl fmt::Display for Admission {
 /// Judges `change` by the release of `compat` against the `live` replicas: those of this
 /// same release are ignored, the others' windows are widened by this release's
 /// `[[releases]]` (see the module docs).
-pub fn admit(change: Change, compat: &Compat, live: &[Replica]) -> Admission {
+pub(crate) fn admit(change: Change, compat: &Compat, live: &[Replica]) -> Admission {
     let mut blockers: Vec<Blocker> = Vec::new();
     for replica in live.iter().filter(|r| !of_release(r, compat)) {
         let window = effective_window(replica, compat);

@@ -25,6 +25,8 @@ pub(crate) mod error;
 pub(crate) mod instance;
 pub(crate) mod replica;
 pub(crate) mod summary;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod wait;
 
 pub(crate) use admission::{Admission, Change, Refusal, admit};

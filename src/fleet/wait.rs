@@ -11,7 +11,7 @@ use crate::config::Compat;
 
 /// How long to wait for the fleet, and how often to look again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Wait {
+pub(crate) struct Wait {
     /// At most this long (`--fleet-wait`); zero looks once.
     pub timeout: Duration,
     /// Between two looks: the refresh interval, since rows change no faster than that.
@@ -48,7 +48,7 @@ impl<F: FnMut(bool)> Drop for Blocked<F> {
 /// after waiting. The last look is at the deadline itself. `blocked(true)` is called
 /// when the wait starts and `blocked(false)` when it ends, however it ends. A failure to
 /// read ends the wait with that error (`E`: the fleet's own, or the caller's).
-pub async fn until_admitted<F, Fut, E>(
+pub(crate) async fn until_admitted<F, Fut, E>(
     mut read: F,
     change: Change,
     compat: &Compat,
@@ -94,3 +94,6 @@ where
     }
     Ok(waited)
 }
+
+#[cfg(test)]
+mod tests;

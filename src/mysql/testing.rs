@@ -10,6 +10,7 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable as _;
 
 use super::options::Options;
+use crate::testing::random_name;
 
 /// A test's own database.
 pub(crate) struct TestDatabase {
@@ -22,13 +23,6 @@ pub(crate) fn server() -> Options {
     let url = std::env::var("TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".to_owned());
     Options::parse_with(&url, &Default::default(), "root").expect("TEST_MYSQL_URL parses")
-}
-
-/// A fresh random name, `sg_test_<hex>`.
-pub(crate) fn random_name(prefix: &str) -> String {
-    let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).expect("random bytes");
-    format!("{prefix}_{}", hex::encode(bytes))
 }
 
 impl TestDatabase {

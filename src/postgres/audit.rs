@@ -55,7 +55,7 @@ pub(crate) fn merge_after_restore() -> String {
 /// Recording or reading the audit trail failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} schemagate_audit: {}", super::db::describe(.source))]
-pub struct AuditError {
+pub(crate) struct AuditError {
     action: &'static str,
     #[source]
     source: tokio_postgres::Error,
@@ -63,7 +63,7 @@ pub struct AuditError {
 
 /// Creates the table unless it exists, and widens the version columns of one made with
 /// `int4` before versions were `int8` (under the migration lock).
-pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
+pub(crate) async fn ensure_table(client: &Client) -> Result<(), AuditError> {
     let failed = |action| move |source: tokio_postgres::Error| AuditError { action, source };
     super::db::create_table_unless_exists(client, "schemagate_audit", CREATE)
         .await
@@ -90,7 +90,7 @@ pub async fn ensure_table(client: &Client) -> Result<(), AuditError> {
 }
 
 /// Records a change.
-pub async fn record(client: &Client, entry: &Entry) -> Result<(), AuditError> {
+pub(crate) async fn record(client: &Client, entry: &Entry) -> Result<(), AuditError> {
     let host = hostname::get()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -110,7 +110,7 @@ pub async fn record(client: &Client, entry: &Entry) -> Result<(), AuditError> {
 }
 
 /// The latest `limit` entries, newest first; empty when nothing was recorded yet.
-pub async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditError> {
+pub(crate) async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditError> {
     let query = "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), action, app_version, host, \
                  from_version::int8, to_version::int8, duration_ms, backup_file, outcome FROM schemagate_audit ORDER BY id DESC LIMIT $1";
     let rows = match client.query(query, &[&limit]).await {
@@ -140,7 +140,7 @@ pub async fn recent(client: &Client, limit: i64) -> Result<Vec<Recorded>, AuditE
 }
 
 /// The [`Totals`] of the whole trail, in one query; zero when nothing was recorded yet.
-pub async fn totals(client: &Client) -> Result<Totals, AuditError> {
+pub(crate) async fn totals(client: &Client) -> Result<Totals, AuditError> {
     const QUERY: &str = "SELECT \
         count(*) FILTER (WHERE action IN ('migrate', 'rollback') AND outcome LIKE 'failed%'), \
         count(*) FILTER (WHERE action = 'rollback' AND outcome LIKE 'ok%') \

@@ -147,3 +147,6 @@ pub async fn live(client: &Client) -> Result<Vec<Replica>, FleetError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

@@ -30,7 +30,7 @@
 //!   the files a plan runs, and their statements) and `lint` (the rules on pg_query's tree).
 
 mod adopt;
-pub mod audit;
+pub(crate) mod audit;
 pub(crate) mod backup;
 pub(crate) mod connection;
 mod database;
@@ -52,6 +52,8 @@ mod scratch;
 mod session;
 pub(crate) mod sql;
 mod steps;
+#[cfg(test)]
+pub(crate) mod testing;
 mod tracked;
 
 pub(crate) use database::{Target, engine};

@@ -343,3 +343,6 @@ impl Departure {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,11 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use schemagate::internals::pg_fleet;
-
 use super::{LOCK_KEY, migrated};
-use crate::fleet::{instance, seconds};
-use crate::support::{Project, Run, TestDb};
+use crate::support::{Project, Run, TestDb, fleet};
 
 /// Runs `args` and expects exit 0 within 4 s: well under the `--lock-timeout 5s` each
 /// call passes, so a run that waited for the lock another session holds fails.
@@ -27,9 +24,14 @@ async fn returns_at_once(project: &Project, url: &str, args: &[&str]) -> Run {
 /// and expects exit 3, the fleet's refusal; returns what the plan printed.
 async fn plan_with_an_old_replica(db: &TestDb, project: &Project) -> String {
     let client = db.client().await;
-    pg_fleet::announce(&client, &instance("0.9.0", "old-host", (1, 1), seconds(30)))
-        .await
-        .unwrap();
+    fleet::announce(
+        &client,
+        "0.9.0",
+        "old-host",
+        (1, 1),
+        Duration::from_secs(30),
+    )
+    .await;
     let plan = project.run(&db.url, &["plan"]).await;
     plan.expect_code(3);
     plan.text()
@@ -67,12 +69,14 @@ async fn a_rollback_dry_run_with_a_live_replica_of_another_release_exits_3_namin
     let db = TestDb::new().await;
     let project = migrated(&db, 3, 3, (1, 3)).await;
     let client = db.client().await;
-    pg_fleet::announce(
+    fleet::announce(
         &client,
-        &instance("2.0.0", "newer-host", (3, 4), seconds(30)),
+        "2.0.0",
+        "newer-host",
+        (3, 4),
+        Duration::from_secs(30),
     )
-    .await
-    .unwrap();
+    .await;
     let run = project
         .run(&db.url, &["--rollback-to", "1", "--dry-run"])
         .await;

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio_postgres::{Client, NoTls};
 
 pub mod cluster;
+pub mod fleet;
 pub mod mariadb;
+#[path = "../../src/server/metrics/sample.rs"]
 mod metrics;
 pub mod pgbouncer;
 mod postgres;
@@ -16,7 +18,7 @@ pub mod serve;
 mod skip;
 mod snapshot;
 
-pub use metrics::sample;
+pub(crate) use metrics::sample;
 pub use postgres::{has_client, pg_program, pg_server_bin_dir, psql, server_major};
 pub use skip::{in_ci, skip_or_fail};
 pub use snapshot::{Snapshot, pg_dump_text};

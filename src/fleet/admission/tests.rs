@@ -1,14 +1,5 @@
 use super::*;
-
-/// Release 1.4.0 with window [4, 5] (the repository's example), knowing 1.3.0 as [3, 4]
-/// and 1.2.0 as [2, 3].
-fn compat(releases: &str) -> Compat {
-    Compat::parse(
-        "compat.toml",
-        &format!("[app]\nversion = \"1.4.0\"\n[schema]\nmin = 4\nmax = 5\n{releases}"),
-    )
-    .unwrap()
-}
+use crate::fleet::testing::compat;
 
 fn replica(version: &str, host: &str, min: i64, max: i64) -> Replica {
     Replica {
@@ -189,8 +180,8 @@ fn the_verdict_reads_as_a_sentence() {
             .starts_with("fleet ignored (--ignore-fleet): 1 replica")
     );
     assert_eq!(
-        admit(moving(4, 5), &compat(""), &live).into_result(),
-        Err(refusal)
+        admit(moving(4, 5), &compat(""), &live),
+        Admission::Refused(refusal)
     );
 }
 
@@ -207,4 +198,57 @@ fn a_plan_is_a_change_from_its_current_version_to_its_target() {
         (change, change.direction()),
         (moving(5, 3), Some(Direction::Down))
     );
+}
+
+/// Admission judged on the rows replicas announced in PostgreSQL's `schemagate_fleet`.
+#[cfg(feature = "postgres")]
+mod live {
+    use super::*;
+    use crate::fleet::testing::{instance, seconds};
+    use crate::postgres::fleet;
+    use crate::postgres::testing::TestDatabase;
+
+    #[tokio::test]
+    async fn live_rows_of_another_release_refuse_a_target_above_their_max_and_widening_admits_it() {
+        let db = TestDatabase::create().await;
+        let client = db.client().await;
+        for member in [
+            instance("1.3.0", "a", (3, 4), seconds(5)),
+            instance("1.3.0", "b", (3, 4), seconds(5)),
+            instance("1.4.0", "new", (4, 5), seconds(5)),
+        ] {
+            fleet::announce(&client, &member).await.unwrap();
+        }
+        let live = fleet::live(&client).await.unwrap();
+        let step = Change { from: 4, to: 5 };
+        let refusal = refused(admit(step, &compat(""), &live));
+        assert!(
+            refusal.to_string().starts_with(
+                "2 replicas of v1.3.0 run on schema ≤ 4 (hosts a, b); migrating to 5 would make them fail"
+            ),
+            "this release's own row is not among the blockers: {refusal}"
+        );
+        let widened = compat("[[releases]]\nversion = \"1.3.0\"\nmin = 3\nmax = 5\n");
+        assert_eq!(admit(step, &widened, &live), Admission::Admitted(step));
+        let narrower = compat("[[releases]]\nversion = \"1.3.0\"\nmin = 3\nmax = 3\n");
+        assert!(matches!(
+            admit(Change { from: 3, to: 4 }, &narrower, &live),
+            Admission::Admitted(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_rollback_below_the_min_of_a_live_newer_release_is_refused() {
+        let db = TestDatabase::create().await;
+        let client = db.client().await;
+        fleet::announce(&client, &instance("1.5.0", "n", (5, 6), seconds(5)))
+            .await
+            .unwrap();
+        let live = fleet::live(&client).await.unwrap();
+        let refusal = refused(admit(Change { from: 5, to: 4 }, &compat(""), &live));
+        assert_eq!(
+            refusal.blocking(),
+            "1 replica of v1.5.0 runs on schema ≥ 5 (host n); rolling back to 4 would make it fail"
+        );
+    }
 }

@@ -1,20 +1,19 @@
-//! The background refresh keeps the fleet and the audit-derived counters current.
+//! The background refresh on PostgreSQL keeps the fleet and the audit-derived counters
+//! current.
+#![cfg(feature = "postgres")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use schemagate::internals as audit;
-use schemagate::internals::Connection;
-use schemagate::internals::Instance;
-use schemagate::internals::pg_audit;
-use schemagate::internals::pg_fleet;
-use schemagate::internals::{Health, Judge, Metrics, Observation, Refresher};
-
-use super::{compat, instance, seconds};
-use crate::support::{TestDb, sample};
+use super::*;
+use crate::audit::{Entry, Totals};
+use crate::fleet::testing::{compat, instance, seconds};
+use crate::postgres::testing::TestDatabase;
+use crate::postgres::{audit, fleet};
+use crate::server::metrics::sample::sample;
 
 /// A refresher on `db` for release 1.4.0 at schema 0, with its health and metrics.
-fn refresher(db: &TestDb) -> (Refresher, Arc<Health>, Arc<Metrics>) {
+fn refresher(db: &TestDatabase) -> (Refresher, Arc<Health>, Arc<Metrics>) {
     let compat = compat("");
     let judge = Judge {
         app_version: compat.tag(),
@@ -32,8 +31,7 @@ fn refresher(db: &TestDb) -> (Refresher, Arc<Health>, Arc<Metrics>) {
     })));
     let metrics = Arc::new(Metrics::new("sg", "1.4.0", &compat.window).unwrap());
     let interval = seconds(1);
-    let connection = Connection::parse(&db.url).unwrap();
-    let pool = schemagate::internals::pool(&connection, "fleet-test", interval, 2).unwrap();
+    let pool = crate::postgres::db::pool(&db.connection, "fleet-test", interval, 2).unwrap();
     let refresher = Refresher::new(
         pool,
         judge,
@@ -51,9 +49,9 @@ fn text(metrics: &Metrics) -> String {
 
 #[tokio::test]
 async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_metrics() {
-    let db = TestDb::new().await;
+    let db = TestDatabase::create().await;
     let client = db.client().await;
-    pg_fleet::announce(&client, &instance("1.3.0", "old", (3, 4), seconds(5)))
+    fleet::announce(&client, &instance("1.3.0", "old", (3, 4), seconds(5)))
         .await
         .unwrap();
     let (mut refresher, health, metrics) = refresher(&db);
@@ -81,7 +79,7 @@ async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_met
 
     let me = refresher.instance().unwrap().id.clone();
     refresher.departure().unwrap().leave().await;
-    let ids: Vec<String> = pg_fleet::live(&client)
+    let ids: Vec<String> = fleet::live(&client)
         .await
         .unwrap()
         .into_iter()
@@ -93,7 +91,7 @@ async fn a_refresh_announces_this_instance_and_shows_the_fleet_in_health_and_met
 
 #[tokio::test]
 async fn a_fleet_the_refresh_cannot_read_is_logged_and_leaves_the_database_reachable() {
-    let db = TestDb::new().await;
+    let db = TestDatabase::create().await;
     // Not the table schemagate makes: announcing and reading it both fail.
     db.client()
         .await
@@ -110,8 +108,8 @@ async fn a_fleet_the_refresh_cannot_read_is_logged_and_leaves_the_database_reach
 }
 
 /// An audit entry as the gate writes one.
-fn change(action: &'static str, outcome: &str) -> audit::Entry {
-    audit::Entry {
+fn change(action: &'static str, outcome: &str) -> Entry {
+    Entry {
         action,
         app_version: "v1.4.0".to_owned(),
         from: 4,
@@ -124,14 +122,14 @@ fn change(action: &'static str, outcome: &str) -> audit::Entry {
 
 #[tokio::test]
 async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_each_refresh() {
-    let db = TestDb::new().await;
+    let db = TestDatabase::create().await;
     let client = db.client().await;
     let (mut refresher, _, metrics) = refresher(&db);
     refresher.once().await;
     let text = self::text(&metrics);
     assert_eq!(sample(&text, "sg_migration_failures_total"), Some(0.0));
 
-    pg_audit::ensure_table(&client).await.unwrap();
+    audit::ensure_table(&client).await.unwrap();
     for (action, outcome) in [
         ("migrate", "ok"),
         (
@@ -146,7 +144,7 @@ async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_
         ),
         ("restore", "ok"),
     ] {
-        pg_audit::record(&client, &change(action, outcome))
+        audit::record(&client, &change(action, outcome))
             .await
             .unwrap();
     }
@@ -160,8 +158,8 @@ async fn failures_and_rollbacks_of_any_gate_are_counted_from_the_audit_trail_at_
         "{text}"
     );
     assert_eq!(
-        pg_audit::totals(&client).await.unwrap(),
-        audit::Totals {
+        audit::totals(&client).await.unwrap(),
+        Totals {
             migration_failures: 2,
             rollbacks: 1
         }

@@ -1,10 +1,11 @@
 //! Reading `/metrics`: one sample by its exact series, so that a check for `… 1` cannot be
-//! satisfied by `… 10`, nor a series by another whose name it begins.
+//! satisfied by `… 10`, nor a series by another whose name it begins. The crate's tests and
+//! the integration tests (tests/support, through `#[path]`) share this one file.
 
 /// The value of `series` (its name and labels exactly as exposed, e.g.
 /// `sg_rollbacks_total` or `sg_app_version{version="v1.4.0"}`) in a Prometheus text
 /// exposition; `None` when it is absent. A series exposed twice fails the test.
-pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(exposition: &str, series: &str) -> Option<f64> {
     let mut values = exposition.lines().filter_map(|line| {
         let value = line.strip_prefix(series)?.strip_prefix(' ')?;
         Some(
