@@ -119,8 +119,8 @@ pub(crate) use postgres::{db, ddl, history, migrate};
 
 /// What the integration tests and benches exercise below the gate, where the API shows too
 /// little: on PostgreSQL the refresh bench's fleet and refresher, the connector's
-/// conformance with libpq over TLS, the pooler check and the grammar's splitter. Not part
-/// of the API: hidden from the documentation, with no stability promise.
+/// conformance with libpq over TLS and the grammar's splitter. Not part of the API: hidden
+/// from the documentation, with no stability promise.
 #[doc(hidden)]
 pub mod internals {
     pub use crate::fleet::instance::Instance;
@@ -132,8 +132,6 @@ pub mod internals {
     pub use crate::postgres::db::{connect, pool};
     #[cfg(feature = "postgres")]
     pub use crate::postgres::fleet as pg_fleet;
-    #[cfg(feature = "postgres")]
-    pub use crate::postgres::pooler::ensure_session;
     #[cfg(feature = "postgres")]
     pub use crate::postgres::sql::{SyntaxError, split_statements};
     pub use crate::server::health::{Health, Judge};

@@ -24,7 +24,7 @@ use crate::postgres::lock::LOCK_KEY;
 
 /// The lock's connection is not a session, or could not be asked.
 #[derive(Debug, thiserror::Error)]
-pub enum PoolerError {
+pub(crate) enum PoolerError {
     /// A transaction (or statement) pooler sits between schemagate and the server.
     #[error(
         "this connection goes through a transaction pooler ({evidence}); the migration lock needs a session: give schemagate the direct URL (Neon: the host without -pooler; Supabase: the direct connection db.<project>.supabase.co:5432 or the session pooler on port 5432, not port 6543; PgBouncer: the server itself or a pool with pool_mode = session; see docs/operations.md); nothing was changed"
@@ -40,7 +40,7 @@ pub enum PoolerError {
 
 impl PoolerError {
     /// Whether the check failed because a connection was lost (exit 4 rather than 1).
-    pub fn connection_lost(&self) -> bool {
+    pub(crate) fn connection_lost(&self) -> bool {
         matches!(self, PoolerError::Query(error) if db::connection_lost(error))
     }
 }
@@ -49,7 +49,7 @@ impl PoolerError {
 /// session of its own: `lock`, in a later transaction, must be on `lock_pid` still and hold
 /// the migration lock, and `probe`, a second connection made the same way, must be given
 /// another server process.
-pub async fn ensure_session(
+pub(crate) async fn ensure_session(
     lock: &Client,
     lock_pid: i32,
     probe: &Client,
@@ -113,4 +113,47 @@ async fn one_row<const N: usize>(client: &Client, sql: &str) -> Result<[String; 
             .unwrap_or_default()
             .to_owned()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::testing::TestDatabase;
+
+    /// The check's other signals, on a direct connection: the lock's session must still hold
+    /// the lock, and still be the server process that took it.
+    #[tokio::test]
+    async fn the_check_wants_the_lock_held_by_the_same_server_process() {
+        let db = TestDatabase::create().await;
+        let lock = db.client().await;
+        let probe = db.client().await;
+        let pid = |row: tokio_postgres::Row| row.get::<_, i32>(0);
+        let lock_pid = pid(lock
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap());
+        let probe_pid = pid(probe
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap());
+
+        let not_held = ensure_session(&lock, lock_pid, &probe).await.unwrap_err();
+        assert!(
+            not_held.to_string().contains(&format!(
+                "server process {lock_pid} no longer held the migration lock"
+            )),
+            "{not_held}"
+        );
+        lock.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+            .await
+            .unwrap();
+        ensure_session(&lock, lock_pid, &probe).await.unwrap();
+        let moved = ensure_session(&lock, probe_pid, &probe).await.unwrap_err();
+        assert!(
+            moved.to_string().contains(&format!(
+                "moved from server process {probe_pid} to {lock_pid} between two transactions"
+            )),
+            "{moved}"
+        );
+    }
 }
