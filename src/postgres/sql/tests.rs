@@ -1,5 +1,8 @@
 use super::*;
 
+mod properties;
+mod sql_text;
+
 /// A script read by PostgreSQL's grammar: its statements and its `--` comments.
 #[derive(Debug)]
 struct Script<'a> {
