@@ -9,6 +9,8 @@
 //! Both are the library's own `Refresher::once()`, alternating round by round; the medians
 //! are printed in microseconds as `fleet_us=N bare_us=N replicas=N`.
 
+#[path = "../tests/support/fleet.rs"]
+mod fleet;
 mod support;
 
 use std::sync::Arc;
@@ -17,14 +19,13 @@ use std::time::{Duration, Instant};
 use schemagate::Compat;
 use schemagate::internals::Connection;
 use schemagate::internals::Instance;
-use schemagate::internals::pg_fleet;
 use schemagate::internals::{Health, Judge, Metrics, Refresher};
 use support::{args, median};
 
 /// The release of the refreshing replica: examples/embedded's window.
 const COMPAT: &str = "[app]\nversion = \"0.2.0\"\n[schema]\nmin = 1\nmax = 2\n";
-/// The other release, with live replicas in the fleet.
-const OTHER: &str = "[app]\nversion = \"0.1.0\"\n[schema]\nmin = 1\nmax = 2\n";
+/// The other release, with live replicas in the fleet: its version and window.
+const OTHER: (&str, (i64, i64)) = ("0.1.0", (1, 2));
 /// How many replicas of the other release are live.
 const REPLICAS: usize = 50;
 /// The refresh interval: long, so no row goes stale during the run.
@@ -54,12 +55,14 @@ async fn main() {
         fleet_us.push(time(with_fleet.once()).await);
         bare_us.push(time(bare.once()).await);
     }
-    let live = pg_fleet::live(&fleet_client)
+    let live: i64 = fleet_client
+        .query_one("SELECT count(*) FROM schemagate_fleet", &[])
         .await
-        .expect("reading the fleet");
+        .expect("reading the fleet")
+        .get(0);
     assert_eq!(
-        live.len(),
-        REPLICAS + 1,
+        usize::try_from(live),
+        Ok(REPLICAS + 1),
         "the other release's replicas and this one"
     );
     let bare_table: Option<String> = connect(bare_url)
@@ -73,28 +76,20 @@ async fn main() {
         "fleet_us={} bare_us={} replicas={}",
         median(fleet_us),
         median(bare_us),
-        live.len()
+        live
     );
 }
 
-/// Makes the fleet of `client`'s database exactly the other release's replicas.
+/// Makes the fleet of `client`'s database exactly the other release's replicas (a table
+/// left by an earlier run or by a stopped replica goes first).
 async fn others(client: &tokio_postgres::Client) {
-    let other = Compat::parse("compat.toml", OTHER).expect("the other release");
-    pg_fleet::ensure_table(client)
-        .await
-        .expect("the fleet table");
     client
-        .execute("DELETE FROM schemagate_fleet", &[])
+        .batch_execute("DROP TABLE IF EXISTS schemagate_fleet")
         .await
         .expect("emptying the fleet of an earlier run");
+    let (version, window) = OTHER;
     for n in 0..REPLICAS {
-        let replica = Instance {
-            host: format!("host-{n}"),
-            ..Instance::new(&other, INTERVAL).expect("an instance id")
-        };
-        pg_fleet::announce(client, &replica)
-            .await
-            .expect("announcing a replica of the other release");
+        fleet::announce(client, version, &format!("host-{n}"), window, INTERVAL).await;
     }
 }
 

@@ -131,8 +131,6 @@ pub mod internals {
     #[cfg(feature = "postgres")]
     pub use crate::postgres::db::{connect, pool};
     #[cfg(feature = "postgres")]
-    pub use crate::postgres::fleet as pg_fleet;
-    #[cfg(feature = "postgres")]
     pub use crate::postgres::sql::{SyntaxError, split_statements};
     pub use crate::server::health::{Health, Judge};
     pub use crate::server::metrics::Metrics;

@@ -54,7 +54,7 @@ static LIVE: LazyLock<String> = LazyLock::new(|| {
 
 /// Creates the table unless it exists; safe with any number of instances doing the same
 /// at once (see the module docs). Inside a transaction, losing that race aborts it.
-pub async fn ensure_table(client: &impl GenericClient) -> Result<(), FleetError> {
+pub(crate) async fn ensure_table(client: &impl GenericClient) -> Result<(), FleetError> {
     match super::db::create_table_unless_exists(client, TABLE, CREATE).await {
         Err(e) if lost_the_race(&e) => Ok(()),
         other => other.map_err(query("create")),
@@ -84,7 +84,7 @@ fn lost_the_race(error: &tokio_postgres::Error) -> bool {
 /// Records `instance` as live now: inserts its row, or refreshes `last_seen` (and the
 /// rest, in case a restart reused nothing but a restored row). Creates the table when it
 /// is missing (a serving replica may be the first to come, before any gate ran).
-pub async fn announce(client: &Client, instance: &Instance) -> Result<(), FleetError> {
+pub(crate) async fn announce(client: &Client, instance: &Instance) -> Result<(), FleetError> {
     match upsert(client, instance).await {
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
             ensure_table(client).await?;
@@ -114,7 +114,7 @@ async fn upsert(client: &Client, instance: &Instance) -> Result<(), tokio_postgr
 }
 
 /// Removes an instance's row (graceful shutdown); nothing to do without the table.
-pub async fn leave(client: &Client, id: &str) -> Result<(), FleetError> {
+pub(crate) async fn leave(client: &Client, id: &str) -> Result<(), FleetError> {
     match client
         .execute("DELETE FROM schemagate_fleet WHERE id = $1", &[&id])
         .await
@@ -127,7 +127,7 @@ pub async fn leave(client: &Client, id: &str) -> Result<(), FleetError> {
 /// The live rows, ordered by release, host and id, after deleting the stale ones, in one
 /// statement. Without the table there are none, and it is not created: a read never
 /// creates a table outside the lock.
-pub async fn live(client: &Client) -> Result<Vec<Replica>, FleetError> {
+pub(crate) async fn live(client: &Client) -> Result<Vec<Replica>, FleetError> {
     let rows = match client.query(LIVE.as_str(), &[]).await {
         Ok(rows) => rows,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),

@@ -37,7 +37,7 @@ mod database;
 pub(crate) mod db;
 pub(crate) mod ddl;
 mod drift;
-pub mod fleet;
+pub(crate) mod fleet;
 mod grammar;
 mod held;
 pub(crate) mod history;

@@ -1,7 +1,8 @@
 //! Replicas of other releases, as rows of `schemagate_fleet`. The table is a contract
 //! between releases (an old release's replicas write the rows a new release's gate reads),
 //! so its layout is written here from docs/fleet.md and not taken from the crate: a change
-//! to it fails the tests that read these rows.
+//! to it fails the tests that read these rows. benches/refresh.rs fills its fleet with this
+//! file too (through `#[path]`).
 
 use std::time::Duration;
 
@@ -29,8 +30,11 @@ pub async fn announce(
     (min, max): (i64, i64),
     refresh: Duration,
 ) {
-    client.batch_execute(CREATE).await.unwrap();
-    let refresh_ms = i64::try_from(refresh.as_millis()).unwrap();
+    client
+        .batch_execute(CREATE)
+        .await
+        .expect("create the fleet table");
+    let refresh_ms = i64::try_from(refresh.as_millis()).expect("a refresh interval in ms");
     client
         .execute(
             "INSERT INTO schemagate_fleet (id, host, app_version, schema_min, schema_max, refresh_ms) \
@@ -45,5 +49,5 @@ pub async fn announce(
             ],
         )
         .await
-        .unwrap();
+        .expect("announce a replica");
 }
