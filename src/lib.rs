@@ -118,9 +118,11 @@ pub(crate) mod verify;
 pub(crate) use postgres::{db, ddl, history, migrate};
 
 /// What the integration tests and benches exercise below the gate, where the API shows too
-/// little: on PostgreSQL the refresh bench's fleet and refresher, the connector's
-/// conformance with libpq over TLS and the grammar's splitter. Not part of the API: hidden
-/// from the documentation, with no stability promise.
+/// little, all on PostgreSQL: one refresh timed alone (benches/refresh.rs: the refresher,
+/// its instance, health, metrics and pool), the connector held against libpq over TLS
+/// cell by cell (tests/tls.rs), and the grammar's splitter timed against libpg_query's
+/// (benches/split.rs). Not part of the API: hidden from the documentation, with no
+/// stability promise.
 #[doc(hidden)]
 pub mod internals {
     pub use crate::fleet::instance::Instance;
