@@ -1,3 +1,5 @@
+//! `schemagate_fleet` itself: announce, leave, staleness, creation under concurrency.
+
 use tokio_postgres::Client;
 
 use crate::fleet::testing::{instance, seconds};

@@ -2,9 +2,6 @@
 //! current.
 #![cfg(feature = "postgres")]
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use super::*;
 use crate::audit::{Entry, Totals};
 use crate::fleet::testing::{compat, instance, seconds};
