@@ -9,9 +9,7 @@
 //! the steps since its point touched, so the work grows with the catalogue, not with its
 //! square.
 
-use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down};
-use crate::config::Window;
 use crate::engine::{Session, StepFailed};
 use crate::schema::{Earlier, Tracked};
 use crate::{plan, scratch};
@@ -64,26 +62,16 @@ pub(crate) async fn verify(
         .ensure_history()
         .await
         .map_err(VerifyError::Engine)?;
-    let mut applied: Vec<Applied> = Vec::new();
     let mut schema = scratch.track().await.map_err(VerifyError::Engine)?;
-    for migration in catalogue.migrations() {
-        let previous = applied.last().map_or(0, |a| a.version);
+    let migrations = catalogue.migrations();
+    // Each migration with the version below it (0 for the first): the scratch history is
+    // the catalogue's, in order, so each step is planned alone.
+    let below = std::iter::once(0).chain(migrations.iter().map(|m| m.version));
+    for (migration, below) in migrations.iter().zip(below) {
         let version = migration.version;
-        let window = Window {
-            min: 0,
-            max: version,
-            target: version,
-        };
-        let up = plan::forward(catalogue, &applied, &window)
-            .expect("the catalogue's own history up to the previous version plans");
+        let up = plan::up_one(migration, below);
         step(scratch, catalogue, &up).await?;
         let by_up = changed(scratch, &mut schema).await?;
-        applied.push(Applied {
-            version,
-            name: migration.name.clone(),
-            applied_on: String::new(),
-            checksum: Some(migration.checksum),
-        });
         let Down::Script(down_file) = &migration.down else {
             on_line(format!(
                 "version {version} ({}): up; down skipped, irreversible",
@@ -91,8 +79,7 @@ pub(crate) async fn verify(
             ));
             continue;
         };
-        let down = plan::rollback(catalogue, &applied, previous)
-            .expect("a reversible step back to the previous version plans");
+        let down = plan::down_one(migration, below).expect("a reversible migration plans its down");
         step(scratch, catalogue, &down).await?;
         let by_down = changed(scratch, &mut schema).await?;
         // Against the schema before the up.

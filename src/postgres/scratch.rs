@@ -42,8 +42,10 @@ impl PgScratch {
                 return Err(connect_failed(error));
             }
         };
+        let mut session = PgSession::new(client, Arc::clone(target));
+        session.scratch = true;
         Ok(Self {
-            session: PgSession::new(client, Arc::clone(target)),
+            session,
             admin,
             name,
         })

@@ -39,6 +39,9 @@ pub(crate) struct PgSession {
     /// refinery's `int4` history, found by [`Session::ensure_history`]: the first step
     /// widens it in its transaction.
     pub(crate) narrow: bool,
+    /// A session on a scratch database (`verify`, `baseline --verify`), which nobody else
+    /// uses: each transactional step is sent in one round trip (`super::migrate`).
+    pub(crate) scratch: bool,
 }
 
 impl PgSession {
@@ -49,6 +52,7 @@ impl PgSession {
             target,
             pid: None,
             narrow: false,
+            scratch: false,
         }
     }
 

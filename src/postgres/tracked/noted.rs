@@ -30,11 +30,14 @@ use tokio_postgres::{Client, Row, Statement};
 use crate::postgres::schema::{self, KINDS, Scope};
 use crate::schema::{Earlier, Tracked};
 
-/// The table, the function and the triggers that note each command's objects, in one
-/// implicit transaction: all or nothing. The function runs as its owner, so a step that
-/// switches to a role of its own (`SET ROLE`) still writes the notes. `GRANT` and `ALTER
-/// DEFAULT PRIVILEGES` name no object (and privileges are not described).
+/// The table, the function and the triggers that note each command's objects, and the
+/// function that takes the notes ([`LOOK`]), in one implicit transaction: all or nothing.
+/// The noting function runs as its owner, so a step that switches to a role of its own
+/// (`SET ROLE`) still writes the notes. `GRANT` and `ALTER DEFAULT PRIVILEGES` name no
+/// object (and privileges are not described).
 const INSTALL: &str = "CREATE TEMP TABLE schemagate_noted (classid oid NOT NULL, objid oid NOT NULL); \
+    CREATE FUNCTION pg_temp.schemagate_take() RETURNS TABLE (classid oid, objid oid) ROWS 10 \
+      LANGUAGE sql AS 'DELETE FROM pg_temp.schemagate_noted RETURNING classid, objid'; \
     CREATE FUNCTION pg_temp.schemagate_note() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER \
       SET search_path = pg_catalog, pg_temp AS $$ \
     BEGIN \
@@ -56,10 +59,14 @@ const INSTALL: &str = "CREATE TEMP TABLE schemagate_noted (classid oid NOT NULL,
 /// relation; objects of other catalogues (casts, policies, …) are not described.
 ///
 /// The planner cannot know how few rows the notes hold (a temporary table has no
-/// statistics; it guesses thousands) and would merge-join the whole of `pg_depend`; each
-/// lookup is a `LATERAL` subquery kept apart by `OFFSET 0`, so it stays one probe of the
-/// catalogue's index per noted object.
-const LOOK: &str = "WITH RECURSIVE noted AS (DELETE FROM pg_temp.schemagate_noted RETURNING classid, objid), \
+/// statistics: it guesses thousands, and the closure a hundred times that), so the notes
+/// are taken through a function that says a step notes about ten (`ROWS 10`; a `DELETE`
+/// in a function is not inlined, so the estimate stands). With the guess, the closure's
+/// `UNION` sized its hash table for hundreds of thousands of rows at every look, which
+/// cost three times the rest of the statement. Each lookup is also a `LATERAL` subquery
+/// kept apart by `OFFSET 0`, so it stays one probe of the catalogue's index per noted
+/// object whatever the estimates.
+const LOOK: &str = "WITH RECURSIVE noted AS (SELECT classid, objid FROM pg_temp.schemagate_take()), \
     closure(classid, objid) AS ( \
       SELECT classid, objid FROM noted \
       UNION SELECT d.classid, d.objid FROM closure c CROSS JOIN LATERAL ( \
