@@ -70,8 +70,7 @@ pub(crate) async fn verify(
     for (migration, below) in migrations.iter().zip(below) {
         let version = migration.version;
         let up = plan::up_one(migration, below);
-        step(scratch, catalogue, &up).await?;
-        let by_up = changed(scratch, &mut schema).await?;
+        let by_up = step(scratch, catalogue, &up, &mut schema).await?;
         let Down::Script(down_file) = &migration.down else {
             on_line(format!(
                 "version {version} ({}): up; down skipped, irreversible",
@@ -80,8 +79,7 @@ pub(crate) async fn verify(
             continue;
         };
         let down = plan::down_one(migration, below).expect("a reversible migration plans its down");
-        step(scratch, catalogue, &down).await?;
-        let by_down = changed(scratch, &mut schema).await?;
+        let by_down = step(scratch, catalogue, &down, &mut schema).await?;
         // Against the schema before the up.
         let differences = schema.differences_since(&[&by_up, &by_down]);
         if !differences.is_empty() {
@@ -91,8 +89,7 @@ pub(crate) async fn verify(
                 differences,
             });
         }
-        step(scratch, catalogue, &up).await?;
-        let by_up_again = changed(scratch, &mut schema).await?;
+        let by_up_again = step(scratch, catalogue, &up, &mut schema).await?;
         // Against the schema after the first up.
         let differences = schema.differences_since(&[&by_down, &by_up_again]);
         if !differences.is_empty() {
@@ -110,17 +107,15 @@ pub(crate) async fn verify(
     Ok(())
 }
 
-/// What the steps since the last look touched, `schema` brought up to date.
-async fn changed(session: &dyn Session, schema: &mut Tracked) -> Result<Earlier, VerifyError> {
-    session.changed(schema).await.map_err(VerifyError::Engine)
-}
-
+/// Runs `plan`, then looks: what it touched, `schema` brought up to date.
 async fn step(
-    client: &mut dyn Session,
+    session: &mut dyn Session,
     catalogue: &Catalogue,
     plan: &plan::Plan,
-) -> Result<(), VerifyError> {
-    scratch::run(client, catalogue, plan)
+    schema: &mut Tracked,
+) -> Result<Earlier, VerifyError> {
+    scratch::run_and_look(session, catalogue, plan, schema)
         .await
-        .map_err(|failed| VerifyError::Step(Box::new(failed)))
+        .map_err(|failed| VerifyError::Step(Box::new(failed)))?
+        .map_err(VerifyError::Engine)
 }

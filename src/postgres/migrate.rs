@@ -68,28 +68,9 @@ pub(crate) async fn execute(
         )
         .await;
         if let Err(failed) = ran {
-            let position = failed.offset.map(|o| line_column(&script.sql, o));
-            return Err(StepFailed {
-                direction: plan.direction,
-                step: step.clone(),
-                described: script
-                    .hidden()
-                    .hide(&crate::postgres::db::describe(&failed.error)),
-                error: Box::new(failed.error),
-                position,
-                statement: failed.statement,
-                completed,
-                at,
-                connection_lost: failed.connection_lost,
-                cancelled: failed.cancelled,
-                blocked_by: if failed.lock_timeout {
-                    blocked_by
-                } else {
-                    None
-                },
-                remedy: None,
-                atomic: false,
-            });
+            return Err(step_failed(
+                execution, step, script, failed, completed, at, blocked_by,
+            ));
         }
         let took = started.elapsed();
         tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
@@ -101,6 +82,86 @@ pub(crate) async fn execute(
         }
     }
     Ok(Executed::Completed)
+}
+
+/// Runs the plan of `execution` on a scratch database's session when it is one
+/// transactional step: sent in one round trip ([`pipelined`]) through a shared `client`, so
+/// that the caller can queue the queries that follow it behind it, to be sent in the same
+/// round trip (`verify`'s look at what the step changed, `super::session`). The step's
+/// queries are all queued when the future is first polled. `None` for any other plan: a
+/// no-transaction file waits for each statement before it sends the next.
+///
+/// A scratch database has nobody to wait for: the step runs as [`execute`] runs it with
+/// no retry; it gives the time it took.
+pub(crate) fn one_step<'a>(
+    client: &'a Client,
+    execution: &'a Execution<'a>,
+    prelude: Option<&'a str>,
+) -> Option<impl Future<Output = Result<Duration, StepFailed>> + Send + 'a> {
+    let plan = execution.plan;
+    let [step] = plan.steps.as_slice() else {
+        return None;
+    };
+    let (script, mut history_statement) = step_parts(execution.catalogue, plan.direction, step);
+    if !script.transactional || execution.atomic {
+        return None;
+    }
+    if let Some(prelude) = prelude {
+        history_statement = format!("{prelude};\n{history_statement}");
+    }
+    let set = ddl::statements(&execution.limits.for_file(script.timeouts), true);
+    Some(async move {
+        let started = Instant::now();
+        let sql = script.to_run();
+        pipelined(client, &set, &sql, &history_statement)
+            .await
+            .map_err(|error| {
+                let failed = RunFailed::new(error, script, Some(0));
+                step_failed(
+                    execution,
+                    step,
+                    script,
+                    failed,
+                    Vec::new(),
+                    plan.current,
+                    None,
+                )
+            })?;
+        let took = started.elapsed();
+        tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
+        Ok(took)
+    })
+}
+
+/// The failure of `step` of `execution`'s plan (`completed` the versions done before it,
+/// `at` the schema version then), with who the watcher saw blocking it when it gave up
+/// waiting for a lock.
+fn step_failed(
+    execution: &Execution<'_>,
+    step: &Step,
+    script: &Script,
+    failed: RunFailed,
+    completed: Vec<i64>,
+    at: i64,
+    blocked_by: Option<String>,
+) -> StepFailed {
+    StepFailed {
+        direction: execution.plan.direction,
+        step: step.clone(),
+        described: script
+            .hidden()
+            .hide(&crate::postgres::db::describe(&failed.error)),
+        position: failed.offset.map(|o| line_column(&script.sql, o)),
+        error: Box::new(failed.error),
+        statement: failed.statement,
+        completed,
+        at,
+        connection_lost: failed.connection_lost,
+        cancelled: failed.cancelled,
+        blocked_by: blocked_by.filter(|_| failed.lock_timeout),
+        remedy: None,
+        atomic: false,
+    }
 }
 
 /// Tells `observer` that `step` gave up waiting for a lock, with who the watcher saw
