@@ -8,7 +8,8 @@
 //! describes exactly those with [`schema::lines`], each catalogue read through its oid
 //! index (`= ANY($n)`). A dropped object is among the noted ones (`sql_drop` names every
 //! object a drop takes with it) and describes to no lines, so it is removed. Two round
-//! trips per look, whose cost is that of what the step touched.
+//! trips per look, whose cost is that of what the step touched; on a scratch database the
+//! first is the step's own (`crate::postgres::session`'s `execute_and_look`).
 //!
 //! PostgreSQL drops and remakes some objects while it alters a table without naming them
 //! (`ALTER COLUMN … TYPE` rebuilds the table's indexes and constraints, and foreign keys
