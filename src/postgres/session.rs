@@ -186,10 +186,10 @@ impl Session for PgSession {
     }
 
     /// A scratch database's step of one transactional file is sent in one round trip
-    /// (`super::migrate::one_step`), and the look's first queries behind it in the same
-    /// one: the server runs them in order, so the look sees what the step committed (or,
-    /// when it failed, the schema it left untouched). This spares `verify` a round trip for
-    /// each of its three steps per migration.
+    /// (`super::migrate::one_step`), and the look's queries behind it in the same one: the
+    /// server runs them in order, so the look sees what the step committed (or, when it
+    /// failed, the schema it left untouched). Each of `verify`'s three steps per migration
+    /// and its look take one round trip instead of seven.
     async fn execute_and_look(
         &mut self,
         run: &Execution<'_>,
