@@ -229,6 +229,12 @@ fn down_step(catalogue: &Catalogue, version: i64) -> Result<Step, RollbackRefusa
             version,
             origin: catalogue.origin.clone(),
         })?;
+    down_of(migration)
+}
+
+/// The down step of `migration`, or why there is none.
+fn down_of(migration: &Migration) -> Result<Step, RollbackRefusal> {
+    let version = migration.version;
     match &migration.down {
         Down::Script(script) => Ok(Step {
             version,
@@ -336,6 +342,32 @@ pub fn forward(
     };
     verdict(plan.target, window, catalogue)?;
     Ok(plan)
+}
+
+/// The plan of `migration`'s up alone, on a schema at `current`, the catalogue's version
+/// before it: what [`forward`] plans to reach it from a history of the catalogue's
+/// migrations before it, without reading that history. `verify` steps through the
+/// catalogue one migration at a time; planning each step from the whole history made its
+/// planning grow with the square of the catalogue.
+pub(crate) fn up_one(migration: &Migration, current: i64) -> Plan {
+    Plan {
+        direction: Direction::Up,
+        current,
+        target: migration.version,
+        steps: vec![up_step(migration)],
+    }
+}
+
+/// The plan of `migration`'s down alone, back to `previous`, the catalogue's version
+/// before it: what [`rollback`] plans for that target from a history of the catalogue's
+/// migrations up to this one (see [`up_one`]); refused if it is irreversible.
+pub(crate) fn down_one(migration: &Migration, previous: i64) -> Result<Plan, RollbackRefusal> {
+    Ok(Plan {
+        direction: Direction::Down,
+        current: migration.version,
+        target: previous,
+        steps: vec![down_of(migration)?],
+    })
 }
 
 fn up_step(migration: &Migration) -> Step {

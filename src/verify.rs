@@ -9,9 +9,7 @@
 //! the steps since its point touched, so the work grows with the catalogue, not with its
 //! square.
 
-use crate::applied::Applied;
 use crate::catalogue::{Catalogue, Down};
-use crate::config::Window;
 use crate::engine::{Session, StepFailed};
 use crate::schema::{Earlier, Tracked};
 use crate::{plan, scratch};
@@ -64,26 +62,15 @@ pub(crate) async fn verify(
         .ensure_history()
         .await
         .map_err(VerifyError::Engine)?;
-    let mut applied: Vec<Applied> = Vec::new();
     let mut schema = scratch.track().await.map_err(VerifyError::Engine)?;
-    for migration in catalogue.migrations() {
-        let previous = applied.last().map_or(0, |a| a.version);
+    let migrations = catalogue.migrations();
+    // Each migration with the version below it (0 for the first): the scratch history is
+    // the catalogue's, in order, so each step is planned alone.
+    let below = std::iter::once(0).chain(migrations.iter().map(|m| m.version));
+    for (migration, below) in migrations.iter().zip(below) {
         let version = migration.version;
-        let window = Window {
-            min: 0,
-            max: version,
-            target: version,
-        };
-        let up = plan::forward(catalogue, &applied, &window)
-            .expect("the catalogue's own history up to the previous version plans");
-        step(scratch, catalogue, &up).await?;
-        let by_up = changed(scratch, &mut schema).await?;
-        applied.push(Applied {
-            version,
-            name: migration.name.clone(),
-            applied_on: String::new(),
-            checksum: Some(migration.checksum),
-        });
+        let up = plan::up_one(migration, below);
+        let by_up = step(scratch, catalogue, &up, &mut schema).await?;
         let Down::Script(down_file) = &migration.down else {
             on_line(format!(
                 "version {version} ({}): up; down skipped, irreversible",
@@ -91,10 +78,8 @@ pub(crate) async fn verify(
             ));
             continue;
         };
-        let down = plan::rollback(catalogue, &applied, previous)
-            .expect("a reversible step back to the previous version plans");
-        step(scratch, catalogue, &down).await?;
-        let by_down = changed(scratch, &mut schema).await?;
+        let down = plan::down_one(migration, below).expect("a reversible migration plans its down");
+        let by_down = step(scratch, catalogue, &down, &mut schema).await?;
         // Against the schema before the up.
         let differences = schema.differences_since(&[&by_up, &by_down]);
         if !differences.is_empty() {
@@ -104,8 +89,7 @@ pub(crate) async fn verify(
                 differences,
             });
         }
-        step(scratch, catalogue, &up).await?;
-        let by_up_again = changed(scratch, &mut schema).await?;
+        let by_up_again = step(scratch, catalogue, &up, &mut schema).await?;
         // Against the schema after the first up.
         let differences = schema.differences_since(&[&by_down, &by_up_again]);
         if !differences.is_empty() {
@@ -123,17 +107,15 @@ pub(crate) async fn verify(
     Ok(())
 }
 
-/// What the steps since the last look touched, `schema` brought up to date.
-async fn changed(session: &dyn Session, schema: &mut Tracked) -> Result<Earlier, VerifyError> {
-    session.changed(schema).await.map_err(VerifyError::Engine)
-}
-
+/// Runs `plan`, then looks: what it touched, `schema` brought up to date.
 async fn step(
-    client: &mut dyn Session,
+    session: &mut dyn Session,
     catalogue: &Catalogue,
     plan: &plan::Plan,
-) -> Result<(), VerifyError> {
-    scratch::run(client, catalogue, plan)
+    schema: &mut Tracked,
+) -> Result<Earlier, VerifyError> {
+    scratch::run_and_look(session, catalogue, plan, schema)
         .await
-        .map_err(|failed| VerifyError::Step(Box::new(failed)))
+        .map_err(|failed| VerifyError::Step(Box::new(failed)))?
+        .map_err(VerifyError::Engine)
 }

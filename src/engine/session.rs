@@ -87,6 +87,20 @@ pub(crate) trait Session: Send + Sync {
         Ok(tracked.follow(self.describe().await?))
     }
 
+    /// Runs a plan on this session's scratch database ([`crate::scratch`]), then brings
+    /// `tracked` to the schema it left as [`Self::changed`] does (`verify`). The outer error
+    /// is the step's, the inner one the look's. By default the one after the other; an
+    /// engine may send the look's queries behind the step's, in the same round trip.
+    async fn execute_and_look(
+        &mut self,
+        run: &Execution<'_>,
+        observer: &mut (dyn Observer + Send),
+        tracked: &mut Tracked,
+    ) -> Result<Result<Earlier, Error>, StepFailed> {
+        self.execute(run, observer).await?;
+        Ok(self.changed(tracked).await)
+    }
+
     /// Another tool's history, read as that tool reads it (`adopt --from`).
     async fn tool_history(&self, tool: Tool) -> Result<ToolHistory, Error>;
 

@@ -279,3 +279,28 @@ fn a_window_between_migrations_is_refused_and_reachable_ones_pass() {
         assert_eq!(reachable(&c, &window), Ok(()), "[{min}, {max}]");
     }
 }
+
+#[test]
+fn one_migration_planned_alone_is_what_planning_from_the_history_before_it_gives() {
+    let c = catalogue(&[2, 5, 9]);
+    let mut below = 0;
+    let mut history = Vec::new();
+    for migration in c.migrations() {
+        let version = migration.version;
+        let window = Window {
+            min: 0,
+            max: version,
+            target: version,
+        };
+        assert_eq!(
+            up_one(migration, below),
+            forward(&c, &history, &window).unwrap()
+        );
+        history.extend(applied(&c, &[version]));
+        assert_eq!(
+            down_one(migration, below).unwrap(),
+            rollback(&c, &history, below).unwrap()
+        );
+        below = version;
+    }
+}

@@ -25,12 +25,14 @@ use crate::postgres::history;
 mod atomic;
 
 /// Runs every step of the plan in order; `prelude` (e.g. [`history::WIDEN`]) runs with
-/// the first step's history change, in its transaction; `blockers` is who the watcher last
-/// saw blocking a step, told with each lock wait.
+/// the first step's history change, in its transaction; `pipelined` (a scratch database's
+/// session) sends each transactional step in one round trip ([`pipelined`]); `blockers` is
+/// who the watcher last saw blocking a step, told with each lock wait.
 pub(crate) async fn execute(
     client: &mut Client,
     execution: &Execution<'_>,
     prelude: Option<&str>,
+    pipelined: bool,
     blockers: &Mutex<Option<String>>,
     observer: &mut (dyn Observer + Send),
 ) -> Result<Executed, StepFailed> {
@@ -56,30 +58,19 @@ pub(crate) async fn execute(
             pause
         };
         let started = Instant::now();
-        let ran = run(client, script, &history_statement, settings, &mut retry).await;
+        let ran = run(
+            client,
+            script,
+            &history_statement,
+            settings,
+            pipelined,
+            &mut retry,
+        )
+        .await;
         if let Err(failed) = ran {
-            let position = failed.offset.map(|o| line_column(&script.sql, o));
-            return Err(StepFailed {
-                direction: plan.direction,
-                step: step.clone(),
-                described: script
-                    .hidden()
-                    .hide(&crate::postgres::db::describe(&failed.error)),
-                error: Box::new(failed.error),
-                position,
-                statement: failed.statement,
-                completed,
-                at,
-                connection_lost: failed.connection_lost,
-                cancelled: failed.cancelled,
-                blocked_by: if failed.lock_timeout {
-                    blocked_by
-                } else {
-                    None
-                },
-                remedy: None,
-                atomic: false,
-            });
+            return Err(step_failed(
+                execution, step, script, failed, completed, at, blocked_by,
+            ));
         }
         let took = started.elapsed();
         tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
@@ -91,6 +82,86 @@ pub(crate) async fn execute(
         }
     }
     Ok(Executed::Completed)
+}
+
+/// Runs the plan of `execution` on a scratch database's session when it is one
+/// transactional step: sent in one round trip ([`pipelined`]) through a shared `client`, so
+/// that the caller can queue the queries that follow it behind it, to be sent in the same
+/// round trip (`verify`'s look at what the step changed, `super::session`). The step's
+/// queries are all queued when the future is first polled. `None` for any other plan: a
+/// no-transaction file waits for each statement before it sends the next.
+///
+/// A scratch database has nobody to wait for: the step runs as [`execute`] runs it with
+/// no retry; it gives the time it took.
+pub(crate) fn one_step<'a>(
+    client: &'a Client,
+    execution: &'a Execution<'a>,
+    prelude: Option<&'a str>,
+) -> Option<impl Future<Output = Result<Duration, StepFailed>> + Send + 'a> {
+    let plan = execution.plan;
+    let [step] = plan.steps.as_slice() else {
+        return None;
+    };
+    let (script, mut history_statement) = step_parts(execution.catalogue, plan.direction, step);
+    if !script.transactional || execution.atomic {
+        return None;
+    }
+    if let Some(prelude) = prelude {
+        history_statement = format!("{prelude};\n{history_statement}");
+    }
+    let set = ddl::statements(&execution.limits.for_file(script.timeouts), true);
+    Some(async move {
+        let started = Instant::now();
+        let sql = script.to_run();
+        pipelined(client, &set, &sql, &history_statement)
+            .await
+            .map_err(|error| {
+                let failed = RunFailed::new(error, script, Some(0));
+                step_failed(
+                    execution,
+                    step,
+                    script,
+                    failed,
+                    Vec::new(),
+                    plan.current,
+                    None,
+                )
+            })?;
+        let took = started.elapsed();
+        tracing::info!(version = step.version, name = %step.name, file = %step.file, ?took, "{} applied", verb(plan.direction));
+        Ok(took)
+    })
+}
+
+/// The failure of `step` of `execution`'s plan (`completed` the versions done before it,
+/// `at` the schema version then), with who the watcher saw blocking it when it gave up
+/// waiting for a lock.
+fn step_failed(
+    execution: &Execution<'_>,
+    step: &Step,
+    script: &Script,
+    failed: RunFailed,
+    completed: Vec<i64>,
+    at: i64,
+    blocked_by: Option<String>,
+) -> StepFailed {
+    StepFailed {
+        direction: execution.plan.direction,
+        step: step.clone(),
+        described: script
+            .hidden()
+            .hide(&crate::postgres::db::describe(&failed.error)),
+        position: failed.offset.map(|o| line_column(&script.sql, o)),
+        error: Box::new(failed.error),
+        statement: failed.statement,
+        completed,
+        at,
+        connection_lost: failed.connection_lost,
+        cancelled: failed.cancelled,
+        blocked_by: blocked_by.filter(|_| failed.lock_timeout),
+        remedy: None,
+        atomic: false,
+    }
 }
 
 /// Tells `observer` that `step` gave up waiting for a lock, with who the watcher saw
@@ -183,30 +254,35 @@ fn first_line(sql: &str, start: usize) -> usize {
 /// running it again (`None`: give up).
 type Retry<'a> = dyn FnMut(&tokio_postgres::Error) -> Option<Duration> + Send + 'a;
 
-/// Runs one file and its history statement with `settings`. A transactional file that
-/// times out waiting for a lock is rolled back and run again whole, its history row with
-/// it; a no-transaction file runs its timed-out statement again.
+/// Runs one file and its history statement with `settings`, a transactional file in one
+/// round trip when `pipelined`. A transactional file that times out waiting for a lock is
+/// rolled back and run again whole, its history row with it; a no-transaction file runs
+/// its timed-out statement again.
 async fn run(
     client: &mut Client,
     script: &Script,
     history_statement: &str,
     settings: Settings,
+    pipelined: bool,
     retry: &mut Retry<'_>,
 ) -> Result<(), RunFailed> {
     if script.transactional {
         let set = ddl::statements(&settings, true);
         let sql = script.to_run();
-        let queries = [set.as_str(), &sql, history_statement];
         loop {
-            match AsyncTransaction::execute(client, queries.into_iter()).await {
+            let ran = if pipelined {
+                self::pipelined(client, &set, &sql, history_statement).await
+            } else {
+                let queries = [set.as_str(), &sql, history_statement];
+                AsyncTransaction::execute(client, queries.into_iter())
+                    .await
+                    .map(drop)
+            };
+            match ran {
                 Err(error) if ddl::is_lock_timeout(&error) => pause_or_give_up(retry, error)
                     .await
                     .map_err(|e| RunFailed::new(e, script, Some(0)))?,
-                done => {
-                    return done
-                        .map(drop)
-                        .map_err(|e| RunFailed::new(e, script, Some(0)));
-                }
+                done => return done.map_err(|e| RunFailed::new(e, script, Some(0))),
             }
         }
     }
@@ -231,6 +307,34 @@ async fn run(
         .batch_execute(&format!("{history_statement}; {}", ddl::RESET))
         .await
         .map_err(|e| RunFailed::new(e, script, None))
+}
+
+/// A transactional file run as refinery's executor runs it (`BEGIN`, the settings, the
+/// script, the history change, `COMMIT`), but sent in one round trip instead of five: the
+/// four query messages are pipelined and the server runs them in order. A failure aborts
+/// the transaction, so the history change after it does not run and `COMMIT`, a message of
+/// its own for this, ends the transaction as a rollback: the step stays all or nothing, and
+/// its error is the first one. The script is a message of its own, so the positions of its
+/// errors count from its start, as they do unpipelined.
+///
+/// For a scratch database's session: `verify` runs three steps per migration there, and the
+/// round trips of its steps were a large share of its time.
+async fn pipelined(
+    client: &Client,
+    set: &str,
+    sql: &str,
+    history_statement: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let begin = format!("BEGIN; {set}");
+    // Each query is sent when first polled: `biased` polls them in this order.
+    let (begun, ran, recorded, committed) = tokio::join!(
+        biased;
+        client.batch_execute(&begin),
+        client.batch_execute(sql),
+        client.batch_execute(history_statement),
+        client.batch_execute("COMMIT"),
+    );
+    begun.and(ran).and(recorded).and(committed)
 }
 
 /// After a lock timeout: sleeps the pause `retry` gives, or returns the error when it gives

@@ -54,6 +54,11 @@ pub(super) enum Scope {
     /// The objects of the `touched` table of the statement `lines` is part of (see
     /// `super::tracked`).
     Touched,
+    /// The same, each looked up by its catalogue's oid index: the oids of each kind are
+    /// gathered into an array first (`= ANY(ARRAY(…))`, which the planner takes for a
+    /// parameter, as in [`Self::Keys`]), so the plan stays probes of the oid indexes however
+    /// large the catalogues grow after it was made.
+    TouchedByOid,
     /// The objects whose oids are in the statement's parameters: `$1` the `oid[]` of the
     /// relations, `$2` of the constraints, and so on in the order of [`KINDS`]. Each is
     /// looked up by its catalogue's oid index, so the work is that of the objects asked for.
@@ -67,6 +72,9 @@ impl Scope {
         match self {
             Self::All => "true".to_owned(),
             Self::Touched => format!("{oid} IN (SELECT oid FROM touched WHERE kind = '{kind}')"),
+            Self::TouchedByOid => {
+                format!("{oid} = ANY(ARRAY(SELECT oid FROM touched WHERE kind = '{kind}'))")
+            }
             Self::Keys => {
                 let n = KINDS
                     .iter()

@@ -2,6 +2,7 @@
 //! user needs `CREATEDB`), a session on it, and `DROP DATABASE … WITH (FORCE)` on every path.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio_postgres::Client;
@@ -42,8 +43,10 @@ impl PgScratch {
                 return Err(connect_failed(error));
             }
         };
+        let mut session = PgSession::new(client, Arc::clone(target));
+        session.scratch = true;
         Ok(Self {
-            session: PgSession::new(client, Arc::clone(target)),
+            session,
             admin,
             name,
         })
@@ -67,7 +70,33 @@ impl Scratch for PgScratch {
             session,
         } = *self;
         drop(session);
+        ended(&admin, &name).await;
         remove(&admin, &name).await;
+    }
+}
+
+/// How long [`ended`] waits for the scratch session to be gone.
+const SESSION_END: Duration = Duration::from_secs(1);
+
+/// Waits, up to [`SESSION_END`], until the server has no session on the scratch database
+/// `name`, whose client was just dropped: the session takes a few milliseconds to end
+/// (it drops the temporary objects of `verify`'s look), and a `DROP DATABASE … WITH
+/// (FORCE)` that still finds it signals it and sleeps 100 ms before it looks again, which
+/// was a twentieth of `verify`'s time on a catalogue of a few hundred migrations. A
+/// failure to ask is left to the drop itself.
+async fn ended(admin: &Client, name: &str) {
+    let deadline = Instant::now() + SESSION_END;
+    while Instant::now() < deadline {
+        let open = admin
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = $1)",
+                &[&name],
+            )
+            .await;
+        match open {
+            Ok(row) if row.get::<_, bool>(0) => tokio::time::sleep(Duration::from_millis(1)).await,
+            _ => return,
+        }
     }
 }
 

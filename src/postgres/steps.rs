@@ -37,7 +37,14 @@ pub(crate) async fn execute(
     let blockers = Mutex::new(None);
     let cancel = session.client.cancel_token();
     let target = std::sync::Arc::clone(&session.target);
-    let steps = migrate::execute(&mut session.client, run, widen, &blockers, observer);
+    let steps = migrate::execute(
+        &mut session.client,
+        run,
+        widen,
+        session.scratch,
+        &blockers,
+        observer,
+    );
     match session.pid {
         Some(pid) => tokio::select! {
             result = steps => result,

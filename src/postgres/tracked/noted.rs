@@ -7,14 +7,17 @@
 //! view on it, a foreign key that references it, a column of a renamed type), then
 //! describes exactly those with [`schema::lines`], each catalogue read through its oid
 //! index (`= ANY($n)`). A dropped object is among the noted ones (`sql_drop` names every
-//! object a drop takes with it) and describes to no lines, so it is removed. Two round
-//! trips per look, whose cost is that of what the step touched.
+//! object a drop takes with it) and describes to no lines, so it is removed. A look is one
+//! statement in one round trip, whose cost is that of what the step touched; on a scratch
+//! database that round trip is the step's own (`crate::postgres::session`'s
+//! `execute_and_look`).
 //!
 //! PostgreSQL drops and remakes some objects while it alters a table without naming them
 //! (`ALTER COLUMN … TYPE` rebuilds the table's indexes and constraints, and foreign keys
 //! that reference it, under new oids; `DROP IDENTITY` drops the sequence). So each look also
 //! keeps, per relation, the objects that hang on it ([`schema::lines`]' owners); when a
-//! relation is touched, those are described again too, and the ones gone are removed.
+//! relation is touched, those are described again too (in a second round trip, for those
+//! the notes did not reach), and the ones gone are removed.
 //!
 //! The triggers are `ENABLE ALWAYS`, so a step that sets `session_replication_role` is
 //! still noted; their function and table live in the session's temporary schema, which the
@@ -30,11 +33,14 @@ use tokio_postgres::{Client, Row, Statement};
 use crate::postgres::schema::{self, KINDS, Scope};
 use crate::schema::{Earlier, Tracked};
 
-/// The table, the function and the triggers that note each command's objects, in one
-/// implicit transaction: all or nothing. The function runs as its owner, so a step that
-/// switches to a role of its own (`SET ROLE`) still writes the notes. `GRANT` and `ALTER
-/// DEFAULT PRIVILEGES` name no object (and privileges are not described).
+/// The table, the function and the triggers that note each command's objects, and the
+/// function that takes the notes ([`LOOK`]), in one implicit transaction: all or nothing.
+/// The noting function runs as its owner, so a step that switches to a role of its own
+/// (`SET ROLE`) still writes the notes. `GRANT` and `ALTER DEFAULT PRIVILEGES` name no
+/// object (and privileges are not described).
 const INSTALL: &str = "CREATE TEMP TABLE schemagate_noted (classid oid NOT NULL, objid oid NOT NULL); \
+    CREATE FUNCTION pg_temp.schemagate_take() RETURNS TABLE (classid oid, objid oid) ROWS 10 \
+      LANGUAGE sql AS 'DELETE FROM pg_temp.schemagate_noted RETURNING classid, objid'; \
     CREATE FUNCTION pg_temp.schemagate_note() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER \
       SET search_path = pg_catalog, pg_temp AS $$ \
     BEGIN \
@@ -51,15 +57,20 @@ const INSTALL: &str = "CREATE TEMP TABLE schemagate_noted (classid oid NOT NULL,
     ALTER EVENT TRIGGER schemagate_noted_end ENABLE ALWAYS; \
     ALTER EVENT TRIGGER schemagate_noted_drop ENABLE ALWAYS";
 
-/// The keys (see [`schema::lines`]) of the objects noted since the last look and of every
-/// object that depends on one, the notes cleared. A rule or a column default stands for its
+/// `touched(kind, oid)`: the objects noted since the last look and every object that
+/// depends on one (see [`schema::lines`] for the kinds), the notes cleared; [`look_statement`]
+/// describes them in the same statement. A rule or a column default stands for its
 /// relation; objects of other catalogues (casts, policies, …) are not described.
 ///
 /// The planner cannot know how few rows the notes hold (a temporary table has no
-/// statistics; it guesses thousands) and would merge-join the whole of `pg_depend`; each
-/// lookup is a `LATERAL` subquery kept apart by `OFFSET 0`, so it stays one probe of the
-/// catalogue's index per noted object.
-const LOOK: &str = "WITH RECURSIVE noted AS (DELETE FROM pg_temp.schemagate_noted RETURNING classid, objid), \
+/// statistics: it guesses thousands, and the closure a hundred times that), so the notes
+/// are taken through a function that says a step notes about ten (`ROWS 10`; a `DELETE`
+/// in a function is not inlined, so the estimate stands). With the guess, the closure's
+/// `UNION` sized its hash table for hundreds of thousands of rows at every look, which
+/// cost three times the rest of the statement. Each lookup is also a `LATERAL` subquery
+/// kept apart by `OFFSET 0`, so it stays one probe of the catalogue's index per noted
+/// object whatever the estimates.
+const LOOK: &str = "WITH RECURSIVE noted AS (SELECT classid, objid FROM pg_temp.schemagate_take()), \
     closure(classid, objid) AS ( \
       SELECT classid, objid FROM noted \
       UNION SELECT d.classid, d.objid FROM closure c CROSS JOIN LATERAL ( \
@@ -72,11 +83,22 @@ const LOOK: &str = "WITH RECURSIVE noted AS (DELETE FROM pg_temp.schemagate_note
       UNION SELECT 'r', r.ev_class FROM closure c CROSS JOIN LATERAL ( \
         SELECT ev_class FROM pg_rewrite WHERE oid = c.objid OFFSET 0) r WHERE c.classid = 'pg_rewrite'::regclass::oid \
       UNION SELECT 'r', a.adrelid FROM closure c CROSS JOIN LATERAL ( \
-        SELECT adrelid FROM pg_attrdef WHERE oid = c.objid OFFSET 0) a WHERE c.classid = 'pg_attrdef'::regclass::oid) \
-    SELECT kind || oid FROM keys WHERE kind IS NOT NULL";
+        SELECT adrelid FROM pg_attrdef WHERE oid = c.objid OFFSET 0) a WHERE c.classid = 'pg_attrdef'::regclass::oid), \
+    touched(kind, oid) AS (SELECT kind, oid FROM keys WHERE kind IS NOT NULL) ";
+
+/// A look in one statement: `(key, line, owners)` of each line of the touched objects
+/// ([`schema::lines`], each looked up through its oid index), then `(key, NULL, NULL)` of
+/// each touched object, described or gone.
+fn look_statement() -> String {
+    format!(
+        "{LOOK} SELECT key, line, owners FROM ({}) d(key, line, owners) \
+         UNION ALL SELECT kind || oid, NULL, NULL FROM touched",
+        schema::lines(Scope::TouchedByOid)
+    )
+}
 
 /// A look is a transaction of its own with these settings, which the steps' statements
-/// never see. It runs the same two statements thousands of times, so each is planned once
+/// never see. It runs the same statements thousands of times, so each is planned once
 /// (a generic plan) and never compiled (JIT). That plan is made at the first look, when the
 /// scratch database's catalogues are nearly empty and scanning, hashing or merging whole
 /// ones is the cheapest plan; it must stay a few probes of oid indexes as they grow, hence
@@ -86,9 +108,10 @@ const LOOK_SETTINGS: &str = "BEGIN; SET LOCAL jit = off; SET LOCAL plan_cache_mo
 
 /// What a look leaves for the next.
 struct Notes {
-    /// [`LOOK`], prepared.
+    /// [`look_statement`], prepared.
     look: Statement,
-    /// [`schema::lines`] of [`Scope::Keys`], prepared.
+    /// [`schema::lines`] of [`Scope::Keys`], prepared: what hung on a touched relation
+    /// and the look did not reach.
     describe: Statement,
     /// The keys of the objects that hang on each relation, by the relation's key.
     owned: HashMap<String, BTreeSet<String>>,
@@ -117,7 +140,8 @@ pub(super) async fn track(client: &Client) -> Result<Option<Tracked>, tokio_post
         Err(error) => return Err(error),
     }
     let keys = schema::lines(Scope::Keys);
-    let (look, describe) = tokio::try_join!(client.prepare(LOOK), client.prepare(&keys))?;
+    let look = look_statement();
+    let (look, describe) = tokio::try_join!(client.prepare(&look), client.prepare(&keys))?;
     let rows = client.query(&schema::lines(Scope::All), &[]).await?;
     let mut notes = Notes {
         look,
@@ -160,45 +184,53 @@ pub(super) async fn changed(
 }
 
 /// The lines of each object noted since the last look, of what depends on them and of
-/// what hung on their relations (none: gone), in the look's transaction. Its four
-/// statements are sent in two round trips: the transaction's start with the notes, the
-/// description with the commit (which ends a failed transaction as a rollback).
+/// what hung on their relations (none: gone). The notes' objects are described in one
+/// transaction, its start, the statement and its commit sent in one round trip (the commit,
+/// a message of its own, ends a failed transaction as a rollback); what hung on a touched
+/// relation and is not among them (PostgreSQL remade it under a new oid without naming
+/// it) is described in a second one, only when there is such an object.
 async fn look(
     client: &Client,
     notes: &mut Notes,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, tokio_postgres::Error> {
-    let ((), noted) = tokio::try_join!(
+    let ((), rows, ()) = tokio::try_join!(
         client.batch_execute(LOOK_SETTINGS),
-        client.query(&notes.look, &[])
-    )?;
-    let mut touched: BTreeSet<String> = noted.iter().map(|row| row.get(0)).collect();
-    let relations: Vec<String> = touched
-        .iter()
-        .filter(|key| key.starts_with('r'))
-        .cloned()
-        .collect();
-    for relation in relations {
-        touched.extend(notes.owned.remove(&relation).into_iter().flatten());
-    }
-    let mut oids: [Vec<u32>; KINDS.len()] = Default::default();
-    for key in &touched {
-        let (kind, oid) = key.split_at(1);
-        let kind = KINDS
-            .iter()
-            .position(|k| kind.starts_with(*k))
-            .expect("a key starts with its kind");
-        oids[kind].push(oid.parse().expect("a key ends with its oid"));
-    }
-    let params: Vec<&(dyn ToSql + Sync)> = oids.iter().map(|o| o as _).collect();
-    let (rows, ()) = tokio::try_join!(
-        client.query(&notes.describe, &params),
+        client.query(&notes.look, &[]),
         client.batch_execute("COMMIT")
     )?;
+    let (lines, touched): (Vec<&Row>, Vec<&Row>) = rows
+        .iter()
+        .partition(|row| row.get::<_, Option<String>>(1).is_some());
     let mut described: BTreeMap<String, BTreeSet<String>> = touched
-        .into_iter()
-        .map(|key| (key, BTreeSet::new()))
+        .iter()
+        .map(|row| (row.get(0), BTreeSet::new()))
         .collect();
-    for row in &rows {
+    let mut hung = BTreeSet::new();
+    for relation in described.keys().filter(|key| key.starts_with('r')) {
+        hung.extend(notes.owned.remove(relation).into_iter().flatten());
+    }
+    hung.retain(|key| !described.contains_key(key));
+    let mut rows: Vec<Row> = Vec::new();
+    if !hung.is_empty() {
+        let mut oids: [Vec<u32>; KINDS.len()] = Default::default();
+        for key in &hung {
+            let (kind, oid) = key.split_at(1);
+            let kind = KINDS
+                .iter()
+                .position(|k| kind.starts_with(*k))
+                .expect("a key starts with its kind");
+            oids[kind].push(oid.parse().expect("a key ends with its oid"));
+        }
+        let params: Vec<&(dyn ToSql + Sync)> = oids.iter().map(|o| o as _).collect();
+        let ((), found, ()) = tokio::try_join!(
+            client.batch_execute(LOOK_SETTINGS),
+            client.query(&notes.describe, &params),
+            client.batch_execute("COMMIT")
+        )?;
+        rows = found;
+        described.extend(hung.into_iter().map(|key| (key, BTreeSet::new())));
+    }
+    for row in lines.into_iter().chain(&rows) {
         notes.own(row);
         described.entry(row.get(0)).or_default().insert(row.get(1));
     }
