@@ -124,7 +124,7 @@ async fn refused(db: &TestDb, project: &Project, from: &str, code: i32, needles:
             run.text()
         );
     }
-    assert!(run.text().contains("nothing was changed"), "{}", run.text());
+    run.expect_text("nothing was changed");
     assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
 }
 
@@ -138,9 +138,11 @@ async fn adopt_migrate_roll_back(
     all: &[i64],
     back_to: i64,
 ) {
-    let run = project.run(&db.url, &["adopt", "--from", from]).await;
-    run.expect_code(0);
-    assert!(run.text().contains("was left as it was"), "{}", run.text());
+    project
+        .run(&db.url, &["adopt", "--from", from])
+        .await
+        .expect_code(0)
+        .expect_text("was left as it was");
     assert_eq!(db.history().await, adopted);
     project
         .run(&db.url, &["migrate", "--no-backup"])
@@ -364,11 +366,7 @@ async fn a_golang_migrate_database_is_adopted_up_to_its_version_then_migrates_an
         .run(&db.url, &["adopt", "--from", "golang-migrate", "--dry-run"])
         .await;
     dry.expect_code(0);
-    assert!(
-        dry.text().contains("≤ 20240121120000 (current version) → "),
-        "{}",
-        dry.text()
-    );
+    dry.expect_text("≤ 20240121120000 (current version) → ");
     adopt_migrate_roll_back(&db, &project, "golang-migrate", &V[..2], &V, V[1]).await;
     assert_eq!(
         rows_of(&client, "schema_migrations").await,

@@ -86,24 +86,18 @@ async fn an_initdb_style_database_is_refused_with_advice_then_baselined_and_migr
         .run(&db.url, &["baseline", "--version", "3", "--dry-run"])
         .await;
     dry.expect_code(0);
-    assert!(
-        dry.text().contains("record 3 migration(s) up to version 3"),
-        "{}",
-        dry.text()
-    );
+    dry.expect_text("record 3 migration(s) up to version 3");
     assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
 
     baseline_verified(&db, &project).await.expect_code(0);
     assert_eq!(db.history().await, [1, 2, 3]);
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     assert_eq!(db.history().await, [1, 2, 3, 4, 5]);
-    let again = project.run(&db.url, &["baseline", "--version", "3"]).await;
-    again.expect_code(3);
-    assert!(
-        again.text().contains("already has a migration history"),
-        "{}",
-        again.text()
-    );
+    project
+        .run(&db.url, &["baseline", "--version", "3"])
+        .await
+        .expect_code(3)
+        .expect_text("already has a migration history");
 }
 
 #[tokio::test]
@@ -118,11 +112,7 @@ async fn verify_refuses_a_database_that_lacks_one_index_of_the_claimed_version_n
         .unwrap();
     let run = baseline_verified(&db, &project).await;
     run.expect_code(3);
-    assert!(
-        run.text().contains("missing: index accounts_email_key"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("missing: index accounts_email_key");
     assert_eq!(db.history().await, Vec::<i64>::new());
 }
 

@@ -267,11 +267,7 @@ async fn an_unwritable_backup_directory_exits_5_and_migrates_nothing() {
         .run(&db.url, &["migrate", "--backup-dir", dir.to_str().unwrap()])
         .await;
     run.expect_code(5);
-    assert!(
-        run.text().contains("cannot create the backup directory"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("cannot create the backup directory");
     assert!(db.history().await.is_empty());
     assert!(db.tables().await.is_empty());
 }
@@ -444,11 +440,7 @@ async fn restore_brings_the_database_back_exactly_to_the_dump() {
         .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
         .await;
     run.expect_code(0);
-    assert!(
-        run.text().contains("history now says schema 2"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("history now says schema 2");
     assert_eq!(db.tables().await, ["t1", "t2"]);
     assert_eq!(db.history().await, [1, 2]);
     assert_eq!(
@@ -503,7 +495,7 @@ async fn a_backup_whose_checksum_differs_from_its_manifest_is_refused() {
         .run(&db.url, &["restore", dump.to_str().unwrap(), "--yes"])
         .await;
     run.expect_code(5);
-    assert!(run.text().contains("sha256"), "{}", run.text());
+    run.expect_text("sha256");
     assert_eq!(db.tables().await, ["t1", "t2", "t3", "t4"]);
     assert_eq!(db.history().await, [1, 2, 3, 4]);
 }

@@ -176,9 +176,11 @@ async fn a_database_diesel_migrated_is_adopted_then_migrates_and_rolls_back_leav
             dry.text()
         );
     }
-    let run = project.run(&db.url, &["adopt", "--from", "diesel"]).await;
-    run.expect_code(0);
-    assert!(run.text().contains("was left as it was"), "{}", run.text());
+    project
+        .run(&db.url, &["adopt", "--from", "diesel"])
+        .await
+        .expect_code(0)
+        .expect_text("was left as it was");
     assert_eq!(db.history().await, VERSIONS[..3]);
     project
         .run(&db.url, &["migrate", "--no-backup"])

@@ -129,9 +129,11 @@ async fn hand_made_changes_on_postgresql_show_in_health_metrics_status_and_diff_
     let db = TestDb::new().await;
     let project = postgres_project();
     project.migrate_no_backup(&db.url).await;
-    let clean = project.run(&db.url, &["diff"]).await;
-    clean.expect_code(0);
-    assert!(clean.text().contains("drift: none"), "{}", clean.text());
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(0)
+        .expect_text("drift: none");
     let served = spawn(&project, &db.url, &["--drift-interval", INTERVAL], "info").await;
     no_drift_shown(served.address).await;
     assert_eq!(drift_metrics(served.address).await, (0.0, 0.0));
@@ -218,23 +220,21 @@ async fn a_migration_records_the_new_description_and_reports_no_drift() {
         described.contains("column users.nickname text"),
         "{described}"
     );
-    let diff = project.run(&db.url, &["diff"]).await;
-    diff.expect_code(0);
-    assert!(diff.text().contains("drift: none"), "{}", diff.text());
-    let status = project.run(&db.url, &["status"]).await;
-    status.expect_code(0);
-    assert!(
-        status.text().contains("schema drift: none"),
-        "{}",
-        status.text()
-    );
-    let check = project.run(&db.url, &["check"]).await;
-    check.expect_code(0);
-    assert!(
-        check.text().contains("schema drift: none"),
-        "{}",
-        check.text()
-    );
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(0)
+        .expect_text("drift: none");
+    project
+        .run(&db.url, &["status"])
+        .await
+        .expect_code(0)
+        .expect_text("schema drift: none");
+    project
+        .run(&db.url, &["check"])
+        .await
+        .expect_code(0)
+        .expect_text("schema drift: none");
 }
 
 #[tokio::test]
@@ -272,13 +272,11 @@ async fn a_database_without_a_record_says_so_and_records_one_at_its_next_change(
     );
     project.run(&db.url, &["diff"]).await.expect_code(0);
     db.execute("ALTER TABLE t2 ADD COLUMN later int").await;
-    let diff = project.run(&db.url, &["diff"]).await;
-    diff.expect_code(3);
-    assert!(
-        diff.text().contains("extra: column t2.later integer"),
-        "{}",
-        diff.text()
-    );
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(3)
+        .expect_text("extra: column t2.later integer");
 }
 
 #[tokio::test]
@@ -294,17 +292,17 @@ async fn ignored_objects_are_left_out_of_the_check() {
          CREATE TABLE tmp_1 (id int)",
     )
     .await;
-    let diff = project.run(&db.url, &["diff"]).await;
-    diff.expect_code(0);
-    assert!(diff.text().contains("drift: none"), "{}", diff.text());
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(0)
+        .expect_text("drift: none");
     db.execute("CREATE TABLE tmp_12 (id int)").await;
-    let diff = project.run(&db.url, &["diff"]).await;
-    diff.expect_code(3);
-    assert!(
-        diff.text().contains("extra: table tmp_12"),
-        "{}",
-        diff.text()
-    );
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(3)
+        .expect_text("extra: table tmp_12");
 }
 
 #[tokio::test]
@@ -513,17 +511,17 @@ async fn a_migration_killed_after_a_committed_step_leaves_no_false_drift_and_the
         .unwrap();
     let rows: Vec<(i64, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(rows, [(1, true), (3, false)]);
-    let diff = project.run(&db.url, &["diff"]).await;
-    diff.expect_code(0);
-    assert!(diff.text().contains("drift: none"), "{}", diff.text());
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(0)
+        .expect_text("drift: none");
     db.execute("ALTER TABLE t2 ADD COLUMN later int").await;
-    let diff = project.run(&db.url, &["diff"]).await;
-    diff.expect_code(3);
-    assert!(
-        diff.text().contains("extra: column t2.later integer"),
-        "{}",
-        diff.text()
-    );
+    project
+        .run(&db.url, &["diff"])
+        .await
+        .expect_code(3)
+        .expect_text("extra: column t2.later integer");
 }
 
 #[cfg(feature = "sqlite")]
@@ -571,11 +569,9 @@ async fn a_migration_killed_after_a_committed_step_on_sqlite_leaves_no_false_dri
     reader
         .execute_batch("ALTER TABLE t2 ADD COLUMN later INTEGER")
         .unwrap();
-    let diff = project.run(&url, &["diff"]).await;
-    diff.expect_code(3);
-    assert!(
-        diff.text().contains("extra: column t2.later"),
-        "{}",
-        diff.text()
-    );
+    project
+        .run(&url, &["diff"])
+        .await
+        .expect_code(3)
+        .expect_text("extra: column t2.later");
 }

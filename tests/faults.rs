@@ -182,11 +182,7 @@ async fn postgresql_restarted_mid_migration_fails_cleanly_and_a_later_run_succee
         .unwrap();
     let run = crate::support::Run(output);
     run.expect_code(6);
-    assert!(
-        run.text().contains("connection to the database was lost"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("connection to the database was lost");
     let client = connect(&url).await;
     assert_eq!(versions(&client).await, [1]);
     assert!(!table_exists(&client, "t2").await);
@@ -201,7 +197,7 @@ async fn postgresql_restarted_mid_migration_fails_cleanly_and_a_later_run_succee
         .run(&url, &["migrate", "--no-backup", "--connect-timeout", "2s"])
         .await;
     down.expect_code(4);
-    assert!(down.text().contains("unreachable"), "{}", down.text());
+    down.expect_text("unreachable");
 
     // Back within --connect-timeout: the waiting run completes.
     let child = project

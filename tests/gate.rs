@@ -17,13 +17,11 @@ async fn a_fresh_database_is_migrated_to_the_target_and_a_second_run_changes_not
         .await
         .unwrap()
         .len();
-    let second = project.run(&db.url, &["migrate", "--no-backup"]).await;
-    second.expect_code(0);
-    assert!(
-        second.text().contains("0 migration(s) applied"),
-        "{}",
-        second.text()
-    );
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0)
+        .expect_text("0 migration(s) applied");
     assert_eq!(db.history().await, [1, 2, 3]);
     assert_eq!(before, 3);
 }
@@ -86,13 +84,11 @@ async fn a_database_migrated_by_refinery_is_adopted_as_is() {
         .batch_execute("DELETE FROM refinery_schema_history WHERE version = 4; DROP TABLE t4")
         .await
         .unwrap();
-    let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
-    run.expect_code(0);
-    assert!(
-        run.text().contains("1 migration(s) applied"),
-        "{}",
-        run.text()
-    );
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(0)
+        .expect_text("1 migration(s) applied");
     assert_eq!(db.history().await, [1, 2, 3, 4]);
     // The int4 history was widened with that change, for timestamp versions; refinery built
     // with `int8-versions` reads it (refinery's default build reads only int4).
@@ -150,11 +146,7 @@ async fn a_database_ahead_of_the_window_is_refused_and_one_within_it_is_accepted
     let older = Project::with_tables(3, 2, 3);
     let run = older.run(&db.url, &["migrate", "--no-backup"]).await;
     run.expect_code(3);
-    assert!(
-        run.text().contains("schema 4, above this release's max 3"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("schema 4, above this release's max 3");
     older.run(&db.url, &["check"]).await.expect_code(3);
     assert_eq!(db.history().await, [1, 2, 3, 4]);
 }
@@ -340,7 +332,7 @@ async fn a_bad_migration_file_is_exit_2_at_once_while_the_database_is_still_unre
         )
         .await;
     run.expect_code(2);
-    assert!(run.text().contains("V2__no_down.sql"), "{}", run.text());
+    run.expect_text("V2__no_down.sql");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "took {:?}",

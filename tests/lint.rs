@@ -53,11 +53,7 @@ async fn lint_exits_0_when_clean_3_on_findings_and_2_on_unreadable_input() {
         .run(url, &["lint", project.migrations().to_str().unwrap()])
         .await;
     directory.expect_code(3);
-    assert!(
-        directory.text().contains("V3__index.sql:2:1"),
-        "{}",
-        directory.text()
-    );
+    directory.expect_text("V3__index.sql:2:1");
 
     let missing = project.path().join("nope.sql");
     project
@@ -67,12 +63,9 @@ async fn lint_exits_0_when_clean_3_on_findings_and_2_on_unreadable_input() {
     let broken = project.path().join("broken.sql");
     std::fs::write(&broken, "SELECT 1;\n  CREATE TABLEE t ();\n").unwrap();
     let refused = project.run(url, &["lint", broken.to_str().unwrap()]).await;
-    refused.expect_code(2);
-    assert!(
-        refused.text().contains("broken.sql:2:10: syntax error"),
-        "{}",
-        refused.text()
-    );
+    refused
+        .expect_code(2)
+        .expect_text("broken.sql:2:10: syntax error");
     assert!(!refused.text().contains("TABLEE"), "{}", refused.text());
 }
 
@@ -113,7 +106,7 @@ async fn lint_paths_without_compat_judge_breaks_window_against_their_own_compat_
     project.migration(2, "drop", "ALTER TABLE t1 DROP COLUMN id;", "SELECT 1;");
     let run = lint(&project).await;
     run.expect_code(3);
-    assert!(run.text().contains("breaks-window"), "{}", run.text());
+    run.expect_text("breaks-window");
     project.compat(2, 2);
     lint(&project).await.expect_code(0);
 
@@ -123,11 +116,7 @@ async fn lint_paths_without_compat_judge_breaks_window_against_their_own_compat_
     bare.migration(5, "drop", "ALTER TABLE t1 DROP COLUMN id;", "SELECT 1;");
     let run = lint(&bare).await;
     run.expect_code(0);
-    assert!(
-        run.text().contains("no compat.toml beside the paths"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("no compat.toml beside the paths");
 }
 
 #[tokio::test]
@@ -179,11 +168,7 @@ async fn lint_prints_json_and_github_annotations_and_honours_waivers() {
         "{}",
         text.text()
     );
-    assert!(
-        text.text().contains(":2:1: constraint-not-valid:"),
-        "{}",
-        text.text()
-    );
+    text.expect_text(":2:1: constraint-not-valid:");
 }
 
 #[tokio::test]
@@ -247,14 +232,12 @@ async fn plain_create_index_installs_with_a_warning_and_strict_mode_refuses_it_b
         vec!["migrate", "--no-backup", "--lint", "strict"],
         vec!["plan", "--lint", "strict"],
     ] {
-        let refused = project.run(&db.url, &strict).await;
-        refused.expect_code(3);
-        assert!(
-            refused.text().contains("index-not-concurrent"),
-            "{}",
-            refused.text()
-        );
-        assert!(refused.text().contains("strict lint"), "{}", refused.text());
+        project
+            .run(&db.url, &strict)
+            .await
+            .expect_code(3)
+            .expect_text("index-not-concurrent")
+            .expect_text("strict lint");
         assert_eq!(db.history().await, Vec::<i64>::new());
     }
     project.compat_text(

@@ -61,13 +61,9 @@ async fn a_statement_failing_part_way_leaves_a_dirty_database_refused_until_repa
         "a verified backup and its manifest before the change"
     );
 
-    let refused = project.run(&db.url, &["migrate"]).await;
-    refused.expect_code(3);
-    assert!(
-        refused.text().contains("the database is dirty: version 2 (three_statements) stopped part way while applying: statement 1 of 3 ran"),
-        "{}",
-        refused.text()
-    );
+    project.run(&db.url, &["migrate"]).await
+        .expect_code(3)
+        .expect_text("the database is dirty: version 2 (three_statements) stopped part way while applying: statement 1 of 3 ran");
     project.run(&db.url, &["check"]).await.expect_code(3);
 
     let dry = project
@@ -77,11 +73,7 @@ async fn a_statement_failing_part_way_leaves_a_dirty_database_refused_until_repa
         )
         .await;
     dry.expect_code(0);
-    assert!(
-        dry.text().contains("would record version 2 as reverted"),
-        "{}",
-        dry.text()
-    );
+    dry.expect_text("would record version 2 as reverted");
     project.run(&db.url, &["migrate"]).await.expect_code(3);
     project
         .run(&db.url, &["repair", "--version", "1", "--reverted"])
@@ -168,11 +160,7 @@ async fn a_migrated_database_rolls_back_and_a_second_run_changes_nothing() {
         .run(&db.url, &["migrate", "--no-backup", "--rollback-to", "1"])
         .await;
     rolled.expect_code(0);
-    assert!(
-        rolled.text().contains("rolled back: schema 2 -> 1"),
-        "{}",
-        rolled.text()
-    );
+    rolled.expect_text("rolled back: schema 2 -> 1");
     assert_eq!(
         db.tables().await,
         [

@@ -186,11 +186,7 @@ async fn a_name_that_would_not_load_is_refused_and_nothing_is_written() {
             "{}",
             run.text()
         );
-        assert!(
-            run.text().contains("letters, digits and _"),
-            "{}",
-            run.text()
-        );
+        run.expect_text("letters, digits and _");
     }
     assert_eq!(listing(&project), ["0001_a.down.sql", "0001_a.sql"]);
     // Unicode word characters are names, as the catalogue reads them.
@@ -237,11 +233,7 @@ async fn a_directory_that_does_not_load_is_refused_and_no_file_is_overwritten() 
     std::fs::write(&file, "x").unwrap();
     let run = new(&project, &["b", "--dir", file.to_str().unwrap()]).await;
     run.expect_code(2);
-    assert!(
-        run.text().contains("cannot read the migrations directory"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("cannot read the migrations directory");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
 
@@ -254,13 +246,11 @@ async fn the_written_pair_is_refused_until_filled_in_then_migrates_and_rolls_bac
     let project = Project::with_tables(1, 2, 2);
     let run = new(&project, &["add_email"]).await;
     run.expect_code(0);
-    let unwritten = project.run(&db.url, &["migrate", "--no-backup"]).await;
-    unwritten.expect_code(2);
-    assert!(
-        unwritten.text().contains("V2__add_email.sql: empty"),
-        "{}",
-        unwritten.text()
-    );
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(2)
+        .expect_text("V2__add_email.sql: empty");
     assert!(db.history().await.is_empty());
     printed(&run, &project.migrations());
     project

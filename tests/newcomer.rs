@@ -52,11 +52,7 @@ async fn a_connection_lost_while_reading_the_history_exits_4() {
         .unwrap();
     let run = crate::support::Run(child.wait_with_output().await.unwrap());
     run.expect_code(4);
-    assert!(
-        run.text().contains("refinery_schema_history"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("refinery_schema_history");
 }
 
 #[tokio::test]
@@ -76,7 +72,7 @@ async fn the_connect_timeout_makes_its_last_attempt_at_the_deadline() {
         "{:?}",
         started.elapsed()
     );
-    assert!(run.text().contains("unreachable after"), "{}", run.text());
+    run.expect_text("unreachable after");
 }
 
 #[tokio::test]
@@ -90,8 +86,7 @@ async fn logs_say_migrations_done_only_when_they_are_and_carry_no_already_exists
     project.migration(2, "t2", "CREATE TABLE t2 (id int);", "DROP TABLE t2;");
     project.compat(1, 2);
     let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
-    run.expect_code(0);
-    assert!(run.text().contains("migrations done"), "{}", run.text());
+    run.expect_code(0).expect_text("migrations done");
     assert!(
         !run.text().contains("already exists, skipping"),
         "{}",
@@ -122,11 +117,7 @@ async fn the_rollback_plan_names_the_rollback_target_not_the_release_target() {
         .run(&db.url, &["--rollback-to", "1", "--dry-run"])
         .await;
     run.expect_code(0);
-    assert!(
-        run.text().contains("schema 3 -> 1 (roll back to 1;"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("schema 3 -> 1 (roll back to 1;");
     assert!(!run.text().contains("target 3"), "{}", run.text());
 }
 
@@ -140,11 +131,7 @@ async fn a_negative_rollback_target_is_a_usage_error_not_an_unknown_flag() {
         )
         .await;
     run.expect_code(2);
-    assert!(
-        run.text().contains("a schema version is 0 or more"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("a schema version is 0 or more");
 }
 
 #[tokio::test]

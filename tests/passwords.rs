@@ -220,7 +220,7 @@ async fn hostile_passwords_work_fail_as_authentication_failures_and_never_leak()
                 )
                 .await;
                 assert_eq!(down.code(), 4, "{form:?} unreachable: {}", down.text());
-                assert!(down.text().contains("unreachable"), "{}", down.text());
+                down.expect_text("unreachable");
                 outputs.push(down.text());
                 for manifest in crate::support::files(&project.backups())
                     .iter()

@@ -462,11 +462,7 @@ async fn serve_refuses_with_the_gate_exit_code() {
         )
         .await;
     run.expect_code(3);
-    assert!(
-        run.text().contains("above this release's max 2"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("above this release's max 2");
 
     let unreachable = with_database("postgres://postgres@127.0.0.1:1/", "none");
     let run = older
@@ -499,7 +495,7 @@ async fn healthcheck_exits_0_on_200_and_1_otherwise() {
         .run(&db.url, &["healthcheck", "--url", &url("/nope")])
         .await;
     not_found.expect_code(1);
-    assert!(not_found.text().contains("404"), "{}", not_found.text());
+    not_found.expect_text("404");
     project
         .run(
             &db.url,
@@ -524,7 +520,7 @@ async fn healthcheck_exits_0_on_200_and_1_otherwise() {
         )
         .await;
     run.expect_code(1);
-    assert!(run.text().contains("503"), "{}", run.text());
+    run.expect_text("503");
     app.stop().await;
 }
 

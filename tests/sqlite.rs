@@ -156,13 +156,11 @@ async fn a_sqlite_file_is_migrated_with_a_verified_backup_and_a_second_run_chang
             .any(|n| n.starts_with("app.db-schema0-") && n.ends_with(".sqlite")),
         "{backups:?}"
     );
-    let again = project.run(&db.url, &["migrate"]).await;
-    again.expect_code(0);
-    assert!(
-        again.text().contains("0 migration(s) applied"),
-        "{}",
-        again.text()
-    );
+    project
+        .run(&db.url, &["migrate"])
+        .await
+        .expect_code(0)
+        .expect_text("0 migration(s) applied");
     project.run(&db.url, &["check"]).await.expect_code(0);
     let status = project.run(&db.url, &["status"]).await;
     status.expect_code(0);
@@ -204,9 +202,11 @@ async fn a_syntax_error_is_refused_before_anything_runs() {
         "CREATE TABLE t3 (id int);\nCREAT TABLE t4 (id int);",
         "DROP TABLE t3;",
     );
-    let run = project.run(&db.url, &["migrate", "--no-backup"]).await;
-    run.expect_code(2);
-    assert!(run.text().contains("V3__bad.sql:2:1"), "{}", run.text());
+    project
+        .run(&db.url, &["migrate", "--no-backup"])
+        .await
+        .expect_code(2)
+        .expect_text("V3__bad.sql:2:1");
     assert!(
         db.history().is_empty() && db.tables().is_empty(),
         "nothing ran"
@@ -361,11 +361,7 @@ async fn a_backup_restored_gives_a_byte_identical_sqlite3_dump_of_schema_and_row
         .run(&db.url, &["restore", file.to_str().unwrap(), "--yes"])
         .await;
     restore.expect_code(0);
-    assert!(
-        restore.text().contains("SQLite's online backup API"),
-        "{}",
-        restore.text()
-    );
+    restore.expect_text("SQLite's online backup API");
     assert_eq!(db.history(), [1]);
     assert_eq!(db.integrity(), "ok");
     let after = shell_dump(&db.path).await;
@@ -440,14 +436,14 @@ async fn a_read_only_url_refuses_a_change_and_a_missing_file_with_mode_rw_is_nam
         .run(&format!("{}?mode=rw", db.url), &["migrate"])
         .await;
     missing.expect_code(2);
-    assert!(missing.text().contains("app.db"), "{}", missing.text());
+    missing.expect_text("app.db");
     assert!(!db.path.exists());
     db.connection();
     let read_only = project
         .run(&format!("{}?mode=ro", db.url), &["migrate"])
         .await;
     read_only.expect_code(3);
-    assert!(read_only.text().contains("mode=ro"), "{}", read_only.text());
+    read_only.expect_text("mode=ro");
 }
 
 /// The rows each migration of [`project_with_work`] inserts.
@@ -682,9 +678,11 @@ async fn a_database_in_a_read_only_directory_is_refused_naming_the_file_with_not
         );
     }
     // What only reads still works there.
-    let status = project.run(&db.url, &["status"]).await;
-    status.expect_code(0);
-    assert!(status.text().contains("pending"), "{}", status.text());
+    project
+        .run(&db.url, &["status"])
+        .await
+        .expect_code(0)
+        .expect_text("pending");
     disk.remount("rw").await;
     project.run(&db.url, &["migrate"]).await.expect_code(0);
     assert_eq!(db.history(), [1, 2]);

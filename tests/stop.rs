@@ -219,11 +219,7 @@ async fn sigterm_while_waiting_for_the_database_exits_8_at_once() {
         "{:?}",
         signalled.elapsed()
     );
-    assert!(
-        run.text().contains("stopped by SIGINT while connecting"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("stopped by SIGINT while connecting");
 }
 
 #[tokio::test]
@@ -250,11 +246,7 @@ async fn sigterm_during_a_slow_migration_finishes_the_step_starts_no_other_and_e
     send_signal(child.id().unwrap(), "TERM").await;
     let run = crate::support::Run(child.wait_with_output().await.unwrap());
     run.expect_code(8);
-    assert!(
-        run.text().contains("stopped by SIGTERM after version 2; no later step was started; the database is at schema version 2"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("stopped by SIGTERM after version 2; no later step was started; the database is at schema version 2");
     assert_eq!(db.history().await, [1, 2]);
     assert_eq!(db.tables().await, ["sleep_control", "t1", "t2"]);
     let outcome: String = client
@@ -293,11 +285,7 @@ async fn sigterm_during_the_backup_stops_pg_dump_removes_its_partial_file_and_ex
         "{:?}",
         signalled.elapsed()
     );
-    assert!(
-        run.text().contains("stopped by SIGTERM during the backup"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("stopped by SIGTERM during the backup");
     assert!(
         files(&project.backups()).is_empty(),
         "{:?}",
@@ -342,11 +330,7 @@ async fn sigterm_while_a_step_waits_for_a_table_lock_rolls_the_step_back_and_exi
         "{:?}",
         signalled.elapsed()
     );
-    assert!(
-        run.text().contains("the database is at schema version 2"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("the database is at schema version 2");
     assert_eq!(db.history().await, [1, 2]);
     let columns: i64 = client
         .query_one(

@@ -157,12 +157,10 @@ async fn atomic_refuses_a_plan_needing_more_locks_than_the_server_holds_with_exi
     project.migration(1, "many", &statements, "SELECT 1;");
     project.compat(1, 1);
     let before = Snapshot::take(&db.url, &project.backups()).await;
-    let run = project.run(&db.url, &["migrate", "--atomic"]).await;
-    run.expect_code(3);
-    assert!(
-        run.text().contains("Raise max_locks_per_transaction"),
-        "{}",
-        run.text()
-    );
+    project
+        .run(&db.url, &["migrate", "--atomic"])
+        .await
+        .expect_code(3)
+        .expect_text("Raise max_locks_per_transaction");
     assert_eq!(Snapshot::take(&db.url, &project.backups()).await, before);
 }

@@ -39,11 +39,7 @@ async fn rollback_to_with_no_migrate_exits_2_and_rolls_nothing_back() {
         .unwrap();
     let run = crate::support::Run(run);
     run.expect_code(2);
-    assert!(
-        run.text().contains("--rollback-to with --no-migrate"),
-        "{}",
-        run.text()
-    );
+    run.expect_text("--rollback-to with --no-migrate");
     assert_eq!(db.history().await, [1, 2, 3]);
 }
 
@@ -95,9 +91,11 @@ async fn check_and_status_refuse_an_out_of_order_migration_as_migrate_does() {
         .run(&db.url, &["migrate", "--no-backup"])
         .await
         .expect_code(3);
-    let check = project.run(&db.url, &["check"]).await;
-    check.expect_code(3);
-    assert!(check.text().contains("out of order"), "{}", check.text());
+    project
+        .run(&db.url, &["check"])
+        .await
+        .expect_code(3)
+        .expect_text("out of order");
     let status = project.run(&db.url, &["status"]).await;
     status.expect_code(0);
     assert!(
@@ -125,7 +123,7 @@ async fn check_and_status_refuse_a_pending_file_certain_to_fail_as_migrate_does(
     let check = project.run(&db.url, &["check"]).await;
     check.expect_code(2);
     for run in [&migrate, &check] {
-        assert!(run.text().contains("V2__t2.sql:2:8"), "{}", run.text());
+        run.expect_text("V2__t2.sql:2:8");
         assert!(
             !run.text().contains("run `schemagate migrate`"),
             "{}",

@@ -42,5 +42,5 @@ async fn a_failing_statement_without_a_server_position_is_named_by_number_and_li
         "{}",
         run.text()
     );
-    assert!(run.text().contains("division by zero"), "{}", run.text());
+    run.expect_text("division by zero");
 }

@@ -98,11 +98,7 @@ async fn a_migration_above_a_live_releases_max_is_refused_naming_it_then_waits_f
     );
     let plan = new.run(&db.url, &["plan"]).await;
     plan.expect_code(3);
-    assert!(
-        plan.text().contains("refused by the fleet"),
-        "{}",
-        plan.text()
-    );
+    plan.expect_text("refused by the fleet");
 
     // With --fleet-wait it waits, and proceeds within one re-check (the default refresh
     // interval, 15 s) after the old replicas stop.
@@ -188,7 +184,7 @@ async fn a_killed_replica_stops_blocking_once_stale_and_ignore_fleet_is_audited(
     tokio::time::sleep(Duration::from_millis(800)).await;
     let run = new.run(&db.url, &["migrate", "--no-backup"]).await;
     run.expect_code(3);
-    assert!(run.text().contains("1 replica of v1.3.0"), "{}", run.text());
+    run.expect_text("1 replica of v1.3.0");
     let run = new
         .run(&db.url, &["migrate", "--no-backup", "--ignore-fleet"])
         .await;

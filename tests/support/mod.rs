@@ -359,6 +359,13 @@ impl Run {
         );
         self
     }
+
+    /// Asserts that the output says `needle`, showing the output when it does not.
+    pub fn expect_text(&self, needle: &str) -> &Self {
+        let text = self.text();
+        assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+        self
+    }
 }
 
 /// Whether the tests run as root: /proc/self belongs to the effective user.
