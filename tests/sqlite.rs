@@ -526,7 +526,9 @@ struct WriteHolder {
 
 impl WriteHolder {
     /// Starts the shell, begins its write (`BEGIN IMMEDIATE` and an insert) and returns once
-    /// the lock is held.
+    /// the lock is held. The shell waits out the probe's own moment of holding the lock
+    /// (`.timeout`): without it, a `BEGIN IMMEDIATE` that met the probe failed, the insert
+    /// committed on its own, and the shell never held the lock.
     async fn begin(db: &SqliteDb, insert: &str) -> Self {
         use tokio::io::AsyncWriteExt as _;
         let mut child = tokio::process::Command::new("sqlite3")
@@ -537,7 +539,7 @@ impl WriteHolder {
             .unwrap();
         let stdin = child.stdin.as_mut().unwrap();
         stdin
-            .write_all(format!("BEGIN IMMEDIATE;\n{insert}\n").as_bytes())
+            .write_all(format!(".timeout 10000\nBEGIN IMMEDIATE;\n{insert}\n").as_bytes())
             .await
             .unwrap();
         stdin.flush().await.unwrap();
