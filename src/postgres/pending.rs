@@ -99,10 +99,11 @@ fn check(script: &Script) -> Option<Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::{SourceFile, from_files};
+    use crate::catalogue::{Catalogue, SourceFile, from_files};
 
-    fn problems(up: &str) -> Vec<Problem> {
-        let catalogue = from_files(
+    /// A catalogue of one migration, version 1, of `up` and `down`.
+    fn one_migration(up: &str, down: &str) -> Catalogue {
+        from_files(
             "m/",
             vec![
                 SourceFile {
@@ -111,11 +112,15 @@ mod tests {
                 },
                 SourceFile {
                     name: "1_a.down.sql".into(),
-                    bytes: b"SELECT 1;".to_vec(),
+                    bytes: down.as_bytes().to_vec(),
                 },
             ],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn problems(up: &str) -> Vec<Problem> {
+        let catalogue = one_migration(up, "SELECT 1;");
         match check_pending("m/", catalogue.migrations().iter().map(|m| &m.up)) {
             Ok(()) => Vec::new(),
             Err(CatalogueError::Invalid { problems, .. }) => problems,
@@ -177,20 +182,7 @@ mod tests {
     #[test]
     fn a_checked_no_transaction_file_keeps_its_statements_for_the_run() {
         let sql = "-- schemagate:no-transaction\nSELECT 1;\nCREATE INDEX CONCURRENTLY i ON t (a);";
-        let catalogue = from_files(
-            "m/",
-            vec![
-                SourceFile {
-                    name: "1_a.sql".into(),
-                    bytes: sql.as_bytes().to_vec(),
-                },
-                SourceFile {
-                    name: "1_a.down.sql".into(),
-                    bytes: b"SELECT 1;".to_vec(),
-                },
-            ],
-        )
-        .unwrap();
+        let catalogue = one_migration(sql, "SELECT 1;");
         let up = &catalogue.migrations()[0].up;
         check_pending("m/", [up]).unwrap();
         let texts: Vec<&str> = statements(up).iter().map(|r| &sql[r.clone()]).collect();
@@ -201,20 +193,7 @@ mod tests {
     fn a_no_transaction_file_keeps_each_statements_place_in_the_file() {
         let up = "-- no-transaction\nCREATE FUNCTION f() RETURNS int LANGUAGE sql\n\
                   BEGIN ATOMIC SELECT 1; SELECT E'\\''; END;\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
-        let catalogue = from_files(
-            "m/",
-            vec![
-                SourceFile {
-                    name: "1_a.sql".into(),
-                    bytes: up.as_bytes().to_vec(),
-                },
-                SourceFile {
-                    name: "1_a.down.sql".into(),
-                    bytes: b"x".to_vec(),
-                },
-            ],
-        )
-        .unwrap();
+        let catalogue = one_migration(up, "x");
         let script = &catalogue.migrations()[0].up;
         let texts: Vec<&str> = statements(script)
             .iter()
