@@ -107,13 +107,14 @@ suite_fleet() {
     drop_db "$db"
 }
 
-# Row 16c: benches/refresh.rs, one refresh of a replica announcing itself among 50 others
+# Row 16c: the refresh's benchmark (src/server/refresh/bench.rs, an ignored test of the lib
+# run on a release build), one refresh of a replica announcing itself among 50 others
 # (on DB, the replica stopped) vs one on a database of the same schema without the fleet,
 # once per run (each its own median of 200 rounds, alternating).
 bench_refresh() { # DB
     local bare=schemagate_bench_bare r out args logf=$LOG_DIR/refresh.log
-    log "row 16c: building benches/refresh.rs"
-    if ! (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked --bench refresh --no-run) >"$logf" 2>&1; then
+    log "row 16c: building the refresh's benchmark"
+    if ! lib_bench --no-run >"$logf" 2>&1; then
         NA[refresh]="n/a (build failed, see bench/.last-run/refresh.log)"
         return
     fi
@@ -122,9 +123,10 @@ bench_refresh() { # DB
     "$SG_BIN" migrate "${args[@]}" >>"$logf" 2>&1 || die "the example's migrations failed, see $logf"
     for ((r = 1; r <= RUNS; r++)); do
         log "row 16c: run $r/$RUNS"
-        out=$(cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked --bench refresh -- \
-            "$(url_for_db "$1")" "$(url_for_db "$bare")" 200 2>>"$logf") || die "benches/refresh.rs failed, see $logf"
-        [[ $out =~ fleet_us=([0-9]+)\ bare_us=([0-9]+) ]] || die "unexpected output of benches/refresh.rs: $out"
+        out=$(SCHEMAGATE_BENCH_FLEET_URL=$(url_for_db "$1") SCHEMAGATE_BENCH_BARE_URL=$(url_for_db "$bare") \
+            SCHEMAGATE_BENCH_ROUNDS=200 lib_bench server::refresh::bench::one_refresh_with_the_fleet_and_without 2>>"$logf") \
+            || die "the refresh's benchmark failed, see $logf"
+        [[ $out =~ fleet_us=([0-9]+)\ bare_us=([0-9]+) ]] || die "unexpected output of the refresh's benchmark: $out"
         add_sample refresh_fleet "$(awk -v u="${BASH_REMATCH[1]}" 'BEGIN { printf "%.3f", u / 1e3 }')"
         add_sample refresh_bare "$(awk -v u="${BASH_REMATCH[2]}" 'BEGIN { printf "%.3f", u / 1e3 }')"
     done
@@ -144,7 +146,7 @@ print_library_rows() {
             "$(cell us fleet_noop_50)" "$(cell us fleet_noop_none)" "$(ratio_cell fleet_noop_50 fleet_noop_none)" "—"
         row 16b "\`/health\` throughput with 50 live fleet rows vs none" \
             "$(cell rps fleet_50_rps)" "$(cell rps fleet_none_rps)" "$(ratio_cell fleet_50_rps fleet_none_rps)" "—"
-        row 16c "one refresh announcing this replica among 50 live ones vs one without the fleet (\`Refresher::once\`, benches/refresh.rs)" \
+        row 16c "one refresh announcing this replica among 50 live ones vs one without the fleet (\`Refresher::once\`, src/server/refresh/bench.rs)" \
             "$(cell ms refresh_fleet refresh)" "$(cell ms refresh_bare refresh)" "$(ratio_cell refresh_fleet refresh_bare)" "—"
     fi
 }

@@ -347,12 +347,25 @@ history_counts() {
 # ---------------------------------------------------------------------------------------
 # Builds
 # ---------------------------------------------------------------------------------------
-# cargo_build ARGS...: cargo build, holding CARGO_LOCK where one is given
-cargo_build() {
+# cargo_build, cargo_test ARGS...: cargo, holding CARGO_LOCK where one is given
+cargo_build() { cargo_locked build "$@"; }
+cargo_test() { cargo_locked test "$@"; }
+cargo_locked() {
     if [[ -n ${CARGO_LOCK:-} ]]; then
-        flock "$CARGO_LOCK" cargo build "$@"
+        flock "$CARGO_LOCK" cargo "$@"
     else
-        cargo build "$@"
+        cargo "$@"
+    fi
+}
+
+# lib_bench TEST | --no-run: one of the lib's benchmarks (rows 11 and 16c: ignored tests
+# that time code below the API, src/**/bench.rs) on a release build, its output printed.
+lib_bench() {
+    if [[ $1 == --no-run ]]; then
+        (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo_test --release --locked --lib --no-run)
+    else
+        (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo_test --release --locked --lib -- \
+            --ignored --exact --nocapture --test-threads 1 "$1")
     fi
 }
 

@@ -167,21 +167,23 @@ suite_ts_apply() {
     done
 }
 
-# Row 11: benches/split.rs over the N-file corpus, once per run (each its own median of 30
+# Row 11: the splitter's benchmark (src/postgres/sql/bench.rs, an ignored test of the lib run
+# on a release build) over the N-file corpus, once per run (each its own median of 30
 # passes, alternating with libpg_query's split_with_parser).
 suite_split() {
     local r out logf=$LOG_DIR/split.log
     [[ -d $CORPUS/ts$N_MIG ]] || gen_ts_corpus "$N_MIG"
-    log "row 11: building benches/split.rs"
-    if ! (cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked --bench split --no-run) >"$logf" 2>&1; then
+    log "row 11: building the splitter's benchmark"
+    if ! lib_bench --no-run >"$logf" 2>&1; then
         NA[split]="n/a (build failed, see bench/.last-run/split.log)"
         return
     fi
     for ((r = 1; r <= RUNS; r++)); do
         log "row 11: run $r/$RUNS"
-        out=$(cd "$REPO_DIR" && CARGO_TARGET_DIR=$TARGET_DIR cargo bench --locked --bench split -- "$CORPUS/ts$N_MIG" 30 2>>"$logf") \
-            || die "benches/split.rs failed, see $logf"
-        [[ $out =~ statements=([0-9]+)\ split_us=([0-9]+)\ floor_us=([0-9]+) ]] || die "unexpected output of benches/split.rs: $out"
+        out=$(SCHEMAGATE_BENCH_DIR=$CORPUS/ts$N_MIG SCHEMAGATE_BENCH_PASSES=30 \
+            lib_bench postgres::sql::bench::split_every_file_of_the_directory 2>>"$logf") \
+            || die "the splitter's benchmark failed, see $logf"
+        [[ $out =~ statements=([0-9]+)\ split_us=([0-9]+)\ floor_us=([0-9]+) ]] || die "unexpected output of the splitter's benchmark: $out"
         SPLIT_STATEMENTS=${BASH_REMATCH[1]}
         add_sample split_sg "${BASH_REMATCH[2]}"
         add_sample split_floor "${BASH_REMATCH[3]}"

@@ -17,7 +17,7 @@ pub(crate) const SHOWN: usize = 5;
 
 /// One record: the description the gate left after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// Its row.
     pub id: i64,
     /// When (RFC 3339, or the engine's own timestamp text).

@@ -63,8 +63,7 @@
 //! Only the gate's API is public: what an application embeds ([`Release`], [`Gate`],
 //! [`Compat`], [`Catalogue`], [`embed_catalogue!`]) and what the binary, one more client,
 //! renders (the settings, reports, events and errors of every command). The rest is
-//! `pub(crate)` (`unreachable_pub` says so wherever it is missed), apart from the hidden
-//! `internals` that some tests and benches exercise below the gate.
+//! `pub(crate)` (`unreachable_pub` says so wherever it is missed).
 //!
 //! # Glossary
 //! - **catalogue**: the release's migrations (up + down files), embedded or from a directory.
@@ -116,28 +115,6 @@ pub(crate) mod verify;
 
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::{db, ddl, history, migrate};
-
-/// What the integration tests and benches exercise below the gate, where the API shows too
-/// little, all on PostgreSQL: one refresh timed alone (benches/refresh.rs: the refresher,
-/// its instance, health, metrics and pool), the connector held against libpq over TLS
-/// cell by cell (tests/tls.rs), and the grammar's splitter timed against libpg_query's
-/// (benches/split.rs). Not part of the API: hidden from the documentation, with no
-/// stability promise.
-#[doc(hidden)]
-pub mod internals {
-    pub use crate::fleet::instance::Instance;
-    #[cfg(feature = "postgres")]
-    pub use crate::postgres::connection::{
-        connect::Connector, env::Environment, model::Connection,
-    };
-    #[cfg(feature = "postgres")]
-    pub use crate::postgres::db::{connect, pool};
-    #[cfg(feature = "postgres")]
-    pub use crate::postgres::sql::{SyntaxError, split_statements};
-    pub use crate::server::health::{Health, Judge};
-    pub use crate::server::metrics::Metrics;
-    pub use crate::server::refresh::Refresher;
-}
 
 pub use catalogue::Catalogue;
 pub use config::{Compat, ConfigError};

@@ -6,3 +6,15 @@ pub(crate) fn random_name(prefix: &str) -> String {
     getrandom::fill(&mut bytes).expect("random bytes");
     format!("{prefix}_{}", hex::encode(bytes))
 }
+
+/// A benchmark's setting from the environment variable `name` (`what` it is), which the
+/// benchmark cannot run without: bench/run.sh sets it.
+pub(crate) fn bench_setting(name: &str, what: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("set {name} to {what} (see bench/run.sh)"))
+}
+
+/// The middle value of a benchmark's samples.
+pub(crate) fn median(mut samples: Vec<u128>) -> u128 {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}

@@ -209,6 +209,12 @@ async fn hostile_passwords_work_fail_as_authentication_failures_and_never_leak()
                         "{form:?} {args:?}: {}",
                         failed.text()
                     );
+                    // Where the rejected password came from, as libpq says it.
+                    let source = passfile.as_ref().map_or_else(
+                        || "the connection string".to_owned(),
+                        |path| path.display().to_string(),
+                    );
+                    failed.expect_text(&format!("the password was taken from {source}"));
                     wrong_outputs.push(failed.text());
                 }
                 let (url, passfile) = spelled(form, unreachable, &user, &db, &password, &dir);

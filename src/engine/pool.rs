@@ -13,7 +13,7 @@ use crate::fleet::{Instance, Replica};
 /// A few connections for the refresh. Errors are messages: the refresh logs them and
 /// `/health` shows them; none is fatal.
 #[async_trait]
-pub trait Pool: Send + Sync {
+pub(crate) trait Pool: Send + Sync {
     /// The schema version, and beside it (pipelined on the same connection where the
     /// engine can) the fleet, announcing `instance` first, and the audit totals. A
     /// connection whose version read failed is not used again.
@@ -32,7 +32,7 @@ pub trait Pool: Send + Sync {
 
 /// What one refresh read besides the version: each part may fail on its own.
 #[derive(Debug)]
-pub struct FleetAndAudit {
+pub(crate) struct FleetAndAudit {
     /// Announcing this instance (`Ok` when it does not announce itself).
     pub announced: Result<(), String>,
     /// The live replicas.

@@ -7,7 +7,7 @@ use crate::config::Compat;
 
 /// One serving process: a `serve` replica, or an application embedding the gate's routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub(crate) struct Instance {
     /// Random per process (32 hex digits), so two processes on one host (or a restarted
     /// one, which must not inherit its predecessor's `started_at`) are two rows.
     pub id: String,
@@ -27,7 +27,7 @@ pub struct Instance {
 
 impl Instance {
     /// This process, running the release of `compat`, refreshing every `refresh`.
-    pub fn new(compat: &Compat, refresh: Duration) -> Result<Self, FleetError> {
+    pub(crate) fn new(compat: &Compat, refresh: Duration) -> Result<Self, FleetError> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|source| FleetError::Random { source })?;
         let host = hostname::get()
@@ -44,7 +44,7 @@ impl Instance {
     }
 
     /// The refresh interval in whole milliseconds (at least 1), as the table stores it.
-    pub fn refresh_ms(&self) -> i64 {
+    pub(crate) fn refresh_ms(&self) -> i64 {
         i64::try_from(self.refresh.as_millis())
             .unwrap_or(i64::MAX)
             .max(1)

@@ -7,7 +7,7 @@ pub(crate) const TABLE: &str = "schemagate_fleet";
 
 /// A live row of the table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Replica {
+pub(crate) struct Replica {
     /// The instance's random id.
     pub id: String,
     /// Where it runs.

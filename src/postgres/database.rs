@@ -37,12 +37,9 @@ impl Target {
     }
 }
 
-/// A connection that could not be made: exit 2 for a URL the server cannot take, else 4.
+/// A connection that could not be made: exit 4.
 pub(crate) fn connect_failed(error: DbError) -> Error {
-    match error {
-        DbError::InvalidUrl { .. } => Error::new(Exit::Usage, error),
-        _ => Error::new(Exit::Unreachable, error),
-    }
+    Error::new(Exit::Unreachable, error)
 }
 
 /// The engine of one PostgreSQL URL.

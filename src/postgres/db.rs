@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 
 use crate::postgres::PgPool;
 use crate::postgres::connection::connect::{Failed, PoolConnect};
-use crate::postgres::connection::{Connection, ConnectionError, Connector};
+use crate::postgres::connection::{Connection, Connector};
 
 /// The tasks driving the sessions [`connect`] and [`connect_to_database`] opened, until they
 /// end: a dropped client's task sends PostgreSQL's Terminate message and closes the socket.
@@ -50,17 +50,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Connecting failed.
 #[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// The URL does not parse.
-    #[error("the database URL is invalid")]
-    InvalidUrl {
-        /// Why.
-        #[source]
-        source: ConnectionError,
-    },
-    /// No URL was given.
-    #[error("no database URL: set --database-url, SCHEMAGATE_DATABASE_URL or DATABASE_URL")]
-    Missing,
+pub(crate) enum DbError {
     /// TLS could not be set up or the handshake failed a check: retrying cannot help, so
     /// this fails at once.
     #[error(
@@ -74,13 +64,15 @@ pub enum DbError {
     },
     /// The server rejected the credentials: retrying cannot help, so this fails at once.
     #[error(
-        "authentication failed for user {user:?} at {url}: {error}; check the user name and the password (URL, PGPASSWORD or passfile) and the server's pg_hba.conf"
+        "authentication failed for user {user:?} at {url}: {error}; {password}; check the user name and the password and the server's pg_hba.conf"
     )]
     AuthenticationFailed {
         /// The connection, printed without its password.
         url: String,
         /// The user it tried.
         user: String,
+        /// Where the password came from, as libpq says it: never the password itself.
+        password: String,
         /// The server's error.
         error: String,
     },
@@ -129,7 +121,7 @@ fn connector(connection: &Connection, application_name: &str) -> Result<Connecto
 /// attempt is made at the deadline itself, so a database that comes up just before it is
 /// not missed.
 #[tracing::instrument(skip_all, fields(url = %connection))]
-pub async fn connect(
+pub(crate) async fn connect(
     connection: &Connection,
     application_name: &str,
     timeout: Duration,
@@ -218,7 +210,7 @@ pub(crate) async fn cancel(
 /// `timeout`, so a database that went away makes a refresh fail fast instead of hanging.
 /// Connections are recycled with deadpool's `Fast` method (is the socket still open?): the
 /// refresh's own query is the liveness check.
-pub fn pool(
+pub(crate) fn pool(
     connection: &Connection,
     application_name: &str,
     timeout: Duration,
@@ -285,6 +277,10 @@ fn permanent(failed: &Failed, connection: &Connection) -> Option<DbError> {
         DbError::AuthenticationFailed {
             url: url(),
             user: connection.user().to_owned(),
+            password: connection.password_source().map_or_else(
+                || "no password was given (URL, PGPASSWORD or passfile)".to_owned(),
+                |source| format!("the password was taken from {source}"),
+            ),
             error: describe_failed(failed),
         }
     } else {

@@ -56,7 +56,7 @@ pub(crate) struct Comment<'a> {
 /// secret), and an error shows its place, not its text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct SyntaxError {
+pub(crate) struct SyntaxError {
     /// PostgreSQL's message without the text it quotes (`syntax error`).
     pub message: String,
     /// The byte offset it points at.
@@ -75,7 +75,7 @@ pub(crate) const MAX_TOKENS: usize = 1_000_000;
 pub(crate) const MAX_TREE_TOKENS: usize = 100_000;
 
 /// The statements of `sql`, as PostgreSQL's grammar delimits them, or where it refuses it.
-pub fn split_statements(sql: &str) -> Result<Vec<&str>, SyntaxError> {
+pub(crate) fn split_statements(sql: &str) -> Result<Vec<&str>, SyntaxError> {
     let mut statements = Vec::new();
     read(sql, &mut |statement| statements.push(statement.text))?;
     Ok(statements)
@@ -260,5 +260,7 @@ fn locate(
     error(code[low - 1].0.start)
 }
 
+#[cfg(test)]
+mod bench;
 #[cfg(test)]
 mod tests;

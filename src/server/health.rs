@@ -14,7 +14,7 @@ use crate::fleet::Group;
 
 /// What one refresh observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// The schema version read, or the last one known when the database was unreachable.
     pub current: i64,
     /// Whether the database answered.
@@ -27,7 +27,7 @@ pub struct Observation {
 
 /// The fixed facts `/health` judges an observation against.
 #[derive(Debug, Clone)]
-pub struct Judge {
+pub(crate) struct Judge {
     /// `v1.4.0`.
     pub app_version: String,
     /// The engine of the database (`postgresql`, `sqlite`), as `/health` names it.
@@ -46,7 +46,7 @@ pub struct Judge {
 
 /// A judged observation: the verdict and the rendered response.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// 200 or 503.
     pub status: StatusCode,
     /// The JSON body.
@@ -83,7 +83,7 @@ struct Schema<'a> {
 /// The live schema's drift from the recorded description, as `/health` shows it
 /// (`schema.drift`; `null` while there is none, or nothing recorded to compare with).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Drifted {
+pub(crate) struct Drifted {
     /// When a check first saw it (RFC 3339).
     pub since: String,
     /// How many objects differ.
@@ -102,13 +102,13 @@ struct Database {
 impl Judge {
     /// Judges an observation and renders the `/health` response, with no fleet or drift
     /// known yet.
-    pub fn judge(&self, seen: &Observation) -> Verdict {
+    pub(crate) fn judge(&self, seen: &Observation) -> Verdict {
         self.judge_with(seen, &[], None)
     }
 
     /// Judges an observation and renders the `/health` response with the live fleet and
     /// the schema's drift (both informative: neither makes this replica unready).
-    pub fn judge_with(
+    pub(crate) fn judge_with(
         &self,
         seen: &Observation,
         fleet: &[Group],
@@ -181,27 +181,28 @@ impl Judge {
 
 /// The cached `/health` response: written by the refresh, read by every request.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     current: RwLock<(StatusCode, Bytes)>,
 }
 
 impl Health {
     /// The cache, holding a first verdict.
-    pub fn new(verdict: &Verdict) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(verdict: &Verdict) -> Self {
         Self {
             current: RwLock::new((verdict.status, verdict.body.clone())),
         }
     }
 
     /// The response before the gate has judged anything: 503, the gate is not done.
-    pub fn starting(app_version: &str) -> Self {
+    pub(crate) fn starting(app_version: &str) -> Self {
         Self {
             current: RwLock::new(waiting(app_version, "the gate has not finished yet")),
         }
     }
 
     /// While the gate waits (for the lock, the database, the fleet): 503 and why.
-    pub fn set_waiting(&self, app_version: &str, reason: &str) {
+    pub(crate) fn set_waiting(&self, app_version: &str, reason: &str) {
         let mut current = self
             .current
             .write()
@@ -210,7 +211,7 @@ impl Health {
     }
 
     /// Replaces the cached response.
-    pub fn set(&self, verdict: &Verdict) {
+    pub(crate) fn set(&self, verdict: &Verdict) {
         let mut current = self
             .current
             .write()
@@ -219,7 +220,7 @@ impl Health {
     }
 
     /// The cached response (cloning `Bytes` only bumps a reference count).
-    pub fn get(&self) -> (StatusCode, Bytes) {
+    pub(crate) fn get(&self) -> (StatusCode, Bytes) {
         self.current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -32,7 +32,7 @@ use crate::fleet::{self, Group, Instance};
 const MAX_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Reads the schema version and publishes what it means.
-pub struct Refresher {
+pub(crate) struct Refresher {
     pool: Arc<dyn Pool>,
     judge: Judge,
     health: Arc<Health>,
@@ -70,7 +70,7 @@ struct DriftCheck {
 
 impl Refresher {
     /// A refresher whose queries give up after `min(interval, 5 s)`.
-    pub fn new(
+    pub(crate) fn new(
         pool: Arc<dyn Pool>,
         judge: Judge,
         health: Arc<Health>,
@@ -108,23 +108,24 @@ impl Refresher {
 
     /// Announces `instance` in `schemagate_fleet` at every refresh (a serving replica, or
     /// an application serving the gate's routes), so gates of other releases see it.
-    pub fn with_instance(mut self, instance: Instance) -> Self {
+    pub(crate) fn with_instance(mut self, instance: Instance) -> Self {
         self.instance = Some(instance);
         self
     }
 
     /// This process in the fleet, if it announces itself.
-    pub fn instance(&self) -> Option<&Instance> {
+    #[cfg(test)]
+    pub(crate) fn instance(&self) -> Option<&Instance> {
         self.instance.as_ref()
     }
 
     /// The query timeout in use (also the pool's timeouts).
-    pub fn query_timeout(interval: Duration) -> Duration {
+    pub(crate) fn query_timeout(interval: Duration) -> Duration {
         interval.min(MAX_QUERY_TIMEOUT)
     }
 
     /// One refresh: query, judge, publish.
-    pub async fn once(&mut self) {
+    pub(crate) async fn once(&mut self) {
         let read = tokio::time::timeout(self.timeout, self.pool.read(self.instance.as_ref())).await;
         let checked_at = OffsetDateTime::now_utc();
         let seen = match read {
@@ -261,7 +262,7 @@ impl Refresher {
 
     /// What graceful shutdown needs to take this instance out of the fleet, taken before
     /// the refresher moves into [`Refresher::run`]; `None` when it does not announce itself.
-    pub fn departure(&self) -> Option<Departure> {
+    pub(crate) fn departure(&self) -> Option<Departure> {
         self.instance.as_ref().map(|instance| Departure {
             pool: Arc::clone(&self.pool),
             id: instance.id.clone(),
@@ -270,7 +271,7 @@ impl Refresher {
     }
 
     /// Refreshes every `interval` until `stop` turns true.
-    pub async fn run(mut self, interval: Duration, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(mut self, interval: Duration, mut stop: watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // The first tick is immediate; the caller refreshed just before starting us.
@@ -321,7 +322,7 @@ fn log_drift(check: &mut DriftCheck, said: String) {
 }
 
 /// Takes an instance out of the fleet on graceful shutdown ([`Refresher::departure`]).
-pub struct Departure {
+pub(crate) struct Departure {
     pool: Arc<dyn Pool>,
     id: String,
     timeout: Duration,
@@ -331,7 +332,7 @@ impl Departure {
     /// Removes the instance's row: once requests have drained, so a gate waiting for this
     /// release does not change the schema while it still serves. A failure is logged: the
     /// row goes stale after three refresh intervals anyway.
-    pub async fn leave(self) {
+    pub(crate) async fn leave(self) {
         let left = tokio::time::timeout(self.timeout, self.pool.leave(&self.id))
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {:?}", self.timeout)));
@@ -344,5 +345,7 @@ impl Departure {
     }
 }
 
+#[cfg(test)]
+mod bench;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,7 @@
 //! Replicas of other releases, as rows of `schemagate_fleet`. The table is a contract
 //! between releases (an old release's replicas write the rows a new release's gate reads),
 //! so its layout is written here from docs/fleet.md and not taken from the crate: a change
-//! to it fails the tests that read these rows. benches/refresh.rs fills its fleet with this
-//! file too (through `#[path]`).
+//! to it fails the tests that read these rows.
 
 use std::time::Duration;
 

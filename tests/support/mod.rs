@@ -4,23 +4,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-pub mod cluster;
 pub mod fleet;
 pub mod mariadb;
 #[path = "../../src/server/metrics/sample.rs"]
 mod metrics;
 pub mod pgbouncer;
-mod postgres;
 pub mod scratch;
 pub mod serve;
-mod skip;
 mod snapshot;
 
 pub(crate) use metrics::sample;
-pub use postgres::{has_client, pg_program, pg_server_bin_dir, psql, server_major};
-pub use skip::{in_ci, skip_or_fail};
+pub use schemagate_testing::cluster;
+pub use schemagate_testing::postgres::{has_client, pg_program, server_major};
+pub use schemagate_testing::skip::{in_ci, skip_or_fail};
+pub use schemagate_testing::{connect, running_as_root, server_url};
 pub use snapshot::{Snapshot, pg_dump_text};
 
 /// The key of the migration lock (`pg_advisory_lock`), written here as a literal and not
@@ -28,21 +27,6 @@ pub use snapshot::{Snapshot, pg_dump_text};
 /// rolling deploy the old release's and the new release's gates must take the same lock,
 /// so a change of the key in `src/lock.rs` must fail the tests that hold or look for it.
 pub const MIGRATION_LOCK_KEY: i64 = 0x7363_6865_6d61_6761; // "schemaga"
-
-/// The server tests create their databases on.
-pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// Connects to a URL, spawning the connection task.
-pub async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connect to the test server");
-    tokio::spawn(connection);
-    client
-}
 
 /// A database created for one test, dropped (with its connections) when the test ends.
 pub struct TestDb {
@@ -366,12 +350,6 @@ impl Run {
         assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
         self
     }
-}
-
-/// Whether the tests run as root: /proc/self belongs to the effective user.
-pub fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// Sends `signal` (`TERM`, `INT`) to a process.

@@ -31,7 +31,7 @@ impl Snapshot {
 /// `\restrict` key lines (which differ between two dumps of the same database); a failed
 /// dump fails the test.
 pub async fn pg_dump_text(url: &str, args: &[&str]) -> String {
-    let output = tokio::process::Command::new(super::postgres::pg_program("pg_dump").await)
+    let output = tokio::process::Command::new(super::pg_program("pg_dump").await)
         .args(["--dbname", url])
         .args(args)
         .output()

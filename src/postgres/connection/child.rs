@@ -10,7 +10,7 @@
 //! freed when the last process holding the descriptor ends, however it ends.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use secrecy::ExposeSecret;
 
@@ -23,14 +23,19 @@ use crate::backup::process;
 /// The descriptor is inherited by every child spawned while this value lives: spawn the
 /// child, then drop it (the child keeps its own copy), so no other child gets it.
 #[derive(Debug)]
-pub struct ChildConnection {
+pub(crate) struct ChildConnection {
     vars: Vec<(&'static str, OsString)>,
+    /// Held open, not read: the descriptor `PGPASSFILE` names while this value lives.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "held open for the child, never read")
+    )]
     passfile: Option<std::fs::File>,
 }
 
 /// The passfile could not be written, or the password cannot be written to one.
 #[derive(Debug, thiserror::Error)]
-pub enum ChildError {
+pub(crate) enum ChildError {
     /// Creating or writing the in-memory passfile failed.
     #[error("cannot write the in-memory password file for the child process")]
     Write {
@@ -48,20 +53,22 @@ pub enum ChildError {
 impl ChildConnection {
     /// Sets the variables on `command`. Inherited `PG*` variables should be removed first
     /// (`backup::tools::Tool::command` does), so none can redirect the child.
-    pub fn apply(&self, command: &mut tokio::process::Command) {
+    pub(crate) fn apply(&self, command: &mut tokio::process::Command) {
         for (name, value) in &self.vars {
             command.env(name, value);
         }
     }
 
-    /// The variables, for a dry run's listing (the passfile's path, never its content).
-    pub fn vars(&self) -> &[(&'static str, OsString)] {
+    /// The variables (the passfile's path, never its content).
+    #[cfg(test)]
+    pub(crate) fn vars(&self) -> &[(&'static str, OsString)] {
         &self.vars
     }
 
     /// Where the child finds its passfile (`/proc/self/fd/N`, valid in this process too),
     /// when there is a password.
-    pub fn passfile(&self) -> Option<PathBuf> {
+    #[cfg(test)]
+    pub(crate) fn passfile(&self) -> Option<std::path::PathBuf> {
         self.passfile.as_ref().map(process::inherited_path)
     }
 }
@@ -69,7 +76,7 @@ impl ChildConnection {
 impl Connection {
     /// The environment of a child process connecting like this connection, tagged with
     /// `application_name` unless the connection sets one.
-    pub fn child(&self, application_name: &str) -> Result<ChildConnection, ChildError> {
+    pub(crate) fn child(&self, application_name: &str) -> Result<ChildConnection, ChildError> {
         let join = |f: &dyn Fn(&super::model::Target) -> String| {
             self.targets.iter().map(f).collect::<Vec<_>>().join(",")
         };
@@ -161,7 +168,7 @@ impl Connection {
     }
 
     /// Every password of the connection, to scrub from text a child wrote.
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for target in &self.targets {
             if let Some(password) = target.password.as_ref().map(|p| p.expose_secret())

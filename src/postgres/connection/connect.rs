@@ -29,7 +29,7 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
 /// One failed attempt.
 #[derive(Debug)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// The host it went to (the name the certificate is checked against).
     pub host: String,
     /// Whether it spoke TLS (asking is not enough: a server without TLS answers a
@@ -41,19 +41,19 @@ pub struct Attempt {
 
 /// Every attempt failed.
 #[derive(Debug)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// The attempts, in order.
     pub attempts: Vec<Attempt>,
 }
 
 impl Failed {
     /// The last attempt's error (deadpool wants one `tokio_postgres::Error`).
-    pub fn into_last(self) -> Option<tokio_postgres::Error> {
+    pub(crate) fn into_last(self) -> Option<tokio_postgres::Error> {
         self.attempts.into_iter().next_back().map(|a| a.error)
     }
 
     /// The check that failed, when an attempt failed on TLS in a way retrying cannot fix.
-    pub fn tls_failure(&self) -> Option<String> {
+    pub(crate) fn tls_failure(&self) -> Option<String> {
         self.attempts
             .iter()
             .find_map(|a| tls::failed_check(&a.error, &a.host))
@@ -62,7 +62,7 @@ impl Failed {
 
 /// Makes connections of one [`Connection`]: its TLS connector is built once.
 #[derive(Clone)]
-pub struct Connector {
+pub(crate) struct Connector {
     connection: Arc<Connection>,
     tls: MakeRustlsConnect,
     application_name: String,
@@ -71,13 +71,16 @@ pub struct Connector {
 impl Connector {
     /// The TLS connector (for a cancel request, which must reach the server as the session
     /// did).
-    pub fn tls(&self) -> MakeRustlsConnect {
+    pub(crate) fn tls(&self) -> MakeRustlsConnect {
         self.tls.clone()
     }
 
     /// Reads the certificates and keys the connection names; `application_name` is used
     /// unless the connection sets its own.
-    pub fn new(connection: &Connection, application_name: &str) -> Result<Self, TlsSetupError> {
+    pub(crate) fn new(
+        connection: &Connection,
+        application_name: &str,
+    ) -> Result<Self, TlsSetupError> {
         Ok(Self {
             tls: tls::connector(connection.tls())?,
             application_name: connection.application_name(application_name).to_owned(),
@@ -85,14 +88,14 @@ impl Connector {
         })
     }
 
-    /// The connection it connects.
-    pub fn connection(&self) -> &Connection {
-        &self.connection
-    }
-
     /// The tokio-postgres configuration of one attempt at `target` with `ssl`; `timeout`
     /// bounds each TCP connect unless the connection's `connect_timeout` is shorter.
-    pub fn config(&self, target: &Target, ssl: PgSslMode, timeout: Option<Duration>) -> Config {
+    pub(crate) fn config(
+        &self,
+        target: &Target,
+        ssl: PgSslMode,
+        timeout: Option<Duration>,
+    ) -> Config {
         let c = &*self.connection;
         let mut config = Config::new();
         match &target.host {
@@ -155,7 +158,7 @@ impl Connector {
 
     /// Tries every host once (with the TLS fallbacks of its `sslmode`), returning the first
     /// session and the task driving it.
-    pub async fn connect(
+    pub(crate) async fn connect(
         &self,
         timeout: Option<Duration>,
     ) -> Result<(Client, JoinHandle<()>), Failed> {

@@ -39,7 +39,7 @@ pub(crate) fn variable_of(keyword: &str) -> Option<&'static str> {
 
 /// The environment a connection is resolved in.
 #[derive(Debug, Clone, Default)]
-pub struct Environment {
+pub(crate) struct Environment {
     vars: HashMap<String, String>,
     home: Option<PathBuf>,
     os_user: Option<String>,
@@ -48,7 +48,7 @@ pub struct Environment {
 impl Environment {
     /// This process's: its `PG*` variables, `HOME` (else the home directory in
     /// `/etc/passwd`), and the user it runs as.
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         let vars = VARIABLES
             .iter()
             .filter_map(|(_, name)| Some(((*name).to_owned(), std::env::var(name).ok()?)))
@@ -69,30 +69,34 @@ impl Environment {
     }
 
     /// An environment with no variables, no home directory and no user: for tests.
-    pub fn empty() -> Self {
+    #[cfg(test)]
+    pub(crate) fn empty() -> Self {
         Self::default()
     }
 
     /// The same, with `name` set to `value`.
-    pub fn var(mut self, name: &str, value: &str) -> Self {
+    #[cfg(test)]
+    pub(crate) fn var(mut self, name: &str, value: &str) -> Self {
         self.vars.insert(name.to_owned(), value.to_owned());
         self
     }
 
     /// The same, with this home directory.
-    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn home(mut self, home: impl Into<PathBuf>) -> Self {
         self.home = Some(home.into());
         self
     }
 
     /// The same, with this operating system user.
-    pub fn os_user(mut self, user: &str) -> Self {
+    #[cfg(test)]
+    pub(crate) fn os_user(mut self, user: &str) -> Self {
         self.os_user = Some(user.to_owned());
         self
     }
 
     /// The value of a variable, when set and not empty (libpq treats an empty one as unset).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .get(name)
             .map(String::as_str)
@@ -100,12 +104,12 @@ impl Environment {
     }
 
     /// The home directory, if known.
-    pub fn home_dir(&self) -> Option<&std::path::Path> {
+    pub(crate) fn home_dir(&self) -> Option<&std::path::Path> {
         self.home.as_deref()
     }
 
     /// The operating system user name, if known.
-    pub fn user(&self) -> Option<&str> {
+    pub(crate) fn user(&self) -> Option<&str> {
         self.os_user.as_deref()
     }
 }

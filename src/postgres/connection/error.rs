@@ -8,7 +8,7 @@
 /// The connection settings cannot be used: a usage error (exit 2), reported before any
 /// connection is attempted. No variant holds text from the connection string.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectionError {
+pub(crate) enum ConnectionError {
     /// The URL or key=value string does not parse.
     #[error(
         "the connection string does not parse at byte offset {at}: {what}; write a URL (postgres://user:password@host:port/database?sslmode=verify-full, special characters percent-encoded) or key=value pairs (host=db user=app password='…')"
@@ -69,7 +69,7 @@ pub enum ConnectionError {
 
 impl ConnectionError {
     /// A syntax error: `what` is wrong at byte offset `at`.
-    pub fn syntax(what: &'static str, at: usize) -> Self {
+    pub(crate) fn syntax(what: &'static str, at: usize) -> Self {
         Self::Syntax { what, at }
     }
 }

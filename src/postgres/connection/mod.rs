@@ -21,6 +21,9 @@ pub(crate) mod model;
 pub(crate) mod passfile;
 pub(crate) mod tls;
 
+#[cfg(test)]
+mod conformance;
+
 pub(crate) use child::ChildConnection;
 pub(crate) use connect::Connector;
 pub(crate) use error::ConnectionError;

@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_PORT: u16 = 5432;
 
 /// Where one host of the connection is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Host {
+pub(crate) enum Host {
     /// A host name or IP address, reached over TCP.
     Tcp(String),
     /// The directory of a Unix socket.
@@ -28,7 +28,7 @@ pub enum Host {
 
 impl Host {
     /// The name libpq matches against the passfile and shows: the host, or the directory.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Host::Tcp(name) => name.clone(),
             Host::Unix(dir) => dir.display().to_string(),
@@ -38,7 +38,7 @@ impl Host {
 
 /// One host of the connection, with its port, address and password.
 #[derive(Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The host.
     pub host: Host,
     /// `hostaddr`: the address to connect to instead of resolving the host name (which is
@@ -52,7 +52,7 @@ pub struct Target {
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SslMode {
+pub(crate) enum SslMode {
     /// Never TLS.
     Disable,
     /// Plain first; TLS when the server refuses the plain connection.
@@ -71,7 +71,7 @@ pub enum SslMode {
 
 impl SslMode {
     /// libpq's name of the mode.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Allow => "allow",
@@ -95,14 +95,14 @@ impl SslMode {
     }
 
     /// Whether the mode demands a verified certificate.
-    pub fn verifies(self) -> bool {
+    pub(crate) fn verifies(self) -> bool {
         self >= SslMode::VerifyCa
     }
 }
 
 /// Where trusted root certificates come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootCert {
+pub(crate) enum RootCert {
     /// A PEM file.
     File(PathBuf),
     /// The platform's trusted roots (`sslrootcert=system`).
@@ -111,7 +111,7 @@ pub enum RootCert {
 
 /// libpq's `target_session_attrs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionAttrs {
+pub(crate) enum SessionAttrs {
     /// Any server.
     Any,
     /// A server that accepts writes (not a standby, `transaction_read_only` off).
@@ -128,7 +128,7 @@ pub enum SessionAttrs {
 
 impl SessionAttrs {
     /// libpq's name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SessionAttrs::Any => "any",
             SessionAttrs::ReadWrite => "read-write",
@@ -142,7 +142,7 @@ impl SessionAttrs {
 
 /// The TLS settings.
 #[derive(Debug, Clone)]
-pub struct TlsSettings {
+pub(crate) struct TlsSettings {
     /// `sslmode`.
     pub mode: SslMode,
     /// `sslrootcert` when given, else `~/.postgresql/root.crt` (which may not exist).
@@ -165,7 +165,7 @@ pub struct TlsSettings {
 /// It prints (`Display` and `Debug`) as a URL rebuilt from its parts with the password left
 /// out, so no spelling of a password can reach a log line.
 #[derive(Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     pub(crate) targets: Vec<Target>,
     pub(crate) user: String,
     pub(crate) dbname: String,
@@ -294,12 +294,12 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 
 impl Connection {
     /// Parses a URL or key=value string in this process's environment.
-    pub fn parse(text: &str) -> Result<Self, ConnectionError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ConnectionError> {
         Self::parse_in(text, &Environment::from_process())
     }
 
     /// Parses a URL or key=value string in the given environment.
-    pub fn parse_in(text: &str, env: &Environment) -> Result<Self, ConnectionError> {
+    pub(crate) fn parse_in(text: &str, env: &Environment) -> Result<Self, ConnectionError> {
         let given = conninfo::parse(text)?;
         for keyword in given.keywords() {
             if let Some(&(keyword, advice)) = UNSUPPORTED.iter().find(|(k, _)| *k == keyword) {
@@ -466,50 +466,46 @@ impl Connection {
     }
 
     /// The user name.
-    pub fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         &self.user
     }
 
     /// The database name.
-    pub fn dbname(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn dbname(&self) -> &str {
         &self.dbname
     }
 
     /// The same connection to another database of the same server.
-    pub fn with_dbname(&self, dbname: &str) -> Self {
+    pub(crate) fn with_dbname(&self, dbname: &str) -> Self {
         let mut other = self.clone();
         other.dbname = dbname.to_owned();
         other
     }
 
     /// The hosts, in the order they are tried.
-    pub fn targets(&self) -> &[Target] {
+    pub(crate) fn targets(&self) -> &[Target] {
         &self.targets
     }
 
     /// The TLS settings.
-    pub fn tls(&self) -> &TlsSettings {
+    pub(crate) fn tls(&self) -> &TlsSettings {
         &self.tls
-    }
-
-    /// `target_session_attrs`.
-    pub fn session_attrs(&self) -> SessionAttrs {
-        self.session_attrs
     }
 
     /// `application_name` when given, else `fallback` (libpq's
     /// `fallback_application_name`).
-    pub fn application_name<'a>(&'a self, fallback: &'a str) -> &'a str {
+    pub(crate) fn application_name<'a>(&'a self, fallback: &'a str) -> &'a str {
         self.application_name.as_deref().unwrap_or(fallback)
     }
 
     /// Where the password came from, when there is one (never the password).
-    pub fn password_source(&self) -> Option<&str> {
+    pub(crate) fn password_source(&self) -> Option<&str> {
         self.password_source.as_deref()
     }
 
     /// Whether any host has a password.
-    pub fn has_password(&self) -> bool {
+    pub(crate) fn has_password(&self) -> bool {
         self.targets.iter().any(|t| t.password.is_some())
     }
 }

@@ -33,7 +33,7 @@ use super::model::{RootCert, SslMode, TlsSettings};
 /// The TLS setup could not be made: a missing or unreadable certificate or key file.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct TlsSetupError(pub String);
+pub(crate) struct TlsSetupError(pub String);
 
 /// The connector every attempt of a connection uses (also the plain ones: tokio-postgres
 /// takes one connector type per connection).

@@ -6,7 +6,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{pg_server_bin_dir, running_as_root, server_major, skip_or_fail};
+use crate::postgres::{pg_server_bin_dir, server_major};
+use crate::running_as_root;
+use crate::skip::skip_or_fail;
 
 /// How the cluster is set up before it starts.
 #[derive(Default)]

@@ -15,7 +15,7 @@ pub async fn server_major() -> u32 {
     static MAJOR: OnceCell<u32> = OnceCell::const_new();
     *MAJOR
         .get_or_init(|| async {
-            let client = super::connect(&super::server_url()).await;
+            let client = crate::connect(&crate::server_url()).await;
             let num: String = client
                 .query_one("SELECT current_setting('server_version_num')", &[])
                 .await

@@ -1,30 +1,30 @@
-//! `cargo bench --bench split -- DIR [PASSES]`: how long splitting every `.sql` file of DIR
-//! into statements takes (issue 12, bench/run.sh row 11).
+//! bench/run.sh row 11 (issue 12): how long splitting every `.sql` file of a directory into
+//! statements takes. Ignored by `cargo test`; bench/run.sh runs it on a release build:
+//!
+//! `SCHEMAGATE_BENCH_DIR=DIR cargo test --release --lib -- --ignored --exact --nocapture
+//! postgres::sql::bench::split_every_file_of_the_directory`
 //!
 //! schemagate splits a no-transaction file with PostgreSQL's scanner and parser
-//! (`schemagate::sql::split_statements`: the statements without their `;` and the
-//! comments around them). The baseline is libpg_query's own `split_with_parser`, which
-//! runs the same parser and only returns the statements' text: the floor for asking
-//! PostgreSQL's grammar where statements end. Both run over the same texts, read into
-//! memory first, alternating pass by pass; the medians are printed in microseconds as
-//! `files=N statements=N split_us=N floor_us=N`.
-
-mod support;
+//! ([`split_statements`]: the statements without their `;` and the comments around them).
+//! The baseline is libpg_query's own `split_with_parser`, which runs the same parser and
+//! only returns the statements' text: the floor for asking PostgreSQL's grammar where
+//! statements end. Both run over the same texts, read into memory first, alternating pass
+//! by pass (`SCHEMAGATE_BENCH_PASSES`, 30 by default); the medians are printed in
+//! microseconds as `files=N statements=N split_us=N floor_us=N`.
 
 use std::time::Instant;
 
-use support::{args, median};
+use super::{SyntaxError, split_statements};
+use crate::testing::{bench_setting, median};
 
-fn main() {
-    let args = args();
-    let Some(dir) = args.first() else {
-        eprintln!("usage: cargo bench --bench split -- DIR [PASSES]");
-        std::process::exit(2);
-    };
-    let passes: usize = args
-        .get(1)
-        .map_or(30, |p| p.parse().expect("PASSES is a number"));
-    let texts = read_sql(dir);
+#[test]
+#[ignore = "a benchmark: bench/run.sh row 11 runs it on a release build"]
+fn split_every_file_of_the_directory() {
+    let dir = bench_setting("SCHEMAGATE_BENCH_DIR", "the corpus directory");
+    let passes: usize = std::env::var("SCHEMAGATE_BENCH_PASSES").map_or(30, |p| {
+        p.parse().expect("SCHEMAGATE_BENCH_PASSES is a number")
+    });
+    let texts = read_sql(&dir);
     let statements = count(&texts, ours);
     let floor = count(&texts, libpg_query);
     assert_eq!(
@@ -45,8 +45,8 @@ fn main() {
 }
 
 /// How many statements schemagate's splitter finds in `sql`.
-fn ours(sql: &str) -> Result<usize, schemagate::internals::SyntaxError> {
-    schemagate::internals::split_statements(sql).map(|s| s.len())
+fn ours(sql: &str) -> Result<usize, SyntaxError> {
+    split_statements(sql).map(|s| s.len())
 }
 
 /// How many statements libpg_query's own split finds in `sql`.
