@@ -34,10 +34,10 @@ COPY macros ./macros
 COPY src ./src
 COPY migrations ./migrations
 COPY compat.toml ./
-# The manifest names this example and this bench; cargo wants their files even when it
-# builds only the binary.
+# The manifest names this example and the workspace's test-support crate; cargo wants
+# their files even when it builds only the binary.
 COPY examples/embedded ./examples/embedded
-COPY benches ./benches
+COPY testing ./testing
 
 # The registry and target directories are BuildKit cache mounts: a rebuild after a
 # source change recompiles only schemagate, not its dependencies. target/ is a cache
