@@ -307,7 +307,7 @@ mod tests {
         })
         .await;
         let ca = server.file("ca.crt").display().to_string();
-        let other = server.file("other-ca.crt").display().to_string();
+        let other = server.file("wrong-ca.crt").display().to_string();
         let open = |host: &str, query: String| {
             let options = server.options(host, &query);
             async move { connect(&options, Duration::from_secs(20)).await }

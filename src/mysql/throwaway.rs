@@ -1,16 +1,21 @@
 //! Test support: a throwaway `mariadbd` of its own (a temporary data directory, a free
-//! port), for what the shared server must not be changed for: TLS with certificates made
-//! here by `openssl`, and `read_only`. Killed and removed when the value goes.
+//! port), for what the shared server must not be changed for: TLS with the test
+//! certificates the PostgreSQL TLS tests use (made by `openssl`), and `read_only`. Killed
+//! and removed when the value goes.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use schemagate_testing::tls::Certificates;
+
 use super::options::Options;
 
 /// A running throwaway server.
 pub(crate) struct Throwaway {
-    dir: tempfile::TempDir,
+    /// The data directory and socket, held (not read) until the value goes.
+    _dir: tempfile::TempDir,
+    certs: Option<Certificates>,
     port: u16,
     server: tokio::process::Child,
 }
@@ -18,7 +23,8 @@ pub(crate) struct Throwaway {
 /// What the server is started with.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Setup {
-    /// Certificates: a CA, and a server certificate for the name `localhost` only.
+    /// Certificates: a CA, a server certificate for the name `localhost` only, and a
+    /// second CA that signed nothing of this server.
     pub tls: bool,
     /// `--read-only`.
     pub read_only: bool,
@@ -32,10 +38,18 @@ impl Throwaway {
         let dir = tempfile::tempdir().unwrap();
         let user = run("id", &["-un"], dir.path()).await.trim().to_owned();
         let data = dir.path().join("data");
+        // Its internal temporary tables in a directory of its own: in the shared /tmp, a
+        // killed server's leftover `#sql-temptable-<pid>-…` file meets the next server that
+        // gets the same pid (pids wrap at 32,768 here), whose temporary table then cannot be
+        // made, and MariaDB 10.11 fails or crashes on that path.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let tmpdir = format!("--tmpdir={}", tmp.display());
         run(
             "mariadb-install-db",
             &[
                 "--no-defaults",
+                &tmpdir,
                 &format!("--datadir={}", data.display()),
                 &format!("--user={user}"),
                 "--auth-root-authentication-method=normal",
@@ -44,13 +58,20 @@ impl Throwaway {
             dir.path(),
         )
         .await;
-        if setup.tls {
-            certificates(dir.path()).await;
-        }
+        let certs = if setup.tls {
+            Some(
+                Certificates::make("the throwaway mariadbd")
+                    .await
+                    .expect("openssl makes the test certificates (Debian: openssl)"),
+            )
+        } else {
+            None
+        };
         let port = free_port();
         let mut command = tokio::process::Command::new("mariadbd");
         command
             .arg("--no-defaults")
+            .arg(&tmpdir)
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", dir.path().join("sock").display()))
             .arg(format!("--pid-file={}", dir.path().join("pid").display()))
@@ -64,13 +85,13 @@ impl Throwaway {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);
-        if setup.tls {
+        if let Some(certs) = &certs {
             for (option, file) in [
                 ("ssl-ca", "ca.crt"),
                 ("ssl-cert", "server.crt"),
                 ("ssl-key", "server.key"),
             ] {
-                command.arg(format!("--{option}={}", dir.path().join(file).display()));
+                command.arg(format!("--{option}={}", certs.path(file).display()));
             }
         }
         if setup.read_only {
@@ -79,7 +100,12 @@ impl Throwaway {
         let server = command
             .spawn()
             .expect("mariadbd (Debian: mariadb-server) runs");
-        let started = Self { dir, port, server };
+        let started = Self {
+            _dir: dir,
+            certs,
+            port,
+            server,
+        };
         super::connect::connect(
             &started.options("127.0.0.1", "?ssl-mode=DISABLED"),
             Duration::from_secs(60),
@@ -99,9 +125,12 @@ impl Throwaway {
         .unwrap()
     }
 
-    /// A file the server was given (`ca.crt`, `other-ca.crt`).
+    /// A certificate of the server's TLS setup (`ca.crt`, `wrong-ca.crt`).
     pub(crate) fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.certs
+            .as_ref()
+            .expect("the server was started with TLS")
+            .path(name)
     }
 }
 
@@ -125,84 +154,7 @@ async fn run(program: &str, args: &[&str], dir: &Path) -> String {
         .stdin(Stdio::null())
         .output()
         .await
-        .unwrap_or_else(|e| panic!("{program} runs (Debian: mariadb-server, openssl): {e}"));
+        .unwrap_or_else(|e| panic!("{program} runs (Debian: mariadb-server): {e}"));
     assert!(output.status.success(), "{program} {args:?}: {output:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// `ca.crt`, `server.crt`/`server.key` (for the name `localhost` only, signed by the CA)
-/// and `other-ca.crt` (a CA that signed nothing of this server).
-async fn certificates(dir: &Path) {
-    for ca in ["ca", "other-ca"] {
-        run(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.crt"),
-                "-subj",
-                &format!("/CN=schemagate test {ca}"),
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-            dir,
-        )
-        .await;
-    }
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n",
-    )
-    .unwrap();
-    run(
-        "openssl",
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-        dir,
-    )
-    .await;
-    run(
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            "2",
-            "-days",
-            "2",
-            "-out",
-            "server.crt",
-            "-extfile",
-            "server.ext",
-        ],
-        dir,
-    )
-    .await;
 }

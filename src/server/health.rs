@@ -44,6 +44,22 @@ pub(crate) struct Judge {
     pub no_migrate: bool,
 }
 
+#[cfg(test)]
+impl Judge {
+    /// `compat`'s release on PostgreSQL at schema 0, without a catalogue and with
+    /// `--no-migrate`: the refresh's tests and benchmark judge with it.
+    pub(crate) fn of(compat: &crate::config::Compat) -> Self {
+        Self {
+            app_version: compat.tag(),
+            engine: "postgresql",
+            window: compat.window,
+            catalogue: Vec::new(),
+            baseline: 0,
+            no_migrate: true,
+        }
+    }
+}
+
 /// A judged observation: the verdict and the rendered response.
 #[derive(Debug, Clone)]
 pub(crate) struct Verdict {

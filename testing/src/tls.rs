@@ -65,15 +65,23 @@ impl Certificates {
         assert!(output.status.success(), "openssl {args:?}: {output:?}");
     }
 
-    async fn ca(&self, name: &str) {
-        self.openssl(&[
+    /// `openssl req` with a new P-256 key, unencrypted, and `args`.
+    async fn new_key(&self, args: &[&str]) {
+        let mut all = vec![
             "req",
-            "-x509",
             "-newkey",
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
             "-nodes",
+        ];
+        all.extend_from_slice(args);
+        self.openssl(&all).await;
+    }
+
+    async fn ca(&self, name: &str) {
+        self.new_key(&[
+            "-x509",
             "-keyout",
             &format!("{name}.key"),
             "-out",
@@ -96,14 +104,8 @@ impl Certificates {
             format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n{extensions}"),
         )
         .unwrap();
-        self.openssl(&[
-            "req",
+        self.new_key(&[
             "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
             "-keyout",
             &format!("{name}.key"),
             "-out",

@@ -119,14 +119,7 @@ async fn connect(url: &str) -> Client {
 
 /// A refresher of `compat`'s release on `url`, announcing `instance` if there is one.
 fn refresher(url: &str, compat: &Compat, instance: Option<Instance>) -> Refresher {
-    let judge = Judge {
-        app_version: compat.tag(),
-        engine: "postgresql",
-        window: compat.window,
-        catalogue: Vec::new(),
-        baseline: 0,
-        no_migrate: true,
-    };
+    let judge = Judge::of(compat);
     let health = Arc::new(Health::starting(&compat.tag()));
     let metrics = Arc::new(Metrics::new("bench", "0.2.0", &compat.window).expect("metrics"));
     let connection = Connection::parse(url).expect("a database URL");

@@ -12,14 +12,7 @@ use crate::server::metrics::sample::sample;
 /// A refresher on `db` for release 1.4.0 at schema 0, with its health and metrics.
 fn refresher(db: &TestDatabase) -> (Refresher, Arc<Health>, Arc<Metrics>) {
     let compat = compat("");
-    let judge = Judge {
-        app_version: compat.tag(),
-        engine: "postgresql",
-        window: compat.window,
-        catalogue: Vec::new(),
-        baseline: 0,
-        no_migrate: true,
-    };
+    let judge = Judge::of(&compat);
     let health = Arc::new(Health::new(&judge.judge(&Observation {
         current: 0,
         reachable: true,
