@@ -185,19 +185,14 @@ pub(super) async fn changed(
 
 /// The lines of each object noted since the last look, of what depends on them and of
 /// what hung on their relations (none: gone). The notes' objects are described in one
-/// transaction, its start, the statement and its commit sent in one round trip (the commit,
-/// a message of its own, ends a failed transaction as a rollback); what hung on a touched
-/// relation and is not among them (PostgreSQL remade it under a new oid without naming
-/// it) is described in a second one, only when there is such an object.
+/// look's transaction; what hung on a touched relation and is not among them (PostgreSQL
+/// remade it under a new oid without naming it) in a second one, only when there is such
+/// an object.
 async fn look(
     client: &Client,
     notes: &mut Notes,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, tokio_postgres::Error> {
-    let ((), rows, ()) = tokio::try_join!(
-        client.batch_execute(LOOK_SETTINGS),
-        client.query(&notes.look, &[]),
-        client.batch_execute("COMMIT")
-    )?;
+    let rows = in_look(client, &notes.look, &[]).await?;
     let (lines, touched): (Vec<&Row>, Vec<&Row>) = rows
         .iter()
         .partition(|row| row.get::<_, Option<String>>(1).is_some());
@@ -210,29 +205,49 @@ async fn look(
         hung.extend(notes.owned.remove(relation).into_iter().flatten());
     }
     hung.retain(|key| !described.contains_key(key));
-    let mut rows: Vec<Row> = Vec::new();
-    if !hung.is_empty() {
-        let mut oids: [Vec<u32>; KINDS.len()] = Default::default();
-        for key in &hung {
-            let (kind, oid) = key.split_at(1);
-            let kind = KINDS
-                .iter()
-                .position(|k| kind.starts_with(*k))
-                .expect("a key starts with its kind");
-            oids[kind].push(oid.parse().expect("a key ends with its oid"));
-        }
+    let rows = if hung.is_empty() {
+        Vec::new()
+    } else {
+        let oids = oids_by_kind(&hung);
         let params: Vec<&(dyn ToSql + Sync)> = oids.iter().map(|o| o as _).collect();
-        let ((), found, ()) = tokio::try_join!(
-            client.batch_execute(LOOK_SETTINGS),
-            client.query(&notes.describe, &params),
-            client.batch_execute("COMMIT")
-        )?;
-        rows = found;
+        let found = in_look(client, &notes.describe, &params).await?;
         described.extend(hung.into_iter().map(|key| (key, BTreeSet::new())));
-    }
+        found
+    };
     for row in lines.into_iter().chain(&rows) {
         notes.own(row);
         described.entry(row.get(0)).or_default().insert(row.get(1));
     }
     Ok(described)
+}
+
+/// `statement`'s rows in a look's transaction ([`LOOK_SETTINGS`]): its start, the
+/// statement and its commit are sent in one round trip (the commit, a message of its own,
+/// ends a failed transaction as a rollback).
+async fn in_look(
+    client: &Client,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let ((), rows, ()) = tokio::try_join!(
+        client.batch_execute(LOOK_SETTINGS),
+        client.query(statement, params),
+        client.batch_execute("COMMIT")
+    )?;
+    Ok(rows)
+}
+
+/// The oids of `keys`, one array per kind in the order of [`KINDS`]: the parameters of
+/// [`Scope::Keys`].
+fn oids_by_kind(keys: &BTreeSet<String>) -> [Vec<u32>; KINDS.len()] {
+    let mut oids: [Vec<u32>; KINDS.len()] = Default::default();
+    for key in keys {
+        let (kind, oid) = key.split_at(1);
+        let kind = KINDS
+            .iter()
+            .position(|k| kind.starts_with(*k))
+            .expect("a key starts with its kind");
+        oids[kind].push(oid.parse().expect("a key ends with its oid"));
+    }
+    oids
 }
